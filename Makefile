@@ -1,0 +1,55 @@
+# kaito-py: every target works from a fresh clone; `setup` creates .venv on first use.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup test unit integration lint fmt manifests run plan bench e2e-kind e2e-vllm clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## unit + integration (the README's and CI's test command)
+test: setup
+	$(BIN)/python -m pytest -m "not e2e_kind and not e2e_vllm" $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
+
+fmt: setup
+	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples
+
+manifests: setup
+	$(BIN)/kaito manifests crds --output-dir manifests/crd
+
+## the main job on the embedded default (no cluster, no cloud account)
+run: setup
+	$(BIN)/kaito plan --preset phi-3-mini-4k-instruct --instance-type Standard_NC6s_v3
+
+bench: setup
+	$(BIN)/python bench/ctrl_bench.py
+
+e2e-kind: setup
+	$(BIN)/python -m pytest -m e2e_kind tests/e2e $(PYTEST_ARGS)
+
+e2e-vllm: setup
+	$(BIN)/python -m pytest -m e2e_vllm tests/e2e $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""kaito.api."""
+
+__all__: list[str] = []

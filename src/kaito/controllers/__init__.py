@@ -1,0 +1,3 @@
+"""kaito.controllers."""
+
+__all__: list[str] = []

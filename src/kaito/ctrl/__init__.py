@@ -1,0 +1,3 @@
+"""kaito.ctrl."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kaito.provisioners."""
+
+__all__: list[str] = []

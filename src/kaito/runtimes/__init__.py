@@ -1,0 +1,3 @@
+"""kaito.runtimes."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kaito.sim."""
+
+__all__: list[str] = []
