@@ -1,0 +1,199 @@
+"""The embedded cluster assembled: store, garbage collector, API server, workload simulator and ARM endpoint.
+
+``async with Cluster() as c:`` gives a running cluster on loopback and a kubeconfig file pointing at it
+(``c.kubeconfig``), which any real client can load. The parts, started in this order and stopped in reverse:
+
+1. the :class:`~kaito.sim.store.Store` (loaded from ``snapshot_path`` when that file exists),
+2. the garbage collector loop (:mod:`kaito.sim.gc`: ownerReferences, namespace deletion),
+3. the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
+   with a freshly minted CA when ``tls=True``,
+4. the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
+   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns,
+5. the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``.
+
+On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on the
+same file and find the same objects — what an operator sees when its API server restarts. The optional parts are
+imported lazily, so a cluster without them needs none of their code. Nothing here is global: two clusters in one
+process are independent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kaito.sim.apiserver import ApiServer, LogProvider
+from kaito.sim.faults import Faults
+from kaito.sim.kubeconfig import write_kubeconfig
+from kaito.sim.store import Store
+from kaito.sim.tls import TlsBundle
+
+__all__ = ["Cluster"]
+
+_HOST = "127.0.0.1"
+
+
+class Cluster:
+    """A running embedded cluster (see the module docstring). Use as ``async with Cluster(...) as c``."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        tls: bool = False,
+        workloads: bool = True,
+        arm: bool = True,
+        snapshot_path: Path | str | None = None,
+        timings: Any = None,
+        kubeconfig_path: Path | str | None = None,
+        arm_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.port = port
+        self.tls = tls
+        self.snapshot_path = Path(snapshot_path) if snapshot_path is not None else None
+        self.timings = timings
+        self.faults = Faults()
+        self.store = Store()
+        self.arm: Any = None
+        self.workloads: Any = None
+        self.apiserver: ApiServer | None = None
+        self.tls_bundle: TlsBundle | None = None
+        self._want_workloads = workloads
+        self._want_arm = arm
+        self._arm_options = dict(arm_options or {})
+        self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
+        self._tmpdir: Path | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._gc: Any = None
+        self._started = False
+
+    # -- what clients need ------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http(s)://127.0.0.1:PORT`` of the API server (empty before start)."""
+        return self.apiserver.url if self.apiserver is not None else ""
+
+    @property
+    def kubeconfig(self) -> Path:
+        """Path of the kubeconfig file written at start (context ``kaito-sim``)."""
+        if self._kubeconfig_path is None:
+            raise RuntimeError("the cluster is not started yet; use `async with Cluster() as c` first")
+        return self._kubeconfig_path
+
+    @property
+    def log_provider(self) -> LogProvider | None:
+        return self.apiserver.log_provider if self.apiserver is not None else None
+
+    @log_provider.setter
+    def log_provider(self, provider: LogProvider | None) -> None:
+        if self.apiserver is None:
+            raise RuntimeError("the cluster is not started yet; set log_provider after start")
+        self.apiserver.log_provider = provider
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    async def start(self) -> Cluster:
+        """Start every part (see the module docstring); idempotent."""
+        if self._started:
+            return self
+        self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        if self.snapshot_path is not None and self.snapshot_path.exists():
+            self.store = Store.from_snapshot(_read_json(self.snapshot_path))
+        self.faults.store = self.store
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
+        if self.tls or self._want_arm:
+            self.tls_bundle = TlsBundle.generate(self._tmpdir / "tls")
+        self._start_gc()
+        ssl_context = self.tls_bundle.server_context() if self.tls and self.tls_bundle else None
+        self.apiserver = ApiServer(self.store, faults=self.faults, ssl_context=ssl_context)
+        await self.apiserver.start(_HOST, self.port)
+        if self._want_workloads:
+            await self._start_workloads()
+        if self._want_arm:
+            await self._start_arm()
+        path = self._kubeconfig_path or self._tmpdir / "kubeconfig"
+        ca = self.tls_bundle.ca_pem() if self.tls and self.tls_bundle else None
+        self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca)
+
+    def _start_gc(self) -> None:
+        from kaito.sim.gc import GarbageCollector
+
+        self._gc = GarbageCollector(self.store)
+        self._tasks.append(asyncio.create_task(self._gc.run(), name="kaito-sim-gc"))
+
+    async def _start_workloads(self) -> None:
+        from kaito.sim.workloads import WorkloadSimulator
+
+        kwargs: dict[str, Any] = {} if self.timings is None else {"timings": self.timings}
+        self.workloads = WorkloadSimulator(self.store, **kwargs)
+        await self.workloads.start()
+        provider = getattr(self.workloads, "logs", None)
+        if provider is None and hasattr(self.workloads, "kubelet"):
+            provider = getattr(self.workloads.kubelet, "logs", None)
+        if provider is not None and self.apiserver is not None:
+            self.apiserver.log_provider = provider
+
+    async def _start_arm(self) -> None:
+        from kaito.sim.arm import ArmServer
+
+        assert self.tls_bundle is not None
+        self.arm = ArmServer(self.store, tls=self.tls_bundle, **self._arm_options)
+        await self.arm.start(host=_HOST, port=0)
+
+    async def stop(self) -> None:
+        """Stop every part in reverse order, save the snapshot, remove temporary files; idempotent."""
+        if not self._started:
+            return
+        self._started = False
+        if self.arm is not None:
+            await self.arm.stop()
+        if self.workloads is not None:
+            await self.workloads.stop()
+        if self.apiserver is not None:
+            await self.apiserver.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.store.drop_watches()
+        if self.snapshot_path is not None:
+            self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+            self.store.save(self.snapshot_path)
+        if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    async def __aenter__(self) -> Cluster:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"snapshot {path} holds {type(data).__name__}; a store snapshot is a JSON object")
+    return data
