@@ -1,0 +1,188 @@
+"""The reflector: keep a sink in step with the API server by list-then-watch, forever.
+
+Loop (client-go's ListAndWatch, reduced to what matters):
+
+1. List, paginated (`limit`/`continue`), with resourceVersion "0" the first time, the last synced version on
+   a relist, and "" after a 410 (the version is gone: read the latest). The sink gets `replace(items, rv)`.
+2. Watch from the last version with `allowWatchBookmarks=true` and a random `timeoutSeconds` in [300, 600).
+   Every event, bookmarks included, advances the last version.
+3. When the watch ends — server timeout, closed connection, dropped stream, our inactivity watchdog — watch
+   again from the last version WITHOUT relisting. Only a 410 Gone (as an HTTP answer or an ERROR event)
+   triggers a relist. Other failures (429, 5xx, no connection) back off: 0.8 s doubling with jitter, cap
+   30 s, reset after 2 minutes without failures. A watch that closes within a second having delivered
+   nothing also backs off, so a server that keeps hanging up is not hammered.
+
+The inactivity watchdog closes a watch that has delivered nothing (not even a bookmark) for
+`inactivity_timeout` seconds — the classic failure of Python operators is a watch that silently dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from kaito.ctrl.backoff import Backoff
+from kaito.ctrl.client import Client, KindRef, gvk_of
+from kaito.ctrl.clock import Clock, SystemClock, Timer
+from kaito.ctrl.errors import CtrlError, Gone
+
+__all__ = ["Reflector", "ReflectorSink"]
+
+log = logging.getLogger("kaito.ctrl.reflector")
+
+
+class ReflectorSink(Protocol):
+    """Where a reflector delivers what it learns (the shared informer)."""
+
+    def replace(self, items: list[Mapping[str, Any]], resource_version: str) -> None: ...
+
+    def apply(self, event_type: str, obj: Mapping[str, Any]) -> None: ...
+
+
+class Reflector:
+    """Lists then watches one kind (optionally one namespace/selector) into a sink."""
+
+    def __init__(
+        self,
+        client: Client,
+        kind: KindRef,
+        sink: ReflectorSink,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        clock: Clock | None = None,
+        page_size: int = 500,
+        watch_timeout_range: tuple[int, int] = (300, 600),
+        inactivity_timeout: float = 80.0,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.gvk = gvk_of(kind)
+        self.sink = sink
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.clock: Clock = clock or SystemClock()
+        self.page_size = page_size
+        self.watch_timeout_range = watch_timeout_range
+        self.inactivity_timeout = inactivity_timeout
+        self.backoff = backoff or Backoff(self.clock)
+        self._rng = rng or random.Random()
+        self.last_resource_version = ""
+        self.synced = asyncio.Event()
+        self.list_count = 0
+        self.watch_count = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.gvk.kind}.{self.gvk.api_version}" + (f" in {self.namespace}" if self.namespace else "")
+
+    async def run(self) -> None:
+        """List and watch until cancelled."""
+        need_list = True
+        list_version = "0"
+        while True:
+            try:
+                if need_list:
+                    await self._list(list_version)
+                    need_list = False
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Gone as exc:
+                log.info(
+                    "%s: resource version %s is gone (%s); relisting",
+                    self.name,
+                    self.last_resource_version,
+                    exc,
+                )
+                if need_list and list_version == "":
+                    await self.clock.sleep(self.backoff.next())
+                need_list, list_version = True, ""
+            except CtrlError as exc:
+                delay = self.backoff.next()
+                log.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
+                await self.clock.sleep(delay)
+                if need_list:
+                    list_version = self.last_resource_version or "0"
+            except Exception:
+                delay = self.backoff.next()
+                log.exception("%s: unexpected failure; retrying in %.1fs", self.name, delay)
+                await self.clock.sleep(delay)
+
+    async def _list(self, resource_version: str) -> None:
+        self.list_count += 1
+        items: list[Mapping[str, Any]] = []
+        continue_token: str | None = None
+        list_rv = ""
+        while True:
+            page = await self.client.list(
+                self.gvk,
+                self.namespace,
+                label_selector=self.label_selector,
+                field_selector=self.field_selector,
+                limit=self.page_size,
+                continue_token=continue_token,
+                resource_version=None if continue_token else resource_version,
+            )
+            items.extend(page.items)
+            list_rv = page.resource_version or list_rv
+            if not page.continue_token:
+                break
+            continue_token = page.continue_token
+        self.last_resource_version = list_rv
+        self.sink.replace(items, list_rv)
+        self.synced.set()
+
+    async def _watch(self) -> None:
+        self.watch_count += 1
+        timeout = self._rng.randrange(*self.watch_timeout_range)
+        stream = await self.client.watch(
+            self.gvk,
+            self.namespace,
+            resource_version=self.last_resource_version,
+            timeout_seconds=timeout,
+            allow_bookmarks=True,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+        )
+        started = self.clock.monotonic()
+        last_seen = [started]
+        timer: list[Timer | None] = [None]
+        stalled = [False]
+
+        def watchdog() -> None:
+            idle = self.clock.monotonic() - last_seen[0]
+            if idle >= self.inactivity_timeout:
+                stalled[0] = True
+                log.warning("%s: watch silent for %.0fs; restarting it", self.name, idle)
+                stream.close()
+            else:
+                timer[0] = self.clock.call_later(self.inactivity_timeout - idle, watchdog)
+
+        timer[0] = self.clock.call_later(self.inactivity_timeout, watchdog)
+        events = 0
+        try:
+            async for event in stream:
+                last_seen[0] = self.clock.monotonic()
+                events += 1
+                version = (event.object.get("metadata") or {}).get("resourceVersion")
+                if event.type != "BOOKMARK":
+                    self.sink.apply(event.type, event.object)
+                if version:
+                    self.last_resource_version = str(version)
+        finally:
+            if timer[0] is not None:
+                timer[0].cancel()
+            stream.close()
+        if events == 0 and not stalled[0] and self.clock.monotonic() - started < 1.0:
+            raise _ShortWatch(f"{self.name}: the watch closed at once without any event")
+
+
+class _ShortWatch(CtrlError):
+    pass

@@ -1,0 +1,148 @@
+"""The informer's cache: objects by key ("namespace/name" or "name") plus secondary indexes.
+
+Invariants:
+* `_items[key]` is a frozen object (see `kaito.ctrl.frozen`); callers get it without copying and cannot
+  mutate it.
+* For every indexer `n`, `_indices[n][v]` is exactly the set of keys whose object `fn(obj)` lists `v`
+  for `fn = _indexers[n]`; `_index_values[n][key]` remembers those values so a replace or delete removes
+  the key from the right buckets without calling `fn` on the old object again.
+
+The store is "thread-safe for asyncio" by construction: every method is synchronous, so no other task can
+observe a half-applied change. Built-in indexers: by namespace, by owner uid, by label ("key=value").
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from kaito.ctrl.client import object_key
+from kaito.ctrl.frozen import freeze
+
+__all__ = [
+    "BY_LABEL",
+    "BY_NAMESPACE",
+    "BY_OWNER_UID",
+    "IndexFunc",
+    "Store",
+    "index_by_label",
+    "index_by_namespace",
+    "index_by_owner_uid",
+]
+
+Obj = Mapping[str, Any]
+IndexFunc = Callable[[Obj], Iterable[str]]
+
+BY_NAMESPACE = "namespace"
+BY_OWNER_UID = "owner-uid"
+BY_LABEL = "label"
+
+
+def index_by_namespace(obj: Obj) -> list[str]:
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    return [namespace] if namespace else []
+
+
+def index_by_owner_uid(obj: Obj) -> list[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return [ref["uid"] for ref in refs if ref.get("uid")]
+
+
+def index_by_label(obj: Obj) -> list[str]:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return [f"{key}={value}" for key, value in labels.items()]
+
+
+class Store:
+    """A keyed, indexed cache of frozen objects."""
+
+    def __init__(self, indexers: Mapping[str, IndexFunc] | None = None) -> None:
+        self._items: dict[str, Any] = {}
+        self._indexers: dict[str, IndexFunc] = {
+            BY_NAMESPACE: index_by_namespace,
+            BY_OWNER_UID: index_by_owner_uid,
+            BY_LABEL: index_by_label,
+        }
+        self._indices: dict[str, dict[str, set[str]]] = {}
+        self._index_values: dict[str, dict[str, tuple[str, ...]]] = {}
+        for name, fn in (indexers or {}).items():
+            self.add_indexer(name, fn)
+        for name in self._indexers:
+            self._indices.setdefault(name, {})
+            self._index_values.setdefault(name, {})
+
+    def add_indexer(self, name: str, fn: IndexFunc) -> None:
+        """Add an index; existing objects are indexed immediately."""
+        if name in self._indexers and self._indexers[name] is not fn:
+            raise ValueError(f"an indexer named {name!r} already exists; pick another name")
+        self._indexers[name] = fn
+        self._indices[name] = {}
+        self._index_values[name] = {}
+        for key, obj in self._items.items():
+            self._index(name, key, obj)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: str) -> Any | None:
+        """The frozen object under `key`, or None."""
+        return self._items.get(key)
+
+    def get_object(self, name: str, namespace: str | None = None) -> Any | None:
+        return self._items.get(f"{namespace}/{name}" if namespace else name)
+
+    def list_keys(self) -> builtins.list[str]:
+        return list(self._items)
+
+    def list(self, namespace: str | None = None) -> list[Any]:
+        """All objects, or those of one namespace."""
+        if namespace is None:
+            return list(self._items.values())
+        return self.by_index(BY_NAMESPACE, namespace)
+
+    def by_index(self, index: str, value: str) -> builtins.list[Any]:
+        """Objects whose indexer `index` lists `value`."""
+        if index not in self._indexers:
+            raise KeyError(f"no indexer named {index!r}; known: {', '.join(sorted(self._indexers))}")
+        return [self._items[key] for key in sorted(self._indices[index].get(value, ()))]
+
+    def upsert(self, obj: Obj) -> tuple[Any | None, Any]:
+        """Store `obj` (frozen); returns (old, new)."""
+        key = object_key(obj)
+        new = freeze(obj)
+        old = self._items.get(key)
+        if old is not None:
+            self._unindex(key)
+        self._items[key] = new
+        for name in self._indexers:
+            self._index(name, key, new)
+        return old, new
+
+    def delete(self, key: str) -> Any | None:
+        """Remove and return the object under `key` (None if absent)."""
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._unindex(key)
+        return old
+
+    def _index(self, name: str, key: str, obj: Obj) -> None:
+        values = tuple(dict.fromkeys(self._indexers[name](obj)))
+        if values:
+            self._index_values[name][key] = values
+            bucket = self._indices[name]
+            for value in values:
+                bucket.setdefault(value, set()).add(key)
+
+    def _unindex(self, key: str) -> None:
+        for name, values_by_key in self._index_values.items():
+            bucket = self._indices[name]
+            for value in values_by_key.pop(key, ()):
+                keys = bucket.get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del bucket[value]
