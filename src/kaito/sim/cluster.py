@@ -1,20 +1,20 @@
-"""The embedded cluster assembled: store, garbage collector, API server, workload simulator and ARM endpoint.
+"""The embedded cluster assembled: store, garbage collector, API server, workloads and ARM endpoint.
 
 ``async with Cluster() as c:`` gives a running cluster on loopback and a kubeconfig file pointing at it
 (``c.kubeconfig``), which any real client can load. The parts, started in this order and stopped in reverse:
 
-1. the :class:`~kaito.sim.store.Store` (loaded from ``snapshot_path`` when that file exists),
-2. the garbage collector loop (:mod:`kaito.sim.gc`: ownerReferences, namespace deletion),
-3. the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
-   with a freshly minted CA when ``tls=True``,
-4. the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
-   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns,
-5. the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``.
+- the :class:`~kaito.sim.store.Store` (loaded from ``snapshot_path`` when that file exists);
+- the garbage collector loop (:mod:`kaito.sim.gc`: ownerReferences, namespace deletion);
+- the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
+  with a freshly minted CA when ``tls=True``;
+- the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
+  controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns;
+- the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``.
 
-On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on the
-same file and find the same objects — what an operator sees when its API server restarts. The optional parts are
-imported lazily, so a cluster without them needs none of their code. Nothing here is global: two clusters in one
-process are independent.
+On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
+the same file and find the same objects — what an operator sees when its API server restarts. The optional
+parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
+clusters in one process are independent.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Cluster:
         self._gc: Any = None
         self._started = False
 
-    # -- what clients need ------------------------------------------------------------------------------------
+    # -- what clients need --
 
     @property
     def url(self) -> str:
@@ -97,7 +97,7 @@ class Cluster:
             raise RuntimeError("the cluster is not started yet; set log_provider after start")
         self.apiserver.log_provider = provider
 
-    # -- lifecycle --------------------------------------------------------------------------------------------
+    # -- lifecycle --
 
     async def start(self) -> Cluster:
         """Start every part (see the module docstring); idempotent."""
