@@ -1,3 +1,57 @@
-"""kaito.runtimes."""
+"""kaito.runtimes: what to run and how big — pure functions, no I/O beyond reading packaged data.
 
-__all__: list[str] = []
+Modules, one job each:
+
+* presets     the preset catalog (data/presets.yaml) and lookup with "did you mean"
+* skus        the GPU instance-type catalog (data/skus.yaml) and BYO node labels -> GpuConfig
+* sizing      plan_inference: nodes, parallelism, utilization, max-model-len, dtype, memory per GPU;
+              kaito_estimate reproduces KAITO's estimator for comparison
+* request     WorkloadRequest: the workspace facts a runtime needs (no kaito.api types)
+* config      inference_config.yaml: parse, validate (unknown / conflicting keys by name), apply overrides
+* probes      /health probes with start-up time derived from model size
+* workload    shared Kubernetes rendering: pod template, Deployment, StatefulSet, Services
+* base        the Runtime interface; vllm and transformers implement it; runtime selects one
+* errors      the exception hierarchy
+"""
+
+from kaito.runtimes.base import *  # noqa: F403
+from kaito.runtimes.base import __all__ as _base_all
+from kaito.runtimes.config import *  # noqa: F403
+from kaito.runtimes.config import __all__ as _config_all
+from kaito.runtimes.errors import *  # noqa: F403
+from kaito.runtimes.errors import __all__ as _errors_all
+from kaito.runtimes.presets import *  # noqa: F403
+from kaito.runtimes.presets import __all__ as _presets_all
+from kaito.runtimes.probes import *  # noqa: F403
+from kaito.runtimes.probes import __all__ as _probes_all
+from kaito.runtimes.request import *  # noqa: F403
+from kaito.runtimes.request import __all__ as _request_all
+from kaito.runtimes.runtime import *  # noqa: F403
+from kaito.runtimes.runtime import __all__ as _runtime_all
+from kaito.runtimes.sizing import *  # noqa: F403
+from kaito.runtimes.sizing import __all__ as _sizing_all
+from kaito.runtimes.skus import *  # noqa: F403
+from kaito.runtimes.skus import __all__ as _skus_all
+from kaito.runtimes.transformers import *  # noqa: F403
+from kaito.runtimes.transformers import __all__ as _transformers_all
+from kaito.runtimes.vllm import *  # noqa: F403
+from kaito.runtimes.vllm import __all__ as _vllm_all
+from kaito.runtimes.workload import *  # noqa: F403
+from kaito.runtimes.workload import __all__ as _workload_all
+
+__all__ = sorted(
+    {
+        *_base_all,
+        *_config_all,
+        *_errors_all,
+        *_presets_all,
+        *_probes_all,
+        *_request_all,
+        *_runtime_all,
+        *_sizing_all,
+        *_skus_all,
+        *_transformers_all,
+        *_vllm_all,
+        *_workload_all,
+    }
+)
