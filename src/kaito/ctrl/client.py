@@ -15,6 +15,7 @@ retried with tenacity: bounded attempts, exponential backoff with jitter, and a 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,7 +27,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from kaito.ctrl.clock import Clock, SystemClock
@@ -148,7 +148,8 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_retry_after)
-        return float(wait_exponential_jitter(self.initial, self.max_wait, jitter=self.jitter)(state))
+        attempt = max(1, state.attempt_number)
+        return min(self.max_wait, self.initial * 2.0 ** min(attempt - 1, 32) + random.uniform(0, self.jitter))
 
 
 def gvk_of(kind: KindRef | BaseModel | Mapping[str, Any]) -> GVK:

@@ -7,8 +7,8 @@ Python; everything below it talks to a socket. Two transports exist:
   bearer tokens, client certificates and exec/oidc plugins from a kubeconfig or the in-cluster service
   account) with `_preload_content=False`, so bodies stay raw JSON bytes and are never turned into
   generated models (slow) — and so a watch can be read line by line.
-* `MockTransport(handler)` turns any function `HttpRequest -> HttpResponse` (sync or async) into a server, the way
-  httpx's MockTransport does; unit tests run the whole client against it without sockets.
+* `MockTransport(handler)` turns any function `HttpRequest -> HttpResponse` (sync or async) into a
+  server, the way httpx's MockTransport does; unit tests run the whole client against it without sockets.
 
 An `HttpResponse` always exposes `read()` for a whole body and `iter_lines()` for a streamed watch; `close()`
 releases the connection (it is how the informer's inactivity watchdog ends a dead watch).
@@ -85,7 +85,7 @@ class Transport(Protocol):
 
 
 class MockResponse:
-    """An HttpResponse built in memory: `json=` for a document, `body=` for bytes, `stream=` for watch lines."""
+    """An HttpResponse built in memory: `json=` a document, `body=` bytes, `stream=` watch lines."""
 
     def __init__(
         self,

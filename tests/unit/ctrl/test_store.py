@@ -1,0 +1,66 @@
+"""Store: keyed frozen objects with namespace, owner, label and custom indexes kept exact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE, BY_OWNER_UID, Store
+
+
+def obj(
+    name: str, ns: str | None = "default", labels: dict[str, str] | None = None, owner: str | None = None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": labels or {}}
+    if ns:
+        meta["namespace"] = ns
+    if owner:
+        meta["ownerReferences"] = [{"uid": owner, "kind": "X", "name": "o", "apiVersion": "v1"}]
+    return {"metadata": meta, "spec": {"zone": name[-1]}}
+
+
+def names(items: list[Any]) -> list[str]:
+    return sorted(i["metadata"]["name"] for i in items)
+
+
+def test_indexes_follow_updates_and_deletes() -> None:
+    store = Store({"zone": lambda o: [o["spec"]["zone"]]})
+    store.upsert(obj("a1", labels={"app": "web"}, owner="u1"))
+    store.upsert(obj("b2", ns="prod", labels={"app": "web"}))
+    store.upsert(obj("node1", ns=None))
+    assert names(store.by_index(BY_NAMESPACE, "default")) == ["a1"]
+    assert names(store.by_index(BY_LABEL, "app=web")) == ["a1", "b2"]
+    assert names(store.by_index(BY_OWNER_UID, "u1")) == ["a1"]
+    assert names(store.by_index("zone", "1")) == ["a1", "node1"]
+    old, _ = store.upsert(obj("a1", labels={"app": "db"}))
+    assert old is not None and old["metadata"]["labels"] == {"app": "web"}
+    assert names(store.by_index(BY_LABEL, "app=web")) == ["b2"]
+    assert names(store.by_index(BY_OWNER_UID, "u1")) == []
+    assert store.delete("prod/b2") is not None
+    assert store.by_index(BY_LABEL, "app=web") == []
+    assert store.delete("prod/b2") is None
+    assert sorted(store.list_keys()) == ["default/a1", "node1"]
+    assert names(store.list("default")) == ["a1"]
+    assert store.get_object("node1") is store.get("node1")
+
+
+def test_indexer_added_later_indexes_existing_objects_and_names_are_checked() -> None:
+    store = Store()
+    store.upsert(obj("a1"))
+    store.add_indexer("zone", lambda o: [o["spec"]["zone"]])
+    assert names(store.by_index("zone", "1")) == ["a1"]
+    with pytest.raises(KeyError, match="no indexer named 'nope'"):
+        store.by_index("nope", "x")
+    with pytest.raises(ValueError, match="already exists"):
+        store.add_indexer("zone", lambda o: [])
+
+
+def test_stored_objects_are_frozen_copies() -> None:
+    store = Store()
+    original = obj("a1")
+    _, stored = store.upsert(original)
+    original["spec"]["zone"] = "changed"
+    assert stored["spec"]["zone"] == "1"
+    with pytest.raises(TypeError):
+        stored["spec"]["zone"] = "x"

@@ -1,0 +1,116 @@
+"""Transports: the mock seam, and KubeTransport over real HTTP loaded from a kubeconfig."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from kaito.ctrl.client import GVK, Client
+from kaito.ctrl.errors import ConfigError, NotFound
+from kaito.ctrl.transport import HttpRequest, MockResponse, MockStream, MockTransport, load_configuration
+
+
+async def test_mock_transport_accepts_sync_and_async_handlers() -> None:
+    async def async_handler(request: HttpRequest) -> MockResponse:
+        return MockResponse(json={"path": request.path, "q": request.param("x")})
+
+    for handler in (async_handler, lambda r: MockResponse(json={"path": r.path, "q": r.param("x")})):
+        transport = MockTransport(handler)
+        response = await transport.send(HttpRequest("GET", "/p", (("x", "1"),)))
+        assert json.loads(await response.read()) == {"path": "/p", "q": "1"}
+        assert transport.requests[0].path == "/p"
+
+
+async def test_mock_stream_ends_when_the_response_is_closed() -> None:
+    stream = MockStream()
+    response = MockResponse(stream=stream)
+    stream.send("ADDED", {"metadata": {"name": "a"}})
+    lines = response.iter_lines()
+    assert json.loads(await anext(lines))["type"] == "ADDED"
+    response.close()
+    with pytest.raises(StopAsyncIteration):
+        await anext(lines)
+
+
+@pytest.fixture
+async def kube_server(tmp_path: Path) -> AsyncIterator[Path]:
+    async def discovery(request: web.Request) -> web.Response:
+        assert request.headers["Authorization"] == "Bearer secret-token"
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True}],
+            }
+        )
+
+    async def get_cm(request: web.Request) -> web.Response:
+        if request.match_info["name"] != "a":
+            return web.json_response(
+                {"kind": "Status", "code": 404, "reason": "NotFound", "message": "nope"}, status=404
+            )
+        return web.json_response({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
+
+    async def watch(request: web.Request) -> web.StreamResponse:
+        assert request.query["allowWatchBookmarks"] == "true"
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(3):
+            line = {"type": "ADDED", "object": {"metadata": {"name": f"o{i}", "resourceVersion": str(i)}}}
+            await response.write(json.dumps(line).encode() + b"\n")
+            await asyncio.sleep(0)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/v1", discovery)
+    app.router.add_get("/api/v1/namespaces/{ns}/configmaps/{name}", get_cm)
+    app.router.add_get("/api/v1/namespaces/{ns}/configmaps", watch)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "secret-token"}}],
+                "contexts": [
+                    {"name": "ctx", "context": {"cluster": "c", "user": "u", "namespace": "default"}}
+                ],
+                "current-context": "ctx",
+            }
+        )
+    )
+    yield kubeconfig
+    await runner.cleanup()
+
+
+async def test_kube_transport_over_http_from_a_kubeconfig(kube_server: Path) -> None:
+    async with await Client.from_kubeconfig(str(kube_server)) as client:
+        got = await client.get(GVK("v1", "ConfigMap"), "a", "default")
+        assert got["metadata"]["name"] == "a"
+        with pytest.raises(NotFound, match="nope"):
+            await client.get(GVK("v1", "ConfigMap"), "b", "default")
+        stream = await client.watch(
+            GVK("v1", "ConfigMap"), "default", resource_version="0", timeout_seconds=5
+        )
+        names = [event.object["metadata"]["name"] async for event in stream]
+        assert names == ["o0", "o1", "o2"]
+
+
+async def test_missing_configuration_is_a_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="could not be loaded"):
+        await load_configuration(str(tmp_path / "absent"))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match=r"no kubeconfig .* and no in-cluster service account"):
+        await load_configuration()
