@@ -509,6 +509,11 @@ class Store:
             if "managedFields" in body.get("metadata", {}):
                 new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
             return new
+        if subresource == "finalize" and rt.storage_key == _NAMESPACE_KEY:
+            new = dict(old)
+            finalizers = list((body.get("spec") or {}).get("finalizers") or [])
+            new["spec"] = dict(old.get("spec") or {}, finalizers=finalizers)
+            return new
         raise MethodNotAllowed(
             f"the server does not allow this method on the requested resource ({subresource})"
         )
@@ -538,7 +543,7 @@ class Store:
             return self._present(rt, old)
         if dry_run:
             return self._present(rt, new)
-        if new_md.get("deletionTimestamp") and not new_md.get("finalizers"):
+        if new_md.get("deletionTimestamp") and not _held(rt, new):
             return self._present(rt, self._commit(rt, "DELETED", new, old))
         return self._present(rt, self._commit(rt, "MODIFIED", new, old))
 
@@ -875,6 +880,21 @@ class Store:
                 for obj in list(names.values()):
                     yield rt, obj
 
+    def peek(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored object at (group, plural), namespace, name without copying (read-only), or None."""
+        return self._objects.get(key, {}).get(namespace, {}).get(name)
+
+    def objects_in_namespace(self, namespace: str) -> builtins.list[tuple[ResourceType, dict[str, Any]]]:
+        """Every namespaced object in ``namespace``, without copying (read-only; for namespace deletion)."""
+        out = []
+        for key, bucket in list(self._objects.items()):
+            names = bucket.get(namespace)
+            rt = self._type_for_key(key) if names else None
+            if rt is None or not rt.namespaced or not names:
+                continue
+            out.extend((rt, obj) for obj in list(names.values()))
+        return out
+
     def _type_for_key(self, key: tuple[str, str]) -> ResourceType | None:
         versions = self.registry.versions_of(*key)
         if not versions:
@@ -964,6 +984,13 @@ class Store:
         data = json.loads(Path(path).read_text())
         self.drop_watches()
         self._restore(data)
+
+
+def _held(rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """Whether finalizers keep ``obj`` (being deleted) stored; a Namespace also waits for spec.finalizers."""
+    if (obj.get("metadata") or {}).get("finalizers"):
+        return True
+    return rt.storage_key == _NAMESPACE_KEY and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _normalised(obj: dict[str, Any]) -> dict[str, Any]:
