@@ -129,7 +129,10 @@ class _Listener:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("event handler of %s failed on %s %s", self.name, note[0], object_key(note[-1]))
+                obj = note[2] if note[0] == "update" else note[1]
+                log.exception(
+                    "event handler of %s failed on %s", self.name, note[0], extra={"key": object_key(obj)}
+                )
 
 
 class HandlerRegistration:

@@ -1,0 +1,265 @@
+"""Reflector and shared informer against FakeApi in fake time: list, watch, resume, relist, handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kaito.ctrl.client import GVK, Client
+from kaito.ctrl.clock import FakeClock
+from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory
+from kaito.ctrl.transport import MockResponse
+
+CM = GVK("v1", "ConfigMap")
+
+
+class Recorder:
+    """An EventHandler that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def on_add(self, obj: Any, initial: bool) -> None:
+        self.events.append(("add", obj["metadata"]["name"], "initial" if initial else "live"))
+
+    def on_update(self, old: Any, new: Any) -> None:
+        self.events.append(("update", new["metadata"]["name"]))
+
+    def on_delete(self, obj: Any) -> None:
+        self.events.append(("delete", obj["metadata"]["name"]))
+
+    def kinds(self, kind: str) -> list[str]:
+        return [e[1] for e in self.events if e[0] == kind]
+
+
+async def eventually(
+    clock: FakeClock, condition: Callable[[], bool], *, step: float = 0.1, steps: int = 400
+) -> None:
+    for _ in range(steps):
+        if condition():
+            return
+        await clock.advance(step)
+    raise AssertionError("condition never became true")
+
+
+@pytest.fixture
+async def informer(client: Client, clock: FakeClock) -> AsyncIterator[SharedInformer]:
+    inf = SharedInformer(client, CM, clock=clock, page_size=2)
+    yield inf
+    await inf.stop()
+
+
+async def start(inf: SharedInformer, clock: FakeClock) -> Recorder:
+    recorder = Recorder()
+    inf.add_event_handler(recorder)
+    inf.start()
+    await eventually(clock, lambda: inf.has_synced)
+    await clock.settle()
+    return recorder
+
+
+async def test_paginated_list_then_watch_converges(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    for name in "abcde":
+        fake_api.put("configmaps", make_configmap(name))
+    recorder = await start(informer, clock)
+    assert sorted(recorder.kinds("add")) == list("abcde")
+    assert all(e[2] == "initial" for e in recorder.events)
+    lists = [
+        r for r in fake_api.transport.requests if r.param("watch") is None and r.path.endswith("configmaps")
+    ]
+    assert [r.param("limit") for r in lists] == ["2", "2", "2"]
+    assert [r.param("continue") for r in lists] == [None, "2", "4"]
+    assert lists[0].param("resourceVersion") == "0"
+    watch = next(r for r in fake_api.transport.requests if r.param("watch") == "1")
+    assert watch.param("allowWatchBookmarks") == "true"
+    assert 300 <= int(watch.param("timeoutSeconds") or 0) < 600
+    assert watch.param("resourceVersion") == str(fake_api.rv)
+
+    fake_api.put("configmaps", make_configmap("f"))
+    fake_api.put("configmaps", make_configmap("a", changed="yes"))
+    fake_api.remove("configmaps", "default", "b")
+    await eventually(clock, lambda: len(recorder.events) == 8)
+    assert recorder.events[5:] == [("add", "f", "live"), ("update", "a"), ("delete", "b")]
+    assert sorted(informer.store.list_keys()) == [f"default/{n}" for n in "acdef"]
+    assert informer.store.get("default/a")["data"] == {"changed": "yes"}
+
+
+async def test_dropped_watch_resumes_from_last_version_without_relisting(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    fake_api.put("configmaps", make_configmap("a"))
+    recorder = await start(informer, clock)
+    fake_api.put("configmaps", make_configmap("b"))
+    await eventually(clock, lambda: "b" in recorder.kinds("add"))
+    last = informer.reflector.last_resource_version
+    fake_api.drop_watches()
+    fake_api.put("configmaps", make_configmap("c"))  # happens while no watch is open
+    await eventually(clock, lambda: "c" in recorder.kinds("add"))
+    watches = [r for r in fake_api.transport.requests if r.param("watch") == "1"]
+    assert watches[-1].param("resourceVersion") == last
+    assert informer.reflector.list_count == 1
+    assert recorder.kinds("delete") == []
+
+
+async def test_bookmarks_advance_the_resume_version(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock
+) -> None:
+    await start(informer, clock)
+    _, _, stream = fake_api.watches[-1]
+    stream.send(
+        "BOOKMARK", {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "90210"}}
+    )
+    await eventually(clock, lambda: informer.reflector.last_resource_version == "90210")
+    fake_api.drop_watches()
+    await eventually(clock, lambda: informer.reflector.watch_count == 2)
+    assert fake_api.transport.requests[-1].param("resourceVersion") == "90210"
+
+
+async def test_gone_relists_with_tombstones_and_no_phantom_deletes(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    for name in "abc":
+        fake_api.put("configmaps", make_configmap(name))
+    recorder = await start(informer, clock)
+    fake_api.drop_watches()
+    fake_api.remove("configmaps", "default", "b")  # deleted while we were not watching...
+    fake_api.put("configmaps", make_configmap("d"))
+    fake_api.compact()  # ...and the history that would have told us is gone
+    await eventually(clock, lambda: informer.reflector.list_count == 2 and "d" in recorder.kinds("add"))
+    relist = [
+        r for r in fake_api.transport.requests if r.param("watch") is None and r.path.endswith("configmaps")
+    ]
+    assert relist[-1].param("resourceVersion") in ("", None)
+    assert recorder.kinds("delete") == ["b"], "the missed delete arrives as a tombstone, and only it"
+    assert sorted(recorder.kinds("update")) == ["a", "c"]
+    assert sorted(informer.store.list_keys()) == ["default/a", "default/c", "default/d"]
+
+
+async def test_gone_as_a_watch_error_event_also_relists(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock
+) -> None:
+    await start(informer, clock)
+    _, _, stream = fake_api.watches[-1]
+    stream.send(
+        "ERROR", {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version"}
+    )
+    await eventually(clock, lambda: informer.reflector.list_count == 2)
+
+
+async def test_silent_watch_is_restarted_by_the_watchdog(
+    client: Client, fake_api: Any, clock: FakeClock
+) -> None:
+    inf = SharedInformer(client, CM, clock=clock, inactivity_timeout=80)
+    try:
+        await start(inf, clock)
+        await clock.advance(79)
+        assert inf.reflector.watch_count == 1
+        await eventually(clock, lambda: inf.reflector.watch_count == 2, step=1)
+        assert clock.monotonic() < 85
+        assert inf.reflector.list_count == 1
+    finally:
+        await inf.stop()
+
+
+async def test_failing_watch_backs_off_then_recovers(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    recorder = await start(informer, clock)
+    error = MockResponse(
+        500, json={"kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd"}
+    )
+    fake_api.fail_next(*[error] * 6)  # two rounds of the client's three attempts
+    fake_api.drop_watches()
+    fake_api.put("configmaps", make_configmap("late"))
+    await clock.advance(0.5)
+    assert "late" not in recorder.kinds("add")
+    await eventually(clock, lambda: "late" in recorder.kinds("add"), step=0.5)
+    assert informer.reflector.list_count == 1
+
+
+async def test_slow_and_failing_handlers_do_not_block_others(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    gate = asyncio.Event()
+    slow_seen: list[str] = []
+    failures = 0
+
+    async def slow_add(obj: Any, initial: bool) -> None:
+        await gate.wait()
+        slow_seen.append(obj["metadata"]["name"])
+
+    def broken(obj: Any, initial: bool) -> None:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("handler bug")
+
+    informer.add_event_handler(HandlerFuncs(add=slow_add))
+    informer.add_event_handler(HandlerFuncs(add=broken))
+    recorder = await start(informer, clock)
+    for name in "xyz":
+        fake_api.put("configmaps", make_configmap(name))
+    await eventually(clock, lambda: len(recorder.kinds("add")) == 3)
+    assert slow_seen == [] and failures == 3
+    gate.set()
+    await eventually(clock, lambda: slow_seen == ["x", "y", "z"])
+
+
+async def test_late_handler_gets_the_store_replayed(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    for name in "ab":
+        fake_api.put("configmaps", make_configmap(name))
+    await start(informer, clock)
+    late = Recorder()
+    registration = informer.add_event_handler(late)
+    await eventually(clock, lambda: registration.has_synced)
+    assert sorted(late.events) == [("add", "a", "initial"), ("add", "b", "initial")]
+    await registration.remove()
+    fake_api.put("configmaps", make_configmap("c"))
+    await clock.advance(1)
+    assert len(late.events) == 2
+
+
+async def test_cache_is_read_only_and_managed_fields_are_stripped(
+    informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    cm = make_configmap("a", k="v")
+    cm["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    fake_api.put("configmaps", cm)
+    await start(informer, clock)
+    cached = informer.store.get("default/a")
+    assert "managedFields" not in cached["metadata"]
+    with pytest.raises(TypeError, match="read-only"):
+        cached["data"]["k"] = "corrupted"
+
+
+async def test_resync_redelivers_every_object_as_an_update(
+    client: Client, fake_api: Any, clock: FakeClock, make_configmap: Any
+) -> None:
+    fake_api.put("configmaps", make_configmap("a"))
+    inf = SharedInformer(client, CM, clock=clock, resync_period=30)
+    try:
+        recorder = await start(inf, clock)
+        await clock.advance(61)
+        assert recorder.kinds("update") == ["a", "a"]
+    finally:
+        await inf.stop()
+
+
+async def test_factory_shares_one_informer_per_kind(client: Client, clock: FakeClock, fake_api: Any) -> None:
+    factory = SharedInformerFactory(client, clock=clock)
+    first = factory.informer_for(CM)
+    assert factory.informer_for(("v1", "ConfigMap")) is first
+    assert factory.informer_for(CM, namespace="other") is not first
+    factory.start()
+    late = factory.informer_for(GVK("apps/v1", "Deployment"))
+    await eventually(clock, lambda: factory.has_synced)
+    await factory.wait_for_cache_sync()
+    assert late.has_synced
+    await factory.stop()
+    assert fake_api.count("GET", watch=False, path_part="configmaps") == 2
