@@ -525,7 +525,7 @@ class WorkloadSimulator:
             self.kubelet.forget_pod(key[0], key[1], metadata.get("uid"))
             self._active.discard(key)
             self._unschedulable.discard(key)
-            if spec.get("nodeName") and phase not in _TERMINAL:
+            if spec.get("nodeName"):
                 self._retry_unschedulable()
             return
         if spec.get("nodeName"):
