@@ -18,6 +18,7 @@ the real server would accept. Compiled programs are cached by expression.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import celpy
@@ -93,9 +94,11 @@ def _run(expr: str, activation: dict[str, Any]) -> Any:
     except Exception as e:
         result = e
     if isinstance(result, Exception):
-        text = str(result)
-        if "no such member" in text or "no such key" in text or "KeyError" in text:
-            raise _Failed(f"no such key: {text}") from None
+        args = getattr(result, "args", ())
+        text = str(args[0]) if args else str(result)
+        missing = re.search(r"no such (?:member in mapping|key): '?([^']*)'?", text)
+        if missing is not None:
+            raise _Failed(f"no such key: {missing.group(1)} evaluating rule: {expr}") from None
         if expr not in _BROKEN:
             _BROKEN.add(expr)
             log.warning(
@@ -128,7 +131,7 @@ def evaluate_rules(
         except _Skip:
             continue
         except _Failed as e:
-            errors.append(FieldError(reason, field_path, f"{expr}: {e}", type_name(value)))
+            errors.append(FieldError(reason, field_path, str(e), type_name(value)))
             continue
         if bool(ok):
             continue

@@ -886,7 +886,7 @@ class Store:
 
     def objects_in_namespace(self, namespace: str) -> builtins.list[tuple[ResourceType, dict[str, Any]]]:
         """Every namespaced object in ``namespace``, without copying (read-only; for namespace deletion)."""
-        out = []
+        out: builtins.list[tuple[ResourceType, dict[str, Any]]] = []
         for key, bucket in list(self._objects.items()):
             names = bucket.get(namespace)
             rt = self._type_for_key(key) if names else None

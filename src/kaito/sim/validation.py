@@ -130,7 +130,7 @@ def _containers_errors(path: str, spec: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _workload_errors(obj: dict[str, Any]) -> list[FieldError]:
+def _workload_errors(kind: str, obj: dict[str, Any]) -> list[FieldError]:
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
     template = spec.get("template")
@@ -139,7 +139,7 @@ def _workload_errors(obj: dict[str, Any]) -> list[FieldError]:
         return [FieldError("FieldValueRequired", "spec.template")]
     errors.extend(_containers_errors("spec.template.spec", template.get("spec") or {}))
     labels = (template.get("metadata") or {}).get("labels") or {}
-    if obj.get("kind") == "Job" and selector is None:
+    if kind == "Job" and selector is None:
         return errors  # the Job controller generates its selector
     if not isinstance(selector, dict) or not (
         selector.get("matchLabels") or selector.get("matchExpressions")
@@ -171,7 +171,7 @@ def validate_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
     if rt.group == "" and rt.kind == "Pod":
         errors.extend(_containers_errors("spec", obj.get("spec") or {}))
     elif rt.group in ("apps", "batch") and rt.kind in ("Deployment", "ReplicaSet", "StatefulSet", "Job"):
-        errors.extend(_workload_errors(obj))
+        errors.extend(_workload_errors(rt.kind, obj))
     elif rt.group == "coordination.k8s.io" and rt.kind == "Lease":
         duration = (obj.get("spec") or {}).get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
