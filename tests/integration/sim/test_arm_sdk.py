@@ -112,12 +112,10 @@ def _is_ready(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-async def _until_node(
-    store: Store, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5
-) -> dict[str, Any]:
+async def _until_node(store: Store, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     watch = store.watch("v1", "Node")
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(5):
             async for event in watch:
                 if event.type in ("ADDED", "MODIFIED") and predicate(event.object):
                     return event.object
