@@ -540,7 +540,7 @@ class Kubelet:
         run.phase, run.reason, run.message = "Failed", pod_reason, message
         self._flush(run)
 
-    def logs(self, namespace: str, pod: str, container: str | None = None, *, previous: bool = False) -> str:
+    def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False) -> str:
         """A container's log, as ``GET pods/{name}/log`` answers (with kubelet's errors for bad requests)."""
         obj = self._store.get("v1", "Pod", pod, namespace)
         spec = obj.get("spec") or {}

@@ -441,7 +441,7 @@ class WorkloadSimulator:
 
     # --- knobs and logs (delegated to the kubelet) ------------------------------------------------------
 
-    def logs(self, namespace: str, pod: str, container: str | None = None, *, previous: bool = False) -> str:
+    def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False) -> str:
         """A container's log (``GET pods/{name}/log``); raises ApiError like the API server would."""
         return self.kubelet.logs(namespace, pod, container, previous=previous)
 
