@@ -46,8 +46,10 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def serve(cluster: Cluster, stop: asyncio.Event, out: TextIO) -> None:
-    """Run ``cluster`` until ``stop`` is set, telling ``out`` where it is."""
+async def serve(
+    cluster: Cluster, stop: asyncio.Event, out: TextIO, ready: asyncio.Event | None = None
+) -> None:
+    """Run ``cluster`` until ``stop`` is set, telling ``out`` where it is (and setting ``ready`` then)."""
     async with cluster:
         print(f"kaito-sim API server: {cluster.url}", file=out)
         if cluster.arm is not None:
@@ -55,6 +57,8 @@ async def serve(cluster: Cluster, stop: asyncio.Event, out: TextIO) -> None:
         print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
         print(f"  export KUBECONFIG={cluster.kubeconfig.resolve()}", file=out)
         print("press Ctrl-C to stop", file=out, flush=True)
+        if ready is not None:
+            ready.set()
         await stop.wait()
     print("kaito-sim stopped", file=out, flush=True)
 

@@ -37,7 +37,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
@@ -85,8 +85,13 @@ _PROPAGATION = ("Orphan", "Background", "Foreground")
 # kinds whose registry returns the deleted object (kube's ReturnDeletedObject); others answer a Success Status
 _RETURNS_DELETED = frozenset({("", "Pod"), ("", "Service"), ("", "Namespace")})
 
-LogProvider = Callable[[str, str, str, bool], str]
-"""``(namespace, pod, container, previous) -> text``: the log the workload simulator keeps for a container."""
+
+class LogProvider(Protocol):
+    """Where ``GET pods/{name}/log`` text comes from: the workload simulator's kubelet keeps it."""
+
+    def __call__(
+        self, namespace: str, pod: str, container: str | None = None, *, previous: bool = False
+    ) -> str: ...
 
 
 # ------------------------------------------------------------------------------------------
@@ -619,7 +624,7 @@ class ApiServer:
         text = ""
         if self.log_provider is not None:
             text = self.log_provider(
-                target.namespace, target.name, container, _flag(request.query, "previous")
+                target.namespace, target.name, container, previous=_flag(request.query, "previous")
             )
         tail = _int_param(request.query, "tailLines")
         if tail is not None:

@@ -142,11 +142,8 @@ class Cluster:
         kwargs: dict[str, Any] = {} if self.timings is None else {"timings": self.timings}
         self.workloads = WorkloadSimulator(self.store, **kwargs)
         await self.workloads.start()
-        provider = getattr(self.workloads, "logs", None)
-        if provider is None and hasattr(self.workloads, "kubelet"):
-            provider = getattr(self.workloads.kubelet, "logs", None)
-        if provider is not None and self.apiserver is not None:
-            self.apiserver.log_provider = provider
+        if self.apiserver is not None:
+            self.apiserver.log_provider = self.workloads.logs
 
     async def _start_arm(self) -> None:
         from kaito.sim.arm import ArmServer
