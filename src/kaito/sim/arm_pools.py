@@ -106,10 +106,6 @@ class PoolRecord:
     operation: OperationRecord | None = None
 
 
-def _verb(kind: str) -> str:
-    return {"create": "create", "update": "update", "delete": "delete"}[kind]
-
-
 class AgentPoolService:
     """The agentPools of one managed cluster, writing their Nodes into ``store``."""
 
@@ -234,7 +230,7 @@ class AgentPoolService:
                 "Canceled",
                 {
                     "code": "OperationPreempted",
-                    "message": f"The {_verb(running.kind)} operation on agent pool '{name}' "
+                    "message": f"The {running.kind} operation on agent pool '{name}' "
                     "was preempted by a "
                     "delete operation.",
                 },
@@ -326,11 +322,12 @@ class AgentPoolService:
             )
 
     def _make_ready(self, name: str) -> None:
+        def post_ready(node: dict[str, Any]) -> None:
+            node["status"] = mark_ready(node["status"], self.clock.now())
+
         self._ready_timers.pop(name, None)
-        self._write_node(
-            name, lambda node: node.__setitem__("status", mark_ready(node["status"], self.clock.now())), True
-        )
-        self._write_node(name, _drop_not_ready_taint, False)
+        self._write_node(name, post_ready, status=True)  # the kubelet reports Ready ...
+        self._write_node(name, _drop_not_ready_taint, status=False)  # ... the node controller lifts the taint
 
     def _relabel(self, name: str, previous: AgentPoolSpec, spec: AgentPoolSpec) -> None:
         def change(node: dict[str, Any]) -> None:
@@ -342,9 +339,9 @@ class AgentPoolService:
             kept = [taint for taint in node["spec"].get("taints", []) if _strip(taint) not in old]
             node["spec"]["taints"] = [parse_taint(taint) for taint in spec.node_taints] + kept
 
-        self._write_node(name, change, False)
+        self._write_node(name, change, status=False)
 
-    def _write_node(self, name: str, change: Callable[[dict[str, Any]], None], status: bool) -> None:
+    def _write_node(self, name: str, change: Callable[[dict[str, Any]], None], *, status: bool) -> None:
         for _ in range(3):  # another writer may bump the resourceVersion between get and update
             try:
                 node = self.store.get("v1", "Node", name)
@@ -400,7 +397,7 @@ class AgentPoolService:
             409,
             "OperationNotAllowed",
             "Operation is not allowed because there's an in progress "
-            f"{_verb(running.kind)} node pool operation with Correlation id '{running.id}' started at "
+            f"{running.kind} node pool operation with Correlation id '{running.id}' started at "
             f"{_iso(running.start)}. Please wait for it to finish before starting a new operation.",
         )
 
