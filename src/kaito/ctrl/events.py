@@ -54,6 +54,7 @@ class EventRecorder:
         self.clock: Clock = clock or SystemClock()
         self.cache_size = cache_size
         self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
+        self._sequence = 0
 
     async def event(self, obj: BaseModel | Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         """Record that `reason: message` happened to `obj` (type_ "Normal" or "Warning")."""
@@ -112,7 +113,8 @@ class EventRecorder:
             except NotFound:
                 del self._seen[key]
         namespace = meta.get("namespace") or "default"
-        name = f"{meta.get('name', 'unknown')}.{int(self.clock.now().timestamp() * 1e9):x}"
+        self._sequence += 1  # nanoseconds alone collide under a coarse (or fake) clock
+        name = f"{meta.get('name', 'unknown')}.{int(self.clock.now().timestamp() * 1e9) + self._sequence:x}"
         event = {
             "apiVersion": "v1",
             "kind": "Event",

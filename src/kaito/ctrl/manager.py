@@ -93,6 +93,7 @@ class Manager:
         self._stop_runnables: asyncio.Event | None = None
         self._tasks: dict[asyncio.Task[None], bool] = {}
         self._tasks_changed: asyncio.Event | None = None
+        self._signals: list[signal.Signals] = []
 
     # ---- wiring -------------------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Manager:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+            self._signals.append(sig)
 
     def _spawn(self, runnable: Runnable, leader: bool) -> None:
         assert self._stop_runnables is not None and self._tasks_changed is not None
@@ -235,6 +237,9 @@ class Manager:
         self.caches_synced = False
         if self.probes is not None:
             await self.probes.stop()
+        loop = asyncio.get_running_loop()
+        while self._signals:
+            loop.remove_signal_handler(self._signals.pop())
 
 
 async def run_until_stopped(manager: Manager) -> int:
