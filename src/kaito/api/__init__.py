@@ -142,6 +142,7 @@ from kaito.api.rules import (
     WORKSPACE_NOT_BOTH,
     WORKSPACE_NOT_NEITHER,
     CelRule,
+    validations,
 )
 from kaito.api.validation import (
     check_workspace,
@@ -287,5 +288,6 @@ __all__ = [
     "render_yaml",
     "set_condition",
     "validate",
+    "validations",
     "write_crds",
 ]
