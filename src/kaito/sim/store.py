@@ -42,6 +42,7 @@ import yaml
 
 from kaito.sim import patches
 from kaito.sim.crds import crd_resource_types, crd_status, validate_crd
+from kaito.sim.defaults import apply_defaults, prepare_create
 from kaito.sim.errors import (
     AlreadyExists,
     ApiError,
@@ -93,8 +94,6 @@ _CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # kinds whose PUT creates a missing object (kube's AllowCreateOnUpdate)
 _CREATE_ON_UPDATE = frozenset({("", "endpoints"), ("", "events"), ("coordination.k8s.io", "leases")})
-# kinds whose status survives create even though it is a subresource (the kubelet registers Nodes with status)
-_KEEP_STATUS_ON_CREATE = frozenset({("", "nodes")})
 # metadata the client cannot change with update/patch
 _SYSTEM_META = (
     "uid",
@@ -134,6 +133,7 @@ class Store:
         self.graceful_pod_deletion = False
         self._rv = 0
         self._compacted = 0
+        self._cluster_ips = 16  # addresses below 10.96.0.17 stay free, as for kubernetes and kube-dns
         self._objects: dict[tuple[str, str], dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[Change] = deque()
         self._watches: list[Watch] = []
@@ -321,30 +321,17 @@ class Store:
 
     def _prepare_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """The registry strategies' PrepareForCreate: reset status and set kind defaults."""
-        if rt.has_status and rt.storage_key not in _KEEP_STATUS_ON_CREATE:
-            obj.pop("status", None)
-        if rt.storage_key == _NAMESPACE_KEY:
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("finalizers", ["kubernetes"])
-            obj["status"] = {"phase": "Active"}
-            labels = meta(obj).setdefault("labels", {})
-            labels["kubernetes.io/metadata.name"] = meta(obj)["name"]
-        elif rt.storage_key == ("", "pods"):
-            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("restartPolicy", "Always")
-            spec.setdefault("terminationGracePeriodSeconds", 30)
-            spec.setdefault("schedulerName", "default-scheduler")
-            spec.setdefault("dnsPolicy", "ClusterFirst")
-        elif rt.storage_key == ("", "services"):
-            obj.setdefault("spec", {}).setdefault("type", "ClusterIP")
-            obj["status"] = {"loadBalancer": {}}
-        elif rt.storage_key == ("apps", "deployments") or rt.storage_key == ("apps", "replicasets"):
-            obj.setdefault("spec", {}).setdefault("replicas", 1)
-        elif rt.storage_key == ("apps", "statefulsets"):
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("replicas", 1)
-            spec.setdefault("podManagementPolicy", "OrderedReady")
+        if rt.custom:
+            if rt.has_status:
+                obj.pop("status", None)
+            return
+        prepare_create(rt.storage_key, obj, has_status=rt.has_status, next_cluster_ip=self._next_cluster_ip)
+
+    def _next_cluster_ip(self) -> str:
+        """The next free address of the 10.96.0.0/12 service range (10.96.0.1 is the kubernetes Service)."""
+        self._cluster_ips += 1
+        n = self._cluster_ips
+        return f"10.{96 + (n >> 16) % 16}.{(n >> 8) & 255}.{n & 255}"
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         errors: list[FieldError]
@@ -522,6 +509,10 @@ class Store:
         self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool
     ) -> dict[str, Any]:
         """Validate, bump generation, and commit ``new`` over ``old`` (or finish a deletion)."""
+        if not rt.custom:
+            apply_defaults(rt.storage_key, new)
+            if rt.storage_key == ("", "services"):
+                _keep_cluster_ip(old, new)
         self._validate(rt, new, old)
         if rt.storage_key == _CRD_KEY:
             new["status"] = dict(
@@ -582,7 +573,7 @@ class Store:
             return self._apply(rt, old, body, name, ns, subresource, field_manager, force, dry_run)
         if old is None:
             raise NotFound.for_object(rt.plural, rt.group, name)
-        current = self._present(rt, old)
+        current = dict(old, apiVersion=rt.api_version, kind=rt.kind)  # the patch functions copy
         try:
             if patch_type == JSON_PATCH:
                 patched = patches.json_patch(current, body)
@@ -649,7 +640,7 @@ class Store:
                 meta(created)["namespace"] = ns
             patches.record_manager(created, field_manager, "Apply", rt.api_version, now, None, applied=config)
             return self.create(rt.api_version, rt.kind, created, namespace=ns or None, dry_run=dry_run)
-        current = self._present(rt, old)
+        current = dict(old, apiVersion=rt.api_version, kind=rt.kind)  # the patch functions copy
         try:
             merged = patches.apply_patch(current, config, field_manager, custom=rt.custom, force=force)
         except patches.PatchError as e:
@@ -971,6 +962,12 @@ class Store:
             bucket.setdefault(str(md.get("namespace", "")), {})[md["name"]] = obj
         self._rv = int(data.get("resourceVersion", 0))
         self._compacted = self._rv
+        for names in self._objects.get(("", "services"), {}).values():
+            for svc in names.values():
+                parts = str((svc.get("spec") or {}).get("clusterIP") or "").split(".")
+                if len(parts) == 4 and parts[0] == "10" and all(p.isdigit() for p in parts):
+                    n = ((int(parts[1]) - 96) << 16) + (int(parts[2]) << 8) + int(parts[3])
+                    self._cluster_ips = max(self._cluster_ips, n)
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename)."""
@@ -984,6 +981,15 @@ class Store:
         data = json.loads(Path(path).read_text())
         self.drop_watches()
         self._restore(data)
+
+
+def _keep_cluster_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A Service update without clusterIP keeps the allocated one (kube's PrepareForUpdate)."""
+    old_spec = old.get("spec") or {}
+    spec = new.get("spec")
+    if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
 
 
 def _held(rt: ResourceType, obj: dict[str, Any]) -> bool:
@@ -1029,17 +1035,3 @@ def _patch_failed(rt: ResourceType, name: str, why: str) -> ApiError:
             "causes": [{"reason": "FieldValueInvalid", "message": why, "field": ""}],
         },
     )
-
-
-def _qos_class(spec: dict[str, Any]) -> str:
-    """Guaranteed / Burstable / BestEffort from requests and limits (kube's GetPodQOS, simplified)."""
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    requests = [((c.get("resources") or {}).get("requests") or {}) for c in containers]
-    limits = [((c.get("resources") or {}).get("limits") or {}) for c in containers]
-    if not any(requests) and not any(limits):
-        return "BestEffort"
-    guaranteed = all(
-        lim.get("cpu") and lim.get("memory") and all(req.get(k, lim[k]) == lim[k] for k in ("cpu", "memory"))
-        for req, lim in zip(requests, limits, strict=True)
-    )
-    return "Guaranteed" if guaranteed else "Burstable"

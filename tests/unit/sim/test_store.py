@@ -519,3 +519,14 @@ def test_snapshot_round_trip_keeps_objects_and_counter(store: Store, tmp_path: P
     other = Store()
     other.load(path)
     assert other.get("v1", "ConfigMap", "c")["data"] == {"a": "1"}
+
+
+def test_update_without_defaults_keeps_generation_and_cluster_ip(store: Store) -> None:
+    created = store.create("apps/v1", "Deployment", deployment("web"))
+    bare = deployment("web")
+    bare["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    again = store.update("apps/v1", "Deployment", bare)
+    assert again["metadata"]["generation"] == 1 and again["spec"]["strategy"]["type"] == "RollingUpdate"
+    svc = store.create("v1", "Service", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})
+    updated = store.update("v1", "Service", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 81}]}})
+    assert updated["spec"]["clusterIP"] == svc["spec"]["clusterIP"]
