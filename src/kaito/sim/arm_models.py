@@ -8,7 +8,8 @@ naming the field, the value and what is accepted. :func:`render_agent_pool` prod
 in ``AgentPoolSpec.extra`` and echoed back, as AKS echoes what it stored.
 
 Defaults are AKS's: ``type`` VirtualMachineScaleSets, ``mode`` User, ``osType`` Linux, ``osSKU`` Ubuntu,
-``maxPods`` 110, ``osDiskSizeGB`` 128 (0 means default), ``osDiskType`` Managed.
+``maxPods`` 110, ``osDiskSizeGB`` 128 (0 means default), ``osDiskType`` Managed. A ``gpuInstanceProfile``
+(MIG1g ... MIG7g) is accepted only on the sizes the catalogue marks MIG-capable.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kaito.sim.arm_errors import ArmError
-from kaito.sim.vmsizes import find_vm_size
+from kaito.sim.vmsizes import find_vm_size, mig_slice
 
 __all__ = [
     "POOL_TYPE",
@@ -86,6 +87,7 @@ class _PropertiesIn(BaseModel):
     tags: dict[str, str] | None = None
     availability_zones: list[str] | None = Field(default=None, alias="availabilityZones")
     orchestrator_version: str | None = Field(default=None, alias="orchestratorVersion")
+    gpu_instance_profile: str | None = Field(default=None, alias="gpuInstanceProfile")
 
 
 # Read-only properties a client may send back from a GET; AKS ignores them on PUT.
@@ -119,6 +121,7 @@ class AgentPoolSpec(BaseModel):
     tags: dict[str, str]
     availability_zones: tuple[str, ...]
     orchestrator_version: str
+    gpu_instance_profile: str | None
     extra: dict[str, Any]
 
 
@@ -219,6 +222,11 @@ def parse_agent_pool(name: str, body: Any, ids: ClusterIds) -> AgentPoolSpec:
     max_pods = 110 if props.max_pods is None else props.max_pods
     if not 10 <= max_pods <= 250:
         raise _invalid("maxPods", f"maxPods is {max_pods}; it must be between 10 and 250.")
+    if props.gpu_instance_profile is not None:
+        try:
+            mig_slice(size, props.gpu_instance_profile)
+        except ValueError as exc:
+            raise _invalid("gpuInstanceProfile", f"The {exc}.") from exc
     taints = tuple(props.node_taints or ())
     for taint in taints:
         try:
@@ -245,6 +253,7 @@ def parse_agent_pool(name: str, body: Any, ids: ClusterIds) -> AgentPoolSpec:
         tags=dict(props.tags or {}),
         availability_zones=zones,
         orchestrator_version=props.orchestrator_version or ids.kubernetes_version,
+        gpu_instance_profile=props.gpu_instance_profile,
         extra=extra,
     )
 
@@ -288,6 +297,8 @@ def render_agent_pool(
         properties["tags"] = dict(spec.tags)
     if spec.availability_zones:
         properties["availabilityZones"] = list(spec.availability_zones)
+    if spec.gpu_instance_profile is not None:
+        properties["gpuInstanceProfile"] = spec.gpu_instance_profile
     if error is not None:
         properties["status"] = {"provisioningError": dict(error)}
     return {"id": ids.pool_id(name), "name": name, "type": POOL_TYPE, "properties": properties}

@@ -10,7 +10,9 @@ Labels are those AKS and kubelet put on nodes (agentpool, kubernetes.azure.com/*
 topology region/zone, hostname), the pool's ``nodeLabels``, and for GPU sizes
 ``kubernetes.azure.com/accelerator=nvidia`` plus NVIDIA GPU feature-discovery labels
 (``nvidia.com/gpu.product``/``.count``/``.memory`` in MiB per GPU,
-``nvidia.com/cuda.compute.major``/``minor``). Taints are the pool's ``nodeTaints`` plus
+``nvidia.com/cuda.compute.major``/``minor``). With a ``gpuInstanceProfile`` the GPUs are MIG devices
+(single strategy): ``nvidia.com/gpu`` counts them and the product/memory labels describe one slice, as GPU
+feature discovery reports them. Taints are the pool's ``nodeTaints`` plus
 ``node.kubernetes.io/not-ready:NoSchedule`` until Ready, as the node lifecycle controller does.
 
 Capacity comes from the VM size; allocatable subtracts AKS's kube-reserved CPU (its published table),
@@ -26,7 +28,7 @@ import uuid
 from typing import Any
 
 from kaito.sim.arm_models import AgentPoolSpec, ClusterIds, parse_taint
-from kaito.sim.vmsizes import VmSize
+from kaito.sim.vmsizes import VmSize, mig_slice
 
 __all__ = [
     "NOT_READY_TAINT",
@@ -119,12 +121,17 @@ def node_labels(
         "storagetier": "Premium_LRS",
     }
     if size.gpus and size.cuda_compute is not None:
+        product, count, memory = str(size.gpu_product), size.gpus, size.gpu_memory_mib
+        if spec.gpu_instance_profile is not None:
+            mig = mig_slice(size, spec.gpu_instance_profile)
+            product, count, memory = mig.product, size.gpus * mig.per_gpu, mig.memory_mib
+            labels["nvidia.com/mig.strategy"] = "single"
         labels |= {
             "kubernetes.azure.com/accelerator": "nvidia",
             "nvidia.com/gpu.present": "true",
-            "nvidia.com/gpu.product": str(size.gpu_product),
-            "nvidia.com/gpu.count": str(size.gpus),
-            "nvidia.com/gpu.memory": str(size.gpu_memory_mib),
+            "nvidia.com/gpu.product": product,
+            "nvidia.com/gpu.count": str(count),
+            "nvidia.com/gpu.memory": str(memory),
             "nvidia.com/cuda.compute.major": str(size.cuda_compute[0]),
             "nvidia.com/cuda.compute.minor": str(size.cuda_compute[1]),
         }
@@ -158,7 +165,8 @@ def node_capacity(size: VmSize, spec: AgentPoolSpec, *, advertise_gpus: bool = T
         "hugepages-2Mi": "0",
     }
     if size.gpus and advertise_gpus:
-        capacity["nvidia.com/gpu"] = str(size.gpus)
+        per_gpu = mig_slice(size, spec.gpu_instance_profile).per_gpu if spec.gpu_instance_profile else 1
+        capacity["nvidia.com/gpu"] = str(size.gpus * per_gpu)
     return capacity
 
 

@@ -52,6 +52,7 @@ _IMMUTABLE = (
     ("os_type", "osType"),
     ("os_disk_size_gb", "osDiskSizeGB"),
     ("max_pods", "maxPods"),
+    ("gpu_instance_profile", "gpuInstanceProfile"),
 )
 
 

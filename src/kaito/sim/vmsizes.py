@@ -10,6 +10,8 @@ Invariants (checked when the file is loaded, so a bad edit fails at import):
 - names are unique ignoring case (Azure treats VM size names case-insensitively); lookups ignore case
   too;
 - a size has GPUs exactly when it names a GPU product, per-GPU memory and a CUDA compute capability;
+- ``mig`` is set only on GPU sizes AKS lets a pool split into MIG instances (``gpuInstanceProfile``);
+  :func:`mig_slice` gives the devices a profile makes (A100 80GB + MIG1g -> 7 x ``1g.10gb`` per GPU);
 - ``gpu_memory_mib`` is per GPU, in MiB (the marketed GiB figure x 1024), as the
   ``nvidia.com/gpu.memory`` label.
 
@@ -19,12 +21,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["VmSize", "find_vm_size", "vm_sizes"]
+__all__ = ["MIG_PROFILES", "MigSlice", "VmSize", "find_vm_size", "mig_slice", "vm_sizes"]
+
+# gpuInstanceProfile -> (compute slices of 7, memory eighths, instances per GPU), NVIDIA's MIG geometry.
+MIG_PROFILES: dict[str, tuple[int, int, int]] = {
+    "MIG1g": (1, 1, 7),
+    "MIG2g": (2, 2, 3),
+    "MIG3g": (3, 4, 2),
+    "MIG4g": (4, 4, 1),
+    "MIG7g": (7, 8, 1),
+}
 
 
 class VmSize(BaseModel):
@@ -41,6 +53,7 @@ class VmSize(BaseModel):
     gpu_product: str | None = None
     gpu_memory_mib: int | None = Field(default=None, gt=0)
     cuda_compute: tuple[int, int] | None = None
+    mig: bool = False
 
     @model_validator(mode="after")
     def _gpu_fields_go_together(self) -> VmSize:
@@ -50,7 +63,7 @@ class VmSize(BaseModel):
                 f"{self.name} has {self.gpus} GPUs but lacks gpu_product, gpu_memory_mib or cuda_compute; "
                 "a GPU size needs all three"
             )
-        if not self.gpus and any(field is not None for field in gpu_fields):
+        if not self.gpus and (self.mig or any(field is not None for field in gpu_fields)):
             raise ValueError(
                 f"{self.name} has no GPUs, so gpu_product, gpu_memory_mib and cuda_compute must be unset"
             )
@@ -60,6 +73,31 @@ class VmSize(BaseModel):
     def memory_mib(self) -> int:
         """The VM's memory in MiB."""
         return self.memory_gib * 1024
+
+
+@dataclass(frozen=True)
+class MigSlice:
+    """What one GPU of a size looks like when split with a MIG profile (single strategy)."""
+
+    product: str  # e.g. NVIDIA-A100-80GB-PCIe-MIG-1g.10gb, as GPU feature discovery labels it
+    per_gpu: int  # MIG devices each physical GPU exposes as nvidia.com/gpu
+    memory_mib: int  # memory of one MIG device
+
+
+def mig_slice(size: VmSize, profile: str) -> MigSlice:
+    """The MIG devices of ``size`` under ``profile``; ValueError naming what is accepted otherwise."""
+    if profile not in MIG_PROFILES:
+        raise ValueError(f"gpuInstanceProfile {profile!r} is not one of {', '.join(MIG_PROFILES)}")
+    if not size.mig or size.gpu_memory_mib is None:
+        capable = ", ".join(s.name for s in _TABLE.values() if s.mig)
+        raise ValueError(f"VM size {size.name} does not support MIG; sizes that do: {capable}")
+    compute, eighths, per_gpu = MIG_PROFILES[profile]
+    gigabytes = round(size.gpu_memory_mib / 1024 * eighths / 8)
+    return MigSlice(
+        product=f"{size.gpu_product}-MIG-{compute}g.{gigabytes}gb",
+        per_gpu=per_gpu,
+        memory_mib=size.gpu_memory_mib * eighths // 8,
+    )
 
 
 def _load() -> Mapping[str, VmSize]:

@@ -80,6 +80,20 @@ def test_gpu_node_has_akss_and_gpu_feature_discovery_labels_and_the_pools_own() 
     assert labels.items() >= expected.items()
 
 
+def test_mig_pool_nodes_advertise_mig_devices() -> None:
+    spec, size = (
+        _spec("Standard_NC48ads_A100_v4", gpuInstanceProfile="MIG1g"),
+        _size("Standard_NC48ads_A100_v4"),
+    )
+    labels = new_node("gpu", spec, size, IDS, 0, NOW)["metadata"]["labels"]
+    assert labels["nvidia.com/gpu.product"] == "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"
+    assert (labels["nvidia.com/gpu.count"], labels["nvidia.com/gpu.memory"]) == ("14", "10240")
+    assert labels["nvidia.com/mig.strategy"] == "single"
+    assert (
+        node_capacity(size, spec)["nvidia.com/gpu"] == node_allocatable(size, spec)["nvidia.com/gpu"] == "14"
+    )
+
+
 def test_cpu_node_has_no_gpu_labels() -> None:
     node = new_node("cpu", _spec("Standard_D4s_v3"), _size("Standard_D4s_v3"), IDS, 0, NOW)
     assert not [key for key in node["metadata"]["labels"] if key.startswith("nvidia.com/")]

@@ -147,7 +147,11 @@ def test_delete_preempts_a_create(service: AgentPoolService, store: Store, clock
 
 @pytest.mark.parametrize(
     ("change", "wire"),
-    [({"vmSize": "Standard_NC48ads_A100_v4"}, "vmSize"), ({"osDiskSizeGB": 256}, "osDiskSizeGB")],
+    [
+        ({"vmSize": "Standard_NC48ads_A100_v4"}, "vmSize"),
+        ({"osDiskSizeGB": 256}, "osDiskSizeGB"),
+        ({"gpuInstanceProfile": "MIG2g"}, "gpuInstanceProfile"),
+    ],
 )
 def test_immutable_properties_cannot_change(
     service: AgentPoolService, clock: ManualClock, change: dict[str, Any], wire: str

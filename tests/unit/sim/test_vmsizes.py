@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from kaito.sim.vmsizes import VmSize, find_vm_size, vm_sizes
+from kaito.sim.vmsizes import MigSlice, VmSize, find_vm_size, mig_slice, vm_sizes
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,37 @@ def test_gpu_fields_must_come_together(entry: dict[str, object]) -> None:
     }
     with pytest.raises(ValidationError, match="Standard_X1"):
         VmSize.model_validate(base | entry)
+
+
+@pytest.mark.parametrize(
+    ("vm_size", "profile", "product", "per_gpu", "memory_mib"),
+    [
+        ("Standard_NC24ads_A100_v4", "MIG1g", "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb", 7, 10240),
+        ("Standard_NC24ads_A100_v4", "MIG2g", "NVIDIA-A100-80GB-PCIe-MIG-2g.20gb", 3, 20480),
+        ("Standard_NC48ads_A100_v4", "MIG3g", "NVIDIA-A100-80GB-PCIe-MIG-3g.40gb", 2, 40960),
+        ("Standard_NC96ads_A100_v4", "MIG4g", "NVIDIA-A100-80GB-PCIe-MIG-4g.40gb", 1, 40960),
+        ("Standard_NC40ads_H100_v5", "MIG7g", "NVIDIA-H100-NVL-MIG-7g.94gb", 1, 96256),
+        ("Standard_NC80adis_H100_v5", "MIG1g", "NVIDIA-H100-NVL-MIG-1g.12gb", 7, 12032),
+    ],
+)
+def test_mig_profiles_split_gpus_like_nvidia(
+    vm_size: str, profile: str, product: str, per_gpu: int, memory_mib: int
+) -> None:
+    size = find_vm_size(vm_size)
+    assert size is not None
+    assert mig_slice(size, profile) == MigSlice(product, per_gpu, memory_mib)
+
+
+@pytest.mark.parametrize(
+    ("vm_size", "profile", "message"),
+    [
+        ("Standard_NC24ads_A100_v4", "MIG5g", "'MIG5g' is not one of MIG1g, MIG2g, MIG3g, MIG4g, MIG7g"),
+        ("Standard_NV36ads_A10_v5", "MIG1g", "Standard_NV36ads_A10_v5 does not support MIG; sizes that do: "),
+        ("Standard_D4s_v3", "MIG1g", "does not support MIG"),
+    ],
+)
+def test_mig_is_refused_where_it_does_not_exist(vm_size: str, profile: str, message: str) -> None:
+    size = find_vm_size(vm_size)
+    assert size is not None
+    with pytest.raises(ValueError, match=message):
+        mig_slice(size, profile)
