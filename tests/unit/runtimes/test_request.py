@@ -1,0 +1,41 @@
+"""WorkloadRequest validation: names a Kubernetes object can carry, unique adapters."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from kaito.runtimes.request import Adapter, WorkloadRequest
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"workspace": "Bad_Name"}, "workspace name 'Bad_Name' is not a valid DNS label"),
+        ({"workspace": "ok", "namespace": "-x"}, "namespace '-x' is not a valid DNS label"),
+        ({"workspace": "x" * 64}, "at most 63"),
+    ],
+)
+def test_names_must_be_dns_labels(kwargs: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        WorkloadRequest(**kwargs)  # type: ignore[arg-type]
+
+
+def test_adapters_must_be_unique_and_well_formed() -> None:
+    a = Adapter(name="a", image="img:1")
+    with pytest.raises(ValidationError, match="a appears more than once"):
+        WorkloadRequest(workspace="ws", adapters=(a, a))
+    with pytest.raises(ValidationError, match="adapter name 'A_1'"):
+        Adapter(name="A_1", image="img")
+    with pytest.raises(ValidationError):
+        Adapter(name="a", image="img", strength=0)
+
+
+def test_defaults() -> None:
+    request = WorkloadRequest(workspace="ws")
+    assert (request.namespace, request.node_names, request.adapters, request.runtime) == (
+        "default",
+        (),
+        (),
+        None,
+    )
