@@ -45,10 +45,16 @@ __all__ = ["check_workspace", "validate"]
 _EXAMPLE_IMAGE = "mcr.microsoft.com/aks/kaito/kaito-base:0.1.0"
 
 
-def validate(workspace: Workspace, *, known_presets: Collection[str] | None = None) -> list[FieldError]:
+def validate(
+    workspace: Workspace,
+    *,
+    known_presets: Collection[str] | None = None,
+    tunable_presets: Collection[str] | None = None,
+) -> list[FieldError]:
     """Every reason the Workspace is invalid, in field order; empty when it is valid.
 
     `known_presets` are the preset names the operator can run (from `kaito.runtimes`); None skips that check.
+    `tunable_presets` are those that can be fine-tuned; None means every known preset.
     """
     errors: list[FieldError] = []
     errors += _check_name(workspace)
@@ -60,17 +66,21 @@ def validate(workspace: Workspace, *, known_presets: Collection[str] | None = No
     if workspace.inference is not None:
         errors += _check_inference(workspace.inference, known_presets)
     if workspace.tuning is not None:
-        errors += _check_tuning(workspace.tuning, known_presets)
+        tunable = tunable_presets if tunable_presets is not None else known_presets
+        errors += _check_tuning(workspace.tuning, tunable)
     return errors
 
 
 def check_workspace(
-    data: Mapping[str, Any] | Workspace, *, known_presets: Collection[str] | None = None
+    data: Mapping[str, Any] | Workspace,
+    *,
+    known_presets: Collection[str] | None = None,
+    tunable_presets: Collection[str] | None = None,
 ) -> Workspace:
     """Parse (when given wire data) and validate a Workspace; raises InvalidObjectError listing every
     problem."""
     workspace = data if isinstance(data, Workspace) else parse_object(Workspace, data)
-    errors = validate(workspace, known_presets=known_presets)
+    errors = validate(workspace, known_presets=known_presets, tunable_presets=tunable_presets)
     if errors:
         raise InvalidObjectError("Workspace", workspace.metadata.name, errors)
     return workspace

@@ -68,6 +68,16 @@ def test_preset_names_are_not_checked_without_a_catalog() -> None:
     ]
 
 
+def test_tuning_presets_can_be_narrower_than_the_catalog() -> None:
+    workspace = Workspace.model_validate(load(ROOT / "manifests" / "samples" / "workspace-tuning-phi-3.yaml"))
+    assert validate(workspace, known_presets=KNOWN_PRESETS) == []
+    errors = validate(workspace, known_presets=KNOWN_PRESETS, tunable_presets={"falcon-7b"})
+    assert [str(e) for e in errors] == [
+        'tuning.preset.name: "phi-3-mini-4k-instruct" is not a supported tuning preset; '
+        "supported presets: falcon-7b."
+    ]
+
+
 def test_every_problem_is_reported_at_once() -> None:
     data = load(SAMPLES[0])
     data["metadata"]["name"] = "Bad_Name"
