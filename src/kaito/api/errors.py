@@ -139,7 +139,7 @@ def _message(model: type[BaseModel], detail: ErrorDetails) -> str:
     if kind == "literal_error":
         expected = str((detail.get("ctx") or {}).get("expected", ""))
         return f"{value} is not supported; use {expected}"
-    if kind.endswith("_type") or kind in ("model_attributes_type", "model_type"):
+    if kind.endswith("_type"):
         return f"{value} is not {_type_name(detail)}"
     message = detail["msg"]
     if message.startswith("Value error, "):
