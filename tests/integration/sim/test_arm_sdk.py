@@ -22,8 +22,11 @@ from azure.core.exceptions import (
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.aio import ContainerServiceClient as AsyncContainerServiceClient
 from azure.mgmt.containerservice.models import AgentPool
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
 
 from kaito.sim.arm import ArmServer
+from kaito.sim.cluster import Cluster
 from kaito.sim.store import Store
 from kaito.sim.tls import TlsBundle
 
@@ -343,3 +346,46 @@ def test_azure_core_refuses_a_bearer_token_over_plain_http() -> None:
     with pytest.raises(ServiceRequestError, match="non-TLS"):
         client.agent_pools.get(RG, CLUSTER, "gpu")
     client.close()
+
+
+async def test_pool_nodes_are_served_by_the_clusters_api_server_and_take_gpu_pods() -> None:
+    """Via kaito.sim.Cluster: the pool's Node is served by the API server and takes a GPU pod."""
+    options = {"provisioning_s": 0.1, "node_ready_after_s": 0.1, "retry_after_s": 0}
+    async with Cluster(arm_options=options) as cluster:
+        arm = cluster.arm
+        async with (
+            AsyncStaticCredential() as credential,
+            AsyncContainerServiceClient(credential, arm.ids.subscription_id, **_client_kwargs(arm)) as azure,
+        ):
+            await (await azure.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", _gpu_pool())).result()
+            api_client = await k8s_config.new_client_from_config(config_file=str(cluster.kubeconfig))
+            async with api_client:
+                core = k8s.CoreV1Api(api_client)
+                (node,) = (await core.list_node(label_selector="agentpool=gpu")).items
+                assert node.metadata.labels["kubernetes.azure.com/agentpool"] == "gpu"
+                assert node.status.capacity["nvidia.com/gpu"] == "1"
+
+                pod = {
+                    "metadata": {"name": "gpu-pod"},
+                    "spec": {
+                        "tolerations": [
+                            {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+                        ],
+                        "containers": [
+                            {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+                        ],
+                    },
+                }
+                await core.create_namespaced_pod("default", pod)
+                watch = cluster.store.watch("v1", "Pod", "default")
+                try:
+                    async with asyncio.timeout(10):
+                        async for event in watch:
+                            if (event.object.get("spec") or {}).get("nodeName"):
+                                assert event.object["spec"]["nodeName"] == node.metadata.name
+                                break
+                finally:
+                    watch.close()
+
+                await (await azure.agent_pools.begin_delete(RG, CLUSTER, "gpu")).result()
+                assert (await core.list_node(label_selector="agentpool=gpu")).items == []
