@@ -202,8 +202,7 @@ def _fits(preset: Preset, layout: _Layout, usable: float, tokens: int) -> bool:
 def _max_tokens(preset: Preset, layout: _Layout, usable: float) -> int:
     room = usable - _weights_share(preset, layout.tp, layout.pp) - OVERHEAD_GIB
     per_token = preset.kv_bytes_per_token * _kv_fraction(preset, layout.tp, layout.pp)
-    tokens = int(room * GIB // per_token)
-    return tokens - tokens % MAX_MODEL_LEN_STEP
+    return int(room * GIB // per_token)
 
 
 def _layouts(preset: Preset, gpu: GpuConfig, nodes: int) -> Iterator[_Layout]:
@@ -294,7 +293,9 @@ def plan_inference(
     if max_model_len is not None and max_model_len < 1:
         raise ValueError(f"max_model_len is {max_model_len}; expected a positive number of tokens.")
     dtype = choose_dtype(preset, gpu)
-    utilization = gpu_memory_utilization or default_gpu_memory_utilization(gpu)
+    utilization = (
+        gpu_memory_utilization if gpu_memory_utilization is not None else default_gpu_memory_utilization(gpu)
+    )
     usable = gpu.memory_gib * utilization
     tokens = _target_tokens(preset, max_model_len)
     notes: list[str] = []
@@ -339,7 +340,13 @@ def plan_inference(
     if max_model_len is not None:
         granted = tokens
     else:
-        granted = min(_max_tokens(preset, layout, usable), preset.context_limit)
+        fitting = _max_tokens(preset, layout, usable)
+        # The context limit itself when it fits, else the largest multiple of 256 that does.
+        granted = (
+            preset.context_limit
+            if fitting >= preset.context_limit
+            else fitting - fitting % MAX_MODEL_LEN_STEP
+        )
 
     replicas = 1
     if layout.nodes == 1:
