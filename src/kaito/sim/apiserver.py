@@ -332,7 +332,7 @@ class ApiServer:
     # -- routing --
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
+        path = request.path.rstrip("/") or "/"  # clients ask for /version/ and /apis/ too
         if path in ("/healthz", "/readyz", "/livez") or path.startswith(("/healthz/", "/readyz/", "/livez/")):
             return web.Response(text="ok", content_type="text/plain")
         if path == "/version":
@@ -340,11 +340,11 @@ class ApiServer:
         if path.startswith("/openapi/"):
             return self._openapi(request)
         accept = request.headers.get("Accept", "")
-        if path.rstrip("/") == "/api":
+        if path == "/api":
             if discovery.wants_aggregated(accept):
                 return _aggregated(discovery.aggregated_discovery(self.registry, core=True))
             return _json(discovery.api_versions(request.host))
-        if path.rstrip("/") == "/apis":
+        if path == "/apis":
             if discovery.wants_aggregated(accept):
                 return _aggregated(discovery.aggregated_discovery(self.registry, core=False))
             return _json(discovery.api_group_list(self.registry))
