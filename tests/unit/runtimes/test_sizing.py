@@ -344,3 +344,21 @@ def test_any_preset_sku_and_context_fits_or_refuses(
 def test_non_positive_max_model_len_is_rejected() -> None:
     with pytest.raises(ValueError, match="positive number of tokens"):
         _plan(PHI3, NC6, max_model_len=0)
+
+
+def test_mla_latent_is_replicated_on_every_tensor_parallel_rank() -> None:
+    base = get_preset(L70B)
+    mla = base.model_copy(update={"name": "mla-70b", "kv_lora_rank": 512, "qk_rope_head_dim": 64})
+    gpu = get_gpu_config("Standard_ND96amsr_A100_v4")
+    gqa_plan, mla_plan = (
+        plan_inference(base, gpu, max_model_len=8192),
+        plan_inference(mla, gpu, max_model_len=8192),
+    )
+    assert gqa_plan.tensor_parallel == mla_plan.tensor_parallel == 8
+    # GQA: 8 KV heads shard one per rank; MLA: every rank holds the whole latent.
+    assert gqa_plan.memory.kv_cache_gib == pytest.approx(8192 * base.kv_bytes_per_token / 8 / GIB, rel=1e-3)
+    assert mla_plan.memory.kv_cache_gib == pytest.approx(8192 * mla.kv_bytes_per_token / GIB, rel=1e-3)
+
+
+def test_kaito_estimate_keeps_the_users_max_model_len() -> None:
+    assert kaito_estimate(get_preset(L8B), get_gpu_config(NC24), max_model_len=4096).max_model_len == 4096
