@@ -695,7 +695,8 @@ class Store:
         if rt.storage_key == _NAMESPACE_KEY and name in PROTECTED_NAMESPACES:
             raise Forbidden.for_object(rt.plural, rt.group, name, "this namespace may not be deleted")
         old_md = old["metadata"]
-        graceful_pod = self._graceful_pod(rt, old, grace_period_seconds)
+        grace = self._deletion_grace(rt, old, grace_period_seconds)
+        graceful_pod = grace if grace and self.graceful_pod_deletion else None
         if old_md.get("deletionTimestamp"):
             # already being deleted: idempotent, except a kubelet's final grace-0 delete of a graceful pod
             if graceful_pod is not None or old_md.get("finalizers") or rt.storage_key == _NAMESPACE_KEY:
@@ -709,9 +710,6 @@ class Store:
         if propagation == "Orphan" and _ORPHAN not in finalizers:
             finalizers.append(_ORPHAN)
         if finalizers or graceful_pod is not None or rt.storage_key == _NAMESPACE_KEY:
-            grace = graceful_pod or 0
-            if grace_period_seconds is not None and graceful_pod is None:
-                grace = grace_period_seconds
             new = dict(old)
             new["metadata"] = dict(
                 old_md,
@@ -729,15 +727,16 @@ class Store:
             return self._present(rt, old)
         return self._present(rt, self._commit(rt, "DELETED", clone(old), old))
 
-    def _graceful_pod(self, rt: ResourceType, pod: dict[str, Any], grace: int | None) -> int | None:
-        """The grace period a bound pod is deleted with, or None when it goes at once."""
-        if not self.graceful_pod_deletion or rt.storage_key != ("", "pods"):
-            return None
-        spec = pod.get("spec") or {}
-        if not spec.get("nodeName") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return None
-        seconds = grace if grace is not None else int(spec.get("terminationGracePeriodSeconds", 30))
-        return seconds if seconds > 0 else None
+    @staticmethod
+    def _deletion_grace(rt: ResourceType, obj: dict[str, Any], requested: int | None) -> int:
+        """Seconds until deletionTimestamp: only Pods bound to a node and not finished have a grace period."""
+        if rt.storage_key != ("", "pods"):
+            return 0
+        spec = obj.get("spec") or {}
+        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        seconds = requested if requested is not None else int(spec.get("terminationGracePeriodSeconds", 30))
+        return max(seconds, 0)
 
     def delete_collection(
         self,

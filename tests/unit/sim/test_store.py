@@ -374,8 +374,9 @@ def test_delete_without_finalizers_removes(store: Store) -> None:
 def test_finalizers_hold_the_object_until_the_last_goes(store: Store, clock: FakeClock) -> None:
     store.create("v1", "ConfigMap", {"metadata": {"name": "c", "finalizers": ["a.io/x", "b.io/y"]}})
     marked = store.delete("v1", "ConfigMap", "c", grace_period_seconds=10)
-    assert marked["metadata"]["deletionTimestamp"] == "2026-01-02T03:04:15Z"
-    assert marked["metadata"]["deletionGracePeriodSeconds"] == 10
+    # only Pods have a grace period; other kinds are marked for deletion now, as in kube
+    assert marked["metadata"]["deletionTimestamp"] == "2026-01-02T03:04:05Z"
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
     again = store.delete("v1", "ConfigMap", "c")  # idempotent while being deleted
     assert again["metadata"]["resourceVersion"] == marked["metadata"]["resourceVersion"]
     marked["metadata"]["finalizers"] = ["b.io/y", "c.io/new"]
@@ -530,3 +531,31 @@ def test_update_without_defaults_keeps_generation_and_cluster_ip(store: Store) -
     svc = store.create("v1", "Service", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})
     updated = store.update("v1", "Service", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 81}]}})
     assert updated["spec"]["clusterIP"] == svc["spec"]["clusterIP"]
+
+
+@pytest.mark.parametrize(("graceful", "stays"), [(True, True), (False, False)])
+def test_bound_pod_deletion_grace(store: Store, graceful: bool, stays: bool) -> None:
+    store.graceful_pod_deletion = graceful
+    bound = pod("p")
+    bound["spec"]["nodeName"] = "n1"
+    store.create("v1", "Pod", bound)
+    out = store.delete("v1", "Pod", "p", grace_period_seconds=5)
+    if stays:  # the kubelet finishes a graceful deletion with grace 0
+        assert out["metadata"]["deletionTimestamp"] == "2026-01-02T03:04:10Z"
+        assert out["metadata"]["deletionGracePeriodSeconds"] == 5
+        assert (
+            store.delete("v1", "Pod", "p")["metadata"]["resourceVersion"]
+            == out["metadata"]["resourceVersion"]
+        )
+        store.delete("v1", "Pod", "p", grace_period_seconds=0)
+    with pytest.raises(NotFound):
+        store.get("v1", "Pod", "p")
+
+
+def test_bound_pod_with_finalizer_gets_its_grace_period(store: Store) -> None:
+    bound = pod("p")
+    bound["spec"]["nodeName"] = "n1"
+    bound["metadata"]["finalizers"] = ["x.io/keep"]
+    store.create("v1", "Pod", bound)
+    out = store.delete("v1", "Pod", "p")
+    assert out["metadata"]["deletionGracePeriodSeconds"] == 30
