@@ -159,10 +159,16 @@ class ContainerRun:
 
 
 def _image_id(image: str) -> str:
+    """A containerd-style image ID: the fully qualified repository and a digest (made up, but stable)."""
     digest = hashlib.sha256(image.encode()).hexdigest()
-    name = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    first = name.split("/", 1)[0]
     if "/" not in name:
         name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
     return f"{name}@sha256:{digest}"
 
 

@@ -253,7 +253,9 @@ def deployment_conditions(
         and status["availableReplicas"] == desired
     )
     current = next((c for c in conditions if c.get("type") == "Progressing"), None)
-    if complete:
+    if not new_rs_name:
+        pass  # Recreate, old pods still stopping: no new ReplicaSet to report on yet
+    elif complete:
         message = f'ReplicaSet "{new_rs_name}" has successfully progressed.'
         _set_condition(
             conditions, "Progressing", "True", "NewReplicaSetAvailable", message, stamp, update_time=True
@@ -522,6 +524,8 @@ class WorkloadSimulator:
         if owner is not None and owner.get("kind") in ("ReplicaSet", "StatefulSet", "Job"):
             self._queue.add((owner["kind"], key[0], owner["name"]))
         if event.type == "DELETED":
+            if owner is not None and owner.get("kind") == "ReplicaSet":
+                self._wake_deployment_of(key[0], owner["name"])  # a Recreate rollout waits for old pods to go
             self.kubelet.forget_pod(key[0], key[1], metadata.get("uid"))
             self._active.discard(key)
             self._unschedulable.discard(key)
@@ -549,6 +553,14 @@ class WorkloadSimulator:
         owner = _controller_of(event.object)
         if owner is not None and owner.get("kind") == "Deployment":
             self._queue.add(("Deployment", event.object["metadata"].get("namespace", ""), owner["name"]))
+
+    def _wake_deployment_of(self, namespace: str, replica_set: str) -> None:
+        try:
+            owner = _controller_of(self.store.get("apps/v1", "ReplicaSet", replica_set, namespace))
+        except NotFound:
+            return
+        if owner is not None and owner.get("kind") == "Deployment":
+            self._queue.add(("Deployment", namespace, owner["name"]))
 
     def _on_workload(self, event: WatchEvent) -> None:
         if event.type in ("BOOKMARK", "DELETED"):
@@ -658,53 +670,97 @@ class WorkloadSimulator:
         desired = _spec_replicas(deployment)
         strategy = spec.get("strategy") or {}
         recreate = strategy.get("type") == "Recreate"
-        max_surge, max_unavailable = (0, desired) if recreate else resolve_fenceposts(strategy, desired)
+        max_surge, max_unavailable = (0, 0) if recreate else resolve_fenceposts(strategy, desired)
         all_rs = _owned(self.store.list("apps/v1", "ReplicaSet", namespace)[0], deployment)
-        template = spec.get("template") or {}
-        want = _template_without_hash(template)
+        want = _template_without_hash(spec.get("template") or {})
         new_rs = next((rs for rs in all_rs if _template_without_hash(rs["spec"]["template"]) == want), None)
         old_rs = [rs for rs in all_rs if rs is not new_rs]
         revision = 1 + max(
             (int(rs["metadata"].get("annotations", {}).get(_REVISION, "0")) for rs in old_rs), default=0
         )
-        created = False
         if spec.get("paused"):
-            self._write_deployment_status(deployment, new_rs, all_rs, desired, max_unavailable, created)
+            self._write_deployment_status(deployment, new_rs, all_rs, desired, max_unavailable, False)
             return
-        if new_rs is None:
-            if recreate:
-                replicas = (
-                    0 if any(_spec_replicas(rs) or _status_int(rs, "replicas") for rs in old_rs) else desired
-                )
-            else:
-                probe = {"spec": {"replicas": 0}}
-                replicas = new_replica_set_replicas(desired, max_surge, probe, [*old_rs, probe])
-            new_rs = self._create_replica_set(deployment, template, replicas, revision, max_surge)
-            all_rs.append(new_rs)
-            created = True
-        else:
-            new_rs = self._scale_new_replica_set(
-                deployment, new_rs, old_rs, desired, max_surge, recreate, revision, max_unavailable
-            )
         if recreate:
-            targets = {rs["metadata"]["name"]: 0 for rs in old_rs}
+            new_rs, created = self._rollout_recreate(deployment, new_rs, old_rs, revision)
         else:
-            targets = old_replica_sets_scale_down(desired, max_unavailable, new_rs, old_rs)
-        for rs in old_rs:
-            target = targets[rs["metadata"]["name"]]
-            if target != _spec_replicas(rs):
-                self._scale_replica_set(deployment, rs, target, max_surge)
+            new_rs, created = self._rollout_rolling(
+                deployment, new_rs, old_rs, revision, max_surge, max_unavailable
+            )
+        if created and new_rs is not None:
+            all_rs.append(new_rs)
         self._clean_up_history(deployment, old_rs)
         self._write_deployment_status(deployment, new_rs, all_rs, desired, max_unavailable, created)
 
-    def _create_replica_set(
+    def _rollout_recreate(
         self,
         deployment: dict[str, Any],
-        template: dict[str, Any],
-        replicas: int,
+        new_rs: dict[str, Any] | None,
+        old_rs: list[dict[str, Any]],
+        revision: int,
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """kube's rolloutRecreate: old ReplicaSets to 0; once none of their pods runs, the new one up."""
+        for rs in old_rs:
+            if _spec_replicas(rs):
+                self._scale_replica_set(deployment, rs, 0, 0)
+        old_uids = {rs["metadata"]["uid"] for rs in old_rs}
+        pods, _ = self.store.list("v1", "Pod", deployment["metadata"]["namespace"])
+        if any(
+            (_controller_of(p) or {}).get("uid") in old_uids and p["status"].get("phase") not in _TERMINAL
+            for p in pods
+        ):
+            return new_rs, False
+        desired = _spec_replicas(deployment)
+        if new_rs is None:
+            return self._create_replica_set(deployment, desired, revision, 0), True
+        new_rs = self._bump_revision(new_rs, revision)
+        if _spec_replicas(new_rs) != desired:
+            new_rs = self._scale_replica_set(deployment, new_rs, desired, 0)
+        return new_rs, False
+
+    def _rollout_rolling(
+        self,
+        deployment: dict[str, Any],
+        new_rs: dict[str, Any] | None,
+        old_rs: list[dict[str, Any]],
         revision: int,
         max_surge: int,
+        max_unavailable: int,
+    ) -> tuple[dict[str, Any], bool]:
+        """kube's rolloutRolling: grow the new ReplicaSet within surge, shrink the old within availability."""
+        desired = _spec_replicas(deployment)
+        created = new_rs is None
+        if new_rs is None:
+            probe = {"spec": {"replicas": 0}}
+            replicas = new_replica_set_replicas(desired, max_surge, probe, [*old_rs, probe])
+            new_rs = self._create_replica_set(deployment, replicas, revision, max_surge)
+        else:
+            new_rs = self._bump_revision(new_rs, revision)
+            if _spec_replicas(new_rs) > desired:
+                target = desired
+            else:
+                target = new_replica_set_replicas(desired, max_surge, new_rs, [new_rs, *old_rs])
+            stale = (new_rs["metadata"].get("annotations") or {}).get(_DESIRED) != str(desired)
+            if target != _spec_replicas(new_rs) or stale:
+                new_rs = self._scale_replica_set(deployment, new_rs, target, max_surge)
+        targets = old_replica_sets_scale_down(desired, max_unavailable, new_rs, old_rs)
+        for rs in old_rs:
+            if targets[rs["metadata"]["name"]] != _spec_replicas(rs):
+                self._scale_replica_set(deployment, rs, targets[rs["metadata"]["name"]], max_surge)
+        return new_rs, created
+
+    def _bump_revision(self, new_rs: dict[str, Any], revision: int) -> dict[str, Any]:
+        """A rollback to an older template makes its ReplicaSet the newest revision again."""
+        annotations = new_rs["metadata"].setdefault("annotations", {})
+        if int(annotations.get(_REVISION, "0")) < revision - 1:
+            annotations[_REVISION] = str(revision)
+            return self.store.update("apps/v1", "ReplicaSet", new_rs)
+        return new_rs
+
+    def _create_replica_set(
+        self, deployment: dict[str, Any], replicas: int, revision: int, max_surge: int
     ) -> dict[str, Any]:
+        template = deployment["spec"].get("template") or {}
         hash_ = template_hash(template, int((deployment.get("status") or {}).get("collisionCount") or 0))
         rs_template = clone(template)
         rs_template.setdefault("metadata", {}).setdefault("labels", {})[POD_TEMPLATE_HASH] = hash_
@@ -738,32 +794,6 @@ class WorkloadSimulator:
         if replicas:
             self._scaling_event(deployment, created["metadata"]["name"], 0, replicas)
         return created
-
-    def _scale_new_replica_set(
-        self,
-        deployment: dict[str, Any],
-        new_rs: dict[str, Any],
-        old_rs: list[dict[str, Any]],
-        desired: int,
-        max_surge: int,
-        recreate: bool,
-        revision: int,
-        max_unavailable: int,
-    ) -> dict[str, Any]:
-        annotations = new_rs["metadata"].setdefault("annotations", {})
-        if int(annotations.get(_REVISION, "0")) < revision - 1:
-            annotations[_REVISION] = str(revision)  # a rollback to an older template: it becomes the newest
-            new_rs = self.store.update("apps/v1", "ReplicaSet", new_rs)
-        if recreate:
-            busy = any(_spec_replicas(rs) or _status_int(rs, "replicas") for rs in old_rs)
-            target = _spec_replicas(new_rs) if busy else desired
-        elif _spec_replicas(new_rs) > desired:
-            target = desired
-        else:
-            target = new_replica_set_replicas(desired, max_surge, new_rs, [new_rs, *old_rs])
-        if target != _spec_replicas(new_rs) or annotations.get(_DESIRED) != str(desired):
-            new_rs = self._scale_replica_set(deployment, new_rs, target, max_surge)
-        return new_rs
 
     def _scale_replica_set(
         self, deployment: dict[str, Any], rs: dict[str, Any], replicas: int, max_surge: int
@@ -1209,11 +1239,11 @@ def _ordinal(pod_name: str, set_name: str) -> int | None:
     return int(pod_name[len(prefix) :])
 
 
-def _deletion_rank(pod: Mapping[str, Any]) -> tuple[int, int, int, str]:
+def _deletion_rank(pod: Mapping[str, Any]) -> tuple[int, int, int, float]:
     """kube's ActivePodsWithRanks order: unscheduled, then Pending, then not ready, then the newest first."""
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0)
-    created = (pod.get("metadata") or {}).get("creationTimestamp", "")
-    newest_first = "".join(chr(0x10FFFF - ord(ch)) for ch in created)
-    return (1 if spec.get("nodeName") else 0, phase_rank, 1 if pod_is_ready(pod) else 0, newest_first)
+    created = (pod.get("metadata") or {}).get("creationTimestamp")
+    age_rank = -parse_time(created).timestamp() if created else 0.0
+    return (1 if spec.get("nodeName") else 0, phase_rank, 1 if pod_is_ready(pod) else 0, age_rank)

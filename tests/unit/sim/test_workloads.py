@@ -554,3 +554,124 @@ async def test_stop_leaves_no_tasks_behind(store: Store) -> None:
         await until(store, lambda: any(p["spec"].get("nodeName") for p in pods(store)))
         assert sim.kubelet.pods_on("n1")
     assert asyncio.all_tasks() == before
+
+
+async def test_statefulset_scales_down_from_the_highest_ordinal(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("n1"))
+    body = {
+        "metadata": {"name": "db", "namespace": "default"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "db"}}, "template": pod_template("db")},
+    }
+    store.create("apps/v1", "StatefulSet", body)
+    await until(store, lambda: status_of(store, "apps/v1", "StatefulSet", "db").get("readyReplicas") == 3)
+    store.patch(
+        "apps/v1", "StatefulSet", "db", {"spec": {"replicas": 1}}, "application/merge-patch+json", "default"
+    )
+    await until(store, lambda: status_of(store, "apps/v1", "StatefulSet", "db").get("replicas") == 1)
+    assert [p["metadata"]["name"] for p in pods(store)] == ["db-0"]
+    deleted = [e["message"] for e in events_for(store, "db") if e["reason"] == "SuccessfulDelete"]
+    assert deleted == [
+        "delete Pod db-2 in StatefulSet db successful",
+        "delete Pod db-1 in StatefulSet db successful",
+    ]
+
+
+async def test_recreate_strategy_removes_old_pods_before_new_ones_start(
+    store: Store, sim: WorkloadSimulator
+) -> None:
+    store.create("v1", "Node", make_node("n1"))
+    body = deployment("web", replicas=2)
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    store.create("apps/v1", "Deployment", body)
+    await until(store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("availableReplicas") == 2)
+    rv = store.resource_version
+    current = store.get("apps/v1", "Deployment", "web", "default")
+    current["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    store.update("apps/v1", "Deployment", current)
+
+    def rolled_out() -> bool:
+        status = status_of(store, "apps/v1", "Deployment", "web")
+        return (
+            status.get("observedGeneration") == 2
+            and status.get("availableReplicas") == status.get("updatedReplicas") == 2
+        )
+
+    await until(store, rolled_out)
+    # Replay the pod events of the rollout: no new pod may appear while an old one still exists.
+    live: set[str] = set()
+    replay = store.watch("v1", "Pod", "default", resource_version=str(rv))
+    added = 0
+    while added < 2:
+        event = await anext(replay)
+        name = event.object["metadata"]["name"]
+        if event.type == "DELETED":
+            live.discard(name)
+        elif event.type == "ADDED":
+            added += 1
+            assert event.object["spec"]["containers"][0]["image"] == "nginx:1.28"
+            assert not live, f"{name} was created while {sorted(live)} still existed"
+        elif event.object["spec"]["containers"][0]["image"] == "nginx:1.27":
+            live.add(name)
+    replay.close()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_job_active_deadline(store: Store) -> None:
+    clock = FakeClock()
+    store.create("v1", "Node", make_node("n1"))
+    async with WorkloadSimulator(store, timings=Timings(job_run_s=60), clock=clock):
+        body = job("slow")
+        body["spec"]["activeDeadlineSeconds"] = 30
+        store.create("batch/v1", "Job", body)
+        await until(store, lambda: status_of(store, "batch/v1", "Job", "slow").get("ready") == 1)
+        clock.now += timedelta(seconds=31)
+        store.patch(
+            "batch/v1",
+            "Job",
+            "slow",
+            {"metadata": {"labels": {"poke": "1"}}},
+            "application/merge-patch+json",
+            "default",
+        )
+        condition = await until(store, lambda: job_condition(store, "slow"))
+    assert (condition["type"], condition["reason"]) == ("Failed", "DeadlineExceeded")
+    assert condition["message"] == "Job was active longer than specified deadline"
+
+
+async def test_finished_job_is_deleted_after_its_ttl(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("n1"))
+    body = job("once")
+    body["spec"]["ttlSecondsAfterFinished"] = 0
+    store.create("batch/v1", "Job", body)
+
+    def gone() -> bool:
+        return not store.list("batch/v1", "Job", "default")[0]
+
+    await until(store, gone)
+    assert any(e["reason"] == "Completed" for e in events_for(store, "once"))
+
+
+async def test_suspended_job_runs_no_pods_until_resumed(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("n1"))
+    body = job("later")
+    body["spec"]["suspend"] = True
+    store.create("batch/v1", "Job", body)
+
+    def suspended() -> bool:
+        conditions = status_of(store, "batch/v1", "Job", "later").get("conditions") or []
+        return any(c["type"] == "Suspended" and c["status"] == "True" for c in conditions)
+
+    await until(store, suspended)
+    assert pods(store) == []
+    store.patch(
+        "batch/v1", "Job", "later", {"spec": {"suspend": False}}, "application/merge-patch+json", "default"
+    )
+    condition = await until(store, lambda: job_condition(store, "later"))
+    assert condition["type"] == "Complete"
