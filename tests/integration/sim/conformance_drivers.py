@@ -416,7 +416,8 @@ class KubectlClient(ConformanceClient):
             "--request-timeout=30s",
         ]
 
-    async def _run(self, *args: str, stdin: Obj | None = None) -> str:
+    async def run(self, *args: str, stdin: Obj | None = None) -> str:
+        """`kubectl ARGS` with the kubeconfig under test; its stdout, or ApiFailure from its stderr."""
         proc = await asyncio.create_subprocess_exec(
             *self._base,
             *args,
@@ -432,7 +433,7 @@ class KubectlClient(ConformanceClient):
     async def _run_json(self, *args: str, stdin: Obj | None = None) -> Obj:
         if "-o" in args:  # kubectl strips metadata.managedFields from what it prints unless asked
             args = (*args, "--show-managed-fields")
-        result: Obj = json.loads(await self._run(*args, stdin=stdin))
+        result: Obj = json.loads(await self.run(*args, stdin=stdin))
         return result
 
     @staticmethod
@@ -506,7 +507,7 @@ class KubectlClient(ConformanceClient):
         self, kind: Kind, name: str, namespace: str | None = None, *, propagation: str | None = None
     ) -> None:
         cascade = [f"--cascade={propagation.lower()}"] if propagation else []
-        await self._run(
+        await self.run(
             "delete", kind.kubectl_resource, name, *self._ns(kind, namespace), "--wait=false", *cascade
         )
 
@@ -535,7 +536,7 @@ class KubectlClient(ConformanceClient):
 
     async def table(self, kind: Kind, namespace: str) -> Table:
         return _parse_wide(
-            await self._run("get", kind.kubectl_resource, *self._ns(kind, namespace), "-o", "wide")
+            await self.run("get", kind.kubectl_resource, *self._ns(kind, namespace), "-o", "wide")
         )
 
 

@@ -269,10 +269,13 @@ def widget(
 
 
 async def test_resource_version_increases_with_every_write(client: Any, ns: str) -> None:
+    """One counter for the whole cluster, like etcd's revision: a later write of any kind gets more."""
     first = await client.create(configmap("rv-a", ns))
     patched = await client.patch(CONFIGMAP, "rv-a", {"data": {"k": "v2"}}, PatchType.MERGE, ns)
     patched_again = await client.patch(CONFIGMAP, "rv-a", {"data": {"k": "v3"}}, PatchType.MERGE, ns)
-    second = await client.create(configmap("rv-b", ns))
+    second = await client.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "rv-b", "namespace": ns}}
+    )
 
     assert rv(first) < rv(patched) < rv(patched_again) < rv(second)
     assert rv(await client.get(CONFIGMAP, "rv-a", ns)) == rv(patched_again)
@@ -798,3 +801,19 @@ async def test_pod_wide_table(client: Any, ns: str) -> None:
     assert table.columns[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
     row = table.row("wide")
     assert (row["READY"], row["NODE"]) == ("0/1", "conf-node-a")
+
+
+# ----------------------------------------------------------------------------------------------- kubectl only
+
+
+async def test_kubectl_imperative_create(
+    target: Target, ns: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`kubectl create configmap|namespace|secret|deployment|job ...` build the object in kubectl and send it
+    with client-go's typed clientset, whose request body is protobuf (application/vnd.kubernetes.protobuf),
+    not JSON; a server that only reads JSON answers 415 to every one of these commands."""
+    kubectl = await open_client("kubectl", target.kubeconfig, tmp_path_factory.mktemp("kubectl-imperative"))
+
+    await kubectl.run("create", "configmap", "imperative", f"--namespace={ns}", "--from-literal=a=b")
+
+    assert (await kubectl.get(CONFIGMAP, "imperative", ns))["data"] == {"a": "b"}
