@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from kaito.sim.errors import ApiError, Conflict, NotFound
+from kaito.sim.errors import ApiError, Conflict, Gone, NotFound
 from kaito.sim.kubelet import Kubelet, Timings
 from kaito.sim.objects import clone, format_time, parse_time, utcnow
 from kaito.sim.recorder import EventRecorder
@@ -383,6 +383,7 @@ class WorkloadSimulator:
         self._active: set[tuple[str, str]] = set()  # pods to try to schedule
         self._unschedulable: set[tuple[str, str]] = set()  # pods waiting for a cluster change
         self._graceful_before: bool | None = None
+        self._stopping = False
         self._handlers: dict[str, Callable[[str, str], None]] = {
             "schedule": lambda _ns, _name: self._schedule_pending(),
             "Deployment": self._sync_deployment,
@@ -411,14 +412,15 @@ class WorkloadSimulator:
             ("apps/v1", "StatefulSet", self._on_workload),
             ("batch/v1", "Job", self._on_workload),
         ]
+        self._stopping = False
         for api_version, kind, handler in kinds:
-            watch = self.store.watch(api_version, kind)
-            self._watches.append(watch)
-            self._tasks.append(loop.create_task(self._pump(watch, handler), name=f"sim watch {kind}"))
+            task = loop.create_task(self._pump(api_version, kind, handler), name=f"sim watch {kind}")
+            self._tasks.append(task)
         self._tasks.append(loop.create_task(self._work(), name="sim workloads worker"))
 
     async def stop(self) -> None:
         """Close the watches, cancel timers, the worker and every pod's task."""
+        self._stopping = True
         for watch in self._watches:
             watch.close()
         for handle in self._timers.values():
@@ -461,12 +463,31 @@ class WorkloadSimulator:
 
     # --- event plumbing -------------------------------------------------------------------------------------
 
-    async def _pump(self, watch: Watch, handler: Callable[[WatchEvent], None]) -> None:
-        async for event in watch:
+    async def _pump(self, api_version: str, kind: str, handler: Callable[[WatchEvent], None]) -> None:
+        """Feed one kind's events to ``handler``; a dropped watch resumes from the last resourceVersion seen
+        (like an informer), or from scratch with synthetic ADDEDs when that version was compacted away."""
+        last_rv: str | None = None
+        while not self._stopping:
             try:
-                handler(event)
-            except Exception:  # a handler bug must not kill the watch
-                _log.exception("workload simulator failed to handle %s %s", event.type, event.kind)
+                watch = self.store.watch(api_version, kind, resource_version=last_rv)
+            except Gone:
+                last_rv = None
+                continue
+            self._watches.append(watch)
+            delivered = False
+            try:
+                async for event in watch:
+                    delivered = True
+                    last_rv = event.object.get("metadata", {}).get("resourceVersion") or last_rv
+                    try:
+                        handler(event)
+                    except Exception:  # a handler bug must not kill the watch
+                        _log.exception("workload simulator failed to handle %s %s", event.type, event.kind)
+            finally:
+                watch.close()
+                with contextlib.suppress(ValueError):
+                    self._watches.remove(watch)
+            await asyncio.sleep(0 if delivered else 0.05)  # never spin on a watch that ends at once
 
     async def _work(self) -> None:
         while True:

@@ -551,7 +551,7 @@ async def test_stop_leaves_no_tasks_behind(store: Store) -> None:
         store.create(
             "apps/v1", "Deployment", deployment("web", annotations={"sim.kaito.sh/crash-loop": "true"})
         )
-        await until(store, lambda: any(p["spec"].get("nodeName") for p in pods(store)))
+        await until(store, lambda: any(p["status"].get("containerStatuses") for p in pods(store)))
         assert sim.kubelet.pods_on("n1")
     assert asyncio.all_tasks() == before
 
@@ -675,3 +675,14 @@ async def test_suspended_job_runs_no_pods_until_resumed(store: Store, sim: Workl
     )
     condition = await until(store, lambda: job_condition(store, "later"))
     assert condition["type"] == "Complete"
+
+
+async def test_dropped_watches_are_resumed(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("n1"))
+    store.create("apps/v1", "Deployment", deployment("web"))
+    await until(store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("readyReplicas") == 1)
+    assert store.drop_watches() >= 6
+    store.patch(
+        "apps/v1", "Deployment", "web", {"spec": {"replicas": 2}}, "application/merge-patch+json", "default"
+    )
+    await until(store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("readyReplicas") == 2)
