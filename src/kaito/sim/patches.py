@@ -9,9 +9,9 @@
   ``$setElementOrder/<field>`` are honoured.
 - :func:`apply_patch` — server-side apply, simplified: the applied configuration is merged strategically into
   the live object, and fields this manager applied last time but no longer applies are removed unless another
-  manager also owns them. Ownership is recorded in ``metadata.managedFields`` (``fieldsV1``) by
-  :func:`record_manager`, in kube's format, so ``kubectl get --show-managed-fields`` looks familiar. Conflicts
-  between managers are not detected (the brief of issue 3 leaves that optional).
+  manager also owns them. A field another manager owns with a different value is a conflict (409) unless the
+  apply is forced, which moves the field to the applier. Ownership is recorded in ``metadata.managedFields``
+  (``fieldsV1``) by :func:`record_manager`, in kube's format, so ``--show-managed-fields`` looks familiar.
 
 Inputs are never mutated: every function returns a new object.
 """
@@ -28,12 +28,14 @@ from kaito.sim.objects import clone
 
 __all__ = [
     "MERGE_KEYS",
+    "ApplyConflict",
     "PatchError",
     "apply_patch",
     "field_set",
     "json_patch",
     "merge_patch",
     "record_manager",
+    "render_field_path",
     "strategic_merge_patch",
 ]
 
@@ -327,17 +329,101 @@ def _step(node: Any, step: str) -> Any:
     return None
 
 
+class ApplyConflict(PatchError):
+    """Fields of the applied configuration that another manager owns with a different value."""
+
+    def __init__(self, conflicts: list[tuple[str, str, str]]) -> None:
+        self.conflicts = conflicts  # (manager, apiVersion, field path like ".spec.replicas")
+        managers = sorted({m for m, _, _ in conflicts})
+        if len(conflicts) == 1:
+            manager, api_version, path = conflicts[0]
+            text = f'Apply failed with 1 conflict: conflict with "{manager}" using {api_version}: {path}'
+        else:
+            lines = []
+            for name in managers:
+                api_version = next(a for m, a, _ in conflicts if m == name)
+                lines.append(f'conflicts with "{name}" using {api_version}:')
+                lines.extend(f"- {p}" for m, _, p in conflicts if m == name)
+            text = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+        super().__init__(text)
+
+
+_MISSING = object()
+
+
+def _value_at(obj: Any, path: tuple[str, ...]) -> Any:
+    node = obj
+    for step in path:
+        if step.startswith("v:"):
+            return (
+                json.loads(step[2:]) if isinstance(node, list) and json.loads(step[2:]) in node else _MISSING
+            )
+        node = _step(node, step)
+        if node is None:
+            return _MISSING
+    return node
+
+
+def render_field_path(path: tuple[str, ...]) -> str:
+    """A fieldsV1 path as kube prints it in conflicts: ``.spec.containers[name="c"].image``."""
+    out = []
+    for step in path:
+        if step.startswith("f:"):
+            out.append("." + step[2:])
+        elif step.startswith("k:"):
+            ident = json.loads(step[2:])
+            out.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in ident.items()) + "]")
+        elif step.startswith("v:"):
+            out.append(f"[={step[2:]}]")
+    return "".join(out)
+
+
+def _tree_remove(tree: dict[str, Any], path: tuple[str, ...]) -> None:
+    node = tree
+    for step in path[:-1]:
+        child = node.get(step)
+        if not isinstance(child, dict):
+            return
+        node = child
+    node.pop(path[-1], None)
+
+
+def _leaves(tree: dict[str, Any]) -> set[tuple[str, ...]]:
+    paths = _paths(tree)
+    return {p for p in paths if not any(len(q) > len(p) and q[: len(p)] == p for q in paths)}
+
+
 def apply_patch(
     live: dict[str, Any], config: dict[str, Any], manager: str, *, custom: bool = False, force: bool = False
 ) -> dict[str, Any]:
-    """Server-side apply of ``config`` by ``manager`` onto ``live`` (see the module docstring)."""
-    del force  # conflicts are not detected, so forcing changes nothing
-    entries = (live.get("metadata") or {}).get("managedFields") or []
-    mine = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
+    """Server-side apply of ``config`` by ``manager`` onto ``live`` (see the module docstring).
+
+    A field of ``config`` that another manager owns with a different live value is a conflict
+    (:class:`ApplyConflict`); with ``force`` the field changes hands instead.
+    """
     merged = _apply_merge(live, config, (), custom)
+    entries = (merged.get("metadata") or {}).get("managedFields") or []
+    mine = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
+    applied = field_set(config, (), custom)
+    conflicts: list[tuple[str, str, str]] = []
+    for entry in entries:
+        if entry.get("manager") == manager:
+            continue
+        owned = _paths(entry.get("fieldsV1") or {})
+        for path in sorted(_leaves(applied) & owned):
+            if _value_at(live, path) == _value_at(config, path):
+                continue  # same value: shared ownership, as in kube
+            if force:
+                _tree_remove(entry["fieldsV1"], path)
+            else:
+                conflicts.append(
+                    (str(entry.get("manager")), str(entry.get("apiVersion", "")), render_field_path(path))
+                )
+    if conflicts:
+        raise ApplyConflict(conflicts)
     if mine is not None:
         before = _paths(mine.get("fieldsV1") or {})
-        now = _paths(field_set(config, (), custom))
+        now = _paths(applied)
         others: set[tuple[str, ...]] = set()
         for entry in entries:
             if entry is not mine:
@@ -349,6 +435,15 @@ def apply_patch(
     return dict(merged)
 
 
+def _tree_of(paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in sorted(paths):
+        node = tree
+        for step in path:
+            node = node.setdefault(step, {})
+    return tree
+
+
 def record_manager(
     obj: dict[str, Any],
     manager: str,
@@ -358,32 +453,52 @@ def record_manager(
     subresource: str | None,
     *,
     applied: dict[str, Any] | None = None,
+    custom: bool = False,
+    previous: dict[str, Any] | None = None,
 ) -> None:
-    """Record (replace) ``manager``'s managedFields entry for ``operation`` on ``obj`` (mutates ``obj``)."""
+    """Record ``manager``'s managedFields entry for ``operation`` on ``obj`` (mutates ``obj``).
+
+    An Apply entry is replaced by the fields of ``applied``. An Update entry gains the fields whose value
+    differs from ``previous`` (all of them on create), as kube tracks what each writer changed.
+    """
     md = obj.setdefault("metadata", {})
     source = applied if applied is not None else obj
     if subresource == "status":
         source = {"status": source.get("status")} if source.get("status") is not None else {}
     elif applied is None:
         source = {k: v for k, v in source.items() if k != "status"}
+    fields = field_set(source, (), custom)
+    old_entry = next(
+        (
+            e
+            for e in md.get("managedFields") or []
+            if e.get("manager") == manager
+            and e.get("operation") == operation
+            and e.get("subresource") == subresource
+        ),
+        None,
+    )
+    if applied is None:
+        changed = {
+            p for p in _leaves(fields) if previous is None or _value_at(previous, p) != _value_at(obj, p)
+        }
+        if old_entry is not None:
+            changed |= {
+                p for p in _leaves(old_entry.get("fieldsV1") or {}) if _value_at(obj, p) is not _MISSING
+            }
+        if not changed and old_entry is None:
+            return
+        fields = _tree_of(changed)
     entry: dict[str, Any] = {
         "manager": manager,
         "operation": operation,
         "apiVersion": api_version,
         "time": time,
         "fieldsType": "FieldsV1",
-        "fieldsV1": field_set(source),
+        "fieldsV1": fields,
     }
     if subresource:
         entry["subresource"] = subresource
-    entries = [
-        e
-        for e in md.get("managedFields") or []
-        if not (
-            e.get("manager") == manager
-            and e.get("operation") == operation
-            and e.get("subresource") == subresource
-        )
-    ]
+    entries = [e for e in md.get("managedFields") or [] if e is not old_entry]
     entries.append(entry)
     md["managedFields"] = entries

@@ -443,7 +443,16 @@ class Store:
         self._check_preconditions(rt, old, md.get("uid"), md.get("resourceVersion"))
         new = self._merge_write(rt, old, body, subresource)
         if field_manager:
-            patches.record_manager(new, field_manager, "Update", rt.api_version, self._now(), subresource)
+            patches.record_manager(
+                new,
+                field_manager,
+                "Update",
+                rt.api_version,
+                self._now(),
+                subresource,
+                custom=rt.custom,
+                previous=old,
+            )
         return self._write(rt, old, new, dry_run=dry_run)
 
     def _check_preconditions(self, rt: ResourceType, old: dict[str, Any], uid: Any, rv: Any) -> None:
@@ -592,7 +601,16 @@ class Store:
         self._check_preconditions(rt, old, md.get("uid"), md.get("resourceVersion"))
         new = self._merge_write(rt, old, patched, subresource)
         if field_manager:
-            patches.record_manager(new, field_manager, "Update", rt.api_version, self._now(), subresource)
+            patches.record_manager(
+                new,
+                field_manager,
+                "Update",
+                rt.api_version,
+                self._now(),
+                subresource,
+                custom=rt.custom,
+                previous=old,
+            )
         return self._write(rt, old, new, dry_run=dry_run)
 
     def _check_patched_identity(self, rt: ResourceType, patched: dict[str, Any], name: str, ns: str) -> None:
@@ -638,11 +656,30 @@ class Store:
             meta(created)["name"] = name
             if rt.namespaced:
                 meta(created)["namespace"] = ns
-            patches.record_manager(created, field_manager, "Apply", rt.api_version, now, None, applied=config)
+            patches.record_manager(
+                created, field_manager, "Apply", rt.api_version, now, None, applied=config, custom=rt.custom
+            )
             return self.create(rt.api_version, rt.kind, created, namespace=ns or None, dry_run=dry_run)
         current = dict(old, apiVersion=rt.api_version, kind=rt.kind)  # the patch functions copy
         try:
             merged = patches.apply_patch(current, config, field_manager, custom=rt.custom, force=force)
+        except patches.ApplyConflict as e:
+            raise Conflict(
+                str(e),
+                details={
+                    "name": name,
+                    "kind": rt.plural,
+                    **({"group": rt.group} if rt.group else {}),
+                    "causes": [
+                        {
+                            "reason": "FieldManagerConflict",
+                            "message": f'conflict with "{m}" using {av}',
+                            "field": p,
+                        }
+                        for m, av, p in e.conflicts
+                    ],
+                },
+            ) from e
         except patches.PatchError as e:
             raise _patch_failed(rt, name, str(e)) from e
         md = meta(merged)

@@ -165,3 +165,29 @@ def test_field_set_uses_kube_keys() -> None:
             "f:args": {},
         }
     }
+
+
+def test_apply_conflicts_with_another_manager_unless_forced() -> None:
+    from kaito.sim.patches import ApplyConflict
+
+    live = {"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}
+    record_manager(live, "alice", "Apply", "v1", "t", None, applied={"data": {"a": "1", "b": "2"}})
+    same = apply_patch(live, {"data": {"a": "1"}}, "bob")  # same value: shared, no conflict
+    assert same["data"] == {"a": "1", "b": "2"}
+    with pytest.raises(ApplyConflict) as err:
+        apply_patch(live, {"data": {"a": "9", "b": "8"}}, "bob")
+    assert (
+        str(err.value)
+        == 'Apply failed with 2 conflicts: conflicts with "alice" using v1:\n- .data.a\n- .data.b'
+    )
+    forced = apply_patch(live, {"data": {"a": "9"}}, "bob", force=True)
+    assert forced["data"]["a"] == "9"
+    [alice] = forced["metadata"]["managedFields"]
+    assert alice["fieldsV1"] == {"f:data": {".": {}, "f:b": {}}}  # a moved away from alice
+
+
+def test_update_entries_record_only_changed_fields() -> None:
+    old = {"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}
+    new = {"metadata": {"name": "c"}, "data": {"a": "1", "b": "3"}}
+    record_manager(new, "ctl", "Update", "v1", "t", None, previous=old)
+    assert new["metadata"]["managedFields"][0]["fieldsV1"] == {"f:data": {"f:b": {}}}

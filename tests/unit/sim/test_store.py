@@ -559,3 +559,17 @@ def test_bound_pod_with_finalizer_gets_its_grace_period(store: Store) -> None:
     store.create("v1", "Pod", bound)
     out = store.delete("v1", "Pod", "p")
     assert out["metadata"]["deletionGracePeriodSeconds"] == 30
+
+
+def test_server_side_apply_conflict_is_409_with_causes(store: Store) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    store.patch("v1", "ConfigMap", "c", config, APPLY_PATCH, field_manager="alice")
+    config["data"] = {"a": "2"}
+    with pytest.raises(Conflict) as err:
+        store.patch("v1", "ConfigMap", "c", config, APPLY_PATCH, field_manager="bob")
+    assert err.value.message == 'Apply failed with 1 conflict: conflict with "alice" using v1: .data.a'
+    assert err.value.to_status()["details"]["causes"] == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "alice" using v1', "field": ".data.a"}
+    ]
+    forced = store.patch("v1", "ConfigMap", "c", config, APPLY_PATCH, field_manager="bob", force=True)
+    assert forced["data"] == {"a": "2"}
