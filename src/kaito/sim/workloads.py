@@ -28,6 +28,10 @@ Controllers, as kube's (pods are found through their controller ownerReference; 
   Unschedulable`` and a ``FailedScheduling`` Event and waits, like kube's unschedulable queue, until a Node
   changes or a bound pod goes away.
 - Node lifecycle: the pods of a deleted Node are deleted after ``Timings.node_gone_grace_s``.
+
+While it runs, the store deletes bound pods gracefully (``Store.graceful_pod_deletion``): the kubelet stops
+the containers and finishes the delete, as a real one does. A watch the store drops (``drop_watches``, a fault
+tests inject) is resumed from the last resourceVersion seen, or from a fresh list when that was compacted.
 """
 
 from __future__ import annotations

@@ -134,6 +134,27 @@ def test_qos_class(resources: dict[str, Any], expected: str) -> None:
     assert qos_class({"containers": [{"name": "c", "resources": resources}]}) == expected
 
 
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        ("nginx:1.27", "docker.io/library/nginx"),
+        ("nginx", "docker.io/library/nginx"),
+        ("vllm/vllm-openai:v0.6.3", "docker.io/vllm/vllm-openai"),
+        ("mcr.microsoft.com/aks/kaito/llama:0.1", "mcr.microsoft.com/aks/kaito/llama"),
+        ("localhost:5000/app:1", "localhost:5000/app"),
+    ],
+)
+def test_image_ids_are_fully_qualified(image: str, repository: str) -> None:
+    image_id = ContainerRun("c", image, state="running", container_id="containerd://x").status()["imageID"]
+    assert image_id.startswith(f"{repository}@sha256:")
+    assert len(image_id.rsplit(":", 1)[1]) == 64
+
+
+def test_timings_reject_negative_durations_by_name() -> None:
+    with pytest.raises(ValueError, match="image_pull_s"):
+        Timings(image_pull_s=-1)
+
+
 # ------------------------------------------------------------------------------------ pods on a real store
 
 NODE = {
