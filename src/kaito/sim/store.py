@@ -353,12 +353,23 @@ class Store:
         return validate_metadata(rt, obj)
 
     # ------------------------------------------------------------------------------------------ read
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """The object, as a copy; NotFound like kube when absent."""
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None, *, copy: bool = True
+    ) -> dict[str, Any]:
+        """The object, as a copy; NotFound like kube when absent.
+
+        ``copy=False`` returns the store's own dict (when its apiVersion is the one asked for): for a caller
+        that only serialises it and never mutates it, such as the HTTP layer.
+        """
         rt = self.resolve(api_version, kind)
         obj = self._lookup(rt, self._namespace_of(rt, namespace), name)
         if obj is None:
             raise NotFound.for_object(rt.plural, rt.group, name)
+        return self._out(rt, obj, copy)
+
+    def _out(self, rt: ResourceType, obj: dict[str, Any], copy: bool) -> dict[str, Any]:
+        if not copy and obj.get("apiVersion") == rt.api_version:
+            return obj
         return self._present(rt, obj)
 
     def _scan(
@@ -397,12 +408,13 @@ class Store:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        copy: bool = True,
     ) -> tuple[list[dict[str, Any]], str]:
-        """(matching objects as copies in key order, the list resourceVersion)."""
+        """(matching objects in key order, the list resourceVersion); ``copy=False`` as for :meth:`get`."""
         rt = self.resolve(api_version, kind)
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, rt)
-        items = [self._present(rt, obj) for obj in self._scan(rt, namespace or None, labels, fields)]
+        items = [self._out(rt, obj, copy) for obj in self._scan(rt, namespace or None, labels, fields)]
         return items, str(self._rv)
 
     def count(self, api_version: str, kind: str, namespace: str | None = None) -> int:

@@ -573,3 +573,10 @@ def test_server_side_apply_conflict_is_409_with_causes(store: Store) -> None:
     ]
     forced = store.patch("v1", "ConfigMap", "c", config, APPLY_PATCH, field_manager="bob", force=True)
     assert forced["data"] == {"a": "2"}
+
+
+def test_uncopied_reads_share_the_stored_object_and_copies_do_not(store: Store) -> None:
+    store.create("v1", "ConfigMap", {"metadata": {"name": "c"}})
+    shared = store.get("v1", "ConfigMap", "c", copy=False)
+    assert shared is store.list("v1", "ConfigMap", copy=False)[0][0]
+    assert store.get("v1", "ConfigMap", "c") is not shared and store.get("v1", "ConfigMap", "c") == shared
