@@ -23,7 +23,8 @@ What is served, and how it matches kube:
 - Discovery (:mod:`kaito.sim.discovery`), ``/version``, ``/healthz``, ``/readyz``, ``/livez``.
 - Every request first passes :class:`~kaito.sim.faults.Faults`, which may delay or fail it.
 
-Requests carrying protobuf are refused (415); answers are JSON, which every client accepts as a fallback.
+Answers are JSON, which every client accepts. Request bodies may be JSON, YAML, or protobuf for the few kinds
+kubectl's typed clients send that way (:mod:`kaito.sim.protobuf`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from kaito.sim import discovery, printing
+from kaito.sim import discovery, printing, protobuf
 from kaito.sim.errors import (
     ApiError,
     BadRequest,
@@ -873,11 +874,15 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
             body = yaml.safe_load(raw.decode() or "{}")
         elif media in ("application/json", ""):
             body = json.loads(raw or b"{}")
+        elif media == protobuf.MEDIA_TYPE:
+            body = protobuf.decode_object(raw)
         else:
             raise UnsupportedMediaType(
                 f'the body of the request was in an unknown format ("{media}") - '
                 "accepted media types include: application/json, application/yaml"
             )
+    except protobuf.UnsupportedKind as err:
+        raise UnsupportedMediaType(str(err)) from None
     except (ValueError, yaml.YAMLError) as err:
         raise BadRequest(f"the request body is not valid {media}: {err}") from None
     if not isinstance(body, dict):
