@@ -313,3 +313,11 @@ def test_defaults_recurse_into_defaulted_objects() -> None:
 )
 def test_validate_table(schema: dict[str, Any], value: Any, ok: bool) -> None:
     assert (validate(value, schema, "f") == []) is ok
+
+
+def test_a_restored_snapshot_serves_its_custom_kinds(store: Store) -> None:
+    store.create(AV, "Workspace", ws())
+    restored = Store.from_snapshot(store.snapshot())
+    assert restored.get(AV, "Workspace", "x", "default")["spec"]["mode"] == "a"
+    with pytest.raises(Invalid):
+        restored.create(AV, "Workspace", {**ws(), "metadata": {"name": "y"}, "spec": {"mode": "zzz"}})
