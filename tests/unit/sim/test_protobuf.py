@@ -99,7 +99,7 @@ def test_other_kinds_kubectl_creates(kind: str, raw: bytes, expected: dict[str, 
 
 
 def test_unknown_kind_is_refused_with_the_way_out() -> None:
-    with pytest.raises(UnsupportedKind, match=r"Deployment \(apps/v1\) sent as protobuf .*`kubectl apply -f`"):
+    with pytest.raises(UnsupportedKind, match=r"Deployment \(apps/v1\) sent as protobuf .*`kubectl apply"):
         decode_object(_envelope("apps/v1", "Deployment", b""))
 
 
