@@ -1,0 +1,54 @@
+"""The client over real HTTP against kaito.sim: verbs, distinct errors, retries of injected faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kaito.ctrl.client import GVK, Client, PatchType
+from kaito.ctrl.errors import AlreadyExists, Conflict, NotFound, ServerError
+from kaito.sim.cluster import Cluster
+
+pytestmark = pytest.mark.integration
+
+CM = GVK("v1", "ConfigMap")
+
+
+async def test_verbs_and_errors(client: Client, make_configmap: Any) -> None:
+    created = await client.create(make_configmap("a", k="v"))
+    with pytest.raises(AlreadyExists):
+        await client.create(make_configmap("a"))
+    updated = await client.update({**created, "data": {"k": "w"}})
+    with pytest.raises(Conflict):
+        await client.update({**created, "data": {"k": "stale"}})
+    patched = await client.patch(
+        CM, "a", [{"op": "add", "path": "/data/j", "value": "1"}], patch_type=PatchType.JSON
+    )
+    assert patched["data"] == {"k": "w", "j": "1"}
+    assert int(patched["metadata"]["resourceVersion"]) > int(updated["metadata"]["resourceVersion"])
+    applied = await client.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"x": "y"}}
+    )
+    assert applied["data"] == {"x": "y"}
+    page = await client.list(CM, "default", limit=1)
+    assert len(page.items) == 1 and page.continue_token
+    rest = await client.list(CM, "default", continue_token=page.continue_token)
+    assert {i["metadata"]["name"] for i in page.items + rest.items} >= {"a", "b"}
+    await client.delete(CM, "a")
+    with pytest.raises(NotFound):
+        await client.get(CM, "a")
+
+
+async def test_injected_5xx_and_429_are_retried_but_not_forever(
+    cluster: Cluster, client: Client, make_configmap: Any
+) -> None:
+    await client.create(make_configmap("a"))
+    cluster.faults.fail(2, code=503, verb="get", resource="configmaps")
+    assert (await client.get(CM, "a"))["metadata"]["name"] == "a"
+    cluster.faults.fail(1, code=429, verb="get", resource="configmaps", retry_after=1)
+    assert (await client.get(CM, "a"))["metadata"]["name"] == "a"
+    cluster.faults.fail(50, code=500, verb="get", resource="configmaps")
+    with pytest.raises(ServerError):
+        await client.get(CM, "a")
+    cluster.faults.clear()
