@@ -508,8 +508,7 @@ class Store:
                 raise NotFound(
                     f"the server could not find the requested resource ({rt.qualified_resource}/status)"
                 )
-            new = dict(old)
-            new["metadata"] = dict(old["metadata"])
+            new = clone(old)  # admission may prune and default in place; the stored object must not change
             if "status" in body:
                 new["status"] = body["status"]
             else:
@@ -518,7 +517,7 @@ class Store:
                 new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
             return new
         if subresource == "finalize" and rt.storage_key == _NAMESPACE_KEY:
-            new = dict(old)
+            new = clone(old)
             finalizers = list((body.get("spec") or {}).get("finalizers") or [])
             new["spec"] = dict(old.get("spec") or {}, finalizers=finalizers)
             return new
