@@ -427,7 +427,8 @@ class ApiServer:
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
         if verb == "get":
             assert target.name is not None
-            obj = self.store.get(rt.api_version, rt.kind, target.name, namespace)
+            # copy=False: the store's own dict, only serialised here (never mutated)
+            obj = self.store.get(rt.api_version, rt.kind, target.name, namespace, copy=False)
             return self._object_response(request, rt, obj)
         if verb == "list":
             return self._list(request, rt, namespace)
@@ -473,6 +474,7 @@ class ApiServer:
             namespace,
             label_selector=query.get("labelSelector") or None,
             field_selector=query.get("fieldSelector") or None,
+            copy=False,  # only serialised here
         )
         page = paginate(items, rv, limit=limit, continue_token=query.get("continue") or None)
         meta: dict[str, Any] = {"resourceVersion": page.resource_version}
@@ -545,39 +547,31 @@ class ApiServer:
         initial = _flag(query, "sendInitialEvents")
         table = printing.wants_table(request.headers.get("Accept", ""))
         include = _include(request)
-        selectors = {
-            "label_selector": query.get("labelSelector") or None,
-            "field_selector": query.get("fieldSelector") or None,
-        }
+        label = query.get("labelSelector") or None
+        field = query.get("fieldSelector") or None
+        bookmarks = _flag(query, "allowWatchBookmarks")
         first: list[dict[str, Any]] = []
         try:
-            if initial:
-                items, list_rv = self.store.list(rt.api_version, rt.kind, namespace, **selectors)
-                w = self.store.watch(
-                    rt.api_version,
-                    rt.kind,
-                    namespace,
-                    resource_version=list_rv,
-                    allow_bookmarks=_flag(query, "allowWatchBookmarks"),
-                    **selectors,
+            if initial:  # the watch-list protocol: current objects, then a bookmark marking their end
+                items, list_rv = self.store.list(
+                    rt.api_version, rt.kind, namespace, label_selector=label, field_selector=field, copy=False
                 )
+                start: str | None = list_rv
                 first = [{"type": "ADDED", "object": o} for o in items]
                 end = {"resourceVersion": list_rv, "annotations": {"k8s.io/initial-events-end": "true"}}
-                first.append(
-                    {
-                        "type": "BOOKMARK",
-                        "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": end},
-                    }
-                )
+                bookmark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": end}
+                first.append({"type": "BOOKMARK", "object": bookmark})
             else:
-                w = self.store.watch(
-                    rt.api_version,
-                    rt.kind,
-                    namespace,
-                    resource_version=None if rv in (None, "0") else rv,
-                    allow_bookmarks=_flag(query, "allowWatchBookmarks"),
-                    **selectors,
-                )
+                start = None if rv in (None, "0") else rv
+            w = self.store.watch(
+                rt.api_version,
+                rt.kind,
+                namespace,
+                resource_version=start,
+                label_selector=label,
+                field_selector=field,
+                allow_bookmarks=bookmarks,
+            )
         except ApiError as err:
             if err.code != 410:
                 raise
