@@ -9,6 +9,7 @@ ordinary mutable deep copy for callers that want to edit and write back.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -78,7 +79,8 @@ def freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
         frozen = FrozenDict()
         for key, item in value.items():
-            dict.__setitem__(frozen, key, freeze(item))
+            # Keys repeat across every cached object; interning them stores each spelling once.
+            dict.__setitem__(frozen, sys.intern(key) if type(key) is str else key, freeze(item))
         return frozen
     if isinstance(value, list | tuple):
         frozen_list = FrozenList()
