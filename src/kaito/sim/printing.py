@@ -4,7 +4,8 @@ kubectl asks for ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` and pr
 server returns, hiding those with ``priority > 0`` unless ``-o wide``. So the columns live here, on the
 server:
 
-- Every table starts with ``Name`` (format ``name``), then the ResourceType's ``printer_columns``.
+- Every table starts with ``Name`` (format ``name``), then the ResourceType's ``printer_columns`` (a type
+  whose columns include ``Name`` itself, like Event's, places it where kube does).
 - A column with a plain ``jsonPath`` is evaluated like a CRD ``additionalPrinterColumn``: kube's JSONPath
   dialect (``.a.b``, ``['a.b']``, ``[0]``, ``[*]``, ``..x``, and filters such as ``[?(@.type=="Ready")]``),
   the first result only, rendered for the column type (``date`` becomes an age like ``5m``, as kubectl shows
@@ -592,13 +593,30 @@ def _columns(rt: ResourceType) -> list[dict[str, Any]]:
     return list(rt.printer_columns) or [_AGE_COLUMN]
 
 
+def _names_itself(rt: ResourceType) -> bool:
+    """Whether the type's columns place Name themselves (kube's Event printer shows it last, with -o wide)."""
+    return any(
+        col["name"] == "Name" and col.get("jsonPath") == ".metadata.name" for col in rt.printer_columns
+    )
+
+
 def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
-    """The Table's ``columnDefinitions``: Name, then the type's printer columns (or Age)."""
-    defs = [
-        {"name": "Name", "type": "string", "format": "name", "description": _NAME_DESCRIPTION, "priority": 0}
-    ]
+    """The Table's ``columnDefinitions``: Name (unless the type places it), then the printer columns."""
+    defs = []
+    if not _names_itself(rt):
+        defs.append(
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "description": _NAME_DESCRIPTION,
+                "priority": 0,
+            }
+        )
     for col in _columns(rt):
         fmt = col.get("format", "")
+        if col["name"] == "Name" and col.get("jsonPath") == ".metadata.name":
+            fmt = "name"
         defs.append(
             {
                 "name": col["name"],
@@ -658,7 +676,7 @@ def row_for(
     rt: ResourceType, obj: dict[str, Any], now: datetime, include: str = "Metadata"
 ) -> dict[str, Any]:
     """One Table row: the cells, and the object as ``include`` asks."""
-    cells: list[Any] = [_get(obj, "metadata", "name") or ""]
+    cells: list[Any] = [] if _names_itself(rt) else [_get(obj, "metadata", "name") or ""]
     cells.extend(_cell(rt, col, obj, now) for col in _columns(rt))
     row: dict[str, Any] = {"cells": cells}
     if include == "Object":

@@ -337,3 +337,25 @@ def test_rows_carry_the_object_as_include_object_asks(include: str, expected: An
     assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
     assert table["metadata"] == {"resourceVersion": "7"}
     assert table["rows"][0].get("object") == expected
+
+
+def test_event_table_places_name_last_like_kube() -> None:
+    event = {
+        "metadata": {"name": "web.1"},
+        "lastTimestamp": _stamp(timedelta(seconds=20)),
+        "type": "Warning",
+        "reason": "FailedScheduling",
+        "involvedObject": {"kind": "Pod", "name": "web"},
+        "message": "no nodes available to schedule pods",
+    }
+    table = table_for(_builtin("Event"), [event], now=NOW)
+    names = [c["name"] for c in table["columnDefinitions"]]
+    assert names[:5] == ["Last Seen", "Type", "Reason", "Object", "Message"] and names[-1] == "Name"
+    assert table["columnDefinitions"][-1]["format"] == "name"
+    assert table["rows"][0]["cells"][:5] == [
+        "20s",
+        "Warning",
+        "FailedScheduling",
+        "pod/web",
+        event["message"],
+    ]
