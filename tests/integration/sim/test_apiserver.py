@@ -471,3 +471,13 @@ async def test_snapshot_survives_a_restart(tmp_path: Path) -> None:
         async with api_client:
             again = await client.CoreV1Api(api_client).read_namespaced_config_map("kept", "default")
     assert again.metadata.uid == created.metadata.uid
+
+
+@pytest.mark.parametrize("sim_options", [{}])
+async def test_the_default_cluster_runs_every_part(cluster: Cluster, api: client.ApiClient) -> None:
+    assert cluster.workloads is not None and cluster.arm is not None
+    assert cluster.arm.url.startswith("https://127.0.0.1:")
+    assert cluster.tls_bundle is not None and str(cluster.tls_bundle.ca_path) == str(cluster.arm.ca_path)
+    assert cluster.apiserver is not None and cluster.apiserver.log_provider is not None
+    names = {ns.metadata.name for ns in (await client.CoreV1Api(api).list_namespace()).items}
+    assert {"default", "kube-system"} <= names

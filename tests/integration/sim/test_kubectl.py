@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +257,32 @@ async def test_kubectl_over_tls_and_typed_create_commands(tmp_path: Path) -> Non
         assert (
             code == 1 and "kubectl apply -f" in err
         )  # protobuf of kinds not decoded here is refused clearly
+
+
+async def test_kaito_sim_up_serves_kubectl_until_sigterm(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "sim.kubeconfig"
+    snapshot = tmp_path / "sim.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kaito.cli", "sim", "up", "--no-arm", "--no-workloads",
+        f"--kubeconfig={kubeconfig}", f"--snapshot={snapshot}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or "press Ctrl-C" not in lines[-1]:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, (
+                f"kaito sim up exited early: {(await proc.stderr.read()).decode() if proc.stderr else ''}"
+            )
+            lines.append(line)
+        kubectl = Kubectl(kubeconfig, tmp_path / "cache")
+        assert "configmap/kept created" in await kubectl.run("create", "configmap", "kept")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "kaito-sim stopped" in (await proc.stdout.read()).decode()
+    assert '"kept"' in snapshot.read_text()  # saved on the way out
