@@ -183,9 +183,8 @@ class Table:
 
 
 def _cell_text(cell: Any) -> str:
-    if cell is None or cell == "":
-        return "<none>"
-    return str(cell)
+    """A cell as kubectl prints it: `<none>` for null, numbers and strings as they are."""
+    return "<none>" if cell is None else str(cell)
 
 
 _END = object()
@@ -323,7 +322,7 @@ class ConformanceClient(abc.ABC):
 
 
 def _kubectl_failure(stderr: str) -> ApiFailure:
-    """kubectl prints `Error from server (Reason): message`, or `The Kind "x" is invalid: ...` for 422."""
+    """kubectl prints `Error from server (Reason): message`; 422 and apply conflicts in words of its own."""
     match = re.search(r"Error from server \((\w+)\): (.*)", stderr, re.S)
     if match:
         reason, message = match.group(1), match.group(2).strip()
@@ -331,16 +330,23 @@ def _kubectl_failure(stderr: str) -> ApiFailure:
     match = re.search(r'(The \S+ "[^"]*" is invalid: .*)', stderr, re.S)
     if match:
         return ApiFailure(422, "Invalid", match.group(1).strip())
+    # `apply --server-side` turns a 409 field-manager conflict into its own advice, without the reason.
+    match = re.search(r"error: (Apply failed with \d+ conflicts?: [^\n]*)", stderr)
+    if match:
+        return ApiFailure(409, "Conflict", match.group(1).strip())
     return ApiFailure(0, "Unknown", stderr.strip())
 
 
 def _parse_wide(text: str) -> Table:
-    """kubectl's columns: two or more spaces separate cells (a header such as NOMINATED NODE has one)."""
+    """kubectl's aligned columns: each cell starts where its header starts (a header such as NOMINATED NODE
+    holds one space; an empty cell is blank), so cells are cut at the header offsets, not split on spaces."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return Table([], [])
-    split = re.compile(r"\s{2,}")
-    return Table(split.split(lines[0].strip()), [split.split(line.strip()) for line in lines[1:]])
+    headers = list(re.finditer(r"\S+(?: \S+)*", lines[0]))
+    bounds = [h.start() for h in headers] + [None]
+    rows = [[line[bounds[i] : bounds[i + 1]].strip() for i in range(len(headers))] for line in lines[1:]]
+    return Table([h.group() for h in headers], rows)
 
 
 class _JsonObjects:

@@ -540,6 +540,23 @@ async def test_server_side_apply_creates_then_updates(client: Any, ns: str) -> N
     assert (manager, "Apply") in entries
 
 
+async def test_server_side_apply_tracks_field_ownership(client: Any, ns: str) -> None:
+    await client.apply(CONFIGMAP, configmap("own", ns, {"k": "v1", "dropped": "x"}), field_manager="first")
+
+    shrunk = await client.apply(CONFIGMAP, configmap("own", ns, {"k": "v1"}), field_manager="first")
+    assert shrunk["data"] == {"k": "v1"}, "a field its manager no longer applies must go"
+
+    with pytest.raises(ApiFailure) as failure:
+        await client.apply(CONFIGMAP, configmap("own", ns, {"k": "theirs"}), field_manager="second")
+    assert (failure.value.code, failure.value.reason) == (409, "Conflict")
+    assert '"first"' in failure.value.message and ".data.k" in failure.value.message
+
+    forced = await client.apply(
+        CONFIGMAP, configmap("own", ns, {"k": "theirs"}), field_manager="second", force=True
+    )
+    assert forced["data"] == {"k": "theirs"}
+
+
 # ------------------------------------------------------------------------------------------------ selectors
 
 
@@ -790,17 +807,63 @@ async def test_crd_printer_columns_in_server_side_table(client: Any, ns: str, wi
     assert (row["REPLICAS"], row["PHASE"], row["SIZE"]) == ("3", "Ready", "large")
 
 
-async def test_pod_wide_table(client: Any, ns: str) -> None:
+def idle_deployment(name: str, namespace: str) -> dict[str, Any]:
+    """Zero replicas: its counts are 0 on every cluster, with or without a deployment controller."""
+    obj = deployment(name, namespace)
+    obj["spec"]["replicas"] = 0
+    return obj
+
+
+def bound_pod(name: str, namespace: str) -> dict[str, Any]:
     spec = {"nodeName": "conf-node-a", "containers": [{"name": "c", "image": PAUSE}]}
-    await client.create(
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "wide", "namespace": ns}, "spec": spec}
-    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
-    table = await client.table(POD, ns)
 
-    assert table.columns[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+@pytest.mark.parametrize(
+    ("kind", "make", "columns", "cells"),
+    [
+        (
+            POD,
+            bound_pod,
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"],
+            {"READY": "0/1", "NODE": "conf-node-a"},
+        ),
+        (
+            DEPLOYMENT,
+            idle_deployment,
+            ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+            {
+                "READY": "0/0",
+                "UP-TO-DATE": "0",
+                "AVAILABLE": "0",
+                "CONTAINERS": "app,sidecar",
+                "IMAGES": f"{PAUSE},{PAUSE}",
+                "SELECTOR": "app=wide",
+            },
+        ),
+    ],
+    ids=["pod", "deployment"],
+)
+async def test_builtin_wide_tables(
+    client: Any,
+    ns: str,
+    kind: Any,
+    make: Callable[[str, str], dict[str, Any]],
+    columns: list[str],
+    cells: dict[str, str],
+) -> None:
+    await client.create(make("wide", ns))
+
+    table = await client.table(kind, ns)
+
+    assert table.columns[: len(columns)] == columns
     row = table.row("wide")
-    assert (row["READY"], row["NODE"]) == ("0/1", "conf-node-a")
+    assert {column: row[column] for column in cells} == cells
 
 
 # ----------------------------------------------------------------------------------------------- kubectl only
