@@ -16,6 +16,7 @@ successor takes over at once instead of waiting out the lease.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
@@ -150,7 +151,16 @@ class LeaderElector:
 
     async def _attempt(self) -> bool:
         try:
-            return await self.try_acquire_or_renew()
+            async with asyncio.timeout(self.config.renew_deadline):  # a hung API call must not outlive it
+                return await self.try_acquire_or_renew()
+        except TimeoutError:
+            log.warning(
+                "lease %s/%s: no answer within %gs",
+                self.config.namespace,
+                self.config.name,
+                self.config.renew_deadline,
+            )
+            return False
         except CtrlError as exc:
             log.warning("lease %s/%s: %s", self.config.namespace, self.config.name, exc)
             return False

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from kaito.ctrl.backoff import Backoff
 from kaito.ctrl.client import Client, KindRef, gvk_of
 from kaito.ctrl.clock import Clock, SystemClock, Timer
-from kaito.ctrl.errors import CtrlError, Gone
+from kaito.ctrl.errors import CtrlError, Gone, TransportError
 
 __all__ = ["Reflector", "ReflectorSink"]
 
@@ -176,6 +176,9 @@ class Reflector:
                     self.sink.apply(event.type, event.object)
                 if version:
                     self.last_resource_version = str(version)
+        except TransportError:
+            if not stalled[0]:
+                raise  # a broken connection backs off; one we closed ourselves is re-watched at once
         finally:
             if timer[0] is not None:
                 timer[0].cancel()
