@@ -26,13 +26,19 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaito.sim.apiserver import ApiServer, LogProvider
 from kaito.sim.faults import Faults
+from kaito.sim.gc import GarbageCollector
 from kaito.sim.kubeconfig import write_kubeconfig
 from kaito.sim.store import Store
 from kaito.sim.tls import TlsBundle
+
+if TYPE_CHECKING:
+    from kaito.sim.arm import ArmServer
+    from kaito.sim.kubelet import Timings
+    from kaito.sim.workloads import WorkloadSimulator
 
 __all__ = ["Cluster"]
 
@@ -50,7 +56,7 @@ class Cluster:
         workloads: bool = True,
         arm: bool = True,
         snapshot_path: Path | str | None = None,
-        timings: Any = None,
+        timings: Timings | None = None,
         kubeconfig_path: Path | str | None = None,
         arm_options: dict[str, Any] | None = None,
     ) -> None:
@@ -60,8 +66,8 @@ class Cluster:
         self.timings = timings
         self.faults = Faults()
         self.store = Store()
-        self.arm: Any = None
-        self.workloads: Any = None
+        self.arm: ArmServer | None = None
+        self.workloads: WorkloadSimulator | None = None
         self.apiserver: ApiServer | None = None
         self.tls_bundle: TlsBundle | None = None
         self._want_workloads = workloads
@@ -70,7 +76,7 @@ class Cluster:
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._gc: Any = None
+        self._gc: GarbageCollector | None = None
         self._started = False
 
     # -- what clients need --
@@ -131,26 +137,25 @@ class Cluster:
         self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca)
 
     def _start_gc(self) -> None:
-        from kaito.sim.gc import GarbageCollector
-
-        self._gc = GarbageCollector(self.store)
-        self._tasks.append(asyncio.create_task(self._gc.run(), name="kaito-sim-gc"))
+        gc = GarbageCollector(self.store)
+        self._gc = gc
+        self._tasks.append(asyncio.create_task(gc.run(), name="kaito-sim-gc"))
 
     async def _start_workloads(self) -> None:
         from kaito.sim.workloads import WorkloadSimulator
 
-        kwargs: dict[str, Any] = {} if self.timings is None else {"timings": self.timings}
-        self.workloads = WorkloadSimulator(self.store, **kwargs)
-        await self.workloads.start()
+        workloads = WorkloadSimulator(self.store, timings=self.timings)
+        self.workloads = workloads
+        await workloads.start()
         if self.apiserver is not None:
-            self.apiserver.log_provider = self.workloads.logs
+            self.apiserver.log_provider = workloads.logs
 
     async def _start_arm(self) -> None:
         from kaito.sim.arm import ArmServer
 
-        assert self.tls_bundle is not None
-        self.arm = ArmServer(self.store, tls=self.tls_bundle, **self._arm_options)
-        await self.arm.start(host=_HOST, port=0)
+        arm = ArmServer(self.store, tls=self.tls_bundle, **self._arm_options)
+        self.arm = arm
+        await arm.start(host=_HOST, port=0)
 
     async def stop(self) -> None:
         """Stop every part in reverse order, save the snapshot, remove temporary files; idempotent."""

@@ -17,7 +17,7 @@ operations deliberately do not list strategic merge patch as a body type, so kub
 its compiled-in types instead of from schemas this server does not carry. ``/openapi/v2`` is only served as
 JSON; kubectl asks for protobuf there, gets 406 and falls back as it does against old servers.
 
-Only subresources this server really answers (status, scale, log) are advertised.
+Only subresources this server really answers (status, scale, log, namespaces/finalize) are advertised.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ _SUBRESOURCES: dict[str, tuple[tuple[str, ...], tuple[str, str, str] | None]] = 
     "status": (("get", "patch", "update"), None),
     "scale": (("get", "patch", "update"), ("autoscaling", "v1", "Scale")),
     "log": (("get",), None),
+    "finalize": (("update",), None),
 }
 
 
