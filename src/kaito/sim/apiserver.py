@@ -53,7 +53,7 @@ from kaito.sim.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from kaito.sim.faults import Faults, RequestFacts
+from kaito.sim.faults import Decision, Faults, RequestFacts
 from kaito.sim.resources import ResourceRegistry, ResourceType
 from kaito.sim.store import Store
 
@@ -81,6 +81,7 @@ PATCH_TYPES = frozenset(
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 _TRUE = frozenset({"true", "1", "True"})
 _NOT_FOUND_MESSAGE = "the server could not find the requested resource"
+_NO_FAULT = Decision()
 _FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 _PROPAGATION = ("Orphan", "Background", "Foreground")
 # kinds whose registry returns the deleted object (kube's ReturnDeletedObject); others answer a Success Status
@@ -314,7 +315,7 @@ class ApiServer:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         try:
-            decision = self.faults.decide(_facts(request))
+            decision = self.faults.decide(_facts(request)) if self.faults.rules else _NO_FAULT
             if decision.delay_s:
                 await self._sleep(decision.delay_s)
             if decision.failure is not None:
@@ -637,7 +638,7 @@ class ApiServer:
         query = request.query
         _field_validation(query)
         dry = _dry_run(query.getall("dryRun", []))
-        body = await _read_object(request, rt)
+        body = await _read_object(request, rt, self.registry)
         _check_namespace(body, namespace)
         obj = self.store.create(rt.api_version, rt.kind, body, namespace=namespace, dry_run=dry)
         return self._object_response(request, rt, obj, 201)
@@ -649,7 +650,7 @@ class ApiServer:
         query = request.query
         _field_validation(query)
         dry = _dry_run(query.getall("dryRun", []))
-        body = await _read_object(request, rt)
+        body = await _read_object(request, rt, self.registry)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise BadRequest("metadata must be an object")
@@ -884,10 +885,15 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _read_object(request: web.Request, rt: ResourceType) -> dict[str, Any]:
+async def _read_object(request: web.Request, rt: ResourceType, registry: ResourceRegistry) -> dict[str, Any]:
+    """The request's object in the endpoint's version. Another served version of the same kind is accepted and
+    relabelled: all versions share storage (a CRD's None conversion)."""
     body = await _read_json(request)
     api_version = body.get("apiVersion") or rt.api_version
     kind = body.get("kind") or rt.kind
+    other = registry.by_kind(str(api_version), str(kind)) if api_version != rt.api_version else None
+    if other is not None and other.storage_key == rt.storage_key:
+        api_version = rt.api_version
     if api_version != rt.api_version:
         raise BadRequest(
             f"the API version in the data ({api_version}) does not match "

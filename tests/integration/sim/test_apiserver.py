@@ -345,6 +345,30 @@ async def test_server_side_table_for_a_crd_evaluates_printer_columns(
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
 
 
+async def test_every_served_version_of_a_crd_reads_the_same_objects(api: client.ApiClient) -> None:
+    crd = json.loads(json.dumps(WIDGET_CRD))
+    beta = dict(crd["spec"]["versions"][0], name="v1beta1", storage=False)
+    crd["spec"]["versions"].append(beta)
+    await client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+    custom = client.CustomObjectsApi(api)
+    old = {
+        "apiVersion": "example.com/v1beta1",
+        "kind": "Widget",
+        "metadata": {"name": "b"},
+        "spec": {"size": 2},
+    }
+    await custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", old)
+    got = await custom.get_namespaced_custom_object("example.com", "v1", "default", "widgets", "b")
+    assert got["apiVersion"] == "example.com/v1" and got["spec"] == {"size": 2}
+    got = await custom.get_namespaced_custom_object("example.com", "v1beta1", "default", "widgets", "b")
+    assert got["apiVersion"] == "example.com/v1beta1"
+    with pytest.raises(ApiException) as wrong:
+        await custom.create_namespaced_custom_object(
+            "example.com", "v1", "default", "widgets", dict(old, apiVersion="other.io/v1")
+        )
+    assert wrong.value.status == 400 and "does not match the expected API version" in wrong.value.body
+
+
 async def test_a_new_crd_is_discoverable_at_once(api: client.ApiClient, http: aiohttp.ClientSession) -> None:
     assert (await client.VersionApi(api).get_code()).minor == "32"
     before = {g.name for g in (await client.ApisApi(api).get_api_versions()).groups}
