@@ -636,6 +636,24 @@ async def test_field_selectors(
     assert listed.names == expected
 
 
+@pytest.mark.parametrize(
+    ("label_selector", "field_selector", "fragment"),
+    [
+        ("tier in (frontend", None, "tier in (frontend"),
+        (None, "spec.flavour=sweet", "spec.flavour"),
+    ],
+    ids=["malformed-label-selector", "unsupported-field-label"],
+)
+async def test_bad_selectors_are_bad_requests(
+    client: Any, selector_ns: str, label_selector: str | None, field_selector: str | None, fragment: str
+) -> None:
+    with pytest.raises(ApiFailure) as failure:
+        await client.list(SECRET, selector_ns, label_selector=label_selector, field_selector=field_selector)
+
+    assert (failure.value.code, failure.value.reason) == (400, "BadRequest")
+    assert fragment in failure.value.message
+
+
 # ------------------------------------------------------------------------------------------------ deletion
 
 
@@ -678,6 +696,23 @@ async def test_background_deletion_collects_dependents(client: Any, ns: str, tar
         target.patience_s,
         "the dependent was not collected",
     )
+
+
+async def test_orphan_deletion_keeps_dependents_without_the_owner(
+    client: Any, ns: str, target: Target
+) -> None:
+    owner = await client.create(configmap("or-owner", ns))
+    await client.create(configmap("or-dependent", ns, ownerReferences=owned_by(owner)))
+
+    await client.delete(CONFIGMAP, "or-owner", ns, propagation="Orphan")
+
+    await eventually(lambda: is_gone(client, CONFIGMAP, "or-owner", ns), target.patience_s, "owner stayed")
+
+    async def released() -> bool:
+        refs = (await client.get(CONFIGMAP, "or-dependent", ns))["metadata"].get("ownerReferences") or []
+        return all(ref["uid"] != owner["metadata"]["uid"] for ref in refs)
+
+    await eventually(released, target.patience_s, "the orphaned dependent still names its deleted owner")
 
 
 async def test_foreground_deletion_waits_for_blocking_dependents(
@@ -730,6 +765,28 @@ async def test_namespace_deletion_removes_its_contents(client: Any, target: Targ
         lambda: is_gone(client, CONFIGMAP, "inside", doomed), target.patience_s, "configmap stayed"
     )
     await eventually(lambda: is_gone(client, SECRET, "inside", doomed), target.patience_s, "secret stayed")
+    await eventually(lambda: is_gone(client, NAMESPACE, doomed), target.patience_s, "namespace stayed")
+
+
+async def test_terminating_namespace_refuses_new_content(client: Any, target: Target) -> None:
+    doomed = unique("conf-held")
+    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": doomed}})
+    await client.create(configmap("held", doomed, finalizers=["conformance.kaito.sh/hold"]))
+
+    await client.delete(NAMESPACE, doomed)
+
+    async def held_deleting() -> bool:
+        return bool((await client.get(CONFIGMAP, "held", doomed))["metadata"].get("deletionTimestamp"))
+
+    await eventually(held_deleting, target.patience_s, "the namespace's content was never deleted")
+    terminating = await client.get(NAMESPACE, doomed)
+    assert terminating["status"]["phase"] == "Terminating", "a namespace with content left must stay"
+    with pytest.raises(ApiFailure) as failure:
+        await client.create(configmap("late", doomed))
+    assert (failure.value.code, failure.value.reason) == (403, "Forbidden")
+    assert "being terminated" in failure.value.message
+
+    await client.patch(CONFIGMAP, "held", {"metadata": {"finalizers": None}}, PatchType.MERGE, doomed)
     await eventually(lambda: is_gone(client, NAMESPACE, doomed), target.patience_s, "namespace stayed")
 
 
@@ -789,6 +846,13 @@ async def test_crd_schema_is_enforced(
 async def test_crd_schema_defaults_are_applied(client: Any, ns: str, widget_kind: Any) -> None:
     created = await client.create(widget("defaulted", ns, {"replicas": 2}))
     assert created["spec"] == {"replicas": 2, "minReplicas": 0, "size": "small"}
+
+
+async def test_crd_unknown_fields_are_pruned(client: Any, ns: str, widget_kind: Any) -> None:
+    created = await client.create(widget("pruned", ns, {"replicas": 1, "colour": "red"}))
+
+    assert "colour" not in created["spec"]
+    assert "colour" not in (await client.get(widget_kind, "pruned", ns))["spec"]
 
 
 # ------------------------------------------------------------------------------------------------ printing
