@@ -15,7 +15,7 @@ Mistakes fail in `complete()` with a sentence saying what to add, before anythin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from kaito.ctrl.client import KindRef, gvk_of
@@ -53,7 +53,6 @@ class _Options:
     rate_limiter: RateLimiter | None = None
     need_leader_election: bool = True
     cache_sync_timeout: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ControllerBuilder:

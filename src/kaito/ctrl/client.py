@@ -31,7 +31,6 @@ from tenacity import (
 
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.errors import (
-    ApiError,
     NotFound,
     TooManyRequests,
     UnknownKind,
@@ -587,7 +586,3 @@ class Client:
 def _query(**params: str | None) -> list[tuple[str, str]]:
     return [(key, value) for key, value in params.items() if value is not None]
 
-
-def is_api_error(exc: BaseException, code: int) -> bool:
-    """True when `exc` is an ApiError with HTTP status `code`."""
-    return isinstance(exc, ApiError) and exc.code == code

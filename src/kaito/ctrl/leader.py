@@ -86,7 +86,6 @@ class LeaderElector:
         self._rng = rng or random.Random()
         self._observed: dict[str, Any] | None = None
         self._observed_at = 0.0
-        self._resource_version: str | None = None
         self.is_leader = False
 
     @property
@@ -147,7 +146,6 @@ class LeaderElector:
     def _remember(self, lease: dict[str, Any], now: float) -> None:
         self._observed = dict(lease.get("spec") or {})
         self._observed_at = now
-        self._resource_version = (lease.get("metadata") or {}).get("resourceVersion")
 
     async def _attempt(self) -> bool:
         try:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kaito.ctrl.client import GVK, Client, PatchType
+from kaito.ctrl.client import GVK, Client, PatchType, RetryPolicy
 from kaito.ctrl.errors import AlreadyExists, Conflict, NotFound, ServerError
 from kaito.sim.cluster import Cluster
 
@@ -41,14 +41,29 @@ async def test_verbs_and_errors(client: Client, make_configmap: Any) -> None:
 
 
 async def test_injected_5xx_and_429_are_retried_but_not_forever(
-    cluster: Cluster, client: Client, make_configmap: Any
+    cluster: Cluster, make_configmap: Any
 ) -> None:
+    retry = RetryPolicy(attempts=3, initial=0.05, max_wait=0.2)
+    async with await Client.from_kubeconfig(str(cluster.kubeconfig), retry=retry) as client:
+        await retried(cluster, client, make_configmap)
+
+
+async def retried(cluster: Cluster, client: Client, make_configmap: Any) -> None:
     await client.create(make_configmap("a"))
     cluster.faults.fail(2, code=503, verb="get", resource="configmaps")
     assert (await client.get(CM, "a"))["metadata"]["name"] == "a"
     cluster.faults.fail(1, code=429, verb="get", resource="configmaps", retry_after=1)
     assert (await client.get(CM, "a"))["metadata"]["name"] == "a"
-    cluster.faults.fail(50, code=500, verb="get", resource="configmaps")
+    cluster.faults.fail(3, code=500, verb="get", resource="configmaps")
     with pytest.raises(ServerError):
         await client.get(CM, "a")
     cluster.faults.clear()
+
+
+@pytest.mark.parametrize("sim_options", [{"workloads": False, "arm": False, "tls": True}])
+async def test_tls_kubeconfig_with_the_cluster_ca(
+    cluster: Cluster, client: Client, make_configmap: Any
+) -> None:
+    assert cluster.url.startswith("https://")
+    await client.create(make_configmap("secure"))
+    assert (await client.get(CM, "secure"))["metadata"]["name"] == "secure"

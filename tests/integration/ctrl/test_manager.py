@@ -13,6 +13,7 @@ from kaito.ctrl.builder import ControllerBuilder
 from kaito.ctrl.client import GVK, Client
 from kaito.ctrl.leader import LeaderElectionConfig
 from kaito.ctrl.manager import Manager
+from kaito.ctrl.ratelimiter import ItemExponentialFailureRateLimiter
 from kaito.ctrl.reconcile import ReconcilerFunc, Request, Result
 from kaito.sim.cluster import Cluster
 
@@ -91,7 +92,13 @@ async def test_raising_reconcile_is_retried_with_backoff_and_the_worker_survives
         return Result()
 
     manager = Manager(client, registry=CollectorRegistry(), probe_port=None)
-    ControllerBuilder(manager).for_(CM, namespace="default").complete(ReconcilerFunc(reconcile))
+    backoff = ItemExponentialFailureRateLimiter(0.05, 10.0)  # 50, 100, 200, 400 ms: well above timer noise
+    (
+        ControllerBuilder(manager)
+        .for_(CM, namespace="default")
+        .with_options(rate_limiter=backoff)
+        .complete(ReconcilerFunc(reconcile))
+    )
     run = asyncio.create_task(manager.run())
     await client.create(make_configmap("flaky"))
     await eventually(lambda: len(attempts["flaky"]) == 5)
