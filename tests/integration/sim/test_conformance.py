@@ -45,8 +45,6 @@ def _load_drivers() -> Any:
 
 _drivers = _load_drivers()
 ApiFailure = _drivers.ApiFailure
-ConformanceClient = _drivers.ConformanceClient
-EventStream = _drivers.EventStream
 Kind = _drivers.Kind
 PatchType = _drivers.PatchType
 CLIENT_NAMES = _drivers.CLIENT_NAMES
@@ -933,14 +931,50 @@ async def test_builtin_wide_tables(
 # ----------------------------------------------------------------------------------------------- kubectl only
 
 
+IMPERATIVE_CASES = [
+    pytest.param(
+        ["create", "configmap", "imp", "--from-literal=a=b"],
+        CONFIGMAP,
+        lambda o: o["data"] == {"a": "b"},
+        id="configmap",
+    ),
+    pytest.param(
+        ["create", "secret", "generic", "imp", "--from-literal=a=b"],
+        SECRET,
+        lambda o: o["data"] == {"a": "Yg=="},
+        id="secret",
+    ),
+    pytest.param(
+        ["create", "deployment", "imp", f"--image={PAUSE}", "--replicas=2"],
+        DEPLOYMENT,
+        lambda o: (
+            (o["spec"]["replicas"], o["spec"]["template"]["spec"]["containers"][0]["image"]) == (2, PAUSE)
+        ),
+        id="deployment",
+    ),
+    pytest.param(
+        ["create", "serviceaccount", "imp"],
+        Kind("v1", "ServiceAccount", "serviceaccounts"),
+        lambda o: o["metadata"]["name"] == "imp",
+        id="serviceaccount",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "kind", "holds"), IMPERATIVE_CASES)
 async def test_kubectl_imperative_create(
-    target: Target, ns: str, tmp_path_factory: pytest.TempPathFactory
+    target: Target,
+    ns: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    argv: list[str],
+    kind: Any,
+    holds: Callable[[dict[str, Any]], bool],
 ) -> None:
-    """`kubectl create configmap|namespace|secret|deployment|job ...` build the object in kubectl and send it
+    """`kubectl create configmap|secret|deployment|serviceaccount ...` build the object in kubectl and send it
     with client-go's typed clientset, whose request body is protobuf (application/vnd.kubernetes.protobuf),
-    not JSON; a server that only reads JSON answers 415 to every one of these commands."""
+    not JSON; a server that reads only JSON answers 415 to every one of these commands."""
     kubectl = await open_client("kubectl", target.kubeconfig, tmp_path_factory.mktemp("kubectl-imperative"))
 
-    await kubectl.run("create", "configmap", "imperative", f"--namespace={ns}", "--from-literal=a=b")
+    await kubectl.run(*argv, f"--namespace={ns}")
 
-    assert (await kubectl.get(CONFIGMAP, "imperative", ns))["data"] == {"a": "b"}
+    assert holds(await kubectl.get(kind, "imp", ns))
