@@ -585,4 +585,3 @@ class Client:
 
 def _query(**params: str | None) -> list[tuple[str, str]]:
     return [(key, value) for key, value in params.items() if value is not None]
-

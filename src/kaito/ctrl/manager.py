@@ -134,7 +134,10 @@ class Manager:
 
     def _spawn(self, runnable: Runnable, leader: bool) -> None:
         assert self._stop_runnables is not None and self._tasks_changed is not None
-        task = asyncio.get_running_loop().create_task(runnable.run(self._stop_runnables))
+        name = getattr(runnable, "name", type(runnable).__name__)
+        task = asyncio.get_running_loop().create_task(
+            runnable.run(self._stop_runnables), name=f"runnable {name}"
+        )
         self._tasks[task] = leader
         self._tasks_changed.set()
 
@@ -152,14 +155,8 @@ class Manager:
         lead_task: asyncio.Task[None] | None = None
         try:
             self.informers.start()
-            try:
-                async with asyncio.timeout(self.cache_sync_timeout):
-                    await self.informers.wait_for_cache_sync()
-            except TimeoutError:
-                pending = [i.name for i in self.informers.informers if not i.has_synced]
-                raise CacheSyncTimeout(
-                    f"caches of {', '.join(pending)} did not sync within {self.cache_sync_timeout:g}s"
-                ) from None
+            if not await self._wait_for_caches():
+                return  # stop() arrived before the caches synced
             self.caches_synced = True
             log.info("caches synced")
             for runnable in self._runnables:
@@ -172,6 +169,27 @@ class Manager:
             await self._shutdown(lead_task, cancel_leaders=isinstance(failure, LeaderElectionLost))
         if failure is not None:
             raise failure
+
+    async def _wait_for_caches(self) -> bool:
+        """True once every cache synced; False if stop() came first; CacheSyncTimeout after the timeout."""
+        assert self._stop_requested is not None
+        synced = asyncio.ensure_future(self.informers.wait_for_cache_sync())
+        stopped = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {synced, stopped}, timeout=self.cache_sync_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            synced.cancel()
+            stopped.cancel()
+        if synced in done:
+            return True
+        if stopped in done:
+            return False
+        pending = [i.name for i in self.informers.informers if not i.has_synced]
+        raise CacheSyncTimeout(
+            f"caches of {', '.join(pending)} did not sync within {self.cache_sync_timeout:g}s"
+        )
 
     async def _lead(self, elector: LeaderElector) -> None:
         await elector.acquire()

@@ -211,3 +211,13 @@ async def test_lease_loss_error_is_leader_election_lost(
     fake_api.failures.clear()
     with pytest.raises(LeaderElectionLost):
         run.result()
+
+
+async def test_stop_before_the_caches_sync_returns_promptly(client: Client, clock: FakeClock) -> None:
+    mgr = manager(client, clock, probe_port=None, cache_sync_timeout=60)
+    mgr.informers.informer_for(GVK("example.com/v1", "Missing"))  # never syncs
+    run = asyncio.create_task(mgr.run())
+    await clock.settle()
+    mgr.stop()
+    await asyncio.wait_for(run, 5)
+    assert not mgr.caches_synced
