@@ -6,6 +6,8 @@ import asyncio
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.clock import FakeClock
@@ -229,3 +231,28 @@ async def test_many_workers_same_keys_never_concurrent_never_lost(
         assert last_start[key] > added, (
             f"{key} was added after its last processing started and never processed"
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "get", "done"]), st.integers(0, 3)), max_size=60))
+def test_invariants_hold_after_any_sequence_of_operations(ops: list[tuple[str, int]]) -> None:
+    """After any operations: queued items are dirty, not processing, unique; dirty ones are queued or held."""
+
+    async def run() -> None:
+        q: WorkQueue[int] = WorkQueue("prop", clock=FakeClock(), metrics=False)
+        held: list[int] = []
+        for op, item in ops:
+            if op == "add":
+                q.add(item)
+            elif op == "get" and len(q):
+                held.append(await q.get())
+            elif op == "done" and held:
+                q.done(held.pop(item % len(held)))
+            queued = list(q._queue)
+            assert len(queued) == len(set(queued))
+            assert set(queued) <= q._dirty
+            assert not set(queued) & q._processing
+            assert q._dirty <= set(queued) | q._processing
+            assert q._processing == set(held)
+
+    asyncio.run(run())
