@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 __all__ = ["REGISTRY", "ControllerMetrics", "WorkqueueMetrics", "controller_metrics", "workqueue_metrics"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in (ProcessCollector, PlatformCollector, GCCollector):  # what every exporter serves
+    _collector(registry=REGISTRY)
 
 _QUEUE_BUCKETS = tuple(
     1e-8 * 10**i for i in range(10)
