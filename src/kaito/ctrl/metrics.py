@@ -28,9 +28,8 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in (ProcessCollector, PlatformCollector, GCCollector):  # what every exporter serves
     _collector(registry=REGISTRY)
 
-_QUEUE_BUCKETS = tuple(
-    1e-8 * 10**i for i in range(10)
-)  # 10 ns .. 10 s, like client-go's ExponentialBuckets(1e-8, 10, 10)
+# 10 ns .. 1 s by decades, client-go's ExponentialBuckets(1e-8, 10, 10)
+_QUEUE_BUCKETS = tuple(1e-8 * 10**i for i in range(10))
 _RECONCILE_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
     1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
