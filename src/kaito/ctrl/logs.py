@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 __all__ = ["CONTEXT_FIELDS", "JsonFormatter", "ObjectLogger", "configure_logging", "object_logger"]
 
-CONTEXT_FIELDS = ("controller", "key", "namespace", "name", "reconcile_id", "kind")
+CONTEXT_FIELDS = ("controller", "key", "namespace", "reconcile_id", "kind")  # not "name": LogRecord has one
 
 
 class JsonFormatter(logging.Formatter):

@@ -27,6 +27,7 @@ def test_records_are_json_with_context() -> None:
         logger.removeHandler(handler)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["msg"] == "reconciled a" and first["level"] == "warning"
+    assert first["logger"] == "test.ctrl.logs" and "name" not in first
     assert (first["controller"], first["key"], first["reconcile_id"]) == ("mirror", "default/a", "r1")
     assert second["error"] == "ValueError('boom')" and "Traceback" in second["stacktrace"]
 
