@@ -148,7 +148,7 @@ async def bench_memory(objects: int) -> None:
     print(f"memory   Store, frozen, managedFields kept:     {frozen_bytes / objects:>8,.0f} B/object")
     print(f"memory   Store, frozen, managedFields stripped: {stripped_bytes / objects:>8,.0f} B/object")
     print(
-        f"memory   plain decoded dicts, no store/indexes: {plain_bytes / objects:>8,.0f} B/object (comparison)"
+        f"memory   plain decoded dicts, no store/indexes: {plain_bytes / objects:>8,.0f} B/object (compare)"
     )
     del stripped
 
@@ -192,8 +192,9 @@ async def bench_memory(objects: int) -> None:
             after = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
             await informer.stop()
-            print(f"memory   informer cache after listing {len(informer.store):,} objects over HTTP: "
-                  f"{(after - before) / objects:>8,.0f} B/object (list+sync took {elapsed:.2f}s under tracemalloc)")  # fmt: skip
+            per_object = (after - before) / objects
+            print(f"memory   informer cache, {len(informer.store):,} objects listed over HTTP: ", end="")
+            print(f"{per_object:>8,.0f} B/object (list+sync {elapsed:.2f}s under tracemalloc)")
 
 
 def _fill(store: Store, objects: Iterable[Mapping[str, Any]]) -> Store:
