@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from kaito.ctrl.client import GVK, Client, PatchType, RetryPolicy
-from kaito.ctrl.errors import AlreadyExists, Conflict, NotFound, ServerError
+from kaito.ctrl.errors import AlreadyExists, Conflict, NotFound, ServerError, UnknownKind
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -67,3 +68,47 @@ async def test_tls_kubeconfig_with_the_cluster_ca(
     assert cluster.url.startswith("https://")
     await client.create(make_configmap("secure"))
     assert (await client.get(CM, "secure"))["metadata"]["name"] == "secure"
+
+
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_a_crd_registered_after_start_is_found_by_discovery(client: Client) -> None:
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 3},
+    }
+    with pytest.raises(UnknownKind):
+        await client.create(widget)
+    await client.create(WIDGET_CRD)
+    for _ in range(100):  # the CRD becomes served shortly after it is created
+        try:
+            created = await client.create(widget)
+            break
+        except UnknownKind:
+            await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the Widget kind never became known to discovery")
+    assert created["spec"] == {"size": 3}
+    assert (await client.get(GVK("example.com/v1", "Widget"), "w"))["metadata"]["namespace"] == "default"
