@@ -13,7 +13,10 @@ Phases, each after a short warm-up:
 * get    - GET one ConfigMap by name;
 * list   - GET the list of a namespace holding `--objects` ConfigMaps;
 * patch  - merge-patch one ConfigMap's data (each worker patches its own object, so no write contention).
-Each reports requests per second, and per-request latency p50/p99 as the client saw it.
+Each reports requests per second, per-request latency p50/p99 as the client saw it, and how busy the
+server's core was (CPU seconds per second, from /proc). Below ~90% the load generator, not the server,
+was the limit (on two cores a Python client costs about what the server does per request), so the phase
+also prints the server's CPU time per request and the rate one fully busy server core would sustain.
 
 Watch fan-out: `--watchers` concurrent watch streams on one namespace, then `--writes` merge-patches of one
 object, one at a time; for every write, the time from just before the PATCH is sent to each watcher's
@@ -65,17 +68,37 @@ class PhaseResult:
     errors: int
     elapsed_s: float
     latencies_ms: list[float]
+    server_cpu_share: (
+        float  # the server's CPU seconds per wall second while measuring (1.0 = its core is full)
+    )
 
     @property
     def rps(self) -> float:
         return self.requests / self.elapsed_s if self.elapsed_s else 0.0
 
+    @property
+    def server_cpu_us_per_request(self) -> float:
+        return self.server_cpu_share * self.elapsed_s / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def per_server_core(self) -> float:
+        """Requests per second a fully busy server core would answer, from the CPU time each one cost."""
+        return 1e6 / self.server_cpu_us_per_request if self.server_cpu_us_per_request else 0.0
+
     def line(self) -> str:
         p50, p99 = percentile(self.latencies_ms, 50), percentile(self.latencies_ms, 99)
         return (
             f"{self.name:<22} {self.rps:9.0f} req/s   latency p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   "
-            f"({self.requests} requests, {self.errors} errors, {self.elapsed_s:.1f} s)"
+            f"server CPU {self.server_cpu_share:4.0%}, {self.server_cpu_us_per_request:4.0f} us/request "
+            f"=> {self.per_server_core:6.0f} req/s per full server core  "
+            f"({self.requests} requests, {self.errors} errors)"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -119,7 +142,7 @@ def server_process(cpu: int) -> Any:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the benchmark server did not start (exit code {proc.poll()})")
                 time.sleep(0.05)
-            yield url_file.read_text()
+            yield url_file.read_text(), proc.pid
         finally:
             assert proc.stdin is not None
             proc.stdin.close()
@@ -157,7 +180,12 @@ async def setup(session: aiohttp.ClientSession, url: str, config: BenchConfig) -
 
 
 async def load_phase(
-    session: aiohttp.ClientSession, url: str, name: str, config: BenchConfig, objects_in_list: int
+    session: aiohttp.ClientSession,
+    url: str,
+    name: str,
+    config: BenchConfig,
+    objects_in_list: int,
+    server_pid: int,
 ) -> PhaseResult:
     """`config.concurrency` workers each issuing one request at a time, for warm-up then measured time."""
 
@@ -181,6 +209,12 @@ async def load_phase(
     measure_from = loop.time() + config.warmup_s
     stop_at = measure_from + config.duration_s
 
+    cpu_at_start: list[float] = []
+
+    async def meter() -> None:
+        await asyncio.sleep(config.warmup_s)
+        cpu_at_start.append(cpu_seconds(server_pid))
+
     async def worker(index: int) -> None:
         seq = 0
         while (now := loop.time()) < stop_at:
@@ -191,8 +225,9 @@ async def load_phase(
                 counts["ok" if ok else "errors"] += 1
                 latencies.append((done - now) * 1000)
 
-    await asyncio.gather(*(worker(i) for i in range(config.concurrency)))
-    return PhaseResult(name, counts["ok"], counts["errors"], config.duration_s, latencies)
+    await asyncio.gather(meter(), *(worker(i) for i in range(config.concurrency)))
+    share = (cpu_seconds(server_pid) - cpu_at_start[0]) / config.duration_s
+    return PhaseResult(name, counts["ok"], counts["errors"], config.duration_s, latencies, share)
 
 
 async def fanout_phase(session: aiohttp.ClientSession, url: str, config: BenchConfig) -> list[float]:
@@ -248,14 +283,16 @@ async def fanout_phase(session: aiohttp.ClientSession, url: str, config: BenchCo
     return [(times[i] - sent[i]) * 1000 for times in receipts for i in range(min(len(times), len(sent)))]
 
 
-async def run_load(url: str, config: BenchConfig) -> None:
+async def run_load(url: str, server_pid: int, config: BenchConfig) -> None:
     connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4)
     async with aiohttp.ClientSession(connector=connector, headers={"Accept": "application/json"}) as session:
         await setup(session, url, config)
         results = [
-            await load_phase(session, url, "get", config, config.objects),
-            await load_phase(session, url, f"list ({config.objects} objects)", config, config.objects),
-            await load_phase(session, url, "merge-patch", config, config.objects),
+            await load_phase(session, url, "get", config, config.objects, server_pid),
+            await load_phase(
+                session, url, f"list ({config.objects} objects)", config, config.objects, server_pid
+            ),
+            await load_phase(session, url, "merge-patch", config, config.objects, server_pid),
         ]
         for result in results:
             print(result.line(), flush=True)
@@ -303,10 +340,10 @@ def main(argv: list[str] | None = None) -> None:
         f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}); concurrency {config.concurrency}",
         flush=True,
     )
-    with server_process(config.server_cpu) as url:
+    with server_process(config.server_cpu) as (url, server_pid):
         if client_cpu is not None:
             os.sched_setaffinity(0, {client_cpu})
-        asyncio.run(run_load(url, config))
+        asyncio.run(run_load(url, server_pid, config))
 
 
 if __name__ == "__main__":
