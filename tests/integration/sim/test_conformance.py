@@ -371,13 +371,19 @@ async def test_dropped_watches_end_the_stream(client: Any, ns: str, target: Targ
 # ------------------------------------------------------------------------------------------------ writes
 
 
-async def test_update_with_a_stale_resource_version_conflicts(client: Any, ns: str) -> None:
+@pytest.mark.parametrize("write", ["update", "merge-patch"])
+async def test_write_with_a_stale_resource_version_conflicts(client: Any, ns: str, write: str) -> None:
+    """A resourceVersion in the body is a precondition, for a PUT and for a patch that carries one."""
     stale = await client.create(configmap("cfl-a", ns))
     await client.patch(CONFIGMAP, "cfl-a", {"data": {"k": "newer"}}, PatchType.MERGE, ns)
-    stale["data"] = {"k": "from-stale-read"}
 
     with pytest.raises(ApiFailure) as failure:
-        await client.replace(CONFIGMAP, stale)
+        if write == "update":
+            stale["data"] = {"k": "from-stale-read"}
+            await client.replace(CONFIGMAP, stale)
+        else:
+            body = {"metadata": {"resourceVersion": stale["metadata"]["resourceVersion"]}, "data": {"k": "x"}}
+            await client.patch(CONFIGMAP, "cfl-a", body, PatchType.MERGE, ns)
 
     assert (failure.value.code, failure.value.reason) == (409, "Conflict")
     assert "the object has been modified" in failure.value.message
