@@ -1,0 +1,191 @@
+"""The AKS provisioner: one agent pool per Machine through azure-mgmt-containerservice's aio client.
+
+The decisions (pool name, AgentPool body, what a pool state or an Azure error means) are the pure functions
+of `kaito.provisioners.aks_pool`; this module is the thin async shell around the SDK.
+
+Long-running operations are never awaited: `create` and `delete` start them with `polling=False` and
+return; the Machine reconciler observes progress with `get` (a GET of the pool) on later reconciles, so a
+pool that takes ten minutes never holds a reconcile worker, and a restarted controller re-derives
+everything from GET. A create whose PUT meets AKS's 409 "in progress create node pool operation" adopts the
+running operation (it is ours: the name is deterministic) instead of failing.
+
+Credentials: in a cluster, `AksProvisioner.from_environment()` uses azure-identity's
+WorkloadIdentityCredential when `AZURE_FEDERATED_TOKEN_FILE` is set, else DefaultAzureCredential. Against
+the embedded endpoint of `kaito.sim`, pass an explicit credential (`StaticTokenCredential`), its `base_url`
+and `connection_verify=<its CA file>`.
+
+`throttled` counts the 429s that got past the SDK's own retries (each becomes a ThrottledError carrying
+the Retry-After, which the reconciler honours by requeueing that much later).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.credentials import AccessToken
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.mgmt.containerservice.aio import ContainerServiceClient
+
+from kaito.api import names
+from kaito.api.machine import Machine
+from kaito.provisioners.aks_pool import build_agent_pool, classify_azure_error, observe_pool, pool_name
+from kaito.provisioners.base import (
+    ObservedState,
+    OperationInProgress,
+    Provisioner,
+    ProvisionerError,
+    ThrottledError,
+)
+
+__all__ = ["AksConfig", "AksProvisioner", "StaticTokenCredential"]
+
+
+@dataclass(frozen=True)
+class AksConfig:
+    """Which AKS cluster's pools to manage, and how to reach its ARM endpoint."""
+
+    subscription_id: str
+    resource_group: str
+    cluster_name: str
+    base_url: str | None = None  # None: public Azure (management.azure.com)
+    connection_verify: str | bool = True  # a CA bundle path for a private endpoint
+    retry_total: int | None = None  # the SDK's own retries of 429/5xx (None: azure-core's default, 3)
+    client_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for label, value in (
+            ("subscription_id", self.subscription_id),
+            ("resource_group", self.resource_group),
+            ("cluster_name", self.cluster_name),
+        ):
+            if not value:
+                raise ValueError(f"AksConfig.{label} is empty; give the AKS cluster's {label}")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(self.client_options)
+        if self.base_url is not None:
+            kwargs["base_url"] = self.base_url
+        if self.connection_verify is not True:
+            kwargs["connection_verify"] = self.connection_verify
+        if self.retry_total is not None:
+            kwargs["retry_total"] = self.retry_total
+        return kwargs
+
+
+class StaticTokenCredential(AsyncTokenCredential):
+    """An async credential handing out one fixed token: for endpoints that accept any bearer (kaito.sim)."""
+
+    def __init__(self, token: str = "kaito-sim", *, lifetime_s: int = 3600) -> None:
+        self._token = token
+        self._lifetime_s = lifetime_s
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + self._lifetime_s)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class AksProvisioner(Provisioner):
+    """Machines as AKS agent pools (one pool of one node each)."""
+
+    name = names.PROVISIONER_AKS
+
+    def __init__(
+        self,
+        config: AksConfig,
+        credential: AsyncTokenCredential,
+        *,
+        client: ContainerServiceClient | None = None,
+    ) -> None:
+        self.config = config
+        self.credential = credential
+        self.client = client or ContainerServiceClient(
+            credential, config.subscription_id, **config.client_kwargs()
+        )
+        self.throttled = 0
+
+    @classmethod
+    def from_environment(cls, config: AksConfig) -> AksProvisioner:
+        """In a cluster: workload identity when its token file is mounted, else DefaultAzureCredential."""
+        from azure.identity.aio import DefaultAzureCredential, WorkloadIdentityCredential
+
+        credential: AsyncTokenCredential
+        if os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+            credential = WorkloadIdentityCredential()
+        else:
+            credential = DefaultAzureCredential()
+        return cls(config, credential)
+
+    async def close(self) -> None:
+        await self.client.close()
+        await self.credential.close()
+
+    # ---- the contract -------------------------------------------------------------------------------
+
+    async def create(self, machine: Machine) -> ObservedState:
+        existing = await self.get(machine)
+        if existing.exists:
+            return existing
+        name = pool_name(machine.metadata.name or "")
+        try:
+            poller = await self.client.agent_pools.begin_create_or_update(
+                self.config.resource_group,
+                self.config.cluster_name,
+                name,
+                build_agent_pool(machine),
+                polling=False,
+            )
+            body = await poller.result()
+        except AzureError as exc:
+            error = self._classify(exc)
+            if isinstance(error, OperationInProgress):
+                return await self.get(machine)  # our own create, started before a restart: adopt it
+            raise error from exc
+        return observe_pool(body)
+
+    async def get(self, machine: Machine) -> ObservedState:
+        name = pool_name(machine.metadata.name or "")
+        try:
+            pool = await self.client.agent_pools.get(
+                self.config.resource_group, self.config.cluster_name, name
+            )
+        except ResourceNotFoundError:
+            return ObservedState.gone(f"agent pool {name}")
+        except AzureError as exc:
+            raise self._classify(exc) from exc
+        return observe_pool(pool)
+
+    async def delete(self, machine: Machine) -> None:
+        name = pool_name(machine.metadata.name or "")
+        try:
+            poller = await self.client.agent_pools.begin_delete(
+                self.config.resource_group, self.config.cluster_name, name, polling=False
+            )
+            await poller.result()
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            error = self._classify(exc)
+            if isinstance(error, OperationInProgress):
+                return  # a delete is already running
+            raise error from exc
+
+    def matches(self, node: Mapping[str, Any], machine: Machine) -> bool:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        name = machine.metadata.name or ""
+        return labels.get(names.LABEL_MACHINE) == name and labels.get("agentpool") == pool_name(name)
+
+    def _classify(self, exc: AzureError) -> ProvisionerError:
+        error = classify_azure_error(exc)
+        if isinstance(error, ThrottledError):
+            self.throttled += 1
+        return error

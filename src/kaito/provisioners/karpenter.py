@@ -1,0 +1,108 @@
+"""The Karpenter provisioner: a Machine is a `karpenter.sh/v1` NodeClaim, written through kaito.ctrl's Client.
+
+The claim's shape and the meaning of its status are the pure functions of
+`kaito.provisioners.karpenter_claim`; this module is the thin async shell. Karpenter does the launching:
+`create` writes the claim (AlreadyExists means an earlier call or an earlier process did: it is adopted),
+`get` reads it back, `delete` deletes it (Karpenter's termination finalizer then removes the Node and the
+instance; the claim is GONE once that finished). NodeClaims carry `kaito.sh/machine`, so the Machine
+controller watches them (`watched_kinds`) and wakes the Machine on every status change.
+
+API failures map onto the provisioner errors: 429 -> ThrottledError (Retry-After kept), 5xx and lost
+connections -> RetryableError, a cluster without the NodeClaim CRD or a refused claim -> PermanentError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kaito import ctrl
+from kaito.api import names
+from kaito.api.machine import Machine
+from kaito.provisioners.base import (
+    ObservedState,
+    PermanentError,
+    Provisioner,
+    ProvisionerError,
+    RetryableError,
+    ThrottledError,
+)
+from kaito.provisioners.karpenter_claim import (
+    NODECLAIM_API_VERSION,
+    NODECLAIM_KIND,
+    KarpenterConfig,
+    build_nodeclaim,
+    nodeclaim_name,
+    observe_nodeclaim,
+)
+
+__all__ = ["NODECLAIM", "KarpenterProvisioner", "classify_api_error"]
+
+NODECLAIM = ctrl.GVK(NODECLAIM_API_VERSION, NODECLAIM_KIND)
+
+
+def classify_api_error(exc: ctrl.CtrlError) -> ProvisionerError:
+    """The provisioner error for a failed Kubernetes API call about a NodeClaim."""
+    if isinstance(exc, ctrl.TooManyRequests):
+        return ThrottledError("TooManyRequests", exc.message, retry_after=exc.retry_after)
+    if isinstance(exc, ctrl.ServerError | ctrl.TransportError):
+        return RetryableError(type(exc).__name__, str(exc))
+    if isinstance(exc, ctrl.UnknownKind):
+        return PermanentError(
+            "NodeClaimCRDMissing",
+            f"The cluster does not serve {NODECLAIM_KIND} in {NODECLAIM_API_VERSION} ({exc}); install "
+            "Karpenter (v1 CRDs) or set the Machine's spec.provisioner to aks.",
+        )
+    if isinstance(exc, ctrl.ApiError):
+        return PermanentError(
+            exc.reason or "NodeClaimRejected", f"The API server refused the NodeClaim: {exc.message}"
+        )
+    return RetryableError(type(exc).__name__, str(exc))
+
+
+class KarpenterProvisioner(Provisioner):
+    """Machines as Karpenter NodeClaims."""
+
+    name = names.PROVISIONER_KARPENTER
+
+    def __init__(self, client: ctrl.Client, config: KarpenterConfig | None = None) -> None:
+        self.client = client
+        self.config = config or KarpenterConfig()
+
+    async def create(self, machine: Machine) -> ObservedState:
+        claim = build_nodeclaim(machine, self.config)
+        try:
+            created = await self.client.create(claim)
+        except ctrl.AlreadyExists:
+            return await self.get(machine)
+        except ctrl.CtrlError as exc:
+            raise classify_api_error(exc) from exc
+        return observe_nodeclaim(created, machine_name=machine.metadata.name or "")
+
+    async def get(self, machine: Machine) -> ObservedState:
+        name = machine.metadata.name or ""
+        try:
+            claim = await self.client.get(NODECLAIM, nodeclaim_name(name))
+        except ctrl.NotFound:
+            return observe_nodeclaim(None, machine_name=name)
+        except ctrl.CtrlError as exc:
+            raise classify_api_error(exc) from exc
+        return observe_nodeclaim(claim, machine_name=name)
+
+    async def delete(self, machine: Machine) -> None:
+        try:
+            await self.client.delete(NODECLAIM, nodeclaim_name(machine.metadata.name or ""))
+        except ctrl.NotFound:
+            return
+        except ctrl.CtrlError as exc:
+            raise classify_api_error(exc) from exc
+
+    def matches(self, node: Mapping[str, Any], machine: Machine) -> bool:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        return (
+            labels.get(names.LABEL_MACHINE) == machine.metadata.name
+            and labels.get("karpenter.sh/nodepool") == self.config.node_pool
+        )
+
+    def watched_kinds(self) -> Sequence[tuple[str, str]]:
+        return [(NODECLAIM_API_VERSION, NODECLAIM_KIND)]
