@@ -640,7 +640,14 @@ class ApiServer:
         dry = _dry_run(query.getall("dryRun", []))
         body = await _read_object(request, rt, self.registry)
         _check_namespace(body, namespace)
-        obj = self.store.create(rt.api_version, rt.kind, body, namespace=namespace, dry_run=dry)
+        obj = self.store.create(
+            rt.api_version,
+            rt.kind,
+            body,
+            namespace=namespace,
+            dry_run=dry,
+            field_manager=query.get("fieldManager") or None,
+        )
         return self._object_response(request, rt, obj, 201)
 
     async def _update(
@@ -662,7 +669,14 @@ class ApiServer:
         _check_namespace(body, namespace)
         if namespace is not None:
             meta["namespace"] = namespace
-        obj = self.store.update(rt.api_version, rt.kind, body, subresource=target.subresource, dry_run=dry)
+        obj = self.store.update(
+            rt.api_version,
+            rt.kind,
+            body,
+            subresource=target.subresource,
+            dry_run=dry,
+            field_manager=query.get("fieldManager") or None,
+        )
         return self._object_response(request, rt, obj)
 
     async def _patch(

@@ -644,6 +644,8 @@ def _cell(rt: ResourceType, col: dict[str, Any], obj: dict[str, Any], now: datet
     if builtin and kind == "string" and len(results) > 1:
         return ",".join(_text(v) for v in results)  # kube's Go printers join lists (containers, images)
     if not results:
+        if builtin and kind == "integer":
+            return 0  # a Go int32 field (Deployment UP-TO-DATE, AVAILABLE) reads 0 when unset
         return "<none>" if (rt.group, rt.kind, name) in _NONE_WHEN_EMPTY else None
     value = results[0]
     if (rt.group, rt.kind, name) in _NONE_WHEN_EMPTY and value in ("", None):

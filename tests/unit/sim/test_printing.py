@@ -232,6 +232,8 @@ def test_wide_columns_carry_priority_so_kubectl_hides_them_without_o_wide() -> N
         ("ConfigMap", {"data": {"a": "1", "b": "2"}}, "Data", 2),
         ("Event", {"involvedObject": {"kind": "Pod", "name": "web-0"}}, "Object", "pod/web-0"),
         ("Deployment", {"spec": {"replicas": 3}, "status": {"readyReplicas": 2}}, "Ready", "2/3"),
+        ("Deployment", {"spec": {"replicas": 3}}, "Up-to-date", 0),
+        ("Deployment", {"spec": {"replicas": 3}}, "Available", 0),
         (
             "Deployment",
             {"spec": {"template": {"spec": {"containers": [{"image": "a"}, {"image": "b"}]}}}},

@@ -98,9 +98,32 @@ def test_other_kinds_kubectl_creates(kind: str, raw: bytes, expected: dict[str, 
     assert {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")} == expected
 
 
+def test_pointer_zeroes_are_kept_and_value_zeroes_dropped() -> None:
+    port = (
+        _field(1, "http")
+        + _field(3, 80)
+        + _field(4, _field(1, 1) + _field(2, 0) + _field(3, "web"))
+        + _field(5, 0)
+    )
+    spec = _field(1, port) + _field(4, "ClusterIP")
+    obj = decode_object(_envelope("v1", "Service", _field(1, _meta("svc")) + _field(2, spec)))
+    assert obj["spec"] == {"ports": [{"name": "http", "port": 80, "targetPort": "web"}], "type": "ClusterIP"}
+    deployment_spec = _field(1, 0) + _field(5, 0) + _field(7, False)  # replicas is a pointer: 0 stays
+    obj = decode_object(
+        _envelope("apps/v1", "Deployment", _field(1, _meta("d")) + _field(2, deployment_spec))
+    )
+    assert obj["spec"] == {"replicas": 0}
+    limits = _field(8, _map_entry(1, "nvidia.com/gpu", _field(1, "1")))
+    pod_spec = _field(2, _field(1, "main") + _field(2, "img") + limits)
+    obj = decode_object(_envelope("v1", "Pod", _field(1, _meta("p")) + _field(2, pod_spec)))
+    assert obj["spec"]["containers"] == [
+        {"name": "main", "image": "img", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    ]
+
+
 def test_unknown_kind_is_refused_with_the_way_out() -> None:
-    with pytest.raises(UnsupportedKind, match=r"Deployment \(apps/v1\) sent as protobuf .*`kubectl apply"):
-        decode_object(_envelope("apps/v1", "Deployment", b""))
+    with pytest.raises(UnsupportedKind, match=r"StatefulSet \(apps/v1\) sent as protobuf .*`kubectl apply"):
+        decode_object(_envelope("apps/v1", "StatefulSet", b""))
 
 
 @pytest.mark.parametrize(
