@@ -1,0 +1,259 @@
+"""`kaito up`: the embedded default — a cluster, the operator on it, and your Workspace, in one command.
+
+    kaito up --apply manifests/samples/workspace-phi-3-mini.yaml
+
+starts kaito.sim (API server, node and workload simulator, the AKS ARM endpoint), installs the CRDs, runs
+the operator with the AKS provisioner pointed at the embedded ARM endpoint (its CA trusted explicitly),
+writes a kubeconfig and prints the `export KUBECONFIG=...` line. With `--apply FILE` it applies the
+Workspace(s) in FILE and prints one line per phase as each is reached (validated, planned N nodes, machines
+launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
+for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
+(1 with the reason if one fails, or when `--timeout` passes first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from kaito import ctrl
+from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
+from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.workspace_progress import workspace_progress
+from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+from kaito.sim.cluster import Cluster
+
+__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "run", "up"]
+
+DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
+_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What `kaito up` was asked to do."""
+
+    apply: Path | None = None
+    exit_when_ready: bool = False
+    timeout: float = 600.0
+    kubeconfig_out: Path = DEFAULT_KUBECONFIG
+    port: int = 0
+    health_port: int | None = 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `kaito up`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "up",
+        help="start an embedded cluster with the operator, and optionally apply a Workspace",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--apply", type=Path, default=None, metavar="FILE", help="Workspace manifest(s) to apply"
+    )
+    parser.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help="exit 0 once the applied Workspaces are ready (1 with the reason if one fails or times out)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for readiness (default: 600)"
+    )
+    parser.add_argument(
+        "--kubeconfig-out",
+        type=Path,
+        default=DEFAULT_KUBECONFIG,
+        metavar="PATH",
+        help=f"where to write the kubeconfig (default: ./{DEFAULT_KUBECONFIG})",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="API server port on 127.0.0.1 (default: a free one)"
+    )
+    parser.set_defaults(func=run)
+
+
+def load_manifests(path: Path) -> list[dict[str, Any]]:
+    """The objects of a YAML file (several documents allowed); raises ValueError naming the problem."""
+    try:
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise ValueError(f"--apply {path}: cannot read the file: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"--apply {path}: not valid YAML: {error}") from None
+    objects = [doc for doc in documents if doc is not None]
+    for index, obj in enumerate(objects):
+        if not isinstance(obj, dict) or not obj.get("apiVersion") or not obj.get("kind"):
+            raise ValueError(
+                f"--apply {path}: document {index + 1} is not a Kubernetes object with apiVersion and kind"
+            )
+    if not objects:
+        raise ValueError(f"--apply {path}: the file holds no object")
+    return objects
+
+
+async def _progress(
+    client: ctrl.Client, workspaces: list[tuple[str, str]], out: TextIO, started: float, limit_s: float
+) -> str | None:
+    """Print each Workspace's phases as they are reached; None once all succeeded, else the failure."""
+    printed: set[tuple[str, str, str]] = set()
+    deadline = started + limit_s
+    while True:
+        done = 0
+        for namespace, name in workspaces:
+            try:
+                workspace = await client.get((API_VERSION, KIND_WORKSPACE), name, namespace)
+            except ctrl.NotFound:
+                return f"Workspace {namespace}/{name} disappeared"
+            machines = await client.list(
+                (API_VERSION, KIND_MACHINE),
+                label_selector=f"{LABEL_WORKSPACE}={name},{LABEL_WORKSPACE_NAMESPACE}={namespace}",
+            )
+            progress = workspace_progress(workspace, machines.items)
+            for phase in progress.phases:
+                if (namespace, name, phase.key) not in printed:
+                    printed.add((namespace, name, phase.key))
+                    prefix = f"{name}: " if len(workspaces) > 1 else ""
+                    print(f"[{time.monotonic() - started:6.1f}s] {prefix}{phase.line}", file=out, flush=True)
+            if progress.failure is not None:
+                return f"Workspace {namespace}/{name} failed: {progress.failure}"
+            done += progress.done
+        if done == len(workspaces):
+            return None
+        if time.monotonic() > deadline:
+            return f"not ready after {limit_s:g}s (--timeout)"
+        await asyncio.sleep(_POLL_S)
+
+
+async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
+    """Run `kaito up` until done (`--exit-when-ready`) or `stop` is set; returns the exit code."""
+    started = time.monotonic()
+    manifests = load_manifests(options.apply) if options.apply is not None else []
+    async with Cluster(port=options.port, kubeconfig_path=options.kubeconfig_out) as cluster:
+        arm = cluster.arm
+        assert arm is not None, "Cluster() serves the ARM endpoint by default"
+        aks = AksConfig(
+            subscription_id=arm.ids.subscription_id,
+            resource_group=arm.ids.resource_group,
+            cluster_name=arm.ids.cluster_name,
+            base_url=arm.url,
+            connection_verify=arm.ca_path,
+        )
+        kubeconfig = str(cluster.kubeconfig)
+        async with (
+            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
+            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
+        ):
+            await install_crds(client)
+            operator = build_operator(
+                client,
+                OperatorConfig(
+                    provisioner="aks",
+                    aks=aks,
+                    aks_credential=StaticTokenCredential(),
+                    health_port=options.health_port,
+                ),
+            )
+            running = asyncio.create_task(operator.run(), name="kaito-operator")
+            print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+            print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+            print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+            try:
+                code = await _apply_and_watch(user, manifests, options, out, started, running)
+                if code is not None:
+                    return code
+                print("operator running; press Ctrl-C to stop", file=out, flush=True)
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if running.done() and running.exception() is not None:
+                    print(f"error: the operator stopped: {running.exception()}", file=out)
+                    return 1
+                return 0
+            finally:
+                operator.stop()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await running
+
+
+async def _apply_and_watch(
+    user: ctrl.Client,
+    manifests: list[dict[str, Any]],
+    options: UpOptions,
+    out: TextIO,
+    started: float,
+    running: asyncio.Task[None],
+) -> int | None:
+    """Apply the manifests and follow their Workspaces; an exit code when `up` should end now."""
+    workspaces = []
+    for obj in manifests:
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", "default")
+        try:
+            await user.apply(obj, force=True)
+        except ctrl.ApiError as error:
+            print(f"error: applying {obj['kind']} {meta.get('name')}: {error}", file=out)
+            return 1
+        print(f"applied {obj['kind']} {meta['namespace']}/{meta.get('name')}", file=out, flush=True)
+        if obj["kind"] == KIND_WORKSPACE:
+            workspaces.append((meta["namespace"], str(meta.get("name"))))
+    if workspaces:
+        watch = asyncio.create_task(_progress(user, workspaces, out, started, options.timeout))
+        await asyncio.wait({watch, running}, return_when=asyncio.FIRST_COMPLETED)
+        if not watch.done():
+            watch.cancel()
+            print(f"error: the operator stopped: {running.exception()}", file=out)
+            return 1
+        failure = watch.result()
+        if failure is not None:
+            print(f"error: {failure}", file=out, flush=True)
+            return 1 if options.exit_when_ready else None
+        names = ", ".join(f"{ns}/{name}" for ns, name in workspaces)
+        print(f"[{time.monotonic() - started:6.1f}s] Workspace {names} is Ready", file=out, flush=True)
+    if options.exit_when_ready:
+        return 0
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `kaito up` from parsed arguments."""
+    if not 0 <= args.port <= 65535:
+        print(
+            f"error: --port is {args.port}; give a TCP port from 1 to 65535, or 0 for a free one",
+            file=sys.stderr,
+        )
+        return 2
+    if args.timeout <= 0:
+        print(f"error: --timeout is {args.timeout:g}; give seconds above 0", file=sys.stderr)
+        return 2
+    options = UpOptions(
+        apply=args.apply,
+        exit_when_ready=args.exit_when_ready,
+        timeout=args.timeout,
+        kubeconfig_out=args.kubeconfig_out.absolute(),
+        port=args.port,
+    )
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await up(options, sys.stdout, stop)
+
+    try:
+        return asyncio.run(main())
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot start the embedded cluster: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,175 @@
+"""The operator process: one Manager running the Workspace and Machine controllers, from an `OperatorConfig`.
+
+`build_operator(client, config)` wires everything `kaito run` and `kaito up` start:
+
+- the Manager (shared caches, leader election on the Lease `kaito-operator` when asked, /healthz, /readyz
+  and /metrics on `health_port`, and /metrics alone on `metrics_port` when that differs);
+- the Workspace controller (`workspace.add_workspace_controller`);
+- the Machine controller with the provisioners: AKS (`AksConfig`; an explicit credential for the embedded
+  endpoint of kaito.sim, else workload identity / DefaultAzureCredential) and, when a node class is given,
+  Karpenter. `provisioner` names the default for Machines that name none.
+
+`Operator.run()` runs until stopped and closes the provisioners' clients afterwards. The client should use
+the field manager `kaito` (`FIELD_MANAGER`) so server-side applies are attributed to the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from kaito import ctrl
+from kaito.api import all_crds
+from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.workspace import (
+    WorkspaceControllerOptions,
+    WorkspaceReconciler,
+    add_workspace_controller,
+)
+from kaito.provisioners.aks import AksConfig, AksProvisioner
+from kaito.provisioners.base import Provisioner, ProvisionerRegistry
+
+__all__ = [
+    "FIELD_MANAGER",
+    "LEASE_NAME",
+    "MetricsServer",
+    "Operator",
+    "OperatorConfig",
+    "aks_config_from_environment",
+    "build_operator",
+    "install_crds",
+]
+
+FIELD_MANAGER: Final = "kaito"
+LEASE_NAME: Final = "kaito-operator"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """How to run the operator (see the module docstring)."""
+
+    provisioner: Literal["aks", "karpenter"] = "aks"
+    aks: AksConfig | None = None
+    aks_credential: Any = None  # an azure-core AsyncTokenCredential; None: from the environment
+    karpenter_node_class: tuple[str, str, str] | None = None  # (group, kind, name) of the nodeClassRef
+    leader_elect: bool = False
+    leader_election_namespace: str = "kaito-system"
+    health_host: str = "127.0.0.1"
+    health_port: int | None = 8081
+    metrics_port: int | None = None  # None: /metrics only on the health port
+    workspace: WorkspaceControllerOptions = field(default_factory=WorkspaceControllerOptions)
+    machine: MachineControllerOptions = field(default_factory=MachineControllerOptions)
+
+    def __post_init__(self) -> None:
+        if self.provisioner == "karpenter" and self.karpenter_node_class is None:
+            raise ValueError(
+                "provisioner is 'karpenter' but no node class is given; pass the nodeClassRef "
+                "(group, kind, name), e.g. ('karpenter.azure.com', 'AKSNodeClass', 'default')"
+            )
+        if self.provisioner == "aks" and self.aks is None:
+            raise ValueError(
+                "provisioner is 'aks' but no AKS cluster is given; set AZURE_SUBSCRIPTION_ID, "
+                "AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME (or pass AksConfig)"
+            )
+
+
+def aks_config_from_environment(environ: dict[str, str] | None = None) -> AksConfig | None:
+    """The AKS cluster from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME, if all set."""
+    env = environ if environ is not None else dict(os.environ)
+    keys = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AKS_CLUSTER_NAME")
+    if not all(env.get(key) for key in keys):
+        return None
+    return AksConfig(
+        subscription_id=env["AZURE_SUBSCRIPTION_ID"],
+        resource_group=env["AZURE_RESOURCE_GROUP"],
+        cluster_name=env["AKS_CLUSTER_NAME"],
+        base_url=env.get("AZURE_RESOURCE_MANAGER_URL") or None,
+    )
+
+
+class MetricsServer:
+    """/metrics on a port of its own (every replica serves it, leader or not)."""
+
+    need_leader_election = False
+
+    def __init__(self, host: str, port: int, registry: Any) -> None:
+        self.server = ctrl.ProbeServer(host=host, port=port, registry=registry)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.server.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.server.stop()
+
+
+def _provisioners(config: OperatorConfig) -> ProvisionerRegistry:
+    provisioners: list[Provisioner] = []
+    if config.aks is not None:
+        if config.aks_credential is not None:
+            provisioners.append(AksProvisioner(config.aks, config.aks_credential))
+        else:
+            provisioners.append(AksProvisioner.from_environment(config.aks))
+    if config.karpenter_node_class is not None:
+        # Imported only when asked for, so an AKS-only operator never needs the Karpenter code path.
+        module = importlib.import_module("kaito.provisioners.karpenter")
+        provisioners.append(module.KarpenterProvisioner.from_node_class(*config.karpenter_node_class))
+    return ProvisionerRegistry(provisioners, default=config.provisioner)
+
+
+@dataclass
+class Operator:
+    """A built operator: its manager, the Workspace reconciler and the provisioners to close."""
+
+    manager: ctrl.Manager
+    workspace: WorkspaceReconciler
+    provisioners: ProvisionerRegistry
+
+    async def run(self) -> None:
+        """Run until `manager.stop()`; closes the provisioners' clients afterwards."""
+        try:
+            await self.manager.run()
+        finally:
+            await self.provisioners.close()
+
+    def stop(self) -> None:
+        self.manager.stop()
+
+
+def build_operator(
+    client: ctrl.Client, config: OperatorConfig, *, clock: ctrl.Clock | None = None
+) -> Operator:
+    """The Manager with both controllers, ready to `run()`."""
+    leader = None
+    if config.leader_elect:
+        leader = ctrl.LeaderElectionConfig(
+            name=LEASE_NAME,
+            namespace=config.leader_election_namespace,
+            identity=f"{socket.gethostname()}-{os.getpid()}",
+        )
+    manager = ctrl.Manager(
+        client,
+        clock=clock,
+        leader_election=leader,
+        probe_host=config.health_host,
+        probe_port=config.health_port,
+    )
+    if config.metrics_port is not None and config.metrics_port != config.health_port:
+        manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
+    provisioners = _provisioners(config)
+    add_machine_controller(manager, provisioners, config.machine)
+    workspace = add_workspace_controller(manager, config.workspace)
+    return Operator(manager, workspace, provisioners)
+
+
+async def install_crds(client: ctrl.Client) -> list[str]:
+    """Apply the Workspace and Machine CustomResourceDefinitions (kaito.api's generator); their names."""
+    names = []
+    for crd in all_crds():
+        await client.apply(crd, force=True)
+        names.append(str(crd["metadata"]["name"]))
+    return names

@@ -1,0 +1,733 @@
+"""The Workspace reconciler: nodes, then the vLLM workload (or the tuning Job), then a truthful status.
+
+One reconcile, level-triggered and idempotent (it never assumes the previous one finished; every decision
+is a pure function of the caches, in the sibling modules):
+
+1. Being deleted: delete the Workspace's Machines, wait until the Machine controller reports them gone
+   (their cloud resources with them), then drop the `kaito.sh/workspace-cleanup` finalizer. The workload
+   objects carry the Workspace as owner, so the garbage collector removes them.
+2. Add the finalizer; `kaito.api.validate` (invalid: WorkspaceSucceeded=False naming the field; nothing is
+   created).
+3. `workspace_plan.resolve_plan`: preset, GPU shape (the SKU catalog, or bring-your-own nodes' GPU labels),
+   sizing (`status.targetNodeCount`); a refusal becomes a condition with the sizing sentence.
+4. Nodes: with an instanceType, `workspace_machines.plan_machines` creates the missing Machines
+   (deterministic names, so a stale cache cannot duplicate them); otherwise the selected existing nodes.
+   A Machine failed for good (quota, capacity) puts the cloud's message on ResourceReady, with a Warning.
+5. Once enough nodes are Ready: render the workload (`workspace_workload`, or `tuning` for a Job), apply
+   what changed (server-side apply, field manager of the client, ownerReferences to the Workspace), read
+   its readiness from the cache; stale Machines and objects are removed only once the new workload is
+   ready (new before old).
+6. `workspace_status.desired_status` computes the whole status; it is written once, only when it changed,
+   and each change is told as an Event.
+
+Watches: Workspaces (generation or deletion changed), Machines (mapped by their workspace labels), owned
+Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `inference.config`), and Nodes
+(mapped to the Workspaces that use or select them). Wire it with `add_workspace_controller(manager)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from kaito import ctrl
+from kaito.api import (
+    API_VERSION,
+    CONDITION_INFERENCE_READY,
+    CONDITION_RESOURCE_READY,
+    CONDITION_WORKSPACE_SUCCEEDED,
+    FINALIZER_WORKSPACE_CLEANUP,
+    KIND_MACHINE,
+    KIND_WORKSPACE,
+    LABEL_WORKSPACE,
+    LABEL_WORKSPACE_NAMESPACE,
+    InvalidObjectError,
+    LabelSelector,
+    Machine,
+    Workspace,
+    WorkspaceStatus,
+    find_condition,
+    parse_object,
+    validate,
+)
+from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
+from kaito.controllers.workspace_machines import launched_count, machine_name, plan_machines
+from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
+from kaito.controllers.workspace_plan import (
+    CONFIG_KEY,
+    PlanProblem,
+    WorkspacePlan,
+    known_presets,
+    node_is_ready,
+    resolve_plan,
+    select_byo_nodes,
+    tunable_presets,
+)
+from kaito.controllers.workspace_status import Failure, Observed, desired_status, status_events
+from kaito.controllers.workspace_workload import (
+    APPLIED_HASH,
+    WorkloadProblem,
+    inference_objects,
+    owned,
+    workload_readiness,
+)
+
+__all__ = [
+    "COMPONENT",
+    "CONFIGMAP",
+    "DEPLOYMENT",
+    "JOB",
+    "MACHINE",
+    "NODE",
+    "SERVICE",
+    "STATEFULSET",
+    "WORKSPACE",
+    "WorkspaceControllerOptions",
+    "WorkspaceReconciler",
+    "add_workspace_controller",
+    "workspaces_for_configmap",
+    "workspaces_for_machine",
+]
+
+log = logging.getLogger("kaito.controllers.workspace")
+
+WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
+MACHINE: Final = ctrl.GVK(API_VERSION, KIND_MACHINE)
+NODE: Final = ctrl.GVK("v1", "Node")
+CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
+SERVICE: Final = ctrl.GVK("v1", "Service")
+POD: Final = ctrl.GVK("v1", "Pod")
+DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
+STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
+JOB: Final = ctrl.GVK("batch/v1", "Job")
+COMPONENT: Final = "kaito-workspace-controller"
+_OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
+
+
+@dataclass(frozen=True)
+class WorkspaceControllerOptions:
+    """Timings (seconds) and concurrency of the Workspace controller."""
+
+    recheck_interval: float = 30.0  # look again at a Workspace still on its way, even without an event
+    deletion_poll: float = 5.0  # look again at Machines being deleted
+    max_concurrent_reconciles: int = 4
+
+    def __post_init__(self) -> None:
+        for label in ("recheck_interval", "deletion_poll"):
+            if getattr(self, label) <= 0:
+                raise ValueError(
+                    f"WorkspaceControllerOptions.{label} is {getattr(self, label)}; give seconds > 0"
+                )
+        if self.max_concurrent_reconciles < 1:
+            raise ValueError(
+                f"WorkspaceControllerOptions.max_concurrent_reconciles is {self.max_concurrent_reconciles}; "
+                "give 1 or more"
+            )
+
+
+@dataclass
+class _Stores:
+    workspaces: ctrl.Store
+    machines: ctrl.Store
+    nodes: ctrl.Store
+    owned: dict[str, ctrl.Store] = field(default_factory=dict)  # by kind
+
+
+def workspaces_for_machine(machine: Mapping[str, Any]) -> list[ctrl.Request]:
+    """The Workspace a Machine (or a Node it made) belongs to, from the workspace labels."""
+    labels = (machine.get("metadata") or {}).get("labels") or {}
+    name, namespace = labels.get(LABEL_WORKSPACE), labels.get(LABEL_WORKSPACE_NAMESPACE)
+    return [ctrl.Request(namespace, name)] if name and namespace else []
+
+
+def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
+    """Map a ConfigMap to its controller owner and to the Workspaces naming it in `inference.config`."""
+    owner = ctrl.EnqueueRequestForOwner(WORKSPACE)
+
+    def map_fn(configmap: Any) -> list[ctrl.Request]:
+        meta = configmap.get("metadata") or {}
+        namespace, name = meta.get("namespace") or "", meta.get("name")
+        found = list(owner.create(configmap))
+        for ws in workspaces.list(namespace):
+            if ((ws.get("inference") or {}).get("config")) == name:
+                found.append(ctrl.request_for(ws))
+        return found
+
+    return map_fn
+
+
+def _workspaces_for_node(workspaces: ctrl.Store) -> ctrl.MapFunc:
+    """Map a Node to the Workspaces it was made for, that run on it, or that may select it (BYO)."""
+
+    def map_fn(node: Any) -> list[ctrl.Request]:
+        meta = node.get("metadata") or {}
+        name, labels = meta.get("name"), meta.get("labels") or {}
+        found = workspaces_for_machine(node)
+        for ws in workspaces.list():
+            resource = ws.get("resource") or {}
+            status = ws.get("status") or {}
+            if name in (status.get("workerNodes") or []) or name in (resource.get("preferredNodes") or []):
+                found.append(ctrl.request_for(ws))
+                continue
+            if resource.get("instanceType"):
+                continue
+            with contextlib.suppress(ValidationError):
+                selector = LabelSelector.model_validate(ctrl.thaw(resource.get("labelSelector") or {}))
+                if not selector.is_empty and selector.matches(labels):
+                    found.append(ctrl.request_for(ws))
+        return list(dict.fromkeys(found))
+
+    return map_fn
+
+
+def _node_changed(old: Any, new: Any) -> bool:
+    def summary(node: Any) -> tuple[Any, ...]:
+        meta = node.get("metadata") or {}
+        return (meta.get("labels"), node_is_ready(node), meta.get("deletionTimestamp"))
+
+    return summary(old) != summary(new)
+
+
+def _deletion_changed(old: Any, new: Any) -> bool:
+    def meta(obj: Any) -> Mapping[str, Any]:
+        return obj.get("metadata") or {}
+
+    return bool(
+        meta(old).get("deletionTimestamp") != meta(new).get("deletionTimestamp")
+        or meta(old).get("finalizers") != meta(new).get("finalizers")
+    )
+
+
+class WorkspaceReconciler:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        client: ctrl.Client,
+        stores: _Stores,
+        recorder: ctrl.EventRecorder,
+        *,
+        clock: ctrl.Clock,
+        metrics: WorkspaceMetrics,
+        options: WorkspaceControllerOptions | None = None,
+    ) -> None:
+        self.client = client
+        self.stores = stores
+        self.recorder = recorder
+        self.clock = clock
+        self.metrics = metrics
+        self.options = options or WorkspaceControllerOptions()
+        self.known_presets = known_presets()
+        self.tunable_presets = tunable_presets()
+
+    # ---- entry ----------------------------------------------------------------------------------------
+
+    async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
+        raw = self.stores.workspaces.get_object(request.name, request.namespace or None)
+        if raw is None:
+            return ctrl.Result()
+        try:
+            workspace = parse_object(Workspace, ctrl.thaw(raw))
+        except InvalidObjectError as error:
+            await self._write_unparsable(raw, error)
+            return ctrl.Result()
+        try:
+            if workspace.metadata.deletion_timestamp is not None:
+                return await self._finalize(workspace, raw)
+            if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
+                await self._set_finalizers(
+                    raw, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
+                )
+            return await self._reconcile(workspace, raw)
+        finally:
+            self.metrics.count_states(
+                (ws.get("status") or {}).get("state") for ws in self.stores.workspaces.list()
+            )
+
+    async def _reconcile(self, workspace: Workspace, raw: Mapping[str, Any]) -> ctrl.Result:
+        generation = workspace.metadata.generation
+        tuning = workspace.tuning is not None
+        errors = validate(workspace, known_presets=self.known_presets, tunable_presets=self.tunable_presets)
+        if errors:
+            observed = Observed(generation, tuning=tuning, invalid=[str(error) for error in errors])
+            await self._write_status(workspace, raw, observed, None)
+            return ctrl.Result()
+        byo_nodes = (
+            select_byo_nodes(workspace, self.stores.nodes.list())
+            if workspace.resource.is_bring_your_own
+            else []
+        )
+        try:
+            plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=self._config_text(workspace))
+        except PlanProblem as problem:
+            failure = Failure(problem.reason, problem.message, problem.permanent)
+            await self._write_status(
+                workspace, raw, Observed(generation, tuning=tuning, plan_failure=failure), None
+            )
+            return (
+                ctrl.Result()
+                if problem.permanent
+                else ctrl.Result(requeue_after=self.options.recheck_interval)
+            )
+
+        observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
+        if workspace.resource.instance_type:
+            observed, machines = await self._ensure_machines(workspace, plan, observed)
+        else:
+            machines = []
+            ready = [str(node["metadata"]["name"]) for node in byo_nodes][: plan.target_nodes]
+            observed = _replace(
+                observed,
+                ready_nodes=ready,
+                nodes_message=f"{len(ready)} of {plan.target_nodes} selected node(s) ready",
+            )
+        resources_ready = observed.node_failure is None and len(observed.ready_nodes) >= plan.target_nodes
+        try:
+            if tuning:
+                observed = await self._ensure_job(workspace, plan, observed, resources_ready)
+            else:
+                observed = await self._ensure_inference(workspace, plan, observed, resources_ready)
+        except WorkloadProblem as problem:
+            observed = _replace(observed, workload_failure=Failure(problem.reason, problem.message))
+        settled = resources_ready and (observed.workload_ready or observed.job_state is not None)
+        if workspace.resource.instance_type and settled:
+            await self._delete_stale_machines(workspace, plan, machines)
+        status = await self._write_status(workspace, raw, observed, plan)
+        self._observe_phases(workspace, status, machines, plan)
+        if status.state in ("Ready", "Succeeded", "Failed"):
+            return ctrl.Result()
+        return ctrl.Result(requeue_after=self.options.recheck_interval)
+
+    # ---- nodes ----------------------------------------------------------------------------------------
+
+    def _machines_of(self, workspace: Workspace) -> list[Machine]:
+        found = []
+        for raw in self.stores.machines.by_index(
+            ctrl.BY_LABEL, f"{LABEL_WORKSPACE}={workspace.metadata.name}"
+        ):
+            labels = (raw.get("metadata") or {}).get("labels") or {}
+            if labels.get(LABEL_WORKSPACE_NAMESPACE) != workspace.metadata.namespace:
+                continue
+            try:
+                found.append(Machine.model_validate(ctrl.thaw(raw)))
+            except ValidationError as error:
+                log.warning("ignoring Machine %s that does not parse: %s", raw["metadata"].get("name"), error)
+        return found
+
+    async def _ensure_machines(
+        self, workspace: Workspace, plan: WorkspacePlan, observed: Observed
+    ) -> tuple[Observed, list[Machine]]:
+        instance_type = workspace.resource.instance_type or ""
+        machines = self._machines_of(workspace)
+        nodes_ready = {str(n["metadata"]["name"]): node_is_ready(n) for n in self.stores.nodes.list()}
+        decision = plan_machines(
+            workspace,
+            instance_type=instance_type,
+            target=plan.target_nodes,
+            disk_gib=plan.preset.disk_gib if plan.preset is not None else None,
+            existing=machines,
+            nodes_ready=nodes_ready,
+            workload_settled=False,
+        )
+        for machine in decision.create:
+            try:
+                await self.client.create(machine)
+            except ctrl.AlreadyExists:
+                continue  # a stale cache: the Machine exists, the next event shows it
+            await self.recorder.normal(
+                _involved(workspace),
+                "MachineCreated",
+                f"created Machine {machine.metadata.name} ({instance_type}) for one of "
+                f"{plan.target_nodes} node(s)",
+            )
+        failure = None
+        if decision.failures:
+            first = decision.failures[0]
+            failure = Failure(
+                first.reason,
+                f"resource.instanceType: Machine {first.name} ({instance_type}) failed: {first.message}",
+            )
+        observed = _replace(
+            observed,
+            ready_nodes=decision.ready_nodes,
+            nodes_message=decision.progress(plan.target_nodes),
+            node_failure=failure,
+        )
+        return observed, machines
+
+    async def _delete_stale_machines(
+        self, workspace: Workspace, plan: WorkspacePlan, machines: list[Machine]
+    ) -> None:
+        nodes_ready = {str(n["metadata"]["name"]): node_is_ready(n) for n in self.stores.nodes.list()}
+        decision = plan_machines(
+            workspace,
+            instance_type=workspace.resource.instance_type or "",
+            target=plan.target_nodes,
+            disk_gib=None,
+            existing=machines,
+            nodes_ready=nodes_ready,
+            workload_settled=True,
+        )
+        for name in decision.delete:
+            with contextlib.suppress(ctrl.NotFound):
+                await self.client.delete(MACHINE, name)
+                await self.recorder.normal(
+                    _involved(workspace), "MachineDeleted", f"deleted Machine {name}: no longer needed"
+                )
+
+    # ---- workload -------------------------------------------------------------------------------------
+
+    def _config_text(self, workspace: Workspace) -> str | None:
+        inference = workspace.inference
+        if inference is None or inference.config is None:
+            return None
+        configmap = self.stores.owned[CONFIGMAP.kind].get_object(
+            inference.config, workspace.metadata.namespace
+        )
+        if configmap is None:
+            raise_problem = PlanProblem(
+                "ConfigMapNotFound",
+                f"inference.config: ConfigMap {inference.config!r} does not exist in namespace "
+                f"{workspace.metadata.namespace!r}; create it with the key {CONFIG_KEY}, or remove "
+                "inference.config to use the defaults.",
+                permanent=False,
+            )
+            raise raise_problem
+        return (configmap.get("data") or {}).get(CONFIG_KEY)
+
+    async def _apply_changed(self, workspace: Workspace, objects: list[dict[str, Any]]) -> list[str]:
+        applied = []
+        for obj in objects:
+            meta = obj["metadata"]
+            cached = self.stores.owned[obj["kind"]].get_object(meta["name"], meta["namespace"])
+            cached_hash = ((cached or {}).get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
+            if cached_hash == meta["annotations"][APPLIED_HASH]:
+                continue
+            await self.client.apply(obj, force=True)
+            applied.append(f"{obj['kind']} {meta['name']}")
+        if applied:
+            await self.recorder.normal(
+                _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
+            )
+        return applied
+
+    async def _prune(self, workspace: Workspace, keep: list[dict[str, Any]]) -> None:
+        """Delete objects this Workspace owns that the current rendering no longer has."""
+        wanted = {(obj["kind"], obj["metadata"]["name"]) for obj in keep}
+        for kind in _OWNED_KINDS:
+            for obj in self.stores.owned[kind.kind].by_index(ctrl.BY_OWNER_UID, workspace.metadata.uid or ""):
+                name = obj["metadata"]["name"]
+                if (kind.kind, name) in wanted:
+                    continue
+                with contextlib.suppress(ctrl.NotFound):
+                    await self.client.delete(
+                        kind, name, workspace.metadata.namespace, propagation_policy="Background"
+                    )
+                    await self.recorder.normal(
+                        _involved(workspace), "WorkloadPruned", f"deleted {kind.kind} {name}"
+                    )
+
+    async def _ensure_inference(
+        self, workspace: Workspace, plan: WorkspacePlan, observed: Observed, resources_ready: bool
+    ) -> Observed:
+        name, namespace = workspace.metadata.name or "", workspace.metadata.namespace
+        existing = self.stores.owned[DEPLOYMENT.kind].get_object(name, namespace) or self.stores.owned[
+            STATEFULSET.kind
+        ].get_object(name, namespace)
+        if not resources_ready:
+            if existing is None:
+                return observed
+            current = (existing.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH, "")
+            readiness = workload_readiness(existing, current)
+            return _replace(
+                observed,
+                workload_exists=True,
+                workload_ready=readiness.ready,
+                workload_message=readiness.message,
+            )
+        objects = inference_objects(workspace, plan, list(observed.ready_nodes[: plan.target_nodes]))
+        await self._apply_changed(workspace, objects)
+        workload = objects[-1]
+        cached = self.stores.owned[workload["kind"]].get_object(name, namespace)
+        readiness = workload_readiness(cached, workload["metadata"]["annotations"][APPLIED_HASH])
+        if readiness.ready:
+            await self._prune(workspace, objects)
+        return _replace(
+            observed, workload_exists=True, workload_ready=readiness.ready, workload_message=readiness.message
+        )
+
+    async def _ensure_job(
+        self, workspace: Workspace, plan: WorkspacePlan, observed: Observed, resources_ready: bool
+    ) -> Observed:
+        name, namespace = job_name(workspace), workspace.metadata.namespace
+        cached = self.stores.owned[JOB.kind].get_object(name, namespace)
+        if not resources_ready and cached is None:
+            return observed
+        desired_hash = None
+        if resources_ready and plan.preset is not None and plan.gpu is not None:
+            desired = owned(
+                workspace, render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0])
+            )
+            desired_hash = desired["metadata"]["annotations"][APPLIED_HASH]
+            if cached is None:
+                with contextlib.suppress(ctrl.AlreadyExists):
+                    await self.client.create(desired)
+                    await self.recorder.normal(
+                        _involved(workspace),
+                        "JobCreated",
+                        f"created Job {name} on node {observed.ready_nodes[0]}",
+                    )
+                return _replace(
+                    observed, job_state="running", job_reason="JobRunning", job_message=f"Job {name} created"
+                )
+        assert cached is not None
+        cached_hash = (cached.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
+        if (
+            desired_hash is not None
+            and cached_hash != desired_hash
+            and cached["metadata"].get("deletionTimestamp") is None
+        ):
+            # A Job's pod template is immutable: a changed tuning spec replaces the Job.
+            with contextlib.suppress(ctrl.NotFound):
+                await self.client.delete(JOB, name, namespace, propagation_policy="Background")
+                await self.recorder.normal(
+                    _involved(workspace), "JobReplaced", f"deleted Job {name}: the tuning spec changed"
+                )
+            return _replace(
+                observed,
+                job_state="running",
+                job_reason="JobRunning",
+                job_message=f"Job {name} is being replaced",
+            )
+        outcome = job_outcome(cached)
+        message = outcome.message
+        if outcome.state == "failed":
+            message = await self._with_pod_failure(workspace, name, message)
+        return _replace(observed, job_state=outcome.state, job_reason=outcome.reason, job_message=message)
+
+    async def _with_pod_failure(self, workspace: Workspace, job: str, message: str) -> str:
+        """Add why the Job's containers ended (one list of its pods, only while the failure is news)."""
+        old = find_condition(
+            workspace.status.conditions if workspace.status else None, CONDITION_WORKSPACE_SUCCEEDED
+        )
+        if old is not None and old.status == "False" and old.message.startswith(message):
+            return old.message
+        try:
+            pods = await self.client.list(POD, workspace.metadata.namespace, label_selector=f"job-name={job}")
+        except ctrl.ApiError:
+            return message
+        details = []
+        for pod in pods.items:
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                terminated = (container.get("state") or {}).get("terminated") or {}
+                if terminated and terminated.get("exitCode", 0) != 0:
+                    details.append(
+                        f"container {container.get('name')}: {terminated.get('reason', 'Error')}, "
+                        f"exit code {terminated.get('exitCode')}"
+                    )
+        return f"{message} ({'; '.join(details)})" if details else message
+
+    # ---- status ---------------------------------------------------------------------------------------
+
+    async def _write_status(
+        self, workspace: Workspace, raw: Mapping[str, Any], observed: Observed, plan: WorkspacePlan | None
+    ) -> WorkspaceStatus:
+        old = workspace.status
+        new = desired_status(old, observed, self.clock.now())
+        old_wire = old.to_wire() if old is not None else {}
+        if new.to_wire() == old_wire:
+            return new
+        body = {key: None for key in ("workerNodes", "state", "conditions", "targetNodeCount")}
+        body.update(new.to_wire())
+        await self.client.patch(
+            WORKSPACE,
+            workspace.metadata.name or "",
+            {"status": body},
+            namespace=workspace.metadata.namespace,
+            subresource="status",
+        )
+        involved = _involved(workspace)
+        old_gen = _generation_of(old)
+        if plan is not None and (
+            old is None or old.target_node_count != new.target_node_count or old_gen != observed.generation
+        ):
+            await self.recorder.normal(involved, "Planned", plan.describe())
+        for event in status_events(old, new):
+            await self.recorder.event(involved, event.type, event.reason, event.message)
+        return new
+
+    async def _write_unparsable(self, raw: Mapping[str, Any], error: InvalidObjectError) -> None:
+        meta = raw.get("metadata") or {}
+        status = raw.get("status") or {}
+        old = [c for c in status.get("conditions") or [] if c.get("type") == CONDITION_WORKSPACE_SUCCEEDED]
+        message = error.render()
+        if old and old[0].get("message") == message:
+            return
+        from kaito.api import format_time
+
+        condition = {
+            "type": CONDITION_WORKSPACE_SUCCEEDED,
+            "status": "False",
+            "reason": "InvalidWorkspace",
+            "message": message,
+            "lastTransitionTime": format_time(self.clock.now()),
+        }
+        if meta.get("generation") is not None:
+            condition["observedGeneration"] = meta["generation"]
+        others = [c for c in status.get("conditions") or [] if c.get("type") != CONDITION_WORKSPACE_SUCCEEDED]
+        await self.client.patch(
+            WORKSPACE,
+            meta.get("name", ""),
+            {"status": {"state": "Failed", "conditions": [*map(ctrl.thaw, others), condition]}},
+            namespace=meta.get("namespace"),
+            subresource="status",
+        )
+        await self.recorder.warning(raw, "InvalidWorkspace", message)
+
+    def _observe_phases(
+        self, workspace: Workspace, status: WorkspaceStatus, machines: list[Machine], plan: WorkspacePlan
+    ) -> None:
+        uid, created = workspace.metadata.uid or "", workspace.metadata.creation_timestamp
+        if created is None:
+            return
+        current = {
+            machine_name(workspace, workspace.resource.instance_type or "", i)
+            for i in range(plan.target_nodes)
+        }
+        mine = [m for m in machines if m.metadata.name in current]
+        if workspace.resource.instance_type and mine and launched_count(mine) >= plan.target_nodes:
+            times = [
+                c.last_transition_time
+                for m in mine
+                if m.status is not None
+                for c in (m.status.conditions or [])
+                if c.type == "Launched" and c.is_true
+            ]
+            if times:
+                self.metrics.observe_phase(uid, "node_provision", _seconds(created, max(times)))
+        resource = find_condition(status.conditions, CONDITION_RESOURCE_READY)
+        if resource is not None and resource.is_true:
+            self.metrics.observe_phase(uid, "node_ready", _seconds(created, resource.last_transition_time))
+            done = find_condition(
+                status.conditions,
+                CONDITION_INFERENCE_READY if workspace.inference else CONDITION_WORKSPACE_SUCCEEDED,
+            )
+            if done is not None and done.is_true:
+                self.metrics.observe_phase(
+                    uid, "workload_ready", _seconds(resource.last_transition_time, done.last_transition_time)
+                )
+
+    # ---- finalizer ------------------------------------------------------------------------------------
+
+    async def _set_finalizers(self, raw: Mapping[str, Any], finalizers: list[str]) -> None:
+        meta = raw["metadata"]
+        await self.client.patch(
+            WORKSPACE,
+            meta["name"],
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+                {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+            ],
+            namespace=meta.get("namespace"),
+            patch_type=ctrl.PatchType.JSON,
+        )
+
+    async def _finalize(self, workspace: Workspace, raw: Mapping[str, Any]) -> ctrl.Result:
+        finalizers = list(workspace.metadata.finalizers or [])
+        if FINALIZER_WORKSPACE_CLEANUP not in finalizers:
+            return ctrl.Result()
+        machines = self._machines_of(workspace)
+        for machine in machines:
+            if machine.metadata.deletion_timestamp is None:
+                with contextlib.suppress(ctrl.NotFound):
+                    await self.client.delete(MACHINE, machine.metadata.name or "")
+                    await self.recorder.normal(
+                        _involved(workspace),
+                        "MachineDeleted",
+                        f"deleted Machine {machine.metadata.name}: the Workspace is being deleted",
+                    )
+        if machines:
+            names = ", ".join(sorted(m.metadata.name or "" for m in machines))
+            await self._write_status(
+                workspace,
+                raw,
+                Observed(
+                    workspace.metadata.generation,
+                    deleting_message=f"waiting for {len(machines)} Machine(s) to be deleted: {names}",
+                ),
+                None,
+            )
+            return ctrl.Result(requeue_after=self.options.deletion_poll)
+        await self._set_finalizers(raw, [f for f in finalizers if f != FINALIZER_WORKSPACE_CLEANUP])
+        self.metrics.forget(workspace.metadata.uid or "")
+        return ctrl.Result()
+
+
+def _replace(observed: Observed, **changes: Any) -> Observed:
+    from dataclasses import replace
+
+    return replace(observed, **changes)
+
+
+def _involved(workspace: Workspace) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND_WORKSPACE,
+        "metadata": {
+            "name": workspace.metadata.name,
+            "namespace": workspace.metadata.namespace,
+            "uid": workspace.metadata.uid,
+        },
+    }
+
+
+def _generation_of(status: WorkspaceStatus | None) -> int | None:
+    condition = find_condition(status.conditions if status else None, CONDITION_WORKSPACE_SUCCEEDED)
+    return condition.observed_generation if condition is not None else None
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def add_workspace_controller(
+    manager: ctrl.Manager, options: WorkspaceControllerOptions | None = None, *, name: str = "workspace"
+) -> WorkspaceReconciler:
+    """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
+    options = options or WorkspaceControllerOptions()
+    informers = manager.informers
+    stores = _Stores(
+        workspaces=informers.informer_for(WORKSPACE).store,
+        machines=informers.informer_for(MACHINE).store,
+        nodes=informers.informer_for(NODE).store,
+        owned={kind.kind: informers.informer_for(kind).store for kind in _OWNED_KINDS},
+    )
+    reconciler = WorkspaceReconciler(
+        manager.client,
+        stores,
+        manager.event_recorder(COMPONENT),
+        clock=manager.clock,
+        metrics=workspace_metrics(manager.registry),
+        options=options,
+    )
+    (
+        ctrl.ControllerBuilder(manager)
+        .named(name)
+        .for_(WORKSPACE, ctrl.Or(ctrl.GenerationChanged(), ctrl.Funcs(update=_deletion_changed)))
+        .owns(DEPLOYMENT)
+        .owns(STATEFULSET)
+        .owns(JOB)
+        .owns(SERVICE)
+        .watches(MACHINE, workspaces_for_machine)
+        .watches(CONFIGMAP, workspaces_for_configmap(stores.workspaces))
+        .watches(NODE, _workspaces_for_node(stores.workspaces), ctrl.Funcs(update=_node_changed))
+        .with_options(max_concurrent_reconciles=options.max_concurrent_reconciles)
+        .complete(reconciler)
+    )
+    return reconciler

@@ -1,0 +1,181 @@
+"""Which Machines a Workspace should have, which to create, and which may go: pure decisions.
+
+A Workspace with an instanceType gets one Machine per node it needs. Machine names are deterministic:
+`ws` + 9 hex digits of sha256(namespace/name/uid/instanceType/index), so a reconcile working from a stale
+cache re-derives the same names and its create answers AlreadyExists instead of making a duplicate node;
+a different instance type (or a re-created Workspace, new uid) gives different names, so new Machines can
+come up next to the old ones. Machines are cluster-scoped, so they carry no ownerReference (a namespaced
+owner is invalid there): the labels `kaito.sh/workspace` and `kaito.sh/workspacenamespace` and
+`spec.workspaceRef` tie them to their Workspace.
+
+`plan_machines` sorts what exists into: current (the names wanted now), stale (any other Machine of the
+Workspace: an old instance type or an index beyond the node count) and missing (wanted, absent). Stale
+Machines are deleted only once the current ones are Ready and the workload has rolled onto them
+(`workload_settled`): new before old, so serving never stops for a spec change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kaito.api import (
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    LABEL_WORKSPACE,
+    LABEL_WORKSPACE_NAMESPACE,
+    MACHINE_CONDITION_READY,
+    Machine,
+    MachineSpec,
+    ObjectMeta,
+    Taint,
+    Workspace,
+    WorkspaceReference,
+    is_condition_true,
+)
+
+__all__ = [
+    "MachineFailure",
+    "MachinePlan",
+    "desired_machine",
+    "launched_count",
+    "machine_labels",
+    "machine_name",
+    "plan_machines",
+]
+
+
+def machine_name(workspace: Workspace, instance_type: str, index: int) -> str:
+    """The deterministic name of the Workspace's `index`-th Machine of `instance_type`."""
+    meta = workspace.metadata
+    seed = f"{meta.namespace}/{meta.name}/{meta.uid or ''}/{instance_type.lower()}/{index}"
+    return "ws" + hashlib.sha256(seed.encode()).hexdigest()[:9]
+
+
+def machine_labels(workspace: Workspace) -> dict[str, str]:
+    """The labels that tie a Machine (and its Node) to the Workspace."""
+    return {
+        LABEL_WORKSPACE: workspace.metadata.name or "",
+        LABEL_WORKSPACE_NAMESPACE: workspace.metadata.namespace or "default",
+    }
+
+
+def desired_machine(workspace: Workspace, instance_type: str, index: int, disk_gib: int | None) -> Machine:
+    """The Machine for one node: the instance type, the Workspace's selector labels, the GPU taint."""
+    owner = machine_labels(workspace)
+    node_labels = {**(workspace.resource.label_selector.match_labels or {}), **owner}
+    return Machine(
+        metadata=ObjectMeta(name=machine_name(workspace, instance_type, index), labels=owner),
+        spec=MachineSpec(
+            instance_type=instance_type,
+            node_labels=node_labels,
+            taints=[Taint(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)],
+            os_disk_size_gb=disk_gib,
+            workspace_ref=WorkspaceReference(
+                namespace=workspace.metadata.namespace or "default",
+                name=workspace.metadata.name or "",
+                uid=workspace.metadata.uid,
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class MachineFailure:
+    """A Machine that failed for good, with the cloud's reason and message."""
+
+    name: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class MachinePlan:
+    """What to do with the Workspace's Machines now, and what they show."""
+
+    create: list[Machine] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    ready_nodes: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failures: list[MachineFailure] = field(default_factory=list)
+
+    def progress(self, target: int) -> str:
+        """`2 of 3 nodes ready (waiting for ws1234abcd: Launched)`."""
+        text = f"{len(self.ready_nodes)} of {target} node(s) ready"
+        return f"{text} (waiting for {', '.join(self.pending)})" if self.pending else text
+
+
+def _stage(machine: Machine) -> str:
+    """The furthest condition a Machine has reached, for progress messages."""
+    conditions = machine.status.conditions if machine.status else None
+    for condition_type in ("Ready", "Initialized", "Registered", "Launched"):
+        if is_condition_true(conditions, condition_type):
+            return condition_type
+    return "Requested"
+
+
+def _ready_node(machine: Machine, nodes_ready: Mapping[str, bool]) -> str | None:
+    status = machine.status
+    if status is None or not status.node_name:
+        return None
+    if not is_condition_true(status.conditions, MACHINE_CONDITION_READY):
+        return None
+    return status.node_name if nodes_ready.get(status.node_name, False) else None
+
+
+def plan_machines(
+    workspace: Workspace,
+    *,
+    instance_type: str,
+    target: int,
+    disk_gib: int | None,
+    existing: Sequence[Machine],
+    nodes_ready: Mapping[str, bool],
+    workload_settled: bool,
+) -> MachinePlan:
+    """Create what is missing, report readiness, and free stale Machines once the workload has moved.
+
+    `nodes_ready` maps node names to whether the Node is Ready; `workload_settled` is True when the
+    workload runs, ready, on exactly the current Machines' nodes.
+    """
+    wanted = [machine_name(workspace, instance_type, index) for index in range(target)]
+    by_name = {m.metadata.name: m for m in existing}
+    plan = MachinePlan()
+    for index, name in enumerate(wanted):
+        machine = by_name.get(name)
+        if machine is None:
+            plan.create.append(desired_machine(workspace, instance_type, index, disk_gib))
+            plan.pending.append(f"{name}: Requested")
+            continue
+        if machine.metadata.deletion_timestamp is not None:
+            plan.pending.append(f"{name}: Deleting")
+            continue
+        if machine.status is not None and machine.status.failed:
+            plan.failures.append(
+                MachineFailure(
+                    name, machine.status.failure_reason or "Failed", machine.status.failure_message or ""
+                )
+            )
+            continue
+        node = _ready_node(machine, nodes_ready)
+        if node is None:
+            plan.pending.append(f"{name}: {_stage(machine)}")
+        else:
+            plan.ready_nodes.append(node)
+    wanted_set = set(wanted)
+    stale = [
+        m for m in existing if m.metadata.name not in wanted_set and m.metadata.deletion_timestamp is None
+    ]
+    all_ready = len(plan.ready_nodes) == target
+    if stale and all_ready and workload_settled:
+        plan.delete.extend(sorted(m.metadata.name or "" for m in stale))
+    return plan
+
+
+def launched_count(machines: Sequence[Machine]) -> int:
+    """How many Machines the cloud has accepted (Launched True)."""
+    return sum(
+        1 for m in machines if m.status is not None and is_condition_true(m.status.conditions, "Launched")
+    )

@@ -1,0 +1,219 @@
+"""What a Workspace needs, decided from its spec and what the cluster shows: preset, GPU shape, node count.
+
+`resolve_plan(workspace, byo_nodes=..., config_text=...)` is pure. It returns a `WorkspacePlan` or raises
+`PlanProblem`, whose `reason` (CamelCase) and `message` (a sentence naming the field, the value and what
+would be accepted) become the Workspace's conditions. The order of checks is the order a user fixes things:
+the preset, the instance type (or the bring-your-own nodes and their GPU labels), the inference ConfigMap,
+then sizing. `select_byo_nodes` is the rule for bring-your-own nodes: Ready, schedulable Nodes matching the
+label selector (or named in preferredNodes), preferred ones first, then by name.
+
+Invariants of a plan: `target_nodes >= 1`; a tuning plan has `sizing is None` and one node; an inference
+plan with a preset has the `SizingPlan` sized with the user's max-model-len and gpu-memory-utilization
+(`kaito.runtimes.sizing_inputs`), so the runtime never refuses the ConfigMap it was sized for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaito.api import Workspace
+from kaito.runtimes import (
+    GpuConfig,
+    InferenceConfig,
+    InferenceConfigError,
+    NodeLabelError,
+    NotEnoughNodesError,
+    Preset,
+    SizingPlan,
+    SizingRefusal,
+    UnknownPresetError,
+    UnknownSkuError,
+    get_gpu_config,
+    get_preset,
+    gpu_config_from_node_labels,
+    list_presets,
+    parse_inference_config,
+    plan_inference,
+    sizing_inputs,
+)
+
+__all__ = [
+    "CONFIG_KEY",
+    "PlanProblem",
+    "WorkspacePlan",
+    "known_presets",
+    "node_is_ready",
+    "resolve_plan",
+    "select_byo_nodes",
+    "tunable_presets",
+]
+
+CONFIG_KEY = "inference_config.yaml"
+"""The ConfigMap key holding the inference configuration (KAITO's)."""
+
+
+class PlanProblem(Exception):
+    """The Workspace cannot be planned as it stands; `permanent` when only a spec change can fix it."""
+
+    def __init__(self, reason: str, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class WorkspacePlan:
+    """The decided shape of one Workspace's nodes and workload."""
+
+    preset: Preset | None
+    gpu: GpuConfig | None
+    sizing: SizingPlan | None
+    target_nodes: int
+    inference_config: InferenceConfig = field(default_factory=InferenceConfig)
+
+    def describe(self) -> str:
+        """One sentence for an Event: nodes, instance type and, when sized, the layout."""
+        where = self.gpu.name if self.gpu is not None else "the selected nodes"
+        text = f"planned {self.target_nodes} node(s) of {where}"
+        if self.sizing is not None:
+            s = self.sizing
+            text += (
+                f": tensor parallel {s.tensor_parallel} x pipeline parallel {s.pipeline_parallel}"
+                f" x data parallel {s.data_parallel}, max-model-len {s.max_model_len}, dtype {s.dtype}"
+            )
+        return text
+
+
+def known_presets() -> list[str]:
+    """Every preset name the operator can serve."""
+    return [preset.name for preset in list_presets()]
+
+
+def tunable_presets() -> list[str]:
+    """Presets that can be fine-tuned (those that take LoRA adapters)."""
+    return [preset.name for preset in list_presets() if preset.supports_lora]
+
+
+def node_is_ready(node: Mapping[str, Any]) -> bool:
+    """A Node whose Ready condition is True and which is not cordoned."""
+    if (node.get("spec") or {}).get("unschedulable"):
+        return False
+    for condition in (node.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+def select_byo_nodes(workspace: Workspace, nodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Ready Nodes the Workspace may use without provisioning: preferred ones first, then by name.
+
+    A node qualifies when it carries the label selector's labels (an empty selector selects only the
+    preferred nodes, never the whole cluster).
+    """
+    resource = workspace.resource
+    preferred = list(resource.preferred_nodes or [])
+    selector = resource.label_selector
+    chosen = []
+    for node in nodes:
+        meta = node.get("metadata") or {}
+        name = str(meta.get("name", ""))
+        labels = meta.get("labels") or {}
+        selected = name in preferred if selector.is_empty else selector.matches(labels)
+        if selected and node_is_ready(node):
+            chosen.append(node)
+    rank = {name: index for index, name in enumerate(preferred)}
+    return sorted(
+        chosen, key=lambda n: (rank.get(n["metadata"]["name"], len(rank)), str(n["metadata"]["name"]))
+    )
+
+
+def _selector_text(workspace: Workspace) -> str:
+    selector = workspace.resource.label_selector
+    parts = [f"{k}={v}" for k, v in sorted((selector.match_labels or {}).items())]
+    parts += [f"{r.key} {r.operator} {r.values or []}" for r in selector.match_expressions or []]
+    return ", ".join(parts) or "(empty)"
+
+
+def _preset(name: str, path: str) -> Preset:
+    try:
+        return get_preset(name)
+    except UnknownPresetError as error:
+        raise PlanProblem("UnknownPreset", f"{path}: {error}") from None
+
+
+def _gpu(workspace: Workspace, byo_nodes: Sequence[Mapping[str, Any]]) -> GpuConfig:
+    instance_type = workspace.resource.instance_type
+    if instance_type:
+        try:
+            return get_gpu_config(instance_type)
+        except UnknownSkuError as error:
+            raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {error}") from None
+    if not byo_nodes:
+        raise PlanProblem(
+            "NodesNotFound",
+            f"resource.labelSelector: no Ready node carries {_selector_text(workspace)}"
+            + (
+                f" or is named in resource.preferredNodes ({', '.join(workspace.resource.preferred_nodes)})"
+                if workspace.resource.preferred_nodes
+                else ""
+            )
+            + "; label existing GPU nodes with it, or set resource.instanceType to provision nodes.",
+            permanent=False,
+        )
+    first = byo_nodes[0]["metadata"]
+    try:
+        return gpu_config_from_node_labels(first.get("labels") or {}, str(first.get("name")))
+    except NodeLabelError as error:
+        raise PlanProblem("NodeLabelsMissing", f"resource.labelSelector: {error}", permanent=False) from None
+
+
+def _inference_config(text: str | None) -> InferenceConfig:
+    try:
+        return parse_inference_config(text)
+    except InferenceConfigError as error:
+        raise PlanProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
+
+
+def resolve_plan(
+    workspace: Workspace,
+    *,
+    byo_nodes: Sequence[Mapping[str, Any]] = (),
+    config_text: str | None = None,
+) -> WorkspacePlan:
+    """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem."""
+    resource = workspace.resource
+    byo_limit = len(byo_nodes) if resource.is_bring_your_own else None
+    if workspace.tuning is not None:
+        preset = _preset(workspace.tuning.preset.name, "tuning.preset.name")
+        return WorkspacePlan(preset, _gpu(workspace, byo_nodes), None, 1)
+    inference = workspace.inference
+    assert inference is not None, "validate() guarantees inference or tuning"
+    config = _inference_config(config_text)
+    if inference.preset is None:  # a pod template of the user's own: no sizing, the requested count
+        if resource.is_bring_your_own and not byo_nodes:
+            _gpu(workspace, byo_nodes)  # raises NodesNotFound
+        return WorkspacePlan(None, None, None, resource.node_count, config)
+    preset = _preset(inference.preset.name, "inference.preset.name")
+    gpu = _gpu(workspace, byo_nodes)
+    try:
+        max_model_len, utilization = sizing_inputs(config.vllm)
+    except InferenceConfigError as error:
+        raise PlanProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
+    try:
+        sizing = plan_inference(
+            preset,
+            gpu,
+            max_model_len=max_model_len,
+            count=resource.count,
+            max_nodes=byo_limit,
+            gpu_memory_utilization=utilization,
+        )
+    except SizingRefusal as error:
+        field_path = "resource.labelSelector" if resource.is_bring_your_own else "resource.instanceType"
+        # Too few bring-your-own nodes is fixed by labelling more, not only by editing the Workspace.
+        waits = resource.is_bring_your_own and isinstance(error, NotEnoughNodesError)
+        raise PlanProblem("SizingRefused", f"{field_path}: {error}", permanent=not waits) from None
+    return WorkspacePlan(preset, gpu, sizing, sizing.total_nodes, config)

@@ -1,0 +1,247 @@
+"""A Workspace's status as a pure function of what one reconcile observed, and the Events its changes tell.
+
+`desired_status(old, observed, now)` returns the whole next `WorkspaceStatus`. Conditions, in the order a
+Workspace goes through them:
+
+    ResourceReady       the nodes: True once `target` nodes are Ready; False while waiting (NodesPending)
+                        or with the failure (a Machine's cloud reason, NodesNotFound, SizingRefused...)
+    InferenceReady      inference only, once a workload exists: its pods ready (WorkloadReady) or not
+    JobStarted          tuning only: True once the Job exists
+    WorkspaceSucceeded  last: True when serving (or the Job completed); False on any failure, naming the
+                        field to fix; Unknown while still on the way
+    WorkspaceDeleting   True while the finalizer cleans up
+
+and `state`: Failed | Ready | NotReady | Pending for inference, Failed | Succeeded | Running | Pending for
+tuning. `lastTransitionTime` moves only when a condition's status changes (`kaito.api.set_condition`), so
+an unchanged observation yields an equal status and the reconciler writes nothing.
+
+`status_events(old, new)` lists the Events that tell the story of a change: one per condition whose status
+or reason changed, Warning for failures, Normal otherwise; `kubectl describe workspace` then reads as
+validated → planned → nodes ready → workload ready → succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from kaito.api import (
+    CONDITION_FALSE,
+    CONDITION_INFERENCE_READY,
+    CONDITION_JOB_STARTED,
+    CONDITION_RESOURCE_READY,
+    CONDITION_TRUE,
+    CONDITION_UNKNOWN,
+    CONDITION_WORKSPACE_DELETING,
+    CONDITION_WORKSPACE_SUCCEEDED,
+    STATE_FAILED,
+    STATE_NOT_READY,
+    STATE_PENDING,
+    STATE_READY,
+    STATE_RUNNING,
+    STATE_SUCCEEDED,
+    Condition,
+    ConditionStatus,
+    WorkspaceState,
+    WorkspaceStatus,
+    find_condition,
+    set_condition,
+)
+
+__all__ = [
+    "REASON_INVALID",
+    "Failure",
+    "Observed",
+    "StatusEvent",
+    "desired_status",
+    "status_events",
+]
+
+REASON_INVALID = "InvalidWorkspace"
+_Put = Callable[[str, ConditionStatus, str, str], None]  # sets one condition
+_WAITING_REASONS = frozenset({"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload"})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a step failed: a CamelCase reason and a sentence; `permanent` unless waiting can fix it."""
+
+    reason: str
+    message: str
+    permanent: bool = True
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one reconcile found. Fields after the first failure are left at their defaults."""
+
+    generation: int | None
+    tuning: bool = False
+    invalid: list[str] | None = None
+    plan_failure: Failure | None = None
+    target_nodes: int | None = None
+    ready_nodes: list[str] = field(default_factory=list)
+    nodes_message: str = ""
+    node_failure: Failure | None = None
+    workload_failure: Failure | None = None
+    workload_exists: bool = False
+    workload_ready: bool = False
+    workload_message: str = ""
+    job_state: Literal["running", "succeeded", "failed"] | None = None
+    job_reason: str = ""
+    job_message: str = ""
+    deleting_message: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """An Event to record about the Workspace."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+def _condition(
+    type_: str, status: ConditionStatus, reason: str, message: str, generation: int | None, now: datetime
+) -> Condition:
+    return Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message[:32768],
+        observed_generation=generation,
+        last_transition_time=now,
+    )
+
+
+def desired_status(old: WorkspaceStatus | None, observed: Observed, now: datetime) -> WorkspaceStatus:
+    """The whole next status (see the module docstring)."""
+    conditions = list(old.conditions or []) if old is not None else []
+    gen = observed.generation
+
+    def put(type_: str, status: ConditionStatus, reason: str, message: str) -> None:
+        nonlocal conditions
+        conditions = set_condition(conditions, _condition(type_, status, reason, message, gen, now))
+
+    worker_nodes = old.worker_nodes if old is not None else None
+    target = old.target_node_count if old is not None else None
+    state: WorkspaceState
+
+    if observed.deleting_message is not None:
+        put(CONDITION_WORKSPACE_DELETING, CONDITION_TRUE, "Deleting", observed.deleting_message)
+        state = old.state if old is not None and old.state is not None else STATE_PENDING
+        return WorkspaceStatus(
+            worker_nodes=worker_nodes, state=state, conditions=conditions, target_node_count=target
+        )
+
+    if observed.invalid:
+        put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_FALSE, REASON_INVALID, " ".join(observed.invalid))
+        return WorkspaceStatus(
+            worker_nodes=worker_nodes, state=STATE_FAILED, conditions=conditions, target_node_count=target
+        )
+
+    if observed.plan_failure is not None:
+        failure = observed.plan_failure
+        put(CONDITION_RESOURCE_READY, CONDITION_FALSE, failure.reason, failure.message)
+        succeeded: ConditionStatus = CONDITION_FALSE if failure.permanent else CONDITION_UNKNOWN
+        put(CONDITION_WORKSPACE_SUCCEEDED, succeeded, failure.reason, failure.message)
+        return WorkspaceStatus(
+            worker_nodes=worker_nodes,
+            state=STATE_FAILED if failure.permanent else STATE_PENDING,
+            conditions=conditions,
+            target_node_count=target,
+        )
+
+    target = observed.target_nodes
+    target_count = target or 0
+    resources_ready = observed.node_failure is None and len(observed.ready_nodes) >= target_count
+    if observed.node_failure is not None:
+        failure = observed.node_failure
+        put(CONDITION_RESOURCE_READY, CONDITION_FALSE, failure.reason, failure.message)
+    elif resources_ready:
+        nodes = ", ".join(sorted(observed.ready_nodes))
+        put(CONDITION_RESOURCE_READY, CONDITION_TRUE, "NodesReady", f"{target_count} node(s) ready: {nodes}")
+        worker_nodes = sorted(observed.ready_nodes)
+    else:
+        put(CONDITION_RESOURCE_READY, CONDITION_FALSE, "NodesPending", observed.nodes_message)
+
+    if observed.workload_failure is not None:
+        failure = observed.workload_failure
+        type_ = CONDITION_JOB_STARTED if observed.tuning else CONDITION_INFERENCE_READY
+        put(type_, CONDITION_FALSE, failure.reason, failure.message)
+        put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_FALSE, failure.reason, failure.message)
+        return WorkspaceStatus(
+            worker_nodes=worker_nodes, state=STATE_FAILED, conditions=conditions, target_node_count=target
+        )
+
+    if observed.tuning:
+        state = _tuning(observed, resources_ready, put)
+    else:
+        state = _inference(observed, resources_ready, put)
+    return WorkspaceStatus(
+        worker_nodes=worker_nodes, state=state, conditions=conditions, target_node_count=target
+    )
+
+
+def _node_wait(observed: Observed, put: _Put) -> WorkspaceState:
+    if observed.node_failure is not None:
+        failure = observed.node_failure
+        status: ConditionStatus = CONDITION_FALSE if failure.permanent else CONDITION_UNKNOWN
+        put(CONDITION_WORKSPACE_SUCCEEDED, status, failure.reason, failure.message)
+        return STATE_FAILED if failure.permanent else STATE_PENDING
+    put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_UNKNOWN, "WaitingForNodes", observed.nodes_message)
+    return STATE_PENDING
+
+
+def _inference(observed: Observed, resources_ready: bool, put: _Put) -> WorkspaceState:
+    if observed.workload_exists:
+        if observed.workload_ready:
+            put(CONDITION_INFERENCE_READY, CONDITION_TRUE, "WorkloadReady", observed.workload_message)
+        else:
+            put(CONDITION_INFERENCE_READY, CONDITION_FALSE, "WorkloadPending", observed.workload_message)
+    if not resources_ready:
+        return _node_wait(observed, put)
+    if observed.workload_exists and observed.workload_ready:
+        put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_TRUE, "WorkspaceSucceeded", "inference is ready")
+        return STATE_READY
+    put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_UNKNOWN, "WaitingForWorkload", observed.workload_message)
+    return STATE_NOT_READY
+
+
+def _tuning(observed: Observed, resources_ready: bool, put: _Put) -> WorkspaceState:
+    if observed.job_state is not None:
+        put(CONDITION_JOB_STARTED, CONDITION_TRUE, "JobCreated", observed.job_message)
+    if observed.job_state == "succeeded":
+        put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_TRUE, observed.job_reason, observed.job_message)
+        return STATE_SUCCEEDED
+    if observed.job_state == "failed":
+        put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_FALSE, observed.job_reason, observed.job_message)
+        return STATE_FAILED
+    if not resources_ready and observed.job_state is None:
+        return _node_wait(observed, put)
+    put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_UNKNOWN, "JobRunning", observed.job_message or "starting")
+    return STATE_RUNNING
+
+
+def status_events(old: WorkspaceStatus | None, new: WorkspaceStatus) -> list[StatusEvent]:
+    """One Event per condition whose status or reason changed (Warning when it reports a failure)."""
+    events: list[StatusEvent] = []
+    previous = old.conditions if old is not None else None
+    for condition in new.conditions or []:
+        before = find_condition(previous, condition.type)
+        if before is not None and (before.status, before.reason) == (condition.status, condition.reason):
+            continue
+        failed = condition.status == CONDITION_FALSE and condition.reason not in _WAITING_REASONS
+        if condition.status == CONDITION_UNKNOWN and condition.reason in _WAITING_REASONS:
+            continue  # "still waiting" is not news; the step it waits for will be
+        events.append(
+            StatusEvent(
+                "Warning" if failed else "Normal",
+                condition.reason,
+                f"{condition.type} is {condition.status}: {condition.message}".rstrip(": "),
+            )
+        )
+    return events

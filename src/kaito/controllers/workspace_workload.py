@@ -1,0 +1,219 @@
+"""The Kubernetes objects one inference Workspace runs as, and how to tell whether they are ready: pure.
+
+`inference_objects(workspace, plan, nodes)` renders, in apply order, what the Workspace needs: the default
+inference ConfigMap `<ws>-inference-config` when the user named none, then the Services and the Deployment
+or StatefulSet from `kaito.runtimes.build_workload` (or, for a pod template of the user's own, a Deployment
+of that template). Every object gets the Workspace as its controller ownerReference (so the garbage
+collector removes it with the Workspace) and the annotation `kaito.sh/applied-hash`, a digest of
+everything else in it. The reconciler applies an object only when the cached copy's hash differs: a
+reconcile with nothing new to say writes nothing, and anything that changes the rendering (nodes, adapters,
+the ConfigMap, the preset) changes the hash, so the workload rolls.
+
+`workload_readiness(obj, desired_hash)` reads a Deployment or StatefulSet: ready when the controller has
+observed the current generation, every replica is updated and ready, and the object is the one we last
+rendered (a cached copy older than our apply is never taken as ready).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kaito.api import API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
+from kaito.controllers.workspace_plan import CONFIG_KEY, WorkspacePlan
+from kaito.runtimes import (
+    GPU_TOLERATIONS,
+    MODEL_PORT,
+    Adapter,
+    RuntimesError,
+    UnsupportedRequestError,
+    WorkloadRequest,
+    build_workload,
+    node_affinity,
+    render_deployment,
+    render_service,
+    selector_labels,
+)
+
+__all__ = [
+    "APPLIED_HASH",
+    "DEFAULT_INFERENCE_CONFIG",
+    "Readiness",
+    "WorkloadProblem",
+    "applied_hash",
+    "default_config_name",
+    "inference_objects",
+    "owned",
+    "workload_readiness",
+    "workload_request",
+]
+
+APPLIED_HASH = "kaito.sh/applied-hash"
+
+DEFAULT_INFERENCE_CONFIG = """\
+# Inference settings for this Workspace (kaito-py). kaito sizes max-model-len and gpu-memory-utilization
+# from the model and the GPUs; set them here only to override, with any other vLLM flag by name:
+#   vllm:
+#     max-model-len: 8192
+#     enable-prefix-caching: true
+vllm: {}
+"""
+
+
+class WorkloadProblem(Exception):
+    """The workload cannot be rendered; the message names the field to change."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a workload serves, and a sentence saying how far it got."""
+
+    ready: bool
+    message: str
+
+
+def default_config_name(workspace: Workspace) -> str:
+    """The ConfigMap kaito creates when the Workspace names none."""
+    return f"{workspace.metadata.name}-inference-config"
+
+
+def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
+    adapters = []
+    for index, spec in enumerate((workspace.inference.adapters if workspace.inference else None) or []):
+        path = f"inference.adapters[{index}]"
+        if not spec.source.image:
+            raise WorkloadProblem(
+                "UnsupportedAdapter",
+                f"{path}.source: adapter {spec.source.name!r} comes from a volume; the vLLM runtime loads "
+                "adapters from images only, so give source.image.",
+            )
+        try:
+            adapters.append(
+                Adapter(
+                    name=spec.source.name or "",
+                    image=spec.source.image,
+                    strength=float(spec.strength) if spec.strength is not None else 1.0,
+                )
+            )
+        except ValueError as error:
+            raise WorkloadProblem("UnsupportedAdapter", f"{path}: {error}") from None
+    return tuple(adapters)
+
+
+def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]) -> WorkloadRequest:
+    """What the runtime needs to know about the Workspace (runtimes never read kaito.api types)."""
+    preset = workspace.inference.preset if workspace.inference else None
+    options = preset.preset_options if preset else None
+    try:
+        return WorkloadRequest(
+            workspace=workspace.metadata.name or "",
+            namespace=workspace.metadata.namespace or "default",
+            node_names=tuple(sorted(nodes)),
+            adapters=_adapters(workspace),
+            vllm_config=dict(plan.inference_config.vllm),
+            transformers_config=dict(plan.inference_config.transformers),
+            image=options.image if options else None,
+            image_pull_secrets=tuple(options.image_pull_secrets or ()) if options else (),
+            model_access_secret=options.model_access_secret if options else None,
+        )
+    except ValueError as error:
+        raise WorkloadProblem("InvalidWorkload", str(error)) from None
+
+
+def applied_hash(obj: Mapping[str, Any]) -> str:
+    """Digest of an object as rendered, ignoring the hash annotation itself."""
+    data = json.loads(json.dumps(obj))
+    annotations = (data.get("metadata") or {}).get("annotations") or {}
+    annotations.pop(APPLIED_HASH, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def owned(workspace: Workspace, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """`obj` with the Workspace as controller owner and the applied-hash annotation."""
+    result = json.loads(json.dumps(obj))
+    meta = result.setdefault("metadata", {})
+    meta["namespace"] = workspace.metadata.namespace or "default"
+    meta["ownerReferences"] = [
+        controller_reference(API_VERSION, KIND_WORKSPACE, workspace.metadata).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+    ]
+    meta.setdefault("annotations", {})[APPLIED_HASH] = applied_hash(result)
+    return dict(result)
+
+
+def _default_config(workspace: Workspace) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": default_config_name(workspace),
+            "labels": {"kaito.sh/workspace": workspace.metadata.name},
+        },
+        "data": {CONFIG_KEY: DEFAULT_INFERENCE_CONFIG},
+    }
+
+
+def _template_objects(workspace: Workspace, request: WorkloadRequest, replicas: int) -> list[dict[str, Any]]:
+    """A Deployment of the user's own pod template, pinned to the nodes and tolerating the GPU taint."""
+    assert workspace.inference is not None and workspace.inference.template is not None
+    template = json.loads(json.dumps(workspace.inference.template))
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), **selector_labels(request)}
+    spec = template.setdefault("spec", {})
+    spec["tolerations"] = [*(spec.get("tolerations") or []), *(dict(t) for t in GPU_TOLERATIONS)]
+    affinity = node_affinity(request.node_names)
+    if affinity is not None:
+        spec["affinity"] = {**(spec.get("affinity") or {}), **affinity}
+    return [render_service(request, leader_only=False), render_deployment(request, template, replicas)]
+
+
+def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]) -> list[dict[str, Any]]:
+    """Every object of the inference workload, owned and hashed, in apply order."""
+    request = workload_request(workspace, plan, nodes)
+    objects: list[dict[str, Any]] = []
+    inference = workspace.inference
+    assert inference is not None
+    if inference.config is None:
+        objects.append(_default_config(workspace))
+    if plan.preset is None or plan.gpu is None or plan.sizing is None:
+        objects += _template_objects(workspace, request, plan.target_nodes)
+    else:
+        try:
+            workload = build_workload(request, plan.preset, plan.gpu, plan.sizing)
+        except UnsupportedRequestError as error:
+            raise WorkloadProblem("UnsupportedRequest", f"inference: {error}") from None
+        except RuntimesError as error:
+            raise WorkloadProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
+        objects += workload.objects()
+    return [owned(workspace, obj) for obj in objects]
+
+
+def workload_readiness(obj: Mapping[str, Any] | None, desired_hash: str) -> Readiness:
+    """Whether a Deployment/StatefulSet we rendered is fully rolled out and ready."""
+    if obj is None:
+        return Readiness(False, "the workload is being created")
+    kind = obj.get("kind", "workload")
+    name = (obj.get("metadata") or {}).get("name", "")
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(APPLIED_HASH) != desired_hash:
+        return Readiness(False, f"{kind} {name} is being updated")
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    generation = int((obj.get("metadata") or {}).get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    ready = int(status.get("readyReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    if observed < generation:
+        return Readiness(False, f"{kind} {name}: waiting for its controller to see the new spec")
+    if ready >= wanted and updated >= wanted and int(status.get("replicas") or 0) <= wanted:
+        return Readiness(True, f"{kind} {name}: {ready} of {wanted} pod(s) ready on port {MODEL_PORT}")
+    return Readiness(False, f"{kind} {name}: {ready} of {wanted} pod(s) ready, {updated} updated")
