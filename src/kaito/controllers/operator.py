@@ -73,7 +73,8 @@ class OperatorConfig:
         if self.provisioner == "aks" and self.aks is None:
             raise ValueError(
                 "provisioner is 'aks' but no AKS cluster is given; set AZURE_SUBSCRIPTION_ID, "
-                "AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME (or pass AksConfig)"
+                "AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME (or give kaito run --subscription-id, --resource-group "
+                "and --cluster-name)"
             )
 
 
