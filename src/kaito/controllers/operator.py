@@ -16,7 +16,6 @@ the field manager `kaito` (`FIELD_MANAGER`) so server-side applies are attribute
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import socket
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from kaito.controllers.workspace import (
 )
 from kaito.provisioners.aks import AksConfig, AksProvisioner
 from kaito.provisioners.base import Provisioner, ProvisionerRegistry
+from kaito.provisioners.karpenter import KarpenterProvisioner
+from kaito.provisioners.karpenter_claim import KarpenterConfig
 
 __all__ = [
     "FIELD_MANAGER",
@@ -73,8 +74,8 @@ class OperatorConfig:
         if self.provisioner == "aks" and self.aks is None:
             raise ValueError(
                 "provisioner is 'aks' but no AKS cluster is given; set AZURE_SUBSCRIPTION_ID, "
-                "AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME (or give kaito run --subscription-id, --resource-group "
-                "and --cluster-name)"
+                "AZURE_RESOURCE_GROUP and AKS_CLUSTER_NAME (or give kaito run --subscription-id, "
+                "--resource-group and --cluster-name)"
             )
 
 
@@ -108,7 +109,7 @@ class MetricsServer:
             await self.server.stop()
 
 
-def _provisioners(config: OperatorConfig) -> ProvisionerRegistry:
+def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerRegistry:
     provisioners: list[Provisioner] = []
     if config.aks is not None:
         if config.aks_credential is not None:
@@ -116,9 +117,9 @@ def _provisioners(config: OperatorConfig) -> ProvisionerRegistry:
         else:
             provisioners.append(AksProvisioner.from_environment(config.aks))
     if config.karpenter_node_class is not None:
-        # Imported only when asked for, so an AKS-only operator never needs the Karpenter code path.
-        module = importlib.import_module("kaito.provisioners.karpenter")
-        provisioners.append(module.KarpenterProvisioner.from_node_class(*config.karpenter_node_class))
+        group, kind, name = config.karpenter_node_class
+        node_class = KarpenterConfig(node_class_group=group, node_class_kind=kind, node_class_name=name)
+        provisioners.append(KarpenterProvisioner(client, node_class))
     return ProvisionerRegistry(provisioners, default=config.provisioner)
 
 
@@ -161,7 +162,7 @@ def build_operator(
     )
     if config.metrics_port is not None and config.metrics_port != config.health_port:
         manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
-    provisioners = _provisioners(config)
+    provisioners = _provisioners(client, config)
     add_machine_controller(manager, provisioners, config.machine)
     workspace = add_workspace_controller(manager, config.workspace)
     return Operator(manager, workspace, provisioners)

@@ -281,7 +281,7 @@ class WorkspaceReconciler:
             observed, machines = await self._ensure_machines(workspace, plan, observed)
         else:
             machines = []
-            ready = [str(node["metadata"]["name"]) for node in byo_nodes][: plan.target_nodes]
+            ready = [node.name for node in byo_nodes][: plan.target_nodes]
             observed = _replace(
                 observed,
                 ready_nodes=ready,

@@ -5,7 +5,7 @@
 would be accepted) become the Workspace's conditions. The order of checks is the order a user fixes things:
 the preset, the instance type (or the bring-your-own nodes and their GPU labels), the inference ConfigMap,
 then sizing. `select_byo_nodes` is the rule for bring-your-own nodes: Ready, schedulable Nodes matching the
-label selector (or named in preferredNodes), preferred ones first, then by name.
+label selector (`kaito.provisioners.byo.select_nodes`: preferredNodes first, then by name).
 
 Invariants of a plan: `target_nodes >= 1`; a tuning plan has `sizing is None` and one node; an inference
 plan with a preset has the `SizingPlan` sized with the user's max-model-len and gpu-memory-utilization
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaito.api import Workspace
+from kaito.provisioners.byo import ByoNode, select_nodes
 from kaito.runtimes import (
     GpuConfig,
     InferenceConfig,
     InferenceConfigError,
-    NodeLabelError,
     NotEnoughNodesError,
     Preset,
     SizingPlan,
@@ -32,7 +32,6 @@ from kaito.runtimes import (
     UnknownSkuError,
     get_gpu_config,
     get_preset,
-    gpu_config_from_node_labels,
     list_presets,
     parse_inference_config,
     plan_inference,
@@ -107,27 +106,9 @@ def node_is_ready(node: Mapping[str, Any]) -> bool:
     return False
 
 
-def select_byo_nodes(workspace: Workspace, nodes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Ready Nodes the Workspace may use without provisioning: preferred ones first, then by name.
-
-    A node qualifies when it carries the label selector's labels (an empty selector selects only the
-    preferred nodes, never the whole cluster).
-    """
-    resource = workspace.resource
-    preferred = list(resource.preferred_nodes or [])
-    selector = resource.label_selector
-    chosen = []
-    for node in nodes:
-        meta = node.get("metadata") or {}
-        name = str(meta.get("name", ""))
-        labels = meta.get("labels") or {}
-        selected = name in preferred if selector.is_empty else selector.matches(labels)
-        if selected and node_is_ready(node):
-            chosen.append(node)
-    rank = {name: index for index, name in enumerate(preferred)}
-    return sorted(
-        chosen, key=lambda n: (rank.get(n["metadata"]["name"], len(rank)), str(n["metadata"]["name"]))
-    )
+def select_byo_nodes(workspace: Workspace, nodes: Sequence[Mapping[str, Any]]) -> list[ByoNode]:
+    """Ready, schedulable Nodes the Workspace selects (kaito.provisioners.byo): preferred ones first."""
+    return [node for node in select_nodes(nodes, workspace) if node.ready and node.schedulable]
 
 
 def _selector_text(workspace: Workspace) -> str:
@@ -144,7 +125,7 @@ def _preset(name: str, path: str) -> Preset:
         raise PlanProblem("UnknownPreset", f"{path}: {error}") from None
 
 
-def _gpu(workspace: Workspace, byo_nodes: Sequence[Mapping[str, Any]]) -> GpuConfig:
+def _gpu(workspace: Workspace, byo_nodes: Sequence[ByoNode]) -> GpuConfig:
     instance_type = workspace.resource.instance_type
     if instance_type:
         try:
@@ -163,11 +144,10 @@ def _gpu(workspace: Workspace, byo_nodes: Sequence[Mapping[str, Any]]) -> GpuCon
             + "; label existing GPU nodes with it, or set resource.instanceType to provision nodes.",
             permanent=False,
         )
-    first = byo_nodes[0]["metadata"]
-    try:
-        return gpu_config_from_node_labels(first.get("labels") or {}, str(first.get("name")))
-    except NodeLabelError as error:
-        raise PlanProblem("NodeLabelsMissing", f"resource.labelSelector: {error}", permanent=False) from None
+    first = byo_nodes[0]
+    if first.gpu is None:
+        raise PlanProblem("NodeLabelsMissing", f"resource.labelSelector: {first.problem}", permanent=False)
+    return first.gpu
 
 
 def _inference_config(text: str | None) -> InferenceConfig:
@@ -180,7 +160,7 @@ def _inference_config(text: str | None) -> InferenceConfig:
 def resolve_plan(
     workspace: Workspace,
     *,
-    byo_nodes: Sequence[Mapping[str, Any]] = (),
+    byo_nodes: Sequence[ByoNode] = (),
     config_text: str | None = None,
 ) -> WorkspacePlan:
     """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem."""
