@@ -130,9 +130,7 @@ class MachineReconciler:
             return await self._converge(obj, machine, provisioner)
         except RetryableError as exc:
             delay = exc.retry_after if exc.retry_after is not None else self.options.retry_interval
-            await self.recorder.warning(
-                obj, exc.reason, f"{exc.message} (retrying in {delay:g}s)" if exc.message else exc.reason
-            )
+            await self.recorder.warning(obj, exc.reason, exc.message or exc.reason)
             log.info("machine %s: %s; retrying in %gs", request.name, exc, delay)
             return ctrl.Result(requeue_after=delay)
         except ctrl.Conflict:

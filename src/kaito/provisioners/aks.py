@@ -14,8 +14,10 @@ WorkloadIdentityCredential when `AZURE_FEDERATED_TOKEN_FILE` is set, else Defaul
 the embedded endpoint of `kaito.sim`, pass an explicit credential (`StaticTokenCredential`), its `base_url`
 and `connection_verify=<its CA file>`.
 
-`throttled` counts the 429s that got past the SDK's own retries (each becomes a ThrottledError carrying
-the Retry-After, which the reconciler honours by requeueing that much later).
+`throttled` counts the 429s that got past the SDK's own retries. Each becomes a ThrottledError carrying
+the Retry-After, and until that time has passed every call fails fast with the remaining wait instead of
+touching ARM: a reconcile triggered early by some watch event must not spend the subscription's request
+budget while Azure asked us to stay away.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.mgmt.containerservice.aio import ContainerServiceClient
 
+from kaito import ctrl
 from kaito.api import names
 from kaito.api.machine import Machine
 from kaito.provisioners.aks_pool import build_agent_pool, classify_azure_error, observe_pool, pool_name
@@ -105,8 +108,11 @@ class AksProvisioner(Provisioner):
         credential: AsyncTokenCredential,
         *,
         client: ContainerServiceClient | None = None,
+        clock: ctrl.Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock: ctrl.Clock = clock or ctrl.SystemClock()
+        self._quiet_until: float | None = None  # monotonic time before which ARM asked not to be called
         self.credential = credential
         self.client = client or ContainerServiceClient(
             credential, config.subscription_id, **config.client_kwargs()
@@ -132,6 +138,7 @@ class AksProvisioner(Provisioner):
     # ---- the contract -------------------------------------------------------------------------------
 
     async def create(self, machine: Machine) -> ObservedState:
+        self._respect_retry_after()
         existing = await self.get(machine)
         if existing.exists:
             return existing
@@ -153,6 +160,7 @@ class AksProvisioner(Provisioner):
         return observe_pool(body)
 
     async def get(self, machine: Machine) -> ObservedState:
+        self._respect_retry_after()
         name = pool_name(machine.metadata.name or "")
         try:
             pool = await self.client.agent_pools.get(
@@ -165,6 +173,7 @@ class AksProvisioner(Provisioner):
         return observe_pool(pool)
 
     async def delete(self, machine: Machine) -> None:
+        self._respect_retry_after()
         name = pool_name(machine.metadata.name or "")
         try:
             poller = await self.client.agent_pools.begin_delete(
@@ -184,8 +193,23 @@ class AksProvisioner(Provisioner):
         name = machine.metadata.name or ""
         return labels.get(names.LABEL_MACHINE) == name and labels.get("agentpool") == pool_name(name)
 
+    def _respect_retry_after(self) -> None:
+        if self._quiet_until is None:
+            return
+        left = self._quiet_until - self.clock.monotonic()
+        if left <= 0:
+            self._quiet_until = None
+            return
+        raise ThrottledError(
+            "TooManyRequests",
+            "Azure Resource Manager is throttling this subscription's requests.",
+            retry_after=left,
+        )
+
     def _classify(self, exc: AzureError) -> ProvisionerError:
         error = classify_azure_error(exc)
         if isinstance(error, ThrottledError):
             self.throttled += 1
+            if error.retry_after:
+                self._quiet_until = self.clock.monotonic() + error.retry_after
         return error
