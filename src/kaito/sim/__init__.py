@@ -1,3 +1,79 @@
-"""kaito.sim."""
+"""kaito.sim: an embedded Kubernetes cluster on loopback — API server, node/workload simulator, AKS endpoint.
 
-__all__: list[str] = []
+It is a cluster, not a test double of kaito's code: real, unmodified clients (kubectl, kubernetes-asyncio,
+the synchronous `kubernetes` client, the Azure SDK) talk to it over HTTP(S), and it knows nothing of the
+operator. The usual entry point is `Cluster`:
+
+    async with Cluster() as cluster:
+        print(cluster.kubeconfig)   # point kubectl at it
+
+Layers, bottom up: `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner
+references, namespace deletion); `apiserver` (REST, watch streaming, discovery, Table printing, faults);
+`workloads`/`kubelet`/`scheduler` (Deployments, StatefulSets, Jobs, pods on nodes); `arm` (AKS agentPools
+over HTTPS, creating Nodes); `cluster` assembles them. This module re-exports the public face; everything
+else stays importable from its own module.
+"""
+
+from kaito.sim.apiserver import ApiServer
+from kaito.sim.arm import DEFAULT_SUBSCRIPTION_ID, ArmServer
+from kaito.sim.arm_faults import ArmFaults
+from kaito.sim.cluster import Cluster
+from kaito.sim.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    InternalError,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+)
+from kaito.sim.faults import Faults
+from kaito.sim.gc import GarbageCollector
+from kaito.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
+from kaito.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
+from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
+from kaito.sim.tls import TlsBundle
+from kaito.sim.vmsizes import VmSize, find_vm_size, vm_sizes
+from kaito.sim.watch import Watch, WatchEvent
+from kaito.sim.workloads import Timings, WorkloadSimulator
+
+__all__ = [
+    "APPLY_PATCH",
+    "BUILTIN_TYPES",
+    "DEFAULT_SUBSCRIPTION_ID",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_MERGE_PATCH",
+    "AlreadyExists",
+    "ApiError",
+    "ApiServer",
+    "ArmFaults",
+    "ArmServer",
+    "BadRequest",
+    "Cluster",
+    "Conflict",
+    "Faults",
+    "Forbidden",
+    "GarbageCollector",
+    "Gone",
+    "InternalError",
+    "Invalid",
+    "NotFound",
+    "ResourceRegistry",
+    "ResourceType",
+    "Store",
+    "Timings",
+    "TlsBundle",
+    "TooManyRequests",
+    "VmSize",
+    "Watch",
+    "WatchEvent",
+    "WorkloadSimulator",
+    "find_vm_size",
+    "kubeconfig_dict",
+    "vm_sizes",
+    "write_kubeconfig",
+]

@@ -1,0 +1,44 @@
+"""The public names of every kaito package: declared, importable, and not drifting silently.
+
+Every module declares `__all__`; every name a package re-exports comes from one of its modules' `__all__`,
+so a rename in a module fails here instead of breaking users at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import pytest
+
+PACKAGES = ["kaito.api", "kaito.ctrl", "kaito.runtimes", "kaito.provisioners", "kaito.controllers", "kaito.sim"]
+
+
+def _modules(package: ModuleType) -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_")
+    ]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_module_declares_all(name: str) -> None:
+    package = importlib.import_module(name)
+    missing = [m.__name__ for m in _modules(package) if not hasattr(m, "__all__")]
+    assert missing == [], f"modules without __all__: {missing}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_package_exports_come_from_its_modules(name: str) -> None:
+    package = importlib.import_module(name)
+    declared: dict[str, object] = {}
+    for module in _modules(package):
+        for attr in getattr(module, "__all__", []):
+            declared.setdefault(attr, getattr(module, attr))
+    exported = list(getattr(package, "__all__", []))
+    assert len(exported) == len(set(exported)), "duplicate names in __all__"
+    for attr in exported:
+        assert attr in declared, f"{name}.{attr} is not in any module's __all__"
+        assert getattr(package, attr) is declared[attr], f"{name}.{attr} is not the module's object"
