@@ -1,0 +1,214 @@
+"""Fixtures for the Workspace controller's integration tests: kaito.sim plus the whole operator on it.
+
+`operator` starts, on the `cluster` fixture (API server, workload simulator, ARM endpoint), what `kaito up`
+starts: the CRDs, then a manager running the Workspace and Machine controllers with the AKS provisioner
+pointed at the embedded ARM endpoint. It yields a `Harness` with a user client (field manager `kubectl`),
+the operator's client, and helpers to apply samples and wait for conditions. Every test ends with the leak
+check of the issue: Workspaces still present are deleted through the operator, and then not one Machine,
+agent pool or provisioned Node may be left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+import yaml
+
+from kaito import ctrl
+from kaito.controllers.machine import MachineControllerOptions
+from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.workspace import MACHINE, WORKSPACE
+from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+from kaito.sim.cluster import Cluster
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "manifests" / "samples"
+FAST_MACHINES = MachineControllerOptions(launch_timeout=60.0, poll_interval=0.1, retry_interval=0.1)
+
+
+async def eventually(condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
+    """Await `condition()` every 50 ms until it returns something truthy (returned); fail after `within`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"condition still false after {within}s")
+        await asyncio.sleep(0.05)
+
+
+def condition_of(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition of `type_` in obj.status (empty when absent)."""
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == type_:
+            return dict(condition)
+    return {}
+
+
+class Harness:
+    """The running operator and a user's client, with helpers."""
+
+    eventually = staticmethod(eventually)
+    condition_of = staticmethod(condition_of)
+
+    def __init__(self, cluster: Cluster, user: ctrl.Client, operator_client: ctrl.Client) -> None:
+        self.cluster = cluster
+        self.user = user
+        self.operator_client = operator_client
+
+    async def apply_sample(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Apply manifests/samples/<name> (top-level keys in `changes` replace the sample's)."""
+        obj = yaml.safe_load((SAMPLES / name).read_text())
+        obj.update(changes)
+        return await self.apply(obj)
+
+    async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj.setdefault("metadata", {}).setdefault("namespace", "default")
+        applied: dict[str, Any] = await self.user.apply(obj, force=True)
+        return applied
+
+    async def workspace(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        found: dict[str, Any] = await self.user.get(WORKSPACE, name, namespace)
+        return found
+
+    async def wait_condition(
+        self, name: str, type_: str, status: str = "True", within: float = 20.0
+    ) -> dict[str, Any]:
+        """Wait until the Workspace's condition `type_` has `status`; returns the Workspace."""
+
+        async def check() -> dict[str, Any] | None:
+            workspace = await self.workspace(name)
+            return workspace if condition_of(workspace, type_).get("status") == status else None
+
+        try:
+            result: dict[str, Any] = await eventually(check, within)
+        except AssertionError:
+            workspace = await self.workspace(name)
+            raise AssertionError(
+                f"{name}: {type_} never became {status}; status: {workspace.get('status')}"
+            ) from None
+        return result
+
+    async def machines(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        selector = f"kaito.sh/workspace={workspace}" if workspace else None
+        return (await self.user.list(MACHINE, label_selector=selector)).items
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None = "default"
+    ) -> list[dict[str, Any]]:
+        return (await self.user.list((api_version, kind), namespace)).items
+
+    async def events(self, name: str) -> list[dict[str, Any]]:
+        events = await self.list("v1", "Event")
+        return [
+            e
+            for e in events
+            if e["involvedObject"].get("name") == name and e["involvedObject"]["kind"] == "Workspace"
+        ]
+
+    async def delete_workspace(self, name: str, within: float = 20.0) -> None:
+        """Delete a Workspace and wait until it is gone (its finalizer released)."""
+        with contextlib.suppress(ctrl.NotFound):
+            await self.user.delete(WORKSPACE, name, "default")
+
+        async def gone() -> bool:
+            try:
+                await self.workspace(name)
+            except ctrl.NotFound:
+                return True
+            return False
+
+        await eventually(gone, within)
+
+    async def add_gpu_node(self, name: str, labels: dict[str, str], gpus: int = 1) -> None:
+        """A bring-your-own GPU node: GPU feature-discovery labels, nvidia.com/gpu capacity, Ready."""
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "kubernetes.io/hostname": name,
+                    "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+                    "nvidia.com/gpu.count": str(gpus),
+                    "nvidia.com/gpu.memory": "81920",
+                    "nvidia.com/cuda.compute.major": "8",
+                    "nvidia.com/cuda.compute.minor": "0",
+                    **labels,
+                },
+            },
+        }
+        await self.user.create(node)
+        resources = {"cpu": "24", "memory": "220Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
+        status = {
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        }
+        await self.user.patch(("v1", "Node"), name, {"status": status}, subresource="status")
+
+
+@pytest_asyncio.fixture
+async def operator(cluster: Cluster) -> AsyncIterator[Harness]:
+    """The operator running on `cluster` (see the module docstring); leak-checked at the end."""
+    arm = cluster.arm
+    kubeconfig = str(cluster.kubeconfig)
+    async with (
+        await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
+        await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kubectl") as user,
+    ):
+        await install_crds(client)
+        aks = AksConfig(
+            subscription_id=arm.ids.subscription_id,
+            resource_group=arm.ids.resource_group,
+            cluster_name=arm.ids.cluster_name,
+            base_url=arm.url,
+            connection_verify=arm.ca_path,
+            client_options={"polling_interval": 0.05, "retry_backoff_factor": 0.01},
+        )
+        built = build_operator(
+            client,
+            OperatorConfig(
+                aks=aks, aks_credential=StaticTokenCredential(), health_port=None, machine=FAST_MACHINES
+            ),
+        )
+        built.manager.graceful_shutdown_timeout = 2.0
+        task = asyncio.create_task(built.run())
+        await eventually(lambda: _synced(built.manager, task), within=10.0)
+        harness = Harness(cluster, user, client)
+        try:
+            yield harness
+            for workspace in (await user.list(WORKSPACE)).items:
+                await harness.delete_workspace(workspace["metadata"]["name"])
+            assert await harness.machines() == [], "Machines left behind"
+            assert arm.pools() == {}, "agent pools left behind"
+            provisioned = [
+                n for n in cluster.store.list("v1", "Node")[0] if n["metadata"]["name"].startswith("aks-")
+            ]
+            assert provisioned == [], "provisioned Nodes left behind"
+        finally:
+            built.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _synced(manager: ctrl.Manager, task: asyncio.Task[None]) -> bool:
+    if task.done():
+        task.result()
+    return manager.caches_synced

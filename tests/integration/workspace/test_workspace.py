@@ -1,0 +1,280 @@
+"""The Workspace controller end to end, over HTTP on kaito.sim with the AKS endpoint (issue 7's "done when").
+
+Each test applies what a user would apply, waits for the conditions a user would read, checks the objects
+the operator made (agent pools, Machines, Deployment or StatefulSet, Services, Job), and ends by deleting
+everything through the operator (the `operator` fixture's leak check: no Machine, pool or Node left).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kaito.runtimes import get_gpu_config, get_preset, plan_inference
+from kaito.sim.kubelet import Timings
+
+pytestmark = pytest.mark.integration
+
+INVALID = Path(__file__).resolve().parents[2] / "data" / "invalid"
+
+
+async def _gone(operator: Any, api_version: str, kind: str, name: str) -> None:
+    async def check() -> bool:
+        return all(o["metadata"]["name"] != name for o in await operator.list(api_version, kind))
+
+    await operator.eventually(check)
+
+
+async def _kubectl(kubeconfig: Path, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "kubectl", "--kubeconfig", str(kubeconfig), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _columns(header: str, row: str) -> dict[str, str]:
+    """kubectl's table row by column name (columns are fixed-width; an empty cell stays empty)."""
+    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+    bounds = [*starts[1:], None]
+    return {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, bounds, strict=True)}
+
+
+async def test_phi3_on_nc6s_v3_gets_a_pool_a_vllm_deployment_and_a_service(
+    operator: Any, kubeconfig: Path
+) -> None:
+    name = "workspace-phi-3-mini"
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
+
+    status = workspace["status"]
+    assert status["state"] == "Ready"
+    assert status["targetNodeCount"] == 1
+    for type_ in ("ResourceReady", "InferenceReady", "WorkspaceSucceeded"):
+        assert operator.condition_of(workspace, type_)["status"] == "True", type_
+    (pool,) = operator.cluster.arm.pools().values()
+    assert pool["properties"]["vmSize"] == "Standard_NC6s_v3"
+    (machine,) = await operator.machines(name)
+    assert "ownerReferences" not in machine["metadata"]  # cluster-scoped: tied by labels and workspaceRef
+    assert machine["spec"]["workspaceRef"]["name"] == name
+    assert machine["metadata"]["labels"]["kaito.sh/workspacenamespace"] == "default"
+    assert status["workerNodes"] == [machine["status"]["nodeName"]]
+
+    (deployment,) = await operator.list("apps/v1", "Deployment")
+    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "Workspace"
+    assert deployment["metadata"]["ownerReferences"][0]["controller"] is True
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    plan = plan_inference(get_preset("phi-3-mini-4k-instruct"), get_gpu_config("Standard_NC6s_v3"))
+    args = " ".join(container["args"])
+    assert f"--max-model-len {plan.max_model_len}" in args
+    assert "--tensor-parallel-size 1" in args
+    assert "--dtype float16" in args  # a V100 has no bfloat16
+    (service,) = [s for s in await operator.list("v1", "Service") if s["metadata"]["name"] == name]
+    assert service["spec"]["ports"][0]["port"] == 80
+    assert service["spec"]["ports"][0]["targetPort"] == 5000
+    (configmap,) = [
+        c for c in await operator.list("v1", "ConfigMap") if c["metadata"]["name"].startswith(name)
+    ]
+    assert "inference_config.yaml" in configmap["data"]
+
+    if shutil.which("kubectl"):
+        table = (await _kubectl(kubeconfig, "get", "workspace", name)).splitlines()
+        columns = _columns(table[0], table[1])
+        for column in ("RESOURCEREADY", "INFERENCEREADY", "WORKSPACESUCCEEDED"):
+            assert columns[column] == "True", table
+        assert columns["INSTANCE"] == "Standard_NC6s_v3"
+
+    reasons = [e["reason"] for e in await operator.events(name)]
+    for reason in ("Planned", "MachineCreated", "NodesReady", "WorkloadApplied", "WorkloadReady"):
+        assert reason in reasons, reasons
+
+    await operator.delete_workspace(name)
+    await _gone(operator, "apps/v1", "Deployment", name)
+    await _gone(operator, "v1", "Service", name)
+    assert operator.cluster.arm.pools() == {}
+
+
+async def test_llama_70b_on_two_nc48ads_a100_v4_runs_a_statefulset_tp2_pp2(operator: Any) -> None:
+    name = "workspace-llama-3-3-70b-instruct"
+    await operator.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hf-token"},
+            "stringData": {"HF_TOKEN": "x"},
+        }
+    )
+    await operator.apply_sample("workspace-llama-3.3-70b.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
+
+    assert workspace["status"]["targetNodeCount"] == 2
+    assert len(workspace["status"]["workerNodes"]) == 2
+    assert len(await operator.machines(name)) == 2
+    assert len(operator.cluster.arm.pools()) == 2
+    (statefulset,) = await operator.list("apps/v1", "StatefulSet")
+    assert statefulset["spec"]["replicas"] == 2
+    script = statefulset["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "--tensor-parallel-size 2" in script and "--pipeline-parallel-size 2" in script
+    services = {s["metadata"]["name"]: s for s in await operator.list("v1", "Service")}
+    assert services[f"{name}-headless"]["spec"]["clusterIP"] == "None"
+    assert services[name]["spec"]["selector"]["apps.kubernetes.io/pod-index"] == "0"
+
+    await operator.delete_workspace(name, within=30.0)
+    await _gone(operator, "apps/v1", "StatefulSet", name)
+    await _gone(operator, "v1", "Service", f"{name}-headless")
+
+
+async def test_bring_your_own_nodes_are_used_and_no_machine_is_created(operator: Any) -> None:
+    name = "workspace-phi-3-mini-byo"
+    await operator.add_gpu_node("gpu-node-0", {"apps": "phi-3-byo"})
+    await operator.add_gpu_node("gpu-node-1", {"apps": "phi-3-byo"})
+    await operator.add_gpu_node("other-node", {"apps": "someone-else"})
+    await operator.apply_sample("workspace-phi-3-mini-byo.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
+
+    assert workspace["status"]["workerNodes"] == ["gpu-node-0"]  # preferred first, one node needed
+    assert await operator.machines() == []
+    assert operator.cluster.arm.pools() == {}
+    (deployment,) = await operator.list("apps/v1", "Deployment")
+    affinity = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchFields"][0]["values"] == ["gpu-node-0"]
+
+    await operator.delete_workspace(name)
+    await _gone(operator, "apps/v1", "Deployment", name)
+    nodes = {n["metadata"]["name"] for n in await operator.list("v1", "Node", None)}
+    assert {"gpu-node-0", "gpu-node-1", "other-node"} <= nodes  # the user's nodes stay
+
+
+async def test_byo_workspace_waits_for_nodes_then_runs_when_one_is_labelled(operator: Any) -> None:
+    name = "workspace-phi-3-mini-byo"
+    await operator.apply_sample("workspace-phi-3-mini-byo.yaml")
+    workspace = await operator.wait_condition(name, "ResourceReady", "False")
+    assert operator.condition_of(workspace, "ResourceReady")["reason"] == "NodesNotFound"
+    assert "resource.labelSelector" in operator.condition_of(workspace, "ResourceReady")["message"]
+    assert workspace["status"]["state"] == "Pending"
+
+    await operator.add_gpu_node("gpu-node-0", {"apps": "phi-3-byo"})
+    await operator.wait_condition(name, "WorkspaceSucceeded")
+
+
+async def _tuning_sample(operator: Any) -> None:
+    await operator.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "myregistry-push-secret"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "stringData": {".dockerconfigjson": '{"auths": {}}'},
+        }
+    )
+    await operator.apply_sample("workspace-tuning-phi-3.yaml")
+
+
+async def test_tuning_job_runs_to_completion(operator: Any) -> None:
+    name = "workspace-tuning-phi-3"
+    await _tuning_sample(operator)
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
+
+    assert workspace["status"]["state"] == "Succeeded"
+    assert operator.condition_of(workspace, "JobStarted")["status"] == "True"
+    (job,) = await operator.list("batch/v1", "Job")
+    pod = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["data-downloader"]
+    assert [c["name"] for c in pod["containers"]] == ["tuning", "output-pusher"]
+    assert "--method=qlora" in pod["containers"][0]["args"]
+    assert job["metadata"]["ownerReferences"][0]["name"] == name
+
+    await operator.delete_workspace(name)
+    await _gone(operator, "batch/v1", "Job", f"{name}-tuning")
+
+
+@pytest.mark.parametrize("sim_options", [{"timings": Timings(job_run_s=60.0)}])
+async def test_a_failing_tuning_job_marks_the_workspace_failed_with_the_reason(operator: Any) -> None:
+    name = "workspace-tuning-phi-3"
+    await _tuning_sample(operator)
+    await operator.wait_condition(name, "JobStarted", within=30.0)
+
+    async def running_pod() -> dict[str, Any] | None:
+        for pod in await operator.list("v1", "Pod"):
+            if (
+                pod["metadata"]["labels"].get("job-name") == f"{name}-tuning"
+                and pod["status"].get("phase") == "Running"
+            ):
+                return pod
+        return None
+
+    pod = await operator.eventually(running_pod)
+    operator.cluster.workloads.fail_pod("default", pod["metadata"]["name"], exit_code=137, reason="OOMKilled")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False")
+
+    succeeded = operator.condition_of(workspace, "WorkspaceSucceeded")
+    assert workspace["status"]["state"] == "Failed"
+    assert succeeded["reason"] == "BackoffLimitExceeded"
+    assert "OOMKilled" in succeeded["message"] and "exit code 137" in succeeded["message"]
+    warnings = [e for e in await operator.events(name) if e["type"] == "Warning"]
+    assert any(e["reason"] == "BackoffLimitExceeded" for e in warnings)
+
+
+async def test_each_invalid_workspace_gets_a_condition_naming_the_field_while_others_are_served(
+    operator: Any,
+) -> None:
+    cases = yaml.safe_load((INVALID / "cases.yaml").read_text())["cases"]
+    controller_cases = {path: case for path, case in cases.items() if case["refusedBy"] == "controller"}
+    assert len(controller_cases) >= 7
+    names = {}
+    for path in controller_cases:
+        obj = yaml.safe_load((INVALID / path).read_text())
+        names[path] = obj["metadata"]["name"]
+        await operator.apply(obj)
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+
+    for path, case in controller_cases.items():
+        workspace = await operator.wait_condition(names[path], "WorkspaceSucceeded", "False")
+        condition = operator.condition_of(workspace, "WorkspaceSucceeded")
+        assert condition["reason"] == "InvalidWorkspace", path
+        assert case["field"] in condition["message"], (path, condition["message"])
+        assert case["message"] in condition["message"], (path, condition["message"])
+        assert workspace["status"]["state"] == "Failed"
+    await operator.wait_condition("workspace-phi-3-mini", "WorkspaceSucceeded")
+    machines = await operator.machines()
+    assert {m["metadata"]["labels"]["kaito.sh/workspace"] for m in machines} == {"workspace-phi-3-mini"}
+
+
+async def test_a_new_instance_type_brings_new_nodes_up_before_the_old_ones_go(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+    await operator.wait_condition(name, "WorkspaceSucceeded")
+    (old,) = await operator.machines(name)
+
+    resource = {
+        "instanceType": "Standard_NC24ads_A100_v4",
+        "labelSelector": {"matchLabels": {"apps": "phi-3"}},
+    }
+    await operator.apply_sample("workspace-phi-3-mini.yaml", resource=resource)
+
+    async def replaced() -> dict[str, Any] | None:
+        machines = await operator.machines(name)
+        workspace = await operator.workspace(name)
+        settled = operator.condition_of(workspace, "WorkspaceSucceeded").get("status") == "True"
+        types = {m["spec"]["instanceType"] for m in machines}
+        return workspace if settled and types == {"Standard_NC24ads_A100_v4"} else None
+
+    workspace = await operator.eventually(replaced, within=30.0)
+    (new,) = await operator.machines(name)
+    assert new["metadata"]["name"] != old["metadata"]["name"]
+    assert workspace["status"]["workerNodes"] == [new["status"]["nodeName"]]
+    (deployment,) = await operator.list("apps/v1", "Deployment")
+    terms = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    assert terms[0]["matchFields"][0]["values"] == [new["status"]["nodeName"]]
+    reasons = [e["reason"] for e in await operator.events(name)]
+    assert "MachineDeleted" in reasons
