@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## unit + integration (the README's and CI's test command)
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_kind and not e2e_vllm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm" $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -7,7 +7,8 @@ Packages, imported one way (`api` <- `runtimes` <- `provisioners` <- `controller
 - `kaito.provisioners`: where GPU nodes come from (AKS, Karpenter, bring-your-own).
 - `kaito.controllers`: the Workspace and Machine reconcilers.
 - `kaito.ctrl`: the reusable reconcile library (knows nothing of Kaito).
-- `kaito.sim`: an embedded Kubernetes API server, node simulator and AKS endpoint (knows nothing of the operator).
+- `kaito.sim`: an embedded Kubernetes API server, node simulator and AKS endpoint (knows nothing of the
+  operator).
 """
 
 __all__ = ["__version__"]

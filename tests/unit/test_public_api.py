@@ -12,7 +12,14 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ["kaito.api", "kaito.ctrl", "kaito.runtimes", "kaito.provisioners", "kaito.controllers", "kaito.sim"]
+PACKAGES = [
+    "kaito.api",
+    "kaito.ctrl",
+    "kaito.runtimes",
+    "kaito.provisioners",
+    "kaito.controllers",
+    "kaito.sim",
+]
 
 
 def _modules(package: ModuleType) -> list[ModuleType]:
