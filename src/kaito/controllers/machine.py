@@ -141,13 +141,14 @@ class MachineReconciler:
     async def _converge(self, obj: dict[str, Any], machine: Machine, provisioner: Provisioner) -> ctrl.Result:
         observed = await provisioner.get(machine)
         events: list[MachineEvent] = []
+        refused = False  # a create the cloud refused outright: nothing was made, nothing to delete
         now = self.clock.now()
         if (
             observed.phase is Phase.GONE
             and not launch_requested(machine.status)
             and launch_time_left(machine, now, self.options.launch_timeout) > 0
         ):
-            observed = await self._create(machine, provisioner, observed, events)
+            observed, refused = await self._create(machine, provisioner, observed, events)
         elif observed.phase is Phase.FAILED and observed.retryable:
             await provisioner.delete(machine)  # a transient failure: remove the wreck, create again later
             events.append(
@@ -164,7 +165,7 @@ class MachineReconciler:
             poll_interval=self.options.poll_interval,
         )
         requeue = decision.requeue_after
-        if decision.delete_cloud_resource and observed.exists:
+        if decision.delete_cloud_resource and observed.exists and not refused:
             if observed.phase is not Phase.DELETING:
                 await provisioner.delete(machine)
             requeue = self.options.poll_interval  # come back to see it gone
@@ -179,13 +180,14 @@ class MachineReconciler:
         provisioner: Provisioner,
         observed: ObservedState,
         events: list[MachineEvent],
-    ) -> ObservedState:
+    ) -> tuple[ObservedState, bool]:
+        """What exists after asking for the node, and whether the cloud refused outright."""
         try:
             created = await provisioner.create(machine)
         except RetryableError:
             raise
         except ProvisionerError as exc:
-            return ObservedState.failed(exc.reason, exc.message, resource=observed.resource)
+            return ObservedState.failed(exc.reason, exc.message, resource=observed.resource), True
         events.append(
             MachineEvent(
                 "Normal",
@@ -194,7 +196,7 @@ class MachineReconciler:
                 f"from provisioner {provisioner.name}.",
             )
         )
-        return created
+        return created, False
 
     async def _clean_up(self, obj: dict[str, Any], machine: Machine, provisioner: Provisioner) -> ctrl.Result:
         observed = await provisioner.get(machine)

@@ -1,0 +1,233 @@
+"""The Machine reconciler's pure decisions: conditions, failure, events and requeue from observations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kaito.api.conditions import find_condition
+from kaito.api.machine import Machine, MachineSpec, MachineStatus
+from kaito.api.meta import ObjectMeta
+from kaito.controllers.machine_status import (
+    changed,
+    format_duration,
+    launch_requested,
+    launch_time_left,
+    node_initialization,
+    plan_machine,
+)
+from kaito.provisioners.base import ObservedState
+
+CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TIMEOUT = 1800.0
+
+
+def _machine(status: MachineStatus | None = None) -> Machine:
+    return Machine(
+        metadata=ObjectMeta(name="m1", creation_timestamp=CREATED),
+        spec=MachineSpec(instance_type="Standard_NC24ads_A100_v4"),
+        status=status,
+    )
+
+
+def _node(*, ready: bool = True, gpus: str = "1", taints: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    return {
+        "metadata": {"name": "n1"},
+        "spec": {
+            "providerID": "azure:///vm/n1",
+            "taints": [{"key": k, "effect": "NoSchedule"} for k in taints],
+        },
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False", "message": "cni not ready"}
+            ],
+            "capacity": {"nvidia.com/gpu": gpus},
+            "allocatable": {"nvidia.com/gpu": gpus},
+        },
+    }
+
+
+def _plan(observed: ObservedState, node: dict[str, Any] | None = None, *, after: float = 60.0, status=None):  # type: ignore[no-untyped-def]
+    return plan_machine(
+        _machine(status),
+        observed,
+        node,
+        now=CREATED + timedelta(seconds=after),
+        launch_timeout=TIMEOUT,
+        poll_interval=10.0,
+    )
+
+
+def _conditions(status: MachineStatus) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions or []}
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        (_node(), (True, "Initialized")),
+        (_node(ready=False), (False, "NodeNotReady")),
+        (_node(taints=["node.kubernetes.io/not-ready"]), (False, "StartupTaintsPresent")),
+        (_node(taints=["node.cloudprovider.kubernetes.io/uninitialized"]), (False, "StartupTaintsPresent")),
+        (_node(taints=["sku"]), (True, "Initialized")),  # the GPU taint is meant to stay
+        (_node(gpus="0"), (False, "GPUsNotAllocatable")),
+        ({"metadata": {"name": "bare"}}, (False, "NodeNotReady")),
+    ],
+)
+def test_node_initialization(node: dict[str, Any], expected: tuple[bool, str]) -> None:
+    initialized, reason, message = node_initialization(node)
+    assert (initialized, reason) == expected
+    assert message.startswith("Node ")
+
+
+@pytest.mark.parametrize(
+    ("observed", "node", "conditions", "requeue"),
+    [
+        (
+            ObservedState.provisioning("agent pool p", "Agent pool p is Creating."),
+            None,
+            {"Launched": ("Unknown", "Launching"), "Registered": ("Unknown", "AwaitingRegistration"),
+             "Initialized": ("Unknown", "AwaitingReconciliation"), "Ready": ("Unknown", "Launching")},
+            10.0,
+        ),
+        (
+            ObservedState.running("agent pool p"),
+            None,
+            {"Launched": ("True", "Launched"), "Registered": ("Unknown", "AwaitingRegistration"),
+             "Initialized": ("Unknown", "AwaitingReconciliation"),
+             "Ready": ("Unknown", "AwaitingRegistration")},
+            10.0,
+        ),
+        (
+            ObservedState.running("agent pool p"),
+            _node(ready=False),
+            {"Launched": ("True", "Launched"), "Registered": ("True", "Registered"),
+             "Initialized": ("Unknown", "NodeNotReady"), "Ready": ("Unknown", "NodeNotReady")},
+            10.0,
+        ),
+        (
+            ObservedState.running("agent pool p"),
+            _node(),
+            {"Launched": ("True", "Launched"), "Registered": ("True", "Registered"),
+             "Initialized": ("True", "Initialized"), "Ready": ("True", "Ready")},
+            None,
+        ),
+    ],
+)  # fmt: skip
+def test_conditions_follow_the_node_through_its_life(
+    observed: ObservedState,
+    node: dict[str, Any] | None,
+    conditions: dict[str, tuple[str, str]],
+    requeue: float | None,
+) -> None:
+    decision = _plan(observed, node)
+    assert _conditions(decision.status) == conditions
+    assert [c.type for c in decision.status.conditions or []] == [
+        "Launched",
+        "Registered",
+        "Initialized",
+        "Ready",
+    ]
+    assert decision.requeue_after == requeue
+    assert not decision.delete_cloud_resource and not decision.status.failed
+
+
+def test_a_ready_node_fills_node_name_provider_id_and_resources() -> None:
+    status = _plan(ObservedState.running("p", provider_id="other"), _node()).status
+    assert (status.node_name, status.provider_id) == ("n1", "azure:///vm/n1")
+    assert status.capacity == status.allocatable == {"nvidia.com/gpu": "1"}
+
+
+@pytest.mark.parametrize(
+    ("observed", "after", "status", "reason"),
+    [
+        (ObservedState.failed("QuotaExceeded", "Quota of 0 cores."), 60.0, None, "QuotaExceeded"),
+        (ObservedState.failed("SkuNotAvailable", "No such SKU here."), 60.0, None, "SkuNotAvailable"),
+        (ObservedState.provisioning("agent pool p"), TIMEOUT + 1, None, "LaunchTimeout"),
+        (ObservedState.gone("agent pool p"), TIMEOUT + 1, None, "LaunchTimeout"),
+        (ObservedState.gone("agent pool p"), 60.0, "requested", "CloudResourceGone"),
+    ],
+)
+def test_a_machine_fails_for_good_and_its_resource_is_deleted(
+    observed: ObservedState, after: float, status: str | None, reason: str
+) -> None:
+    previous = _plan(ObservedState.provisioning("agent pool p")).status if status else None
+    decision = _plan(observed, after=after, status=previous)
+    assert decision.status.failure_reason == reason
+    assert decision.delete_cloud_resource
+    assert _conditions(decision.status)["Launched"] == ("False", reason)
+    assert _conditions(decision.status)["Ready"] == ("False", reason)
+    launched = find_condition(decision.status.conditions, "Launched")
+    assert launched is not None and launched.message == decision.status.failure_message
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", reason)]
+    assert decision.requeue_after is None
+
+
+def test_the_launch_timeout_message_names_the_timeout_and_the_cloud_state() -> None:
+    decision = _plan(ObservedState.provisioning("agent pool p", "Agent pool p is Creating."), after=TIMEOUT)
+    assert decision.status.failure_message == (
+        "The node was not launched within 30m0s of the Machine's creation (Agent pool p is Creating.); "
+        "agent pool p is being deleted."
+    )
+
+
+def test_a_retryable_failure_does_not_fail_the_machine() -> None:
+    decision = _plan(ObservedState.failed("InternalOperationError", "Try again.", retryable=True))
+    assert not decision.status.failed and not decision.delete_cloud_resource
+
+
+def test_the_requeue_before_launch_never_overshoots_the_timeout() -> None:
+    assert _plan(ObservedState.provisioning("p"), after=TIMEOUT - 3).requeue_after == pytest.approx(3.0)
+
+
+def test_events_record_transitions_only() -> None:
+    first = _plan(ObservedState.running("p"), _node())
+    assert [(e.type, e.reason) for e in first.events] == [
+        ("Normal", "Launched"),
+        ("Normal", "Registered"),
+        ("Normal", "Initialized"),
+        ("Normal", "Ready"),
+    ]
+    again = _plan(ObservedState.running("p"), _node(), after=120.0, status=first.status)
+    assert again.events == ()
+    assert not changed(first.status, again.status)
+    lost = _plan(ObservedState.running("p"), None, after=180.0, status=first.status)
+    assert ("Warning", "NodeNotFound") in [(e.type, e.reason) for e in lost.events]
+    assert changed(first.status, lost.status)
+
+
+def test_transition_times_move_only_when_a_status_changes() -> None:
+    first = _plan(ObservedState.provisioning("p", "Creating"))
+    later = _plan(ObservedState.provisioning("p", "Still creating"), after=300.0, status=first.status)
+    before = find_condition(first.status.conditions, "Launched")
+    after = find_condition(later.status.conditions, "Launched")
+    assert before is not None and after is not None
+    assert after.last_transition_time == before.last_transition_time and after.message == "Still creating"
+
+
+@pytest.mark.parametrize(
+    ("status", "requested"),
+    [
+        (None, False),
+        (MachineStatus(), False),
+        (_plan(ObservedState.provisioning("p")).status, True),
+        (_plan(ObservedState.running("p")).status, True),
+    ],
+)
+def test_launch_requested(status: MachineStatus | None, requested: bool) -> None:
+    assert launch_requested(status) is requested
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.5, "0.5s"), (59, "59s"), (90, "1m30s"), (1800, "30m0s"), (3725, "1h2m5s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_launch_time_left_counts_from_creation() -> None:
+    assert launch_time_left(_machine(), CREATED + timedelta(seconds=100), 300) == 200
+    bare = Machine(metadata=ObjectMeta(name="x"), spec=MachineSpec(instance_type="Standard_NC6s_v3"))
+    assert launch_time_left(bare, CREATED, 300) == 300
