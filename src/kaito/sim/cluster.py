@@ -9,7 +9,10 @@
   with a freshly minted CA when ``tls=True``;
 - the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns;
-- the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``.
+- the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``;
+- with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.authz`): a token from
+  :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
+  kubeconfig keeps full access.
 
 On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
 the same file and find the same objects — what an operator sees when its API server restarts. The optional
@@ -29,6 +32,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from kaito.sim.apiserver import ApiServer, LogProvider
+from kaito.sim.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
 from kaito.sim.faults import Faults
 from kaito.sim.gc import GarbageCollector
 from kaito.sim.kubeconfig import write_kubeconfig
@@ -59,6 +63,7 @@ class Cluster:
         timings: Timings | None = None,
         kubeconfig_path: Path | str | None = None,
         arm_options: dict[str, Any] | None = None,
+        authorization: bool = False,
     ) -> None:
         self.port = port
         self.tls = tls
@@ -70,6 +75,8 @@ class Cluster:
         self.workloads: WorkloadSimulator | None = None
         self.apiserver: ApiServer | None = None
         self.tls_bundle: TlsBundle | None = None
+        self.authorization: Authorization | None = None
+        self._want_authorization = authorization
         self._want_workloads = workloads
         self._want_arm = arm
         self._arm_options = dict(arm_options or {})
@@ -103,6 +110,25 @@ class Cluster:
             raise RuntimeError("the cluster is not started yet; set log_provider after start")
         self.apiserver.log_provider = provider
 
+    def service_account_token(
+        self, namespace: str, name: str, *, expiration_seconds: int | None = None
+    ) -> ServiceAccountCredentials:
+        """A token for the existing ServiceAccount ``namespace/name`` and a kubeconfig sending it.
+
+        Needs ``Cluster(authorization=True)``: without it no request is checked, so a token would prove
+        nothing.
+        """
+        if self.authorization is None or self._tmpdir is None:
+            raise RuntimeError(
+                "service_account_token needs a started Cluster(authorization=True); "
+                "without authorization every request has full access"
+            )
+        token = self.authorization.mint(namespace, name, expiration_seconds=expiration_seconds)
+        ca = self.tls_bundle.ca_pem() if self.tls and self.tls_bundle else None
+        path = self._tmpdir / "serviceaccounts" / f"{namespace}.{name}.{self.authorization.tokens}"
+        write_token_kubeconfig(path, self.url, token, namespace=namespace, ca_pem=ca)
+        return ServiceAccountCredentials(namespace, name, token, path)
+
     # -- lifecycle --
 
     async def start(self) -> Cluster:
@@ -127,6 +153,9 @@ class Cluster:
         self._start_gc()
         ssl_context = self.tls_bundle.server_context() if self.tls and self.tls_bundle else None
         self.apiserver = ApiServer(self.store, faults=self.faults, ssl_context=ssl_context)
+        if self._want_authorization:
+            self.authorization = Authorization(self.store)
+            self.apiserver.app.middlewares.append(self.authorization.middleware)
         await self.apiserver.start(_HOST, self.port)
         if self._want_workloads:
             await self._start_workloads()
