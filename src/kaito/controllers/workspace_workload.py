@@ -131,8 +131,11 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
 def applied_hash(obj: Mapping[str, Any]) -> str:
     """Digest of an object as rendered, ignoring the hash annotation itself."""
     data = json.loads(json.dumps(obj))
-    annotations = (data.get("metadata") or {}).get("annotations") or {}
+    meta = data.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
     annotations.pop(APPLIED_HASH, None)
+    if not annotations:
+        meta.pop("annotations", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

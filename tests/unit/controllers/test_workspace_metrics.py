@@ -1,0 +1,36 @@
+"""Workspace metrics: each phase timed once per Workspace, and Workspaces counted by state."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from kaito.controllers.workspace_metrics import workspace_metrics
+
+
+def test_a_phase_is_observed_once_per_workspace() -> None:
+    registry = CollectorRegistry()
+    metrics = workspace_metrics(registry)
+    assert workspace_metrics(registry) is metrics  # one set per registry
+    assert metrics.observe_phase("u1", "node_ready", 42.0)
+    assert not metrics.observe_phase("u1", "node_ready", 43.0)
+    metrics.mark_seen("u2", "node_ready")
+    assert not metrics.observe_phase("u2", "node_ready", 1.0)
+    sample = registry.get_sample_value
+    assert sample("kaito_workspace_phase_duration_seconds_count", {"phase": "node_ready"}) == 1
+    assert sample("kaito_workspace_phase_duration_seconds_sum", {"phase": "node_ready"}) == 42.0
+    metrics.forget("u1")
+    assert metrics.observe_phase("u1", "node_ready", 5.0)
+    with pytest.raises(ValueError, match="node_provision, node_ready, workload_ready"):
+        metrics.observe_phase("u1", "coffee", 1.0)
+
+
+def test_workspaces_are_counted_by_state() -> None:
+    registry = CollectorRegistry()
+    metrics = workspace_metrics(registry)
+    metrics.count_states(["Ready", "Ready", "Pending", None])
+    assert registry.get_sample_value("kaito_workspaces", {"state": "Ready"}) == 2
+    assert registry.get_sample_value("kaito_workspaces", {"state": ""}) == 1
+    metrics.count_states(["Failed"])
+    assert registry.get_sample_value("kaito_workspaces", {"state": "Ready"}) == 0
+    assert registry.get_sample_value("kaito_workspaces", {"state": "Failed"}) == 1

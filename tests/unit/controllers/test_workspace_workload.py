@@ -1,0 +1,136 @@
+"""The inference objects a Workspace runs as (owned, hashed, in apply order) and how readiness is read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kaito.api import Workspace
+from kaito.controllers.workspace_plan import resolve_plan
+from kaito.controllers.workspace_workload import (
+    APPLIED_HASH,
+    WorkloadProblem,
+    applied_hash,
+    inference_objects,
+    workload_readiness,
+)
+
+
+def workspace(**inference: Any) -> Workspace:
+    return Workspace.model_validate(
+        {
+            "metadata": {"name": "ws", "namespace": "team", "uid": "u1"},
+            "resource": {"instanceType": "Standard_NC6s_v3", "labelSelector": {"matchLabels": {"a": "b"}}},
+            "inference": {"preset": {"name": "phi-3-mini-4k-instruct"}, **inference},
+        }
+    )
+
+
+def objects(ws: Workspace, nodes: list[str] | None = None, config: str | None = None) -> list[dict[str, Any]]:
+    return inference_objects(ws, resolve_plan(ws, config_text=config), nodes or ["n0"])
+
+
+def test_objects_come_owned_hashed_and_in_apply_order() -> None:
+    rendered = objects(workspace())
+    assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
+        ("ConfigMap", "ws-inference-config"),
+        ("Service", "ws"),
+        ("Deployment", "ws"),
+    ]
+    for obj in rendered:
+        (owner,) = obj["metadata"]["ownerReferences"]
+        assert owner == {
+            "apiVersion": "kaito.sh/v1beta1",
+            "kind": "Workspace",
+            "name": "ws",
+            "uid": "u1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        assert obj["metadata"]["namespace"] == "team"
+        assert obj["metadata"]["annotations"][APPLIED_HASH] == applied_hash(obj)
+
+
+def test_a_named_config_replaces_the_default_configmap() -> None:
+    rendered = objects(workspace(config="mine"), config="vllm:\n  enable-prefix-caching: true\n")
+    assert [o["kind"] for o in rendered] == ["Service", "Deployment"]
+    assert "--enable-prefix-caching" in rendered[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def _hash(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["annotations"][APPLIED_HASH])
+
+
+def test_the_hash_is_stable_and_moves_with_nodes_and_adapters() -> None:
+    base = objects(workspace())[-1]
+    assert _hash(objects(workspace())[-1]) == _hash(base)
+    assert _hash(objects(workspace(), ["n1"])[-1]) != _hash(base)
+    adapter = {"source": {"name": "ad", "image": "myregistry.azurecr.io/ad:1"}}
+    with_adapter = objects(workspace(adapters=[adapter]))[-1]
+    assert _hash(with_adapter) != _hash(base)
+    spec = with_adapter["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["adapter-ad"]
+    assert "--enable-lora" in spec["containers"][0]["args"]
+
+
+def test_an_adapter_from_a_volume_is_refused_naming_the_field() -> None:
+    adapter = {"source": {"name": "ad", "volumeSource": {"emptyDir": {}}}}
+    with pytest.raises(WorkloadProblem) as caught:
+        objects(workspace(adapters=[adapter]))
+    assert caught.value.message.startswith("inference.adapters[0].source: ")
+
+
+def test_a_pod_template_runs_as_a_deployment_on_the_nodes() -> None:
+    ws = Workspace.model_validate(
+        {
+            "metadata": {"name": "ws", "namespace": "team", "uid": "u1"},
+            "resource": {
+                "instanceType": "Standard_NC6s_v3",
+                "count": 2,
+                "labelSelector": {"matchLabels": {"a": "b"}},
+            },
+            "inference": {"template": {"spec": {"containers": [{"name": "srv", "image": "my/server:1"}]}}},
+        }
+    )
+    *_, deployment = inference_objects(ws, resolve_plan(ws), ["n0", "n1"])
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["labels"]["kaito.sh/workspace"] == "ws"
+    assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in pod["spec"][
+        "tolerations"
+    ]
+    assert pod["spec"]["containers"][0]["image"] == "my/server:1"
+
+
+def deployment(**status: Any) -> dict[str, Any]:
+    obj = {
+        "kind": "Deployment",
+        "metadata": {"name": "ws", "generation": 2, "annotations": {APPLIED_HASH: "h"}},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 1,
+            "readyReplicas": 1,
+            "updatedReplicas": 1,
+            **status,
+        },
+    }
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("obj", "wanted", "ready", "says"),
+    [
+        (None, "h", False, "being created"),
+        (deployment(), "other", False, "being updated"),
+        (deployment(observedGeneration=1), "h", False, "waiting for its controller"),
+        (deployment(readyReplicas=0), "h", False, "0 of 1 pod(s) ready"),
+        (deployment(replicas=2), "h", False, "1 of 1 pod(s) ready, 1 updated"),  # an old pod still around
+        (deployment(), "h", True, "1 of 1 pod(s) ready on port 5000"),
+    ],
+)
+def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: str) -> None:
+    readiness = workload_readiness(obj, wanted)
+    assert readiness.ready is ready
+    assert says in readiness.message
