@@ -1,0 +1,124 @@
+"""The Karpenter provisioner's async shell over a scripted stand-in for kaito.ctrl's Client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kaito import ctrl
+from kaito.api.machine import Machine, MachineSpec
+from kaito.api.meta import ObjectMeta
+from kaito.provisioners.base import PermanentError, Phase, ProvisionerError, RetryableError, ThrottledError
+from kaito.provisioners.karpenter import KarpenterProvisioner, classify_api_error
+from kaito.provisioners.karpenter_claim import nodeclaim_name
+
+MACHINE = Machine(
+    metadata=ObjectMeta(name="m1"),
+    spec=MachineSpec(instance_type="Standard_NC24ads_A100_v4", provisioner="karpenter"),
+)
+
+
+class FakeClient:
+    """create/get/delete of NodeClaims in a dict, with scripted errors."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, dict[str, Any]] = {}
+        self.errors: list[ctrl.CtrlError] = []
+        self.creates = 0
+
+    def _raise(self) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._raise()
+        name = obj["metadata"]["name"]
+        if name in self.claims:
+            raise ctrl.AlreadyExists(409, "AlreadyExists", f"nodeclaims {name} already exists")
+        self.creates += 1
+        self.claims[name] = obj
+        return obj
+
+    async def get(self, kind: Any, name: str) -> dict[str, Any]:
+        self._raise()
+        if name not in self.claims:
+            raise ctrl.NotFound(404, "NotFound", f"nodeclaims {name} not found")
+        return self.claims[name]
+
+    async def delete(self, kind: Any, name: str) -> dict[str, Any]:
+        self._raise()
+        if name not in self.claims:
+            raise ctrl.NotFound(404, "NotFound", f"nodeclaims {name} not found")
+        return self.claims.pop(name)
+
+
+@pytest.fixture
+def fake() -> FakeClient:
+    return FakeClient()
+
+
+@pytest.fixture
+def karpenter(fake: FakeClient) -> KarpenterProvisioner:
+    return KarpenterProvisioner(fake)  # type: ignore[arg-type]
+
+
+async def test_create_writes_one_claim_and_adopts_it_on_a_second_call(
+    karpenter: KarpenterProvisioner, fake: FakeClient
+) -> None:
+    assert (await karpenter.create(MACHINE)).phase is Phase.PENDING
+    assert (await karpenter.create(MACHINE)).phase is Phase.PENDING
+    assert fake.creates == 1 and list(fake.claims) == [nodeclaim_name("m1")]
+
+
+async def test_get_and_delete(karpenter: KarpenterProvisioner, fake: FakeClient) -> None:
+    assert (await karpenter.get(MACHINE)).phase is Phase.GONE
+    await karpenter.create(MACHINE)
+    await karpenter.delete(MACHINE)
+    await karpenter.delete(MACHINE)  # already gone: success
+    assert fake.claims == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ctrl.TooManyRequests(429, "TooManyRequests", "slow", retry_after=4.0), ThrottledError),
+        (ctrl.ServerError(503, "ServiceUnavailable", "down"), RetryableError),
+        (ctrl.TransportError("connection refused"), RetryableError),
+        (ctrl.UnknownKind("no NodeClaim"), PermanentError),
+        (ctrl.Invalid(422, "Invalid", "spec.requirements: Too many"), PermanentError),
+    ],
+)
+async def test_api_failures_become_provisioner_errors(
+    karpenter: KarpenterProvisioner, fake: FakeClient, error: ctrl.CtrlError, kind: type[ProvisionerError]
+) -> None:
+    fake.errors.append(error)
+    with pytest.raises(kind):
+        await karpenter.get(MACHINE)
+
+
+def test_a_missing_crd_says_what_to_install() -> None:
+    error = classify_api_error(ctrl.UnknownKind("no NodeClaim in karpenter.sh/v1"))
+    assert error.reason == "NodeClaimCRDMissing" and "install Karpenter" in error.message
+
+
+def test_a_throttle_keeps_the_retry_after() -> None:
+    error = classify_api_error(ctrl.TooManyRequests(429, "TooManyRequests", "slow", retry_after=4.0))
+    assert isinstance(error, ThrottledError) and error.retry_after == 4.0
+
+
+def test_matches_nodes_of_its_machine_and_node_pool(karpenter: KarpenterProvisioner) -> None:
+    def node(**labels: str) -> dict[str, Any]:
+        return {"metadata": {"labels": labels}}
+
+    assert karpenter.matches(node(**{"kaito.sh/machine": "m1", "karpenter.sh/nodepool": "kaito"}), MACHINE)
+    assert not karpenter.matches(
+        node(**{"kaito.sh/machine": "m1", "karpenter.sh/nodepool": "default"}), MACHINE
+    )
+    assert not karpenter.matches(
+        node(**{"kaito.sh/machine": "m2", "karpenter.sh/nodepool": "kaito"}), MACHINE
+    )
+
+
+def test_it_asks_to_watch_nodeclaims(karpenter: KarpenterProvisioner) -> None:
+    assert list(karpenter.watched_kinds()) == [("karpenter.sh/v1", "NodeClaim")]
