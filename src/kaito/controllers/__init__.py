@@ -1,3 +1,56 @@
-"""kaito.controllers."""
+"""kaito.controllers: the operator's reconcilers, built on kaito.ctrl, kaito.runtimes and kaito.provisioners.
 
-__all__: list[str] = []
+Modules, one job each:
+
+* machine, machine_status       the Machine reconciler (a GPU node through a provisioner) and its pure status
+* workspace                     the Workspace reconciler: nodes, then the workload or Job, then the status
+* workspace_plan                preset, GPU shape and node count of a Workspace (pure)
+* workspace_machines            which Machines to create and which may go, new before old (pure)
+* workspace_workload            the owned, hashed inference objects and their readiness (pure)
+* tuning                        the fine-tuning Job and its outcome (pure)
+* workspace_status              the next status and the Events its changes tell (pure)
+* workspace_progress            the phases `kaito up` prints (pure)
+* workspace_metrics             phase-duration histograms and Workspaces by state
+* operator                      one Manager with both controllers, from an OperatorConfig
+
+Every public name of every module is re-exported here.
+"""
+
+from kaito.controllers.machine import *  # noqa: F403
+from kaito.controllers.machine import __all__ as _machine_all
+from kaito.controllers.machine_status import *  # noqa: F403
+from kaito.controllers.machine_status import __all__ as _machine_status_all
+from kaito.controllers.operator import *  # noqa: F403
+from kaito.controllers.operator import __all__ as _operator_all
+from kaito.controllers.tuning import *  # noqa: F403
+from kaito.controllers.tuning import __all__ as _tuning_all
+from kaito.controllers.workspace import *  # noqa: F403
+from kaito.controllers.workspace import __all__ as _workspace_all
+from kaito.controllers.workspace_machines import *  # noqa: F403
+from kaito.controllers.workspace_machines import __all__ as _workspace_machines_all
+from kaito.controllers.workspace_metrics import *  # noqa: F403
+from kaito.controllers.workspace_metrics import __all__ as _workspace_metrics_all
+from kaito.controllers.workspace_plan import *  # noqa: F403
+from kaito.controllers.workspace_plan import __all__ as _workspace_plan_all
+from kaito.controllers.workspace_progress import *  # noqa: F403
+from kaito.controllers.workspace_progress import __all__ as _workspace_progress_all
+from kaito.controllers.workspace_status import *  # noqa: F403
+from kaito.controllers.workspace_status import __all__ as _workspace_status_all
+from kaito.controllers.workspace_workload import *  # noqa: F403
+from kaito.controllers.workspace_workload import __all__ as _workspace_workload_all
+
+__all__ = sorted(
+    {
+        *_machine_all,
+        *_machine_status_all,
+        *_operator_all,
+        *_tuning_all,
+        *_workspace_all,
+        *_workspace_machines_all,
+        *_workspace_metrics_all,
+        *_workspace_plan_all,
+        *_workspace_progress_all,
+        *_workspace_status_all,
+        *_workspace_workload_all,
+    }
+)

@@ -43,7 +43,6 @@ from kaito.api import (
     CONDITION_RESOURCE_READY,
     CONDITION_WORKSPACE_SUCCEEDED,
     FINALIZER_WORKSPACE_CLEANUP,
-    KIND_MACHINE,
     KIND_WORKSPACE,
     LABEL_WORKSPACE,
     LABEL_WORKSPACE_NAMESPACE,
@@ -56,6 +55,7 @@ from kaito.api import (
     parse_object,
     validate,
 )
+from kaito.controllers.machine import MACHINE, NODE
 from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
 from kaito.controllers.workspace_machines import launched_count, machine_name, plan_machines
 from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
@@ -79,15 +79,13 @@ from kaito.controllers.workspace_workload import (
 )
 
 __all__ = [
-    "COMPONENT",
     "CONFIGMAP",
     "DEPLOYMENT",
     "JOB",
-    "MACHINE",
-    "NODE",
     "SERVICE",
     "STATEFULSET",
     "WORKSPACE",
+    "WORKSPACE_COMPONENT",
     "WorkspaceControllerOptions",
     "WorkspaceReconciler",
     "add_workspace_controller",
@@ -98,15 +96,13 @@ __all__ = [
 log = logging.getLogger("kaito.controllers.workspace")
 
 WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
-MACHINE: Final = ctrl.GVK(API_VERSION, KIND_MACHINE)
-NODE: Final = ctrl.GVK("v1", "Node")
 CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
 SERVICE: Final = ctrl.GVK("v1", "Service")
 POD: Final = ctrl.GVK("v1", "Pod")
 DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
 STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
 JOB: Final = ctrl.GVK("batch/v1", "Job")
-COMPONENT: Final = "kaito-workspace-controller"
+WORKSPACE_COMPONENT: Final = "kaito-workspace-controller"
 _OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
 
 
@@ -711,7 +707,7 @@ def add_workspace_controller(
     reconciler = WorkspaceReconciler(
         manager.client,
         stores,
-        manager.event_recorder(COMPONENT),
+        manager.event_recorder(WORKSPACE_COMPONENT),
         clock=manager.clock,
         metrics=workspace_metrics(manager.registry),
         options=options,

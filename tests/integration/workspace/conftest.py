@@ -20,9 +20,9 @@ import pytest_asyncio
 import yaml
 
 from kaito import ctrl
-from kaito.controllers.machine import MachineControllerOptions
+from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
-from kaito.controllers.workspace import MACHINE, WORKSPACE
+from kaito.controllers.workspace import WORKSPACE
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
 

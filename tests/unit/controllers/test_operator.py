@@ -1,0 +1,64 @@
+"""OperatorConfig and build_operator: both controllers on one manager, with the provisioners asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaito import ctrl
+from kaito.controllers.operator import (
+    MetricsServer,
+    OperatorConfig,
+    aks_config_from_environment,
+    build_operator,
+)
+from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+
+AKS = AksConfig(subscription_id="s", resource_group="rg", cluster_name="c", base_url="https://127.0.0.1:1")
+
+
+def client() -> ctrl.Client:
+    return ctrl.Client(ctrl.MockTransport(lambda request: ctrl.MockResponse(404, json={})))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"provisioner": "aks"}, "AZURE_SUBSCRIPTION_ID"),
+        ({"provisioner": "karpenter", "aks": AKS}, "nodeClassRef"),
+    ],
+)
+def test_config_says_what_is_missing(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        OperatorConfig(**config)  # type: ignore[arg-type]
+
+
+def test_aks_cluster_from_the_environment() -> None:
+    env = {"AZURE_SUBSCRIPTION_ID": "s", "AZURE_RESOURCE_GROUP": "rg", "AKS_CLUSTER_NAME": "c"}
+    config = aks_config_from_environment(env)
+    assert config is not None and (config.subscription_id, config.resource_group, config.cluster_name) == (
+        "s",
+        "rg",
+        "c",
+    )
+    assert aks_config_from_environment({"AZURE_SUBSCRIPTION_ID": "s"}) is None
+
+
+async def test_both_controllers_share_one_manager() -> None:
+    config = OperatorConfig(
+        aks=AKS,
+        aks_credential=StaticTokenCredential(),
+        karpenter_node_class=("karpenter.azure.com", "AKSNodeClass", "default"),
+        leader_elect=True,
+        health_port=None,
+        metrics_port=9090,
+    )
+    operator = build_operator(client(), config)
+    try:
+        assert operator.manager.controller_names == {"workspace", "machine"}
+        assert operator.provisioners.names == ["aks", "karpenter"]
+        assert operator.provisioners.default == "aks"
+        assert operator.manager.leader_election is not None
+        assert operator.manager.leader_election.name == "kaito-operator"
+        assert any(isinstance(r, MetricsServer) for r in operator.manager._runnables)
+    finally:
+        await operator.provisioners.close()
