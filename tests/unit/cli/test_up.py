@@ -1,0 +1,103 @@
+"""`kaito up`: manifests, argument checks, and the README's command end to end on the embedded cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from kaito.cli import build_parser
+from kaito.cli.up import UpOptions, load_manifests, up
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+INVALID = Path(__file__).resolve().parents[2] / "data" / "invalid"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "cannot read the file"),
+        ("a: [", "not valid YAML"),
+        ("- 1\n", "document 1 is not a Kubernetes object"),
+        ("", "holds no object"),
+    ],
+)
+def test_load_manifests_refuses_with_the_reason(tmp_path: Path, text: str | None, message: str) -> None:
+    path = tmp_path / "ws.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_manifests(path)
+
+
+def test_load_manifests_reads_every_document(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\n"
+    )
+    assert [o["kind"] for o in load_manifests(path)] == ["ConfigMap", "Secret"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), [(("--port", "-1"), "--port is -1"), (("--timeout", "0"), "--timeout is 0")]
+)
+def test_bad_arguments_exit_2(
+    argv: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = build_parser().parse_args(["up", *argv])
+    assert args.func(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.integration
+async def test_up_applies_the_phi3_sample_prints_each_phase_and_exits_when_ready(tmp_path: Path) -> None:
+    out = io.StringIO()
+    options = UpOptions(
+        apply=SAMPLES / "workspace-phi-3-mini.yaml",
+        exit_when_ready=True,
+        kubeconfig_out=tmp_path / "kubeconfig",
+        health_port=None,
+    )
+    started = time.monotonic()
+    code = await up(options, out, asyncio.Event())
+    elapsed = time.monotonic() - started
+    text = out.getvalue()
+    assert code == 0, text
+    assert elapsed < 30, text
+    assert f"export KUBECONFIG={tmp_path / 'kubeconfig'}" in text
+    for phase in (
+        "validated",
+        "planned 1 node(s) of Standard_NC6s_v3",
+        "machines launched",
+        "nodes ready",
+        "workload created",
+        "inference ready",
+        "Workspace default/workspace-phi-3-mini is Ready",
+    ):
+        assert phase in text, text
+    assert (tmp_path / "kubeconfig").exists()
+
+
+@pytest.mark.integration
+async def test_up_exits_1_with_the_reason_when_the_workspace_fails(tmp_path: Path) -> None:
+    invalid = INVALID / "controller" / "unknown-inference-preset.yaml"
+    out = io.StringIO()
+    options = UpOptions(apply=invalid, exit_when_ready=True, kubeconfig_out=tmp_path / "kc", health_port=None)
+    assert await up(options, out, asyncio.Event()) == 1
+    assert 'inference.preset.name: "no-such-model-7b" is not a supported inference preset' in out.getvalue()
+
+
+@pytest.mark.integration
+async def test_up_without_exit_when_ready_serves_until_stopped(tmp_path: Path) -> None:
+    out = io.StringIO()
+    stop = asyncio.Event()
+    options = UpOptions(kubeconfig_out=tmp_path / "kc", health_port=None)
+    running = asyncio.create_task(up(options, out, stop))
+    while "press Ctrl-C" not in out.getvalue():
+        assert not running.done(), out.getvalue()
+        await asyncio.sleep(0.05)
+    stop.set()
+    assert await running == 0
