@@ -67,12 +67,13 @@ class MachineControllerOptions:
     """Timings of the Machine controller (seconds)."""
 
     launch_timeout: float = 30 * 60.0  # not Launched this long after creation: failed, resource deleted
+    registration_timeout: float = 15 * 60.0  # Launched but no Node this long: failed, resource deleted
     poll_interval: float = 10.0  # how often to look at a cloud resource that is not there yet
     retry_interval: float = 5.0  # retryable errors without a Retry-After
     max_concurrent_reconciles: int = 4
 
     def __post_init__(self) -> None:
-        for label in ("launch_timeout", "poll_interval", "retry_interval"):
+        for label in ("launch_timeout", "registration_timeout", "poll_interval", "retry_interval"):
             if getattr(self, label) <= 0:
                 raise ValueError(
                     f"MachineControllerOptions.{label} is {getattr(self, label)}; give seconds > 0"
@@ -125,7 +126,7 @@ class MachineReconciler:
             if machine.metadata.deletion_timestamp is not None:
                 return await self._finalize(obj, machine, provisioner)
             if machine.status is not None and machine.status.failed:
-                return await self._clean_up(obj, machine, provisioner)
+                return await self._clean_up(machine, provisioner)
             obj, machine = await self._ensure_finalizer(obj, machine)
             return await self._converge(obj, machine, provisioner)
         except RetryableError as exc:
@@ -163,6 +164,7 @@ class MachineReconciler:
             now=now,
             launch_timeout=self.options.launch_timeout,
             poll_interval=self.options.poll_interval,
+            registration_timeout=self.options.registration_timeout,
         )
         requeue = decision.requeue_after
         if decision.delete_cloud_resource and observed.exists and not refused:
@@ -198,7 +200,7 @@ class MachineReconciler:
         )
         return created, False
 
-    async def _clean_up(self, obj: dict[str, Any], machine: Machine, provisioner: Provisioner) -> ctrl.Result:
+    async def _clean_up(self, machine: Machine, provisioner: Provisioner) -> ctrl.Result:
         observed = await provisioner.get(machine)
         if not observed.exists:
             return ctrl.Result()
@@ -278,17 +280,15 @@ class MachineReconciler:
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
         return await self.client.patch(MACHINE, meta.get("name", ""), patch)
 
-    async def _write_status(
-        self, obj: dict[str, Any], old: MachineStatus | None, new: MachineStatus
-    ) -> dict[str, Any]:
+    async def _write_status(self, obj: dict[str, Any], old: MachineStatus | None, new: MachineStatus) -> None:
+        """PUT the status when it changed; `obj` then becomes the server's copy (Events cite its version)."""
         if not changed(old, new):
-            return obj
+            return
         body = dict(obj)
         body["status"] = new.model_dump(mode="json", by_alias=True, exclude_none=True)
         written = await self.client.update_status(body)
         obj.clear()
         obj.update(written)
-        return written
 
 
 def add_machine_controller(

@@ -15,8 +15,9 @@ after it, one turning False a Warning with its reason. So a reconcile that chang
 
 A Machine fails for good (`status.failureReason`/`failureMessage`, Launched and Ready False) when the cloud
 reports a non-retryable failure (quota, capacity, a bad request), when it is not Launched within the launch
-timeout, or when its cloud resource disappears after it was requested. A failed Machine's cloud resource is
-deleted; it is never retried in place (its owner replaces it).
+timeout (from creation), when no Node registers within the registration timeout (from Launched, Karpenter's
+15-minute liveness), or when its cloud resource disappears after it was requested. A failed Machine's
+cloud resource is deleted; it is never retried in place (its owner replaces it).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from kaito.provisioners.base import ObservedState, Phase
 __all__ = [
     "REASON_LAUNCHING",
     "REASON_LAUNCH_TIMEOUT",
+    "REASON_REGISTRATION_TIMEOUT",
     "REASON_RESOURCE_GONE",
     "STARTUP_TAINTS",
     "MachineDecision",
@@ -52,11 +54,13 @@ __all__ = [
     "launch_time_left",
     "node_initialization",
     "plan_machine",
+    "registration_time_left",
 ]
 
 REASON_LAUNCHING: Final = "Launching"
 REASON_LAUNCH_TIMEOUT: Final = "LaunchTimeout"
 REASON_RESOURCE_GONE: Final = "CloudResourceGone"
+REASON_REGISTRATION_TIMEOUT: Final = "RegistrationTimeout"
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 
 # Taints a node carries until it is ready for work (kubelet, cloud provider, Karpenter's own).
@@ -139,11 +143,19 @@ def plan_machine(
     now: datetime,
     launch_timeout: float,
     poll_interval: float,
+    registration_timeout: float = 15 * 60.0,
 ) -> MachineDecision:
     """The next status of a live (not deleting, not failed) Machine and what to do about it."""
     old = machine.status or MachineStatus()
     resource = observed.resource or "the cloud resource"
-    failure = _failure(machine, observed, now=now, launch_timeout=launch_timeout)
+    failure = _failure(
+        machine,
+        observed,
+        node,
+        now=now,
+        launch_timeout=launch_timeout,
+        registration_timeout=registration_timeout,
+    )
     if failure is not None:
         reason, message = failure
         status = _with(old, names.MACHINE_CONDITION_LAUNCHED, CONDITION_FALSE, reason, message, now)
@@ -222,11 +234,19 @@ def plan_machine(
         if not launched:
             remaining = launch_time_left(machine, now, launch_timeout)
             requeue = max(0.0, min(poll_interval, remaining))
+        elif node is None and (left := registration_time_left(status, now, registration_timeout)) is not None:
+            requeue = max(0.0, min(poll_interval, left))
     return MachineDecision(status, _events(old, status, None), requeue_after=requeue)
 
 
 def _failure(
-    machine: Machine, observed: ObservedState, *, now: datetime, launch_timeout: float
+    machine: Machine,
+    observed: ObservedState,
+    node: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    launch_timeout: float,
+    registration_timeout: float,
 ) -> tuple[str, str] | None:
     resource = observed.resource or "the cloud resource"
     if observed.phase is Phase.FAILED and not observed.retryable:
@@ -244,7 +264,31 @@ def _failure(
             f"The node was not launched within {format_duration(launch_timeout)} of the Machine's creation"
             f"{state}; {resource} is being deleted.",
         )
+    if observed.phase is Phase.RUNNING and node is None:
+        left = registration_time_left(machine.status, now, registration_timeout)
+        if left is not None and left <= 0:
+            return (
+                REASON_REGISTRATION_TIMEOUT,
+                f"No Node registered within {format_duration(registration_timeout)} of {resource} launching "
+                f"(no Node carries label {names.LABEL_MACHINE}={machine.metadata.name}); {resource} is "
+                "being deleted.",
+            )
     return None
+
+
+def registration_time_left(
+    status: MachineStatus | None, now: datetime, registration_timeout: float
+) -> float | None:
+    """Seconds left for a launched node to register (None: not launched yet, or it registered once)."""
+    conditions = status.conditions if status is not None else None
+    registered = find_condition(conditions, names.MACHINE_CONDITION_REGISTERED)
+    if registered is not None and (registered.is_true or registered.reason == "NodeNotFound"):
+        return None  # it did register: a Node lost later is not a launch that never joined
+    launched = find_condition(conditions, names.MACHINE_CONDITION_LAUNCHED)
+    if launched is None or not launched.is_true:
+        return None
+    deadline = launched.last_transition_time + timedelta(seconds=registration_timeout)
+    return (deadline - now).total_seconds()
 
 
 def launch_time_left(machine: Machine, now: datetime, launch_timeout: float) -> float:

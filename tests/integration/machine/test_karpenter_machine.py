@@ -4,7 +4,7 @@ Client into kaito.sim, turned into Nodes by the sim's fake Karpenter.
 The scenarios of the AKS tests that apply to Karpenter: a Machine becomes Ready on the NodeClaim's Node,
 deleting it removes claim and Node; insufficient capacity (Karpenter deletes the claim itself) and a launch
 slower than the timeout fail the Machine and leave nothing; a restarted controller adopts the claim its
-predecessor made; a Node that never registers keeps the Machine waiting, never Ready.
+predecessor made; a Node that never registers fails the Machine after the registration timeout.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ async def test_a_restarted_controller_adopts_the_claim_its_predecessor_created(
     assert len(_claims(cluster)) == 1 and karpenter.launched == 1
 
 
-async def test_a_node_that_never_registers_keeps_the_machine_launched_but_not_ready(
+async def test_a_node_that_never_registers_fails_the_machine_after_the_registration_timeout(
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
@@ -179,13 +179,21 @@ async def test_a_node_that_never_registers_keeps_the_machine_launched_but_not_re
     new_machine: Callable[..., Machine],
 ) -> None:
     karpenter.never_register = True
-    await run_controller.start()
+    options = MachineControllerOptions(registration_timeout=1.0, poll_interval=0.1, retry_interval=0.1)
+    await run_controller.start(options=options)
     await client.create(new_machine("kghost", provisioner="karpenter"))
 
     machine = await _until(eventually, client, "kghost", lambda m: _condition(m, "Launched") == "True")
-    await asyncio.sleep(0.3)
-    machine = await _machine(client, "kghost")
-    assert _condition(machine, "Registered") == "Unknown"
-    assert _condition(machine, "Ready") == "Unknown"
-    assert machine is not None and machine.status is not None and not machine.status.failed
+    assert _condition(machine, "Registered") == "Unknown" and _condition(machine, "Ready") == "Unknown"
     assert (await client.get(NODECLAIM, nodeclaim_name("kghost")))["status"].get("nodeName") is None
+
+    machine = await _until(
+        eventually, client, "kghost", lambda m: m is not None and m.status is not None and m.status.failed
+    )
+    assert machine is not None and machine.status is not None
+    assert machine.status.failure_reason == "RegistrationTimeout"
+
+    async def claim_gone() -> bool:
+        return _claims(cluster) == []
+
+    await eventually(claim_gone)

@@ -17,6 +17,7 @@ from kaito.controllers.machine_status import (
     launch_time_left,
     node_initialization,
     plan_machine,
+    registration_time_left,
 )
 from kaito.provisioners.base import ObservedState
 
@@ -163,6 +164,23 @@ def test_a_machine_fails_for_good_and_its_resource_is_deleted(
     assert launched is not None and launched.message == decision.status.failure_message
     assert [(e.type, e.reason) for e in decision.events] == [("Warning", reason)]
     assert decision.requeue_after is None
+
+
+def test_a_launched_node_that_never_registers_fails_after_the_registration_timeout() -> None:
+    launched = _plan(ObservedState.running("NodeClaim ws1"), after=60.0)
+    assert _plan(
+        ObservedState.running("NodeClaim ws1"), after=60.0 + 899, status=launched.status
+    ).requeue_after == (pytest.approx(1.0))
+    late = _plan(ObservedState.running("NodeClaim ws1"), after=60.0 + 900, status=launched.status)
+    assert late.status.failure_reason == "RegistrationTimeout" and late.delete_cloud_resource
+    assert "15m0s" in (late.status.failure_message or "")
+
+
+def test_a_node_lost_after_registering_is_not_a_registration_timeout() -> None:
+    ready = _plan(ObservedState.running("p"), _node()).status
+    lost = _plan(ObservedState.running("p"), None, after=5000.0, status=ready)
+    assert not lost.status.failed
+    assert registration_time_left(lost.status, CREATED, 900) is None
 
 
 def test_the_launch_timeout_message_names_the_timeout_and_the_cloud_state() -> None:
