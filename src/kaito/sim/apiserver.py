@@ -54,6 +54,7 @@ from kaito.sim.errors import (
     UnsupportedMediaType,
 )
 from kaito.sim.faults import Decision, Faults, RequestFacts
+from kaito.sim.proxy import ServiceProxy, parse_proxy_path
 from kaito.sim.resources import ResourceRegistry, ResourceType
 from kaito.sim.store import Store
 
@@ -273,6 +274,8 @@ class ApiServer:
         self.url = ""
         self.app = web.Application(middlewares=[self._errors_and_faults], client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.proxy = ServiceProxy(store)  # services/pods proxy subresources (kaito.sim.proxy)
+        self.proxy.attach(self.app)
 
     # -- lifecycle --
 
@@ -337,6 +340,9 @@ class ApiServer:
         path = request.path.rstrip("/") or "/"  # clients ask for /version/ and /apis/ too
         if path in ("/healthz", "/readyz", "/livez") or path.startswith(("/healthz/", "/readyz/", "/livez/")):
             return web.Response(text="ok", content_type="text/plain")
+        proxied = parse_proxy_path(request.path)
+        if proxied is not None:
+            return await self.proxy.handle(request, proxied)
         if path == "/version":
             return _json(discovery.version_info())
         if path.startswith("/openapi/"):

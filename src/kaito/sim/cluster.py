@@ -42,6 +42,7 @@ from kaito.sim.tls import TlsBundle
 if TYPE_CHECKING:
     from kaito.sim.arm import ArmServer
     from kaito.sim.kubelet import Timings
+    from kaito.sim.processes import ProcessRuntimeConfig
     from kaito.sim.workloads import WorkloadSimulator
 
 __all__ = ["Cluster"]
@@ -64,6 +65,7 @@ class Cluster:
         kubeconfig_path: Path | str | None = None,
         arm_options: dict[str, Any] | None = None,
         authorization: bool = False,
+        process_runtime: ProcessRuntimeConfig | None = None,
     ) -> None:
         self.port = port
         self.tls = tls
@@ -79,6 +81,7 @@ class Cluster:
         self._want_authorization = authorization
         self._want_workloads = workloads
         self._want_arm = arm
+        self._process_runtime = process_runtime  # None: every container is simulated (kaito.sim.processes)
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
@@ -173,7 +176,7 @@ class Cluster:
     async def _start_workloads(self) -> None:
         from kaito.sim.workloads import WorkloadSimulator
 
-        workloads = WorkloadSimulator(self.store, timings=self.timings)
+        workloads = WorkloadSimulator(self.store, timings=self.timings, process_runtime=self._process_runtime)
         self.workloads = workloads
         await workloads.start()
         if self.apiserver is not None:

@@ -26,6 +26,11 @@ Knobs, per pod (annotations, so they can sit on a Deployment's pod template) or 
 Invariants: a pod's task is keyed by (namespace, name) and tied to the pod's uid, so a recreated pod with the
 same name (StatefulSet) starts afresh; a deleted pod's task is cancelled; writes are skipped when the computed
 status equals the stored one. Logs are kept per container instance in memory, served by :meth:`Kubelet.logs`.
+
+With a :class:`~kaito.sim.processes.ProcessRuntime` (``processes=``), containers whose image it maps run as
+real local processes instead: the pod gets a loopback podIP, Ready follows the pod's own probes, an exit is
+a real exit (restarted by the same back-off loop), a graceful delete is SIGTERM then SIGKILL after the
+grace period, and the process's output is appended to the container's log.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from kaito.sim.recorder import EventRecorder
 from kaito.sim.scheduler import node_is_ready, parse_quantity
 
 if TYPE_CHECKING:
+    from kaito.sim.processes import ProcessRuntime
     from kaito.sim.store import Store
 
 __all__ = [
@@ -332,6 +338,7 @@ class _PodRun:
     qos: str
     pull_always: dict[str, bool]
     annotations: dict[str, str] = field(default_factory=dict)
+    pod: dict[str, Any] = field(default_factory=dict)  # the pod as first seen (the process runtime reads it)
     crash_override: dict[str | None, bool] = field(default_factory=dict)  # container (None = all) -> on/off
     phase: str | None = None
     reason: str = ""
@@ -406,8 +413,10 @@ class Kubelet:
         timings: Timings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        processes: ProcessRuntime | None = None,
     ) -> None:
         self._store = store
+        self._processes = processes
         self._recorder = recorder
         self._timings = timings
         self._clock = clock
@@ -433,8 +442,11 @@ class Kubelet:
         if node_name and metadata.get("deletionTimestamp"):
             if key not in self._stopping:
                 self._stopping.add(key)
+                grace = metadata.get("deletionGracePeriodSeconds")
+                if grace is None:
+                    grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
                 task = asyncio.get_running_loop().create_task(
-                    self._kill_pod(key, run), name=f"kill {key[0]}/{key[1]}"
+                    self._kill_pod(key, run, float(grace)), name=f"kill {key[0]}/{key[1]}"
                 )
                 self._kills.add(task)
                 task.add_done_callback(self._kills.discard)
@@ -467,18 +479,28 @@ class Kubelet:
         if run is not None and (uid is None or run.uid == uid):
             self._cancel(run)
             del self._runs[(namespace, name)]
+            if self._processes is not None:
+                self._processes.forget(run.uid)
         self._stopping.discard((namespace, name))
 
-    async def _kill_pod(self, key: tuple[str, str], run: _PodRun | None) -> None:
+    async def _kill_pod(self, key: tuple[str, str], run: _PodRun | None, grace_s: float = 30) -> None:
         """A graceful delete: stop the containers (exit 0 on SIGTERM), report it, then delete with grace 0."""
         try:
             if run is not None:
+                codes: dict[str, int] = {}
+                if self._processes is not None:
+                    self._processes.set_grace(run.uid, grace_s)
                 self._cancel(run)
+                if self._processes is not None:
+                    if run.task is not None:
+                        await asyncio.wait({run.task})
+                    codes = await self._processes.stop_pod(run.uid)
                 await asyncio.sleep(self._timings.container_start_s)
                 now = self._now()
                 for container in run.init + run.main:
                     if container.state == "running":
-                        self._terminate(run, container, 0, "Completed")
+                        code = codes.get(container.name, 0) if not container.init else 0
+                        self._terminate(run, container, code, "Completed" if code == 0 else "Error")
                     elif container.state == "waiting":
                         container.state, container.reason, container.exit_code = (
                             "terminated",
@@ -512,6 +534,8 @@ class Kubelet:
             tasks.append(kill)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._processes is not None:
+            await self._processes.close()
 
     # --- knobs --------------------------------------------------------------------------------------------
 
@@ -569,14 +593,21 @@ class Kubelet:
         if previous:
             if len(instances) < 2:
                 raise BadRequest(f'previous terminated container "{container}" in pod "{pod}" not found')
-            return "".join(line + "\n" for line in instances[-2])
+            return self._log_text(run, container, len(instances) - 2, instances[-2])
         if not instances:
             reason = "ContainerCreating"
             for status in (obj.get("status") or {}).get("containerStatuses") or []:
                 if status.get("name") == container:
                     reason = (status.get("state") or {}).get("waiting", {}).get("reason", reason)
             raise BadRequest(f'container "{container}" in pod "{pod}" is waiting to start: {reason}')
-        return "".join(line + "\n" for line in instances[-1])
+        return self._log_text(run, container, len(instances) - 1, instances[-1])
+
+    def _log_text(self, run: _PodRun | None, container: str, instance: int, lines: list[str]) -> str:
+        """The kubelet's own lines of one container instance, then what its process wrote (if it ran one)."""
+        text = "".join(line + "\n" for line in lines)
+        if self._processes is not None and run is not None:
+            text += self._processes.log_text(run.uid, container, instance)
+        return text
 
     # --- the pod's life -----------------------------------------------------------------------------------
 
@@ -604,11 +635,16 @@ class Kubelet:
             ],
             main=[ContainerRun(c["name"], str(c.get("image", ""))) for c in spec.get("containers") or []],
             host_ip=self._network.host_ip(node),
-            pod_ip=self._network.pod_ip(node),
+            pod_ip=(
+                self._processes.pod_ip(str(metadata.get("uid", "")))
+                if self._processes is not None and self._processes.handles_pod(spec)
+                else self._network.pod_ip(node)
+            ),
             start_time=self._now(),
             qos=qos_class(spec),
             pull_always=pull_always,
             annotations=dict(metadata.get("annotations") or {}),
+            pod=dict(pod),
         )
 
     async def _run_pod(self, run: _PodRun) -> None:
@@ -644,7 +680,10 @@ class Kubelet:
             await asyncio.sleep(self._timings.container_start_s)
             self._start(run, container)
             self._flush(run)
-            code, reason = await self._live(run, container)
+            if self._runs_process(container):
+                code, reason = await self._live_process(run, container)
+            else:
+                code, reason = await self._live(run, container)
             self._terminate(run, container, code, reason)
             restart = run.restart_policy == "Always" or (run.restart_policy == "OnFailure" and code != 0)
             if not restart:
@@ -695,6 +734,27 @@ class Kubelet:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
+    def _runs_process(self, container: ContainerRun) -> bool:
+        return self._processes is not None and not container.init and self._processes.handles(container.image)
+
+    async def _live_process(self, run: _PodRun, container: ContainerRun) -> tuple[int, str]:
+        """The container as a real process (see :mod:`kaito.sim.processes`); returns (exit code, reason)."""
+        assert self._processes is not None
+        spec = next(
+            c for c in (run.pod.get("spec") or {}).get("containers") or [] if c["name"] == container.name
+        )
+
+        def ready(value: bool) -> None:
+            if container.ready != value and container.state == "running":
+                container.ready = value
+                with contextlib.suppress(ApiError):
+                    self._flush(run)
+
+        def event(type_: str, reason: str, message: str) -> None:
+            self._event(run, type_, reason, message, self._field_path(container))
+
+        return await self._processes.run(run.pod, spec, container.restart_count, ready=ready, event=event)
+
     async def _pull(self, run: _PodRun, container: ContainerRun) -> None:
         images = self._images.setdefault(run.node, set())
         path = self._field_path(container)
@@ -732,7 +792,7 @@ class Kubelet:
         self._event(run, "Normal", "Created", f"Created container {container.name}", path)
         self._event(run, "Normal", "Started", f"Started container {container.name}", path)
         run.log(container.name, f"sim: started container {container.name} on node {run.node}")
-        if _looks_like_vllm(container.image):
+        if _looks_like_vllm(container.image) and not self._runs_process(container):
             run.log(container.name, "INFO:     Started server process [1]")
             run.log(container.name, "INFO:     Waiting for application startup.")
 

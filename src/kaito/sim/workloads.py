@@ -49,6 +49,7 @@ from typing import Any
 from kaito.sim.errors import ApiError, Conflict, Gone, NotFound
 from kaito.sim.kubelet import Kubelet, Timings
 from kaito.sim.objects import clone, format_time, parse_time, utcnow
+from kaito.sim.processes import ProcessRuntime, ProcessRuntimeConfig
 from kaito.sim.recorder import EventRecorder
 from kaito.sim.scheduler import bound_usage, pod_requests, schedule
 from kaito.sim.store import Store
@@ -374,12 +375,18 @@ class WorkloadSimulator:
         *,
         timings: Timings | None = None,
         clock: Callable[[], datetime] = utcnow,
+        process_runtime: ProcessRuntimeConfig | None = None,
     ) -> None:
         self.store = store
         self.timings = timings or Timings()
         self._clock = clock
         self.recorder = EventRecorder(store, clock=clock)
-        self.kubelet = Kubelet(store, self.recorder, self.timings, clock=clock)
+        processes = (
+            ProcessRuntime(process_runtime, lambda kind, name, ns: store.get("v1", kind, name, ns))
+            if process_runtime is not None
+            else None
+        )  # containers of mapped images run as local processes (kaito.sim.processes)
+        self.kubelet = Kubelet(store, self.recorder, self.timings, clock=clock, processes=processes)
         self._queue = _WorkQueue()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
