@@ -222,3 +222,27 @@ def test_config_refuses_an_empty_cluster_name() -> None:
 async def test_the_static_credential_hands_out_its_token() -> None:
     token = await StaticTokenCredential("t").get_token("https://management.azure.com/.default")
     assert token.token == "t"
+
+
+@pytest.mark.parametrize(
+    ("env", "credential"),
+    [
+        (
+            {"AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
+             "AZURE_TENANT_ID": "tenant", "AZURE_CLIENT_ID": "client"},
+            "WorkloadIdentityCredential",
+        ),
+        ({}, "DefaultAzureCredential"),
+    ],
+)  # fmt: skip
+async def test_in_cluster_credentials_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], credential: str
+) -> None:
+    monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    provisioner = AksProvisioner.from_environment(CONFIG)
+    try:
+        assert type(provisioner.credential).__name__ == credential
+    finally:
+        await provisioner.close()
