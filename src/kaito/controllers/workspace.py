@@ -219,6 +219,7 @@ class WorkspaceReconciler:
         self.clock = clock
         self.metrics = metrics
         self.options = options or WorkspaceControllerOptions()
+        self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
 
@@ -227,12 +228,15 @@ class WorkspaceReconciler:
     async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
         raw = self.stores.workspaces.get_object(request.name, request.namespace or None)
         if raw is None:
+            self.states.pop(str(request), None)
+            self.metrics.count_states(self.states.values())
             return ctrl.Result()
         try:
             workspace = parse_object(Workspace, ctrl.thaw(raw))
         except InvalidObjectError as error:
             await self._write_unparsable(raw, error)
             return ctrl.Result()
+        self.states[str(request)] = workspace.status.state if workspace.status else None
         try:
             if workspace.metadata.deletion_timestamp is not None:
                 return await self._finalize(workspace, raw)
@@ -242,9 +246,7 @@ class WorkspaceReconciler:
                 )
             return await self._reconcile(workspace, raw)
         finally:
-            self.metrics.count_states(
-                (ws.get("status") or {}).get("state") for ws in self.stores.workspaces.list()
-            )
+            self.metrics.count_states(self.states.values())
 
     async def _reconcile(self, workspace: Workspace, raw: Mapping[str, Any]) -> ctrl.Result:
         generation = workspace.metadata.generation
@@ -536,6 +538,7 @@ class WorkspaceReconciler:
     ) -> WorkspaceStatus:
         old = workspace.status
         new = desired_status(old, observed, self.clock.now())
+        self.states[f"{workspace.metadata.namespace}/{workspace.metadata.name}"] = new.state
         old_wire = old.to_wire() if old is not None else {}
         if new.to_wire() == old_wire:
             return new

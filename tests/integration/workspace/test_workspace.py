@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kaito import ctrl
 from kaito.runtimes import get_gpu_config, get_preset, plan_inference
 from kaito.sim.kubelet import Timings
 
@@ -40,6 +41,11 @@ async def _kubectl(kubeconfig: Path, *args: str) -> str:
     return out.decode()
 
 
+def _phase_count(phase: str) -> float:
+    value = ctrl.REGISTRY.get_sample_value("kaito_workspace_phase_duration_seconds_count", {"phase": phase})
+    return value or 0.0
+
+
 def _columns(header: str, row: str) -> dict[str, str]:
     """kubectl's table row by column name (columns are fixed-width; an empty cell stays empty)."""
     starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
@@ -51,6 +57,7 @@ async def test_phi3_on_nc6s_v3_gets_a_pool_a_vllm_deployment_and_a_service(
     operator: Any, kubeconfig: Path
 ) -> None:
     name = "workspace-phi-3-mini"
+    timed = {phase: _phase_count(phase) for phase in ("node_provision", "node_ready", "workload_ready")}
     await operator.apply_sample("workspace-phi-3-mini.yaml")
     workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
 
@@ -94,6 +101,9 @@ async def test_phi3_on_nc6s_v3_gets_a_pool_a_vllm_deployment_and_a_service(
     reasons = [e["reason"] for e in await operator.events(name)]
     for reason in ("Planned", "MachineCreated", "NodesReady", "WorkloadApplied", "WorkloadReady"):
         assert reason in reasons, reasons
+    for phase, before in timed.items():
+        assert _phase_count(phase) == before + 1, phase
+    assert ctrl.REGISTRY.get_sample_value("kaito_workspaces", {"state": "Ready"}) >= 1
 
     await operator.delete_workspace(name)
     await _gone(operator, "apps/v1", "Deployment", name)
