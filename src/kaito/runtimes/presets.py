@@ -84,6 +84,10 @@ class Preset(BaseModel):
     supports_lora: bool = True
     runtime: RuntimeName = "vllm"
     vllm_args: Mapping[str, str] = Field(default_factory=dict)
+    # Test presets (tiny generated models for kaito's own end-to-end tests): hidden from `kaito presets`
+    # unless asked; `image_name` names their image in full (the process runtime maps it to a local venv).
+    test_only: bool = False
+    image_name: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Preset:
@@ -130,6 +134,8 @@ class Preset(BaseModel):
     @property
     def image(self) -> str:
         """The pre-built image with weights, or the base image when weights download at start-up."""
+        if self.image_name:
+            return self.image_name
         if self.hostable_image and self.image_tag:
             return f"{IMAGE_REGISTRY}/kaito-{self.name}:{self.image_tag}"
         return BASE_IMAGE
