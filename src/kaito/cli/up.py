@@ -177,6 +177,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
                 if running.done() and running.exception() is not None:
                     print(f"error: the operator stopped: {running.exception()}", file=out)
                     return 1
+                print("stopping the operator and the cluster", file=out, flush=True)
                 return 0
             finally:
                 operator.stop()

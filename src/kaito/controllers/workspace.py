@@ -254,7 +254,7 @@ class WorkspaceReconciler:
         errors = validate(workspace, known_presets=self.known_presets, tunable_presets=self.tunable_presets)
         if errors:
             observed = Observed(generation, tuning=tuning, invalid=[str(error) for error in errors])
-            await self._write_status(workspace, raw, observed, None)
+            await self._write_status(workspace, observed)
             return ctrl.Result()
         byo_nodes = (
             select_byo_nodes(workspace, self.stores.nodes.list())
@@ -265,15 +265,16 @@ class WorkspaceReconciler:
             plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=self._config_text(workspace))
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
-            await self._write_status(
-                workspace, raw, Observed(generation, tuning=tuning, plan_failure=failure), None
-            )
+            await self._write_status(workspace, Observed(generation, tuning=tuning, plan_failure=failure))
             return (
                 ctrl.Result()
                 if problem.permanent
                 else ctrl.Result(requeue_after=self.options.recheck_interval)
             )
 
+        old = workspace.status
+        if old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation:
+            await self.recorder.normal(_involved(workspace), "Planned", plan.describe())
         observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
         if workspace.resource.instance_type:
             observed, machines = await self._ensure_machines(workspace, plan, observed)
@@ -296,7 +297,7 @@ class WorkspaceReconciler:
         settled = resources_ready and (observed.workload_ready or observed.job_state is not None)
         if workspace.resource.instance_type and settled:
             await self._delete_stale_machines(workspace, plan, machines)
-        status = await self._write_status(workspace, raw, observed, plan)
+        status = await self._write_status(workspace, observed)
         self._observe_phases(workspace, status, machines, plan)
         if status.state in ("Ready", "Succeeded", "Failed"):
             return ctrl.Result()
@@ -533,9 +534,7 @@ class WorkspaceReconciler:
 
     # ---- status ---------------------------------------------------------------------------------------
 
-    async def _write_status(
-        self, workspace: Workspace, raw: Mapping[str, Any], observed: Observed, plan: WorkspacePlan | None
-    ) -> WorkspaceStatus:
+    async def _write_status(self, workspace: Workspace, observed: Observed) -> WorkspaceStatus:
         old = workspace.status
         new = desired_status(old, observed, self.clock.now())
         self.states[f"{workspace.metadata.namespace}/{workspace.metadata.name}"] = new.state
@@ -552,11 +551,6 @@ class WorkspaceReconciler:
             subresource="status",
         )
         involved = _involved(workspace)
-        old_gen = _generation_of(old)
-        if plan is not None and (
-            old is None or old.target_node_count != new.target_node_count or old_gen != observed.generation
-        ):
-            await self.recorder.normal(involved, "Planned", plan.describe())
         for event in status_events(old, new):
             await self.recorder.event(involved, event.type, event.reason, event.message)
         return new
@@ -655,12 +649,10 @@ class WorkspaceReconciler:
             names = ", ".join(sorted(m.metadata.name or "" for m in machines))
             await self._write_status(
                 workspace,
-                raw,
                 Observed(
                     workspace.metadata.generation,
                     deleting_message=f"waiting for {len(machines)} Machine(s) to be deleted: {names}",
                 ),
-                None,
             )
             return ctrl.Result(requeue_after=self.options.deletion_poll)
         await self._set_finalizers(raw, [f for f in finalizers if f != FINALIZER_WORKSPACE_CLEANUP])
