@@ -288,3 +288,43 @@ async def test_a_new_instance_type_brings_new_nodes_up_before_the_old_ones_go(op
     assert terms[0]["matchFields"][0]["values"] == [new["status"]["nodeName"]]
     reasons = [e["reason"] for e in await operator.events(name)]
     assert "MachineDeleted" in reasons
+
+
+async def test_a_quota_failure_surfaces_on_the_workspace_with_the_clouds_message(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    operator.cluster.arm.faults.quota("Standard_NC6s_v3", limit_vcpus=0)
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False")
+
+    resource = operator.condition_of(workspace, "ResourceReady")
+    assert resource["status"] == "False"
+    assert resource["reason"] == "QuotaExceeded"
+    assert resource["message"].startswith("resource.instanceType: Machine ")
+    assert "quota" in resource["message"].lower()
+    assert workspace["status"]["state"] == "Failed"
+    warnings = [e for e in await operator.events(name) if e["type"] == "Warning"]
+    assert any(e["reason"] == "QuotaExceeded" and "quota" in e["message"].lower() for e in warnings)
+    assert await operator.list("apps/v1", "Deployment") == []
+
+
+async def test_scaling_count_adds_and_removes_machines(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    selector = {"matchLabels": {"apps": "phi-3"}}
+    resource = {"instanceType": "Standard_NC6s_v3", "count": 2, "labelSelector": selector}
+    await operator.apply_sample("workspace-phi-3-mini.yaml", resource=resource)
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
+    assert workspace["status"]["targetNodeCount"] == 2
+    assert len(await operator.machines(name)) == 2
+    (deployment,) = await operator.list("apps/v1", "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+
+    await operator.apply_sample("workspace-phi-3-mini.yaml", resource={**resource, "count": 1})
+
+    async def scaled_down() -> bool:
+        live = [m for m in await operator.machines(name) if "deletionTimestamp" not in m["metadata"]]
+        workspace = await operator.workspace(name)
+        return len(live) == 1 and workspace["status"]["targetNodeCount"] == 1
+
+    await operator.eventually(scaled_down, within=30.0)
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
+    assert len(workspace["status"]["workerNodes"]) == 1
