@@ -10,7 +10,8 @@ operator. The usual entry point is `Cluster`:
 Layers, bottom up: `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner
 references, namespace deletion); `apiserver` (REST, watch streaming, discovery, Table printing, faults);
 `workloads`/`kubelet`/`scheduler` (Deployments, StatefulSets, Jobs, pods on nodes); `arm` (AKS agentPools
-over HTTPS, creating Nodes); `cluster` assembles them. This module re-exports the public face; everything
+over HTTPS, creating Nodes); `karpenter` (a fake Karpenter turning NodeClaims into Nodes); `cluster`
+assembles them. This module re-exports the public face; everything
 else stays importable from its own module.
 """
 
@@ -32,6 +33,7 @@ from kaito.sim.errors import (
 )
 from kaito.sim.faults import Faults
 from kaito.sim.gc import GarbageCollector
+from kaito.sim.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
 from kaito.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
 from kaito.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
 from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
@@ -46,6 +48,8 @@ __all__ = [
     "DEFAULT_SUBSCRIPTION_ID",
     "JSON_PATCH",
     "MERGE_PATCH",
+    "NODECLAIM_API_VERSION",
+    "NODECLAIM_KIND",
     "STRATEGIC_MERGE_PATCH",
     "AlreadyExists",
     "ApiError",
@@ -61,6 +65,7 @@ __all__ = [
     "Gone",
     "InternalError",
     "Invalid",
+    "KarpenterSimulator",
     "NotFound",
     "ResourceRegistry",
     "ResourceType",
@@ -74,6 +79,7 @@ __all__ = [
     "WorkloadSimulator",
     "find_vm_size",
     "kubeconfig_dict",
+    "nodeclaim_crd",
     "vm_sizes",
     "write_kubeconfig",
 ]
