@@ -22,6 +22,7 @@ from kaito.sim.kubelet import Timings
 pytestmark = pytest.mark.integration
 
 INVALID = Path(__file__).resolve().parents[2] / "data" / "invalid"
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 
 
 async def _gone(operator: Any, api_version: str, kind: str, name: str) -> None:
@@ -328,3 +329,29 @@ async def test_scaling_count_adds_and_removes_machines(operator: Any) -> None:
     await operator.eventually(scaled_down, within=30.0)
     workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
     assert len(workspace["status"]["workerNodes"]) == 1
+
+
+async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> None:
+    name = "workspace-phi-3-mini-adapter"
+    await operator.apply_sample("workspace-phi-3-mini-adapter.yaml")
+    await operator.wait_condition(name, "WorkspaceSucceeded")
+    (before,) = await operator.list("apps/v1", "Deployment")
+    spec = before["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["adapter-phi-3-adapter"]
+    assert "phi-3-adapter=/mnt/adapter/phi-3-adapter" in spec["containers"][0]["args"]
+
+    second = {"source": {"name": "second", "image": "myregistry.azurecr.io/adapters/second:0.1"}}
+    sample = yaml.safe_load((SAMPLES / "workspace-phi-3-mini-adapter.yaml").read_text())
+    inference = {**sample["inference"], "adapters": [*sample["inference"]["adapters"], second]}
+    await operator.apply_sample("workspace-phi-3-mini-adapter.yaml", inference=inference)
+
+    async def rolled() -> dict[str, Any] | None:
+        (deployment,) = await operator.list("apps/v1", "Deployment")
+        names = [c["name"] for c in deployment["spec"]["template"]["spec"].get("initContainers", [])]
+        workspace = await operator.workspace(name)
+        succeeded = operator.condition_of(workspace, "WorkspaceSucceeded")
+        ready = succeeded.get("observedGeneration") == 2 and succeeded.get("status") == "True"
+        return deployment if names == ["adapter-phi-3-adapter", "adapter-second"] and ready else None
+
+    after = await operator.eventually(rolled)
+    assert after["metadata"]["generation"] > before["metadata"]["generation"]
