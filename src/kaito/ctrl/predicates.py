@@ -56,10 +56,20 @@ class Predicate:
 
 
 class GenerationChanged(Predicate):
-    """Updates pass only when metadata.generation changed."""
+    """Updates pass only when metadata.generation changed.
+
+    An absent generation reads as 0, as controller-runtime's ``GetGeneration()`` does, so on kinds that have
+    none (ConfigMaps, Pods before kube 1.33, Services, ...) every update is filtered out. A Deployment's
+    generation also moves when its annotations change.
+    """
 
     def update(self, old: Any, new: Any) -> bool:
-        return _meta(old).get("generation") != _meta(new).get("generation")
+        return _generation(old) != _generation(new)
+
+
+def _generation(obj: Any) -> int:
+    value = _meta(obj).get("generation")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class LabelChanged(Predicate):

@@ -12,7 +12,8 @@ Invariants of the registry:
   object created as ``v1alpha1`` reads back as ``v1`` with only ``apiVersion`` changed.
 
 :data:`BUILTIN_TYPES` lists the kube built-ins the simulator serves, printer columns in the CRD
-``additionalPrinterColumns`` form (``priority: 1`` columns show only with ``-o wide``). Columns kube computes
+``additionalPrinterColumns`` form (``priority: 1`` columns show only with ``-o wide``), and
+``generation=True`` on the kinds whose registry strategy keeps ``metadata.generation``. Columns kube computes
 in Go (Pod READY ``1/1``) carry a ``jsonPath`` of the source field and ``format: "computed"``; the table
 printer knows how to render those.
 """
@@ -59,6 +60,8 @@ class ResourceType:
     storage_version: str = ""
     # CRD scale subresource paths, e.g. {"specReplicasPath": ".spec.replicas", ...}
     scale: dict[str, str] | None = field(default=None, compare=False, hash=False)
+    # True for the built-ins whose kube registry strategy sets metadata.generation (see has_generation)
+    generation: bool = False
 
     def __post_init__(self) -> None:
         if not self.list_kind:
@@ -75,6 +78,13 @@ class ResourceType:
     def has_status(self) -> bool:
         """Whether writes to the main resource ignore ``.status`` (the type has a status subresource)."""
         return "status" in self.subresources
+
+    @property
+    def has_generation(self) -> bool:
+        """Whether objects carry ``metadata.generation``: kube's strategies set it to 1 on create and bump it
+        on spec changes for Deployments, ReplicaSets, StatefulSets, Jobs, CRDs and every custom resource only
+        (Pods gained one in 1.33; this simulates 1.32)."""
+        return self.generation or self.custom
 
     @property
     def qualified_resource(self) -> str:
@@ -339,6 +349,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "deployments",
         "deployment",
         True,
+        generation=True,
         short_names=("deploy",),
         categories=("all",),
         subresources=_SCALE,
@@ -359,6 +370,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "replicasets",
         "replicaset",
         True,
+        generation=True,
         short_names=("rs",),
         categories=("all",),
         subresources=_SCALE,
@@ -380,6 +392,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "statefulsets",
         "statefulset",
         True,
+        generation=True,
         short_names=("sts",),
         categories=("all",),
         subresources=_SCALE,
@@ -397,6 +410,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "jobs",
         "job",
         True,
+        generation=True,
         categories=("all",),
         subresources=_STATUS,
         printer_columns=(
@@ -426,6 +440,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "customresourcedefinitions",
         "customresourcedefinition",
         False,
+        generation=True,
         short_names=("crd", "crds"),
         categories=("api-extensions",),
         subresources=_STATUS,

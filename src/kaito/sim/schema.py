@@ -7,7 +7,9 @@ errors, which the store raises as one 422 Invalid.
 - Pruning drops fields the schema does not declare, except under ``x-kubernetes-preserve-unknown-fields`` or
   ``x-kubernetes-int-or-string``; ``apiVersion``, ``kind`` and ``metadata`` at the root (and in
   ``x-kubernetes-embedded-resource`` objects) are always kept. ``null`` for a non-nullable field is pruned
-  before defaulting, so a default can replace it.
+  before defaulting, so a default can replace it. :func:`unknown_fields` names what pruning would drop, in
+  kube's path form (``spec.ports[0].unknownNested``, sorted), for strict field validation
+  (:mod:`kaito.sim.fieldvalidation`); a dropped null is not an unknown field.
 - Defaulting fills absent properties from ``default`` (recursively, so a defaulted object gets its own
   property defaults).
 - Validation covers type (``integer`` is not ``number``; booleans are neither), ``nullable``,
@@ -30,7 +32,7 @@ from kaito.sim.errors import FieldError
 from kaito.sim.objects import clone
 from kaito.sim.resources import ResourceType
 
-__all__ = ["admit_custom_object", "apply_defaults", "prune", "validate"]
+__all__ = ["admit_custom_object", "apply_defaults", "prune", "unknown_fields", "validate"]
 
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 _MISSING = object()
@@ -46,8 +48,14 @@ def _join(path: str, key: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- pruning
-def prune(value: Any, schema: dict[str, Any], *, root: bool = False) -> Any:
-    """Drop undeclared fields from ``value`` in place (returns it for convenience)."""
+def prune(
+    value: Any, schema: dict[str, Any], *, root: bool = False, path: str = "", pruned: list[str] | None = None
+) -> Any:
+    """Drop undeclared fields from ``value`` in place (returns it for convenience).
+
+    ``pruned``, when given, collects the path of every undeclared field dropped (``path`` is where ``value``
+    sits); nulls dropped for non-nullable fields are not undeclared and are not collected.
+    """
     if isinstance(value, dict):
         if schema.get("x-kubernetes-int-or-string"):
             return value
@@ -64,17 +72,27 @@ def prune(value: Any, schema: dict[str, Any], *, root: bool = False) -> Any:
                 if child is None and not sub.get("nullable"):
                     del value[key]
                     continue
-                prune(child, sub)
+                prune(child, sub, path=_join(path, key), pruned=pruned)
             elif isinstance(additional, dict):
-                prune(child, additional)
+                prune(child, additional, path=_join(path, key), pruned=pruned)
             elif not preserve and additional is not True:
                 del value[key]
+                if pruned is not None:
+                    pruned.append(_join(path, key))
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
-            for element in value:
-                prune(element, items)
+            for i, element in enumerate(value):
+                prune(element, items, path=f"{path}[{i}]", pruned=pruned)
     return value
+
+
+def unknown_fields(obj: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The paths of the fields in ``obj`` (a whole object) that ``schema`` does not declare, sorted as kube
+    reports them (``spec.ports[0].unknownNested``, ``spec.unknown1``); ``obj`` is left as it is."""
+    pruned: list[str] = []
+    prune(clone(obj), schema, root=True, pruned=pruned)
+    return sorted(pruned)
 
 
 # --------------------------------------------------------------------------------------------- defaults

@@ -15,8 +15,15 @@ Data and its invariants:
 - ``_history`` holds the committed changes with revision > ``_compacted``, oldest first, at most
   ``history_limit`` of them; a watch from a revision below ``_compacted`` answers 410 Gone like kube.
 - A no-op write (nothing but resourceVersion would change) commits nothing, as in kube.
-- ``generation`` starts at 1 and grows when anything but metadata changes (and but status, for kinds whose
-  status is a subresource).
+- ``generation`` exists only on kinds whose kube registry strategy manages it
+  (:attr:`ResourceType.has_generation`: Deployments, ReplicaSets, StatefulSets, Jobs, CRDs and every custom
+  resource): it is 1 on create and grows by one in each write that changes anything but metadata (and but
+  status, for kinds whose status is a subresource); a Deployment's also grows when its annotations change,
+  as kube's deployment strategy does. Other kinds (ConfigMap, Pod in kube 1.32, Namespace, Service...) get
+  none; as in kube, no update or patch can change the generation an object has.
+- ``fieldValidation`` (Strict/Warn/Ignore, :mod:`kaito.sim.fieldvalidation`) is settled on the body of a
+  create or update and on the patched object of a JSON, merge or strategic-merge patch, before anything else
+  is checked; callers that pass none (in-process controllers) get Ignore.
 - An object whose ``deletionTimestamp`` is set leaves the store in the write that empties its finalizers.
 
 Kind-specific behaviour kept here because kube keeps it in the registry, not in controllers: Namespace phase
@@ -56,9 +63,10 @@ from kaito.sim.errors import (
     NotFound,
     UnsupportedMediaType,
 )
+from kaito.sim.fieldvalidation import FieldValidation, decode_refusal, patch_refusal
 from kaito.sim.objects import clone, format_time, meta, utcnow
 from kaito.sim.resources import ResourceRegistry, ResourceType
-from kaito.sim.schema import admit_custom_object
+from kaito.sim.schema import admit_custom_object, unknown_fields
 from kaito.sim.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
 from kaito.sim.validation import validate_builtin, validate_finalizer_change
 from kaito.sim.watch import Change, Watch, WatchEvent
@@ -92,6 +100,9 @@ _NAMESPACE_KEY = ("", "namespaces")
 _CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 # kube's names.SimpleNameGenerator alphabet (no vowels, no look-alikes)
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# kinds whose generation also grows when metadata.annotations change (kube's deployment strategy: annotations
+# are copied to the ReplicaSets, so they are part of what the controller must roll out)
+_GENERATION_WITH_ANNOTATIONS = frozenset({("apps", "deployments")})
 # kinds whose PUT creates a missing object (kube's AllowCreateOnUpdate)
 _CREATE_ON_UPDATE = frozenset({("", "endpoints"), ("", "events"), ("coordination.k8s.io", "leases")})
 # metadata the client cannot change with update/patch
@@ -227,10 +238,13 @@ class Store:
         namespace: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        field_validation: FieldValidation | None = None,
     ) -> dict[str, Any]:
-        """Create ``obj``; returns it as stored (uid, creationTimestamp, resourceVersion, generation set)."""
+        """Create ``obj``; returns it as stored (uid, creationTimestamp, resourceVersion and, for kinds that
+        have one, generation set)."""
         rt = self.resolve(api_version, kind)
         obj = self._check_body(rt, obj)
+        self._settle_fields(rt, obj, field_validation, decode_refusal(rt.kind, rt.version))
         md = meta(obj)
         ns = self._namespace_for_write(rt, md, namespace)
         if not md.get("name") and md.get("generateName"):
@@ -244,7 +258,8 @@ class Store:
             md.pop(key, None)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = self._now()
-        md["generation"] = 1
+        if rt.has_generation:
+            md["generation"] = 1
         self._prepare_create(rt, obj)
         if field_manager:
             patches.record_manager(obj, field_manager, "Update", rt.api_version, self._now(), None)
@@ -276,6 +291,21 @@ class Store:
         if "metadata" in obj and not isinstance(obj["metadata"], dict):
             raise BadRequest("metadata must be a JSON object")
         return clone(obj)
+
+    @staticmethod
+    def _settle_fields(
+        rt: ResourceType,
+        obj: dict[str, Any],
+        validation: FieldValidation | None,
+        refusal: Callable[[str], ApiError],
+        *,
+        duplicates: bool = True,
+    ) -> None:
+        """Apply the request's fieldValidation to ``obj`` as decoded (fields a custom kind's schema lacks)."""
+        if validation is None or validation.directive == "Ignore":
+            return
+        unknown = unknown_fields(obj, rt.schema) if rt.custom and rt.schema else []
+        validation.settle(unknown, refusal, duplicates=duplicates)
 
     def _namespace_for_write(self, rt: ResourceType, md: dict[str, Any], namespace: str | None) -> str:
         if not rt.namespaced:
@@ -436,10 +466,12 @@ class Store:
         dry_run: bool = False,
         namespace: str | None = None,
         field_manager: str | None = None,
+        field_validation: FieldValidation | None = None,
     ) -> dict[str, Any]:
         """Replace the object (or its status); 409 Conflict when ``metadata.resourceVersion`` is stale."""
         rt = self.resolve(api_version, kind)
         body = self._check_body(rt, obj)
+        self._settle_fields(rt, body, field_validation, decode_refusal(rt.kind, rt.version))
         md = meta(body)
         ns = self._namespace_for_write(rt, md, namespace)
         name = str(md.get("name") or "")
@@ -546,7 +578,7 @@ class Store:
             if rt.has_status
             else ("metadata", "apiVersion", "kind")
         )
-        if _without(new, *ignored) != _without(old, *ignored):
+        if rt.has_generation and _changes_generation(rt, old, new, ignored):
             meta(new)["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new_md = meta(new)
         new_md["resourceVersion"] = old["metadata"].get("resourceVersion")
@@ -572,8 +604,13 @@ class Store:
         field_manager: str | None = None,
         force: bool = False,
         dry_run: bool = False,
+        field_validation: FieldValidation | None = None,
     ) -> dict[str, Any]:
-        """Patch the object; ``application/apply-patch+yaml`` (server-side apply) creates it when missing."""
+        """Patch the object; ``application/apply-patch+yaml`` (server-side apply) creates it when missing.
+
+        ``field_validation`` is settled on the patched object (not for server-side apply: see
+        :mod:`kaito.sim.fieldvalidation`).
+        """
         rt = self.resolve(api_version, kind)
         if patch_type not in _PATCH_TYPES:
             raise UnsupportedMediaType(
@@ -608,6 +645,9 @@ class Store:
                 f"the patch turned the {rt.kind} into a {type(patched).__name__}; it must stay an object"
             )
         self._check_patched_identity(rt, patched, name, ns)
+        self._settle_fields(
+            rt, patched, field_validation, patch_refusal(patched), duplicates=patch_type != JSON_PATCH
+        )
         md = meta(patched)
         self._check_preconditions(rt, old, md.get("uid"), md.get("resourceVersion"))
         new = self._merge_write(rt, old, patched, subresource)
@@ -1037,6 +1077,17 @@ def _keep_cluster_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
     if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
         spec["clusterIP"] = old_spec["clusterIP"]
         spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+
+
+def _changes_generation(
+    rt: ResourceType, old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...]
+) -> bool:
+    """Whether a write of ``new`` over ``old`` moves generation (the caller checks the kind has one)."""
+    if _without(new, *ignored) != _without(old, *ignored):
+        return True
+    if rt.storage_key in _GENERATION_WITH_ANNOTATIONS:
+        return (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
+    return False
 
 
 def _held(rt: ResourceType, obj: dict[str, Any]) -> bool:

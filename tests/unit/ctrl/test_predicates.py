@@ -72,6 +72,22 @@ def test_creates_and_deletes_pass_the_change_predicates(predicate: Predicate) ->
     assert predicate.create(BASE) and predicate.delete(BASE)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "passes"),
+    [
+        ({"metadata": {"resourceVersion": "1"}}, {"metadata": {"resourceVersion": "2"}}, False),
+        ({"metadata": {}}, {"metadata": {"generation": 0}}, False),
+        ({}, {"metadata": {"generation": 1}}, True),
+        ({"metadata": {"generation": 1}}, {"metadata": {}}, True),
+    ],
+    ids=["kind-without-generation", "absent-is-zero", "absent-to-one", "one-to-absent"],
+)
+def test_generation_changed_reads_an_absent_generation_as_zero(
+    old: dict[str, Any], new: dict[str, Any], passes: bool
+) -> None:
+    assert GenerationChanged().update(old, new) is passes
+
+
 def test_funcs_filter_creates_and_deletes() -> None:
     only_named_a = Funcs(create=lambda o: o["metadata"].get("name") == "a", delete=lambda o: False)
     assert only_named_a.create({"metadata": {"name": "a"}})

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from kaito.sim.errors import Invalid, NotFound, UnsupportedMediaType
-from kaito.sim.schema import apply_defaults, prune, validate
-from kaito.sim.store import MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
+from kaito.sim.errors import BadRequest, Invalid, NotFound, UnsupportedMediaType
+from kaito.sim.fieldvalidation import FieldValidation
+from kaito.sim.schema import apply_defaults, prune, unknown_fields, validate
+from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
 
 SPEC_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -252,6 +253,133 @@ def test_invalid_crd_is_rejected() -> None:
     bad = {**CRD, "metadata": {"name": "wrong.kaito.sh"}}
     with pytest.raises(Invalid, match=r'metadata.name: Invalid value: "wrong.kaito.sh"'):
         store.create("apiextensions.k8s.io/v1", "CustomResourceDefinition", bad)
+
+
+# strict field validation (fieldValidation=Strict/Warn/Ignore) against the schema
+STRICT_BODY_ERROR = (
+    'Workspace in version "v1beta1" cannot be handled as a Workspace: strict decoding error: '
+    'unknown field "extra", unknown field "spec.resource.instancetype", unknown field "spec.tags2"'
+)
+
+
+def strict_body() -> dict[str, Any]:
+    body = ws(tags2=["x"], free={"anything": 1}, resource={"instancetype": "Standard_NC6s_v3"})
+    body["extra"] = "x"
+    return body
+
+
+def test_strict_create_refuses_undeclared_fields_and_stores_nothing(store: Store) -> None:
+    with pytest.raises(BadRequest) as err:
+        store.create(AV, "Workspace", strict_body(), field_validation=FieldValidation("Strict"))
+    assert (err.value.code, err.value.message) == (400, STRICT_BODY_ERROR)
+    assert store.list(AV, "Workspace")[0] == []
+
+
+@pytest.mark.parametrize(("directive", "warnings"), [("Warn", 3), ("Ignore", 0)])
+def test_warn_and_ignore_prune_and_differ_only_in_warnings(
+    store: Store, directive: str, warnings: int
+) -> None:
+    validation = FieldValidation(directive)
+    out = store.create(AV, "Workspace", strict_body(), field_validation=validation)
+    assert "extra" not in out and "tags2" not in out["spec"] and out["spec"]["free"] == {"anything": 1}
+    assert len(validation.warnings) == warnings
+    assert (
+        validation.warnings == STRICT_BODY_ERROR.split(": strict decoding error: ")[1].split(", ")[:warnings]
+    )
+
+
+def test_strict_update_refuses_and_a_preserved_subtree_accepts_anything(store: Store) -> None:
+    created = store.create(AV, "Workspace", ws(free={"a": 1}))
+    created["spec"]["free"] = {"any": {"thing": [1]}}
+    created["status"] = {"whatever": True}
+    out = store.update(AV, "Workspace", created, field_validation=FieldValidation("Strict"))
+    assert out["spec"]["free"] == {"any": {"thing": [1]}}
+    out["spec"]["modes"] = "typo"
+    with pytest.raises(BadRequest, match=r'strict decoding error: unknown field "spec.modes"$'):
+        store.update(AV, "Workspace", out, field_validation=FieldValidation("Strict"))
+
+
+@pytest.mark.parametrize(
+    ("patch", "patch_type"),
+    [
+        ({"spec": {"cuont": 2}}, MERGE_PATCH),
+        ([{"op": "add", "path": "/spec/cuont", "value": 2}], JSON_PATCH),
+    ],
+)
+def test_strict_patch_is_invalid_on_the_patch_field(store: Store, patch: Any, patch_type: str) -> None:
+    store.create(AV, "Workspace", ws())
+    with pytest.raises(Invalid) as err:
+        store.patch(AV, "Workspace", "x", patch, patch_type, field_validation=FieldValidation("Strict"))
+    assert err.value.code == 422
+    assert err.value.message.startswith(' "" is invalid: patch: Invalid value: "{')
+    assert err.value.message.endswith('": strict decoding error: unknown field "spec.cuont"')
+    assert [c["field"] for c in err.value.causes] == ["patch"]
+    assert "cuont" not in store.get(AV, "Workspace", "x")["spec"]
+
+
+def test_duplicate_keys_come_first_and_json_patch_leaves_them_out(store: Store) -> None:
+    validation = FieldValidation("Warn")
+    body = validation.loads(
+        '{"apiVersion": "kaito.sh/v1beta1", "kind": "Workspace", "metadata": {"name": "x"},'
+        ' "spec": {"mode": "a", "mode": "b", "cuont": 1}}'
+    )
+    store.create(AV, "Workspace", body, field_validation=validation)
+    assert validation.warnings == ['duplicate field "mode"', 'unknown field "spec.cuont"']
+    ops = FieldValidation("Strict")
+    ops.loads('[{"op": "add", "path": "/spec/count", "path": "/spec/count", "value": 3}]')
+    out = store.patch(
+        AV,
+        "Workspace",
+        "x",
+        [{"op": "add", "path": "/spec/count", "value": 3}],
+        JSON_PATCH,
+        field_validation=ops,
+    )
+    assert out["spec"]["count"] == 3
+
+
+def test_server_side_apply_prunes_whatever_the_directive(store: Store) -> None:
+    config = {**ws(cuont=1), "metadata": {"name": "x", "namespace": "default"}}
+    out = store.patch(
+        AV,
+        "Workspace",
+        "x",
+        config,
+        APPLY_PATCH,
+        "default",
+        field_manager="m",
+        field_validation=FieldValidation("Strict"),
+    )
+    assert "cuont" not in out["spec"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "expected"),
+    [
+        ({"type": "object", "properties": {"a": {"type": "string"}}}, {"a": None, "b": 1}, ["b"]),
+        (
+            {"type": "object", "properties": {"l": {"type": "array", "items": {"type": "object"}}}},
+            {"l": [{}, {"x": 1}]},
+            ["l[1].x"],
+        ),
+        ({"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": True}}}, {"p": {"x": 1}}, []),
+        ({"type": "object", "additionalProperties": True}, {"anything": 1}, []),
+        (
+            {"type": "object", "additionalProperties": {"type": "object", "properties": {}}},
+            {"k": {"x": 1}},
+            ["k.x"],
+        ),
+        (
+            {"type": "object", "properties": {}},
+            {"apiVersion": "v", "kind": "K", "metadata": {}, "b": 1, "a": 2},
+            ["a", "b"],
+        ),
+    ],
+)
+def test_unknown_fields(schema: dict[str, Any], value: dict[str, Any], expected: list[str]) -> None:
+    before = repr(value)
+    assert unknown_fields(value, schema) == expected
+    assert repr(value) == before  # the object is not pruned
 
 
 # pure functions, for the cases the store tests above do not reach

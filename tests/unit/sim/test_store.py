@@ -71,7 +71,7 @@ def test_create_sets_system_metadata(store: Store, clock: FakeClock) -> None:
     assert md["namespace"] == "default"
     assert len(md["uid"]) == 36
     assert md["creationTimestamp"] == "2026-01-02T03:04:05Z"
-    assert md["generation"] == 1
+    assert "generation" not in md  # kube 1.32 gives Pods none
     assert md["resourceVersion"] == str(store.resource_version)
     assert created["status"]["phase"] == "Pending"
     assert store.get("v1", "Pod", "web-0", "default") == created
@@ -268,6 +268,65 @@ def test_generation_bumps_on_spec_change_only(store: Store) -> None:
     assert obj["metadata"]["generation"] == 2
 
 
+def _statefulset(name: str) -> dict[str, Any]:
+    return {**deployment(name), "spec": {**deployment(name)["spec"], "serviceName": name}}
+
+
+# (apiVersion, kind, object, a spec change as a merge patch); None: the kind has no generation
+GENERATION_KINDS = [
+    ("apps/v1", "Deployment", deployment("g"), {"spec": {"replicas": 2}}, (1, 2, 2, 3)),
+    ("apps/v1", "StatefulSet", _statefulset("g"), {"spec": {"replicas": 2}}, (1, 1, 1, 2)),
+    ("v1", "ConfigMap", {"metadata": {"name": "g"}, "data": {"a": "1"}}, {"data": {"a": "2"}}, None),
+    ("v1", "Pod", pod("g"), {"spec": {"activeDeadlineSeconds": 5}}, None),
+    (
+        "v1",
+        "Service",
+        {"metadata": {"name": "g"}, "spec": {"ports": [{"port": 80}]}},
+        {"spec": {"a": 1}},
+        None,
+    ),
+    ("v1", "Namespace", {"metadata": {"name": "g"}}, {"spec": {"finalizers": ["x"]}}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "obj", "spec_patch", "generations"),
+    GENERATION_KINDS,
+    ids=[case[1] for case in GENERATION_KINDS],
+)
+def test_generation_exists_where_kube_strategies_keep_it(
+    store: Store,
+    api_version: str,
+    kind: str,
+    obj: dict[str, Any],
+    spec_patch: dict[str, Any],
+    generations: tuple[int, ...] | None,
+) -> None:
+    """created, annotated, labelled, spec changed: a Deployment's annotations count (kube copies them to its
+    ReplicaSets), a StatefulSet's do not; ConfigMaps, Pods (before 1.33), Services, Namespaces have none."""
+    seen = [store.create(api_version, kind, obj)]
+    for patch in (
+        {"metadata": {"annotations": {"a": "b"}}},
+        {"metadata": {"labels": {"l": "v"}}},
+        spec_patch,
+    ):
+        seen.append(store.patch(api_version, kind, "g", patch, MERGE_PATCH, "default"))
+    got = [o["metadata"].get("generation") for o in seen]
+    assert got == (list(generations) if generations else [None] * 4)
+
+
+def test_writes_cannot_set_generation(store: Store) -> None:
+    created = store.create(
+        "apps/v1", "Deployment", {**deployment("g"), "metadata": {"name": "g", "generation": 9}}
+    )
+    assert created["metadata"]["generation"] == 1
+    out = store.patch("apps/v1", "Deployment", "g", {"metadata": {"generation": 7}}, MERGE_PATCH)
+    assert out["metadata"]["generation"] == 1
+    store.create("v1", "ConfigMap", {"metadata": {"name": "c"}})
+    out = store.patch("v1", "ConfigMap", "c", {"metadata": {"generation": 7}}, MERGE_PATCH)
+    assert "generation" not in out["metadata"]
+
+
 def test_status_subresource_semantics(store: Store) -> None:
     obj = store.create("apps/v1", "Deployment", {**deployment("web"), "status": {"replicas": 9}})
     assert "status" not in obj  # create ignores status for kinds with a status subresource
@@ -295,7 +354,7 @@ def test_update_of_missing_object_is_not_found_except_create_on_update_kinds(sto
     with pytest.raises(NotFound):
         store.update("v1", "ConfigMap", {"metadata": {"name": "c"}})
     lease = store.update("coordination.k8s.io/v1", "Lease", {"metadata": {"name": "l"}, "spec": {}})
-    assert lease["metadata"]["generation"] == 1
+    assert lease["metadata"]["uid"] and lease["metadata"]["resourceVersion"]
 
 
 def test_uid_precondition_in_update(store: Store) -> None:
