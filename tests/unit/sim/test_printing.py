@@ -241,6 +241,10 @@ def test_wide_columns_carry_priority_so_kubectl_hides_them_without_o_wide() -> N
             "a,b",
         ),
         ("StatefulSet", {"spec": {"replicas": 1}}, "Ready", "0/1"),
+        ("ReplicaSet", {"spec": {"replicas": 2}}, "Current", 0),
+        ("ReplicaSet", {"spec": {"replicas": 2}}, "Ready", 0),
+        ("Job", {"spec": {"completions": 2}}, "Completions", "0/2"),
+        ("Event", {"involvedObject": {"kind": "Pod", "name": "p"}}, "Count", 0),
         (
             "Job",
             {
