@@ -40,10 +40,11 @@ manifests: setup
 
 ## the main job on the embedded default (no cluster, no cloud account)
 run: setup
-	$(BIN)/kaito plan --preset phi-3-mini-4k-instruct --instance-type Standard_NC6s_v3
+	$(BIN)/kaito up --apply manifests/samples/workspace-phi-3-mini.yaml
 
 bench: setup
 	$(BIN)/python bench/ctrl_bench.py
+	$(BIN)/python bench/sim_bench.py
 
 e2e-kind: setup
 	$(BIN)/python -m pytest -m e2e_kind tests/e2e $(PYTEST_ARGS)
