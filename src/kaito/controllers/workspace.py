@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -52,6 +52,7 @@ from kaito.api import (
     Workspace,
     WorkspaceStatus,
     find_condition,
+    format_time,
     parse_object,
     validate,
 )
@@ -88,9 +89,11 @@ __all__ = [
     "WORKSPACE_COMPONENT",
     "WorkspaceControllerOptions",
     "WorkspaceReconciler",
+    "WorkspaceStores",
     "add_workspace_controller",
     "workspaces_for_configmap",
     "workspaces_for_machine",
+    "workspaces_for_node",
 ]
 
 log = logging.getLogger("kaito.controllers.workspace")
@@ -128,7 +131,9 @@ class WorkspaceControllerOptions:
 
 
 @dataclass
-class _Stores:
+class WorkspaceStores:
+    """The informer caches the reconciler reads: Workspaces, Machines, Nodes, and owned kinds by kind."""
+
     workspaces: ctrl.Store
     machines: ctrl.Store
     nodes: ctrl.Store
@@ -158,7 +163,7 @@ def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
     return map_fn
 
 
-def _workspaces_for_node(workspaces: ctrl.Store) -> ctrl.MapFunc:
+def workspaces_for_node(workspaces: ctrl.Store) -> ctrl.MapFunc:
     """Map a Node to the Workspaces it was made for, that run on it, or that may select it (BYO)."""
 
     def map_fn(node: Any) -> list[ctrl.Request]:
@@ -206,7 +211,7 @@ class WorkspaceReconciler:
     def __init__(
         self,
         client: ctrl.Client,
-        stores: _Stores,
+        stores: WorkspaceStores,
         recorder: ctrl.EventRecorder,
         *,
         clock: ctrl.Clock,
@@ -562,8 +567,6 @@ class WorkspaceReconciler:
         message = error.render()
         if old and old[0].get("message") == message:
             return
-        from kaito.api import format_time
-
         condition = {
             "type": CONDITION_WORKSPACE_SUCCEEDED,
             "status": "False",
@@ -661,8 +664,6 @@ class WorkspaceReconciler:
 
 
 def _replace(observed: Observed, **changes: Any) -> Observed:
-    from dataclasses import replace
-
     return replace(observed, **changes)
 
 
@@ -693,7 +694,7 @@ def add_workspace_controller(
     """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
     options = options or WorkspaceControllerOptions()
     informers = manager.informers
-    stores = _Stores(
+    stores = WorkspaceStores(
         workspaces=informers.informer_for(WORKSPACE).store,
         machines=informers.informer_for(MACHINE).store,
         nodes=informers.informer_for(NODE).store,
@@ -717,7 +718,7 @@ def add_workspace_controller(
         .owns(SERVICE)
         .watches(MACHINE, workspaces_for_machine)
         .watches(CONFIGMAP, workspaces_for_configmap(stores.workspaces))
-        .watches(NODE, _workspaces_for_node(stores.workspaces), ctrl.Funcs(update=_node_changed))
+        .watches(NODE, workspaces_for_node(stores.workspaces), ctrl.Funcs(update=_node_changed))
         .with_options(max_concurrent_reconciles=options.max_concurrent_reconciles)
         .complete(reconciler)
     )

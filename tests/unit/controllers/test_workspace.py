@@ -1,18 +1,22 @@
-"""The Workspace controller's wiring: which Workspaces an event on a Machine, ConfigMap or Node wakes."""
+"""The Workspace controller without sockets: which Workspaces an event wakes, and its write discipline."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from kaito import ctrl
 from kaito.controllers.workspace import (
     WorkspaceControllerOptions,
-    _workspaces_for_node,
+    WorkspaceReconciler,
+    WorkspaceStores,
     workspaces_for_configmap,
     workspaces_for_machine,
+    workspaces_for_node,
 )
+from kaito.controllers.workspace_metrics import workspace_metrics
 
 
 def ws(name: str, namespace: str = "default", **fields: Any) -> dict[str, Any]:
@@ -80,7 +84,7 @@ def test_a_configmap_wakes_the_workspaces_naming_it_in_its_namespace_and_its_own
 
 
 def test_a_node_wakes_byo_workspaces_selecting_it_and_those_running_on_it(workspaces: ctrl.Store) -> None:
-    map_fn = _workspaces_for_node(workspaces)
+    map_fn = workspaces_for_node(workspaces)
     assert map_fn({"metadata": {"name": "n1", "labels": {"apps": "phi"}}}) == [ctrl.Request("default", "byo")]
     assert map_fn({"metadata": {"name": "n9", "labels": {}}}) == [ctrl.Request("default", "runs-on-n9")]
     assert map_fn({"metadata": {"name": "n2", "labels": {"apps": "nothing"}}}) == []
@@ -97,3 +101,105 @@ def test_a_node_wakes_byo_workspaces_selecting_it_and_those_running_on_it(worksp
 def test_options_are_checked(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         WorkspaceControllerOptions(**options)
+
+
+class FakeApi:
+    """Answers discovery, records every write the reconciler sends (no sockets)."""
+
+    RESOURCES = {
+        "/apis/kaito.sh/v1beta1": [
+            {"name": "workspaces", "kind": "Workspace", "namespaced": True},
+            {"name": "workspaces/status", "kind": "Workspace", "namespaced": True},
+            {"name": "machines", "kind": "Machine", "namespaced": False},
+        ],
+        "/api/v1": [{"name": "events", "kind": "Event", "namespaced": True}],
+    }
+
+    def __init__(self) -> None:
+        self.writes: list[ctrl.HttpRequest] = []
+
+    def __call__(self, request: ctrl.HttpRequest) -> ctrl.MockResponse:
+        if request.method == "GET" and request.path in self.RESOURCES:
+            return ctrl.MockResponse(200, json={"resources": self.RESOURCES[request.path]})
+        self.writes.append(request)
+        return ctrl.MockResponse(200, json=request.body if isinstance(request.body, dict) else {})
+
+    def status_patches(self) -> list[dict[str, Any]]:
+        return [w.body["status"] for w in self.writes if w.path.endswith("/status")]
+
+
+def reconciler(api: FakeApi, *workspaces: dict[str, Any]) -> WorkspaceReconciler:
+    client = ctrl.Client(ctrl.MockTransport(api))
+    clock = ctrl.FakeClock()
+    store = ctrl.Store()
+    for obj in workspaces:
+        store.upsert(obj)
+    stores = WorkspaceStores(
+        store,
+        ctrl.Store(),
+        ctrl.Store(),
+        {k: ctrl.Store() for k in ("ConfigMap", "Service", "Deployment", "StatefulSet", "Job")},
+    )
+    return WorkspaceReconciler(
+        client,
+        stores,
+        ctrl.EventRecorder(client, "test", clock=clock),
+        clock=clock,
+        metrics=workspace_metrics(CollectorRegistry()),
+    )
+
+
+def stored(**fields: Any) -> dict[str, Any]:
+    meta = {
+        "name": "bad",
+        "namespace": "default",
+        "uid": "u1",
+        "generation": 1,
+        "resourceVersion": "7",
+        "finalizers": ["kaito.sh/workspace-cleanup"],
+    }
+    return {"apiVersion": "kaito.sh/v1beta1", "kind": "Workspace", "metadata": meta, **fields}
+
+
+async def test_an_invalid_workspace_gets_one_status_write_and_none_when_nothing_changed() -> None:
+    api = FakeApi()
+    body = stored(
+        resource={"instanceType": "Standard_NC6s_v3", "labelSelector": {"matchLabels": {"a": "b"}}},
+        inference={"preset": {"name": "no-such-model-7b"}},
+    )
+    result = await reconciler(api, body).reconcile(ctrl.Request("default", "bad"))
+    assert result == ctrl.Result()
+    (status,) = api.status_patches()
+    assert status["state"] == "Failed"
+    (condition,) = status["conditions"]
+    assert condition["reason"] == "InvalidWorkspace"
+    assert condition["message"].startswith('inference.preset.name: "no-such-model-7b" is not a supported')
+    assert not any(w.path.endswith("/machines") for w in api.writes)  # nothing created
+
+    again = FakeApi()
+    await reconciler(again, {**body, "status": status}).reconcile(ctrl.Request("default", "bad"))
+    assert again.status_patches() == []
+    assert again.writes == []
+
+
+async def test_a_workspace_that_does_not_parse_is_reported_not_crashed_on() -> None:
+    api = FakeApi()
+    body = stored(resource={"count": "two", "labelSelector": {}}, inference={"preset": {"name": "x"}})
+    await reconciler(api, body).reconcile(ctrl.Request("default", "bad"))
+    (status,) = api.status_patches()
+    (condition,) = status["conditions"]
+    assert (status["state"], condition["reason"]) == ("Failed", "InvalidWorkspace")
+    assert "resource.count" in condition["message"]
+
+
+async def test_the_finalizer_is_added_with_optimistic_concurrency() -> None:
+    api = FakeApi()
+    body = stored(resource={"labelSelector": {}}, inference={"preset": {"name": "phi-3-mini-4k-instruct"}})
+    body["metadata"] = {**body["metadata"], "finalizers": []}
+    await reconciler(api, body).reconcile(ctrl.Request("default", "bad"))
+    patch = api.writes[0]
+    assert patch.headers["Content-Type"] == "application/json-patch+json"
+    assert patch.body == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["kaito.sh/workspace-cleanup"]},
+    ]
