@@ -407,6 +407,15 @@ class ProcessRuntime:
             self._kill(instance, 0)
         shutil.rmtree(pod.directory, ignore_errors=True)
 
+    def running(self) -> list[int]:
+        """Process ids (each its own process group) of the containers running now."""
+        return [
+            i.process.pid
+            for pod in self._pods.values()
+            for i in pod.processes.values()
+            if i.process.returncode is None
+        ]
+
     def log_text(self, uid: str, container: str, instance: int) -> str:
         """What container instance ``instance`` (its restartCount when started) wrote to stdout/stderr."""
         pod = self._pods.get(uid)

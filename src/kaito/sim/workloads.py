@@ -386,6 +386,7 @@ class WorkloadSimulator:
             if process_runtime is not None
             else None
         )  # containers of mapped images run as local processes (kaito.sim.processes)
+        self.processes = processes
         self.kubelet = Kubelet(store, self.recorder, self.timings, clock=clock, processes=processes)
         self._queue = _WorkQueue()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
