@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
 from typing import Any
 
+import aiohttp
 import pytest
 
+from kaito import ctrl
 from kaito.cli import build_parser
 from kaito.cli.run import config_from_args
+from kaito.sim.cluster import Cluster
 
 ENV = {"AZURE_SUBSCRIPTION_ID": "sub", "AZURE_RESOURCE_GROUP": "rg", "AKS_CLUSTER_NAME": "aks"}
 
@@ -58,3 +67,40 @@ def test_run_exits_2_on_bad_arguments(
     args = parse()
     assert args.func(args) == 2
     assert "error: provisioner is 'aks' but no AKS cluster is given" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_sigterm() -> None:
+    async with Cluster(workloads=False, arm=False) as cluster:
+        async with await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig)) as client:
+            await client.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kaito-system"}}
+            )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kaito.cli", "run", "--kubeconfig", str(cluster.kubeconfig),
+            "--install-crds", "--leader-elect", "--bind-address", "127.0.0.1", "--health-port", str(port),
+            env={**os.environ, **ENV}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(200):
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with session.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                            if answer.status == 200:
+                                break
+                    await asyncio.sleep(0.05)
+                else:
+                    raise AssertionError("kaito run never became ready")
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                    assert "controller_runtime_reconcile_total" in await answer.text()
+            crds = cluster.store.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")[0]
+            assert {c["metadata"]["name"] for c in crds} >= {"workspaces.kaito.sh", "machines.kaito.sh"}
+            leases = cluster.store.list("coordination.k8s.io/v1", "Lease", "kaito-system")[0]
+            assert [lease["metadata"]["name"] for lease in leases] == ["kaito-operator"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, output.decode()
