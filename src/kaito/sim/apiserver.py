@@ -54,6 +54,7 @@ from kaito.sim.errors import (
     UnsupportedMediaType,
 )
 from kaito.sim.faults import Decision, Faults, RequestFacts
+from kaito.sim.fieldvalidation import FieldValidation
 from kaito.sim.proxy import ServiceProxy, parse_proxy_path
 from kaito.sim.resources import ResourceRegistry, ResourceType
 from kaito.sim.store import Store
@@ -231,10 +232,11 @@ def _dry_run(values: list[str]) -> bool:
     return bool(values)
 
 
-def _field_validation(query: Any) -> None:
+def _field_validation(query: Any) -> FieldValidation:
     value = query.get("fieldValidation")
     if value not in (None, "") and value not in _FIELD_VALIDATION:
         raise BadRequest(f'fieldValidation is "{value}"; use one of Ignore, Warn or Strict')
+    return FieldValidation.from_query(value)
 
 
 class _Timeout(ApiError):
@@ -642,9 +644,9 @@ class ApiServer:
 
     async def _create(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
         query = request.query
-        _field_validation(query)
+        validation = _field_validation(query)
         dry = _dry_run(query.getall("dryRun", []))
-        body = await _read_object(request, rt, self.registry)
+        body = await _read_object(request, rt, self.registry, validation)
         _check_namespace(body, namespace)
         obj = self.store.create(
             rt.api_version,
@@ -653,17 +655,20 @@ class ApiServer:
             namespace=namespace,
             dry_run=dry,
             field_manager=query.get("fieldManager") or None,
+            field_validation=validation,
         )
-        return self._object_response(request, rt, obj, 201)
+        response = self._object_response(request, rt, obj, 201)
+        validation.add_warning_headers(response)
+        return response
 
     async def _update(
         self, request: web.Request, rt: ResourceType, target: ResourcePath, namespace: str | None
     ) -> web.Response:
         assert target.name is not None
         query = request.query
-        _field_validation(query)
+        validation = _field_validation(query)
         dry = _dry_run(query.getall("dryRun", []))
-        body = await _read_object(request, rt, self.registry)
+        body = await _read_object(request, rt, self.registry, validation)
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise BadRequest("metadata must be an object")
@@ -682,17 +687,20 @@ class ApiServer:
             subresource=target.subresource,
             dry_run=dry,
             field_manager=query.get("fieldManager") or None,
+            field_validation=validation,
         )
-        return self._object_response(request, rt, obj)
+        response = self._object_response(request, rt, obj)
+        validation.add_warning_headers(response)
+        return response
 
     async def _patch(
         self, request: web.Request, rt: ResourceType, target: ResourcePath, namespace: str | None
     ) -> web.Response:
         assert target.name is not None
         query = request.query
-        _field_validation(query)
+        validation = _field_validation(query)
         dry = _dry_run(query.getall("dryRun", []))
-        patch_type, patch = await _read_patch(request)
+        patch_type, patch = await _read_patch(request, validation)
         manager = query.get("fieldManager") or None
         if patch_type == "application/apply-patch+yaml" and not manager:
             raise BadRequest(
@@ -715,8 +723,11 @@ class ApiServer:
             field_manager=manager,
             force=_flag(query, "force"),
             dry_run=dry,
+            field_validation=validation,
         )
-        return self._object_response(request, rt, obj, 201 if created else 200)
+        response = self._object_response(request, rt, obj, 201 if created else 200)
+        validation.add_warning_headers(response)
+        return response
 
     async def _delete(
         self, request: web.Request, rt: ResourceType, target: ResourcePath, namespace: str | None
@@ -881,14 +892,14 @@ def _media_type(request: web.Request) -> str:
     return request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
 
 
-async def _read_json(request: web.Request) -> dict[str, Any]:
+async def _read_json(request: web.Request, validation: FieldValidation | None = None) -> dict[str, Any]:
     media = _media_type(request)
     raw = await request.read()
     try:
         if media in ("application/yaml", "application/x-yaml", "text/yaml"):
             body = yaml.safe_load(raw.decode() or "{}")
         elif media in ("application/json", ""):
-            body = json.loads(raw or b"{}")
+            body = validation.loads(raw or b"{}") if validation else json.loads(raw or b"{}")
         elif media == protobuf.MEDIA_TYPE:
             body = protobuf.decode_object(raw)
         else:
@@ -905,10 +916,15 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _read_object(request: web.Request, rt: ResourceType, registry: ResourceRegistry) -> dict[str, Any]:
+async def _read_object(
+    request: web.Request,
+    rt: ResourceType,
+    registry: ResourceRegistry,
+    validation: FieldValidation | None = None,
+) -> dict[str, Any]:
     """The request's object in the endpoint's version. Another served version of the same kind is accepted and
     relabelled: all versions share storage (a CRD's None conversion)."""
-    body = await _read_json(request)
+    body = await _read_json(request, validation)
     api_version = body.get("apiVersion") or rt.api_version
     kind = body.get("kind") or rt.kind
     other = registry.by_kind(str(api_version), str(kind)) if api_version != rt.api_version else None
@@ -925,7 +941,7 @@ async def _read_object(request: web.Request, rt: ResourceType, registry: Resourc
     return body
 
 
-async def _read_patch(request: web.Request) -> tuple[str, Any]:
+async def _read_patch(request: web.Request, validation: FieldValidation | None = None) -> tuple[str, Any]:
     media = _media_type(request)
     if media not in PATCH_TYPES:
         raise UnsupportedMediaType(
@@ -934,7 +950,10 @@ async def _read_patch(request: web.Request) -> tuple[str, Any]:
         )
     raw = (await request.read()).decode()
     try:
-        patch = yaml.safe_load(raw) if media == "application/apply-patch+yaml" else json.loads(raw or "null")
+        if media == "application/apply-patch+yaml":
+            patch = yaml.safe_load(raw)
+        else:
+            patch = validation.loads(raw or "null") if validation else json.loads(raw or "null")
     except (ValueError, yaml.YAMLError) as err:
         raise BadRequest(f"the {media} patch is not valid: {err}") from None
     if media == "application/json-patch+json" and not isinstance(patch, list):
