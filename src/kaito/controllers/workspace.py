@@ -70,7 +70,13 @@ from kaito.controllers.workspace_plan import (
     select_byo_nodes,
     tunable_presets,
 )
-from kaito.controllers.workspace_status import Failure, Observed, desired_status, status_events
+from kaito.controllers.workspace_status import (
+    REASON_INVALID,
+    Failure,
+    Observed,
+    desired_status,
+    status_events,
+)
 from kaito.controllers.workspace_workload import (
     APPLIED_HASH,
     WorkloadProblem,
@@ -570,7 +576,7 @@ class WorkspaceReconciler:
         condition = {
             "type": CONDITION_WORKSPACE_SUCCEEDED,
             "status": "False",
-            "reason": "InvalidWorkspace",
+            "reason": REASON_INVALID,
             "message": message,
             "lastTransitionTime": format_time(self.clock.now()),
         }
@@ -584,7 +590,7 @@ class WorkspaceReconciler:
             namespace=meta.get("namespace"),
             subresource="status",
         )
-        await self.recorder.warning(raw, "InvalidWorkspace", message)
+        await self.recorder.warning(raw, REASON_INVALID, message)
 
     def _observe_phases(
         self, workspace: Workspace, status: WorkspaceStatus, machines: list[Machine], plan: WorkspacePlan
