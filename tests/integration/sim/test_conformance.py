@@ -407,6 +407,19 @@ async def test_generation_bumps_on_spec_changes_only(
     assert generations == [1, 1, 2]
 
 
+async def test_generation_only_where_kube_keeps_one(client: Any, ns: str) -> None:
+    """ConfigMaps have no generation, whatever changes; a Deployment's moves with its annotations too (kube's
+    deployment strategy: annotations are copied to its ReplicaSets)."""
+    created = await client.create(configmap("nogen", ns, {"a": "1"}))
+    changed = await client.patch(CONFIGMAP, "nogen", {"data": {"a": "2"}}, PatchType.MERGE, ns)
+    assert "generation" not in created["metadata"] and "generation" not in changed["metadata"]
+
+    await client.create(deployment("annotated", ns))
+    note = {"metadata": {"annotations": {"note": "x"}}}
+    annotated = await client.patch(DEPLOYMENT, "annotated", note, PatchType.MERGE, ns)
+    assert annotated["metadata"]["generation"] == 2
+
+
 async def test_status_subresource_separates_spec_and_status(client: Any, ns: str, widget_kind: Any) -> None:
     created = await client.create(widget("st", ns, {"replicas": 1}, status={"phase": "Ignored"}))
     assert "phase" not in (created.get("status") or {}), "create must drop status for a kind with /status"
