@@ -59,9 +59,11 @@ def test_unwritable_output_dir_fails_with_a_sentence(
     assert f"cannot write to {blocker}" in capsys.readouterr().err
 
 
-def test_manifests_without_a_subcommand_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["manifests"]) == 2
-    assert "crds" in capsys.readouterr().err
+def test_manifests_without_a_subcommand_prints_the_install(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["manifests"]) == 0
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(capsys.readouterr().out) if doc]
+    assert kinds.count("CustomResourceDefinition") == len(all_crds())
+    assert {"ClusterRole", "Deployment"} <= set(kinds)
 
 
 def test_stdout_and_output_dir_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
