@@ -1,4 +1,4 @@
-"""kaito.cli.install_manifests and `kaito manifests [install]`: the install YAML, equal to manifests/default."""
+"""kaito.cli.install_manifests and `kaito manifests [install]`: the install YAML, as manifests/default."""
 
 from __future__ import annotations
 
