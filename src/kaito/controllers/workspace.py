@@ -121,11 +121,12 @@ class WorkspaceControllerOptions:
 
     recheck_interval: float = 30.0  # look again at a Workspace still on its way, even without an event
     deletion_poll: float = 5.0  # look again at Machines being deleted
+    machine_retry_interval: float | None = 15 * 60.0  # replace a failed Machine this long after it failed
     max_concurrent_reconciles: int = 4
 
     def __post_init__(self) -> None:
-        for label in ("recheck_interval", "deletion_poll"):
-            if getattr(self, label) <= 0:
+        for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
+            if getattr(self, label) is not None and getattr(self, label) <= 0:
                 raise ValueError(
                     f"WorkspaceControllerOptions.{label} is {getattr(self, label)}; give seconds > 0"
                 )
@@ -288,9 +289,9 @@ class WorkspaceReconciler:
             await self.recorder.normal(_involved(workspace), "Planned", plan.describe())
         observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
         if workspace.resource.instance_type:
-            observed, machines = await self._ensure_machines(workspace, plan, observed)
+            observed, machines, retry_in = await self._ensure_machines(workspace, plan, observed)
         else:
-            machines = []
+            machines, retry_in = [], None
             ready = [node.name for node in byo_nodes][: plan.target_nodes]
             observed = _replace(
                 observed,
@@ -310,6 +311,8 @@ class WorkspaceReconciler:
             await self._delete_stale_machines(workspace, plan, machines)
         status = await self._write_status(workspace, observed)
         self._observe_phases(workspace, status, machines, plan)
+        if retry_in is not None:  # a failed Machine will be replaced: come back then
+            return ctrl.Result(requeue_after=max(retry_in, 1.0))
         if status.state in ("Ready", "Succeeded", "Failed"):
             return ctrl.Result()
         return ctrl.Result(requeue_after=self.options.recheck_interval)
@@ -332,7 +335,8 @@ class WorkspaceReconciler:
 
     async def _ensure_machines(
         self, workspace: Workspace, plan: WorkspacePlan, observed: Observed
-    ) -> tuple[Observed, list[Machine]]:
+    ) -> tuple[Observed, list[Machine], float | None]:
+        """Create missing Machines, replace failed ones when due; returns the retry delay, if any."""
         instance_type = workspace.resource.instance_type or ""
         machines = self._machines_of(workspace)
         nodes_ready = {str(n["metadata"]["name"]): node_is_ready(n) for n in self.stores.nodes.list()}
@@ -344,7 +348,15 @@ class WorkspaceReconciler:
             existing=machines,
             nodes_ready=nodes_ready,
             workload_settled=False,
+            now=self.clock.now(),
+            retry_failed_after=self.options.machine_retry_interval,
         )
+        for name in decision.delete:  # only failed Machines whose retry is due (nothing is settled yet)
+            with contextlib.suppress(ctrl.NotFound):
+                await self.client.delete(MACHINE, name)
+                await self.recorder.normal(
+                    _involved(workspace), "MachineReplaced", f"deleted failed Machine {name} to try again"
+                )
         for machine in decision.create:
             try:
                 await self.client.create(machine)
@@ -357,19 +369,20 @@ class WorkspaceReconciler:
                 f"{plan.target_nodes} node(s)",
             )
         failure = None
+        retries = [f.retry_in for f in decision.failures if f.retry_in is not None]
         if decision.failures:
             first = decision.failures[0]
-            failure = Failure(
-                first.reason,
-                f"resource.instanceType: Machine {first.name} ({instance_type}) failed: {first.message}",
-            )
+            interval = self.options.machine_retry_interval
+            again = f" A new Machine is tried {interval / 60:g} min after a failure." if interval else ""
+            message = f"Machine {first.name} ({instance_type}) failed: {first.message}{again}"
+            failure = Failure(first.reason, f"resource.instanceType: {message}")
         observed = _replace(
             observed,
             ready_nodes=decision.ready_nodes,
             nodes_message=decision.progress(plan.target_nodes),
             node_failure=failure,
         )
-        return observed, machines
+        return observed, machines, min(retries) if retries else None
 
     async def _delete_stale_machines(
         self, workspace: Workspace, plan: WorkspacePlan, machines: list[Machine]

@@ -11,7 +11,9 @@ owner is invalid there): the labels `kaito.sh/workspace` and `kaito.sh/workspace
 `plan_machines` sorts what exists into: current (the names wanted now), stale (any other Machine of the
 Workspace: an old instance type or an index beyond the node count) and missing (wanted, absent). Stale
 Machines are deleted only once the current ones are Ready and the workload has rolled onto them
-(`workload_settled`): new before old, so serving never stops for a spec change.
+(`workload_settled`): new before old, so serving never stops for a spec change. A Machine that failed for
+good (quota, capacity) is reported, and replaced only after `retry_failed_after` seconds: deleted, then
+created afresh under the same name by a later reconcile.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from kaito.api import (
     GPU_TAINT_EFFECT,
@@ -33,6 +36,7 @@ from kaito.api import (
     Taint,
     Workspace,
     WorkspaceReference,
+    find_condition,
     is_condition_true,
 )
 
@@ -84,11 +88,13 @@ def desired_machine(workspace: Workspace, instance_type: str, index: int, disk_g
 
 @dataclass(frozen=True)
 class MachineFailure:
-    """A Machine that failed for good, with the cloud's reason and message."""
+    """A Machine that failed for good, with the cloud's reason and message; `retry_in` seconds until it is
+    replaced (0: now, None: never)."""
 
     name: str
     reason: str
     message: str
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,15 @@ def _stage(machine: Machine) -> str:
     return "Requested"
 
 
+def _failed_since(machine: Machine) -> datetime:
+    """When a failed Machine failed: its Ready condition's last transition (else its creation)."""
+    ready = find_condition(machine.status.conditions if machine.status else None, MACHINE_CONDITION_READY)
+    if ready is not None and not ready.is_true:
+        return ready.last_transition_time
+    created = machine.metadata.creation_timestamp
+    return created if created is not None else datetime.min.replace(tzinfo=UTC)
+
+
 def _ready_node(machine: Machine, nodes_ready: Mapping[str, bool]) -> str | None:
     status = machine.status
     if status is None or not status.node_name:
@@ -134,11 +149,15 @@ def plan_machines(
     existing: Sequence[Machine],
     nodes_ready: Mapping[str, bool],
     workload_settled: bool,
+    now: datetime | None = None,
+    retry_failed_after: float | None = None,
 ) -> MachinePlan:
     """Create what is missing, report readiness, and free stale Machines once the workload has moved.
 
     `nodes_ready` maps node names to whether the Node is Ready; `workload_settled` is True when the
-    workload runs, ready, on exactly the current Machines' nodes.
+    workload runs, ready, on exactly the current Machines' nodes. A failed Machine is kept (its message is
+    the evidence) and, with `retry_failed_after` seconds and `now`, deleted that long after it failed, so
+    the next reconcile creates it afresh (quota raised, capacity back).
     """
     wanted = [machine_name(workspace, instance_type, index) for index in range(target)]
     by_name = {m.metadata.name: m for m in existing}
@@ -153,9 +172,18 @@ def plan_machines(
             plan.pending.append(f"{name}: Deleting")
             continue
         if machine.status is not None and machine.status.failed:
+            retry_in = None
+            if retry_failed_after is not None and now is not None:
+                elapsed = (now - _failed_since(machine)).total_seconds()
+                retry_in = max(0.0, retry_failed_after - elapsed)
+                if retry_in == 0:
+                    plan.delete.append(name)
             plan.failures.append(
                 MachineFailure(
-                    name, machine.status.failure_reason or "Failed", machine.status.failure_message or ""
+                    name,
+                    machine.status.failure_reason or "Failed",
+                    machine.status.failure_message or "",
+                    retry_in,
                 )
             )
             continue

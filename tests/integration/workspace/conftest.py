@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 import yaml
 
 from kaito import ctrl
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
-from kaito.controllers.workspace import WORKSPACE
+from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
 
@@ -164,8 +165,14 @@ class Harness:
         await self.user.patch(("v1", "Node"), name, {"status": status}, subresource="status")
 
 
+@pytest.fixture
+def workspace_options() -> WorkspaceControllerOptions:
+    """The Workspace controller's options for the `operator` fixture; override to change them."""
+    return WorkspaceControllerOptions()
+
+
 @pytest_asyncio.fixture
-async def operator(cluster: Cluster) -> AsyncIterator[Harness]:
+async def operator(cluster: Cluster, workspace_options: WorkspaceControllerOptions) -> AsyncIterator[Harness]:
     """The operator running on `cluster` (see the module docstring); leak-checked at the end."""
     arm = cluster.arm
     kubeconfig = str(cluster.kubeconfig)
@@ -185,7 +192,11 @@ async def operator(cluster: Cluster) -> AsyncIterator[Harness]:
         built = build_operator(
             client,
             OperatorConfig(
-                aks=aks, aks_credential=StaticTokenCredential(), health_port=None, machine=FAST_MACHINES
+                aks=aks,
+                aks_credential=StaticTokenCredential(),
+                health_port=None,
+                machine=FAST_MACHINES,
+                workspace=workspace_options,
             ),
         )
         built.manager.graceful_shutdown_timeout = 2.0

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from kaito import ctrl
+from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.runtimes import get_gpu_config, get_preset, plan_inference
 from kaito.sim.kubelet import Timings
 
@@ -306,6 +307,20 @@ async def test_a_quota_failure_surfaces_on_the_workspace_with_the_clouds_message
     warnings = [e for e in await operator.events(name) if e["type"] == "Warning"]
     assert any(e["reason"] == "QuotaExceeded" and "quota" in e["message"].lower() for e in warnings)
     assert await operator.list("apps/v1", "Deployment") == []
+
+
+@pytest.mark.parametrize("workspace_options", [WorkspaceControllerOptions(machine_retry_interval=1.0)])
+async def test_a_failed_machine_is_replaced_after_the_retry_interval(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    operator.cluster.arm.faults.quota("Standard_NC6s_v3", limit_vcpus=0)
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False")
+    assert "A new Machine is tried" in operator.condition_of(workspace, "ResourceReady")["message"]
+
+    operator.cluster.arm.faults.clear()  # the quota was raised
+    await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
+    reasons = [e["reason"] for e in await operator.events(name)]
+    assert "MachineReplaced" in reasons
 
 
 async def test_scaling_count_adds_and_removes_machines(operator: Any) -> None:

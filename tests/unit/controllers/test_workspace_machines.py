@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -173,3 +174,29 @@ def test_a_machine_being_deleted_is_waited_for_not_recreated() -> None:
 def test_launched_count() -> None:
     ws = workspace()
     assert launched_count([machine(ws, 0, launched=True), machine(ws, 1)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("minutes_since_failure", "retry_in", "replaced"),
+    [(5, 600.0, False), (15, 0.0, True), (40, 0.0, True)],
+)
+def test_a_failed_machine_is_replaced_once_its_retry_is_due(
+    minutes_since_failure: int, retry_in: float, replaced: bool
+) -> None:
+    ws = workspace()
+    failed_at = datetime(2026, 1, 1, tzinfo=UTC)  # the Ready condition's transition in machine()
+    decision = plan_machines(
+        ws,
+        instance_type=GPU,
+        target=1,
+        disk_gib=100,
+        existing=[machine(ws, 0, failed=True)],
+        nodes_ready={},
+        workload_settled=False,
+        now=failed_at + timedelta(minutes=minutes_since_failure),
+        retry_failed_after=15 * 60,
+    )
+    (failure,) = decision.failures
+    assert failure.retry_in == retry_in
+    assert decision.delete == ([machine_name(ws, GPU, 0)] if replaced else [])
+    assert decision.create == []  # created again only once the old one is gone
