@@ -2,10 +2,11 @@
 
 `operator` starts, on the `cluster` fixture (API server, workload simulator, ARM endpoint), what `kaito up`
 starts: the CRDs, then a manager running the Workspace and Machine controllers with the AKS provisioner
-pointed at the embedded ARM endpoint. It yields a `Harness` with a user client (field manager `kubectl`),
+pointed at the embedded ARM endpoint, and the Karpenter provisioner with the sim's fake Karpenter (the
+`provisioner` fixture picks the default). It yields a `Harness` with a user client (field manager `kubectl`),
 the operator's client, and helpers to apply samples and wait for conditions. Every test ends with the leak
 check of the issue: Workspaces still present are deleted through the operator, and then not one Machine,
-agent pool or provisioned Node may be left.
+agent pool, NodeClaim or provisioned Node may be left.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_oper
 from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
+from kaito.sim.karpenter import KarpenterSimulator
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "manifests" / "samples"
@@ -63,6 +65,7 @@ class Harness:
         self.cluster = cluster
         self.user = user
         self.operator_client = operator_client
+        self.byo_nodes: set[str] = set()
 
     async def apply_sample(self, name: str, **changes: Any) -> dict[str, Any]:
         """Apply manifests/samples/<name> (top-level keys in `changes` replace the sample's)."""
@@ -147,6 +150,7 @@ class Harness:
             },
         }
         await self.user.create(node)
+        self.byo_nodes.add(name)
         resources = {"cpu": "24", "memory": "220Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
         status = {
             "capacity": resources,
@@ -166,13 +170,21 @@ class Harness:
 
 
 @pytest.fixture
+def provisioner() -> str:
+    """The operator's default provisioner for the `operator` fixture: aks (default) or karpenter."""
+    return "aks"
+
+
+@pytest.fixture
 def workspace_options() -> WorkspaceControllerOptions:
     """The Workspace controller's options for the `operator` fixture; override to change them."""
     return WorkspaceControllerOptions()
 
 
 @pytest_asyncio.fixture
-async def operator(cluster: Cluster, workspace_options: WorkspaceControllerOptions) -> AsyncIterator[Harness]:
+async def operator(
+    cluster: Cluster, workspace_options: WorkspaceControllerOptions, provisioner: str
+) -> AsyncIterator[Harness]:
     """The operator running on `cluster` (see the module docstring); leak-checked at the end."""
     arm = cluster.arm
     kubeconfig = str(cluster.kubeconfig)
@@ -181,6 +193,10 @@ async def operator(cluster: Cluster, workspace_options: WorkspaceControllerOptio
         await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kubectl") as user,
     ):
         await install_crds(client)
+        karpenter = KarpenterSimulator(
+            cluster.store, launch_s=0.2, register_s=0.1, ready_s=0.1, termination_s=0.1
+        )
+        karpenter.start()  # installs the NodeClaim CRD and plays Karpenter for the claims
         aks = AksConfig(
             subscription_id=arm.ids.subscription_id,
             resource_group=arm.ids.resource_group,
@@ -194,6 +210,8 @@ async def operator(cluster: Cluster, workspace_options: WorkspaceControllerOptio
             OperatorConfig(
                 aks=aks,
                 aks_credential=StaticTokenCredential(),
+                provisioner=provisioner,  # type: ignore[arg-type]
+                karpenter_node_class=("karpenter.azure.com", "AKSNodeClass", "default"),
                 health_port=None,
                 machine=FAST_MACHINES,
                 workspace=workspace_options,
@@ -209,11 +227,11 @@ async def operator(cluster: Cluster, workspace_options: WorkspaceControllerOptio
                 await harness.delete_workspace(workspace["metadata"]["name"])
             assert await harness.machines() == [], "Machines left behind"
             assert arm.pools() == {}, "agent pools left behind"
-            provisioned = [
-                n for n in cluster.store.list("v1", "Node")[0] if n["metadata"]["name"].startswith("aks-")
-            ]
-            assert provisioned == [], "provisioned Nodes left behind"
+            assert cluster.store.list("karpenter.sh/v1", "NodeClaim")[0] == [], "NodeClaims left behind"
+            nodes = {n["metadata"]["name"] for n in cluster.store.list("v1", "Node")[0]}
+            assert nodes <= harness.byo_nodes, f"provisioned Nodes left behind: {nodes - harness.byo_nodes}"
         finally:
+            karpenter.stop()
             built.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -370,3 +370,15 @@ async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> No
 
     after = await operator.eventually(rolled)
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
+
+
+@pytest.mark.parametrize("provisioner", ["karpenter"])
+async def test_phi3_through_karpenter_node_claims(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    await operator.apply_sample("workspace-phi-3-mini.yaml")
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded")
+
+    assert operator.cluster.arm.pools() == {}
+    (claim,) = operator.cluster.store.list("karpenter.sh/v1", "NodeClaim")[0]
+    assert claim["metadata"]["labels"]["kaito.sh/workspace"] == name
+    assert workspace["status"]["workerNodes"] == [claim["status"]["nodeName"]]
