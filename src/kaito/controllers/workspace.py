@@ -256,11 +256,11 @@ class WorkspaceReconciler:
                 await self._set_finalizers(
                     raw, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
                 )
-            return await self._reconcile(workspace, raw)
+            return await self._reconcile(workspace)
         finally:
             self.metrics.count_states(self.states.values())
 
-    async def _reconcile(self, workspace: Workspace, raw: Mapping[str, Any]) -> ctrl.Result:
+    async def _reconcile(self, workspace: Workspace) -> ctrl.Result:
         generation = workspace.metadata.generation
         tuning = workspace.tuning is not None
         errors = validate(workspace, known_presets=self.known_presets, tunable_presets=self.tunable_presets)
@@ -414,14 +414,13 @@ class WorkspaceReconciler:
             inference.config, workspace.metadata.namespace
         )
         if configmap is None:
-            raise_problem = PlanProblem(
+            raise PlanProblem(
                 "ConfigMapNotFound",
                 f"inference.config: ConfigMap {inference.config!r} does not exist in namespace "
                 f"{workspace.metadata.namespace!r}; create it with the key {CONFIG_KEY}, or remove "
                 "inference.config to use the defaults.",
                 permanent=False,
             )
-            raise raise_problem
         return (configmap.get("data") or {}).get(CONFIG_KEY)
 
     async def _apply_changed(self, workspace: Workspace, objects: list[dict[str, Any]]) -> list[str]:
@@ -446,7 +445,7 @@ class WorkspaceReconciler:
         for kind in _OWNED_KINDS:
             for obj in self.stores.owned[kind.kind].by_index(ctrl.BY_OWNER_UID, workspace.metadata.uid or ""):
                 name = obj["metadata"]["name"]
-                if (kind.kind, name) in wanted:
+                if (kind.kind, name) in wanted or obj["metadata"].get("deletionTimestamp"):
                     continue
                 with contextlib.suppress(ctrl.NotFound):
                     await self.client.delete(

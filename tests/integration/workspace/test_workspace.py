@@ -382,3 +382,34 @@ async def test_phi3_through_karpenter_node_claims(operator: Any) -> None:
     (claim,) = operator.cluster.store.list("karpenter.sh/v1", "NodeClaim")[0]
     assert claim["metadata"]["labels"]["kaito.sh/workspace"] == name
     assert workspace["status"]["workerNodes"] == [claim["status"]["nodeName"]]
+
+
+async def test_a_named_inference_configmap_is_waited_for_checked_and_applied(operator: Any) -> None:
+    name = "workspace-phi-3-mini"
+    inference = {"preset": {"name": "phi-3-mini-4k-instruct"}, "config": "phi-config"}
+    await operator.apply_sample("workspace-phi-3-mini.yaml", inference=inference)
+    workspace = await operator.wait_condition(name, "ResourceReady", "False")
+    resource = operator.condition_of(workspace, "ResourceReady")
+    assert resource["reason"] == "ConfigMapNotFound"
+    assert resource["message"].startswith("inference.config: ConfigMap 'phi-config' does not exist")
+
+    def configmap(text: str) -> dict[str, Any]:
+        meta = {"name": "phi-config", "namespace": "default"}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta,
+            "data": {"inference_config.yaml": text},
+        }
+
+    await operator.apply(configmap("vllm:\n  max-model-lenn: 2048\n"))
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False")
+    assert operator.condition_of(workspace, "WorkspaceSucceeded")["reason"] == "InvalidInferenceConfig"
+    assert "max-model-lenn" in operator.condition_of(workspace, "WorkspaceSucceeded")["message"]
+
+    await operator.apply(configmap("vllm:\n  max-model-len: 2048\n"))
+    await operator.wait_condition(name, "WorkspaceSucceeded")
+    (deployment,) = await operator.list("apps/v1", "Deployment")
+    assert "--max-model-len 2048" in " ".join(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+    configmaps = {c["metadata"]["name"] for c in await operator.list("v1", "ConfigMap")}
+    assert f"{name}-inference-config" not in configmaps  # the default is made only when none is named
