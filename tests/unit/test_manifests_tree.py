@@ -185,7 +185,6 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
         "AKS_CLUSTER_NAME",
-        "AZURE_LOCATION",
     }
     assert (
         config["data"]["AZURE_RESOURCE_GROUP"]

@@ -72,7 +72,6 @@ LEADER_ELECTION_RULES: Final[list[dict[str, Any]]] = [
 
 _CONFIG_DATA: Final = {
     "AKS_CLUSTER_NAME": "set-your-cluster-name",
-    "AZURE_LOCATION": "set-your-location",
     "AZURE_RESOURCE_GROUP": "set-your-resource-group",
     "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
 }
