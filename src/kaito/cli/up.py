@@ -55,7 +55,8 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "up",
         help="start an embedded cluster with the operator, and optionally apply a Workspace",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Start the embedded cluster (kaito.sim) with the operator on it, write a kubeconfig, and "
+        "optionally apply a Workspace and follow it phase by phase until it is Ready.",
     )
     parser.add_argument(
         "--apply", type=Path, default=None, metavar="FILE", help="Workspace manifest(s) to apply"
