@@ -26,6 +26,10 @@ authenticated user (discovery, ``/version``, ``/openapi``, health) are built in 
 rather than stored. A refusal is 403 Forbidden with kube-apiserver's own sentence (:func:`forbidden`) and is
 also recorded in :attr:`Authorization.denials`, so a test can print every permission an operator lacked.
 
+Tokens are minted by :meth:`Authorization.mint` (``Cluster.service_account_token``), or over HTTP by the
+TokenRequest API (:mod:`kaito.sim.tokenrequest`), which this middleware serves (after the same authorization:
+``create serviceaccounts/token``), so ``kubectl create token kaito-controller -n kaito-system`` works.
+
 Not modelled: aggregated ClusterRoles (``aggregationRule``), RBAC's escalation checks on writes of roles and
 bindings, impersonation, and users or groups other than ServiceAccounts (subjects of kind User and Group
 still match by name, for the identities above).
@@ -49,6 +53,7 @@ from kaito.sim.errors import ApiError, Forbidden, NotFound
 from kaito.sim.kubeconfig import TOKEN as ADMIN_TOKEN
 from kaito.sim.kubeconfig import kubeconfig_dict
 from kaito.sim.store import Store
+from kaito.sim.tokenrequest import read_token_request, token_request_response
 
 __all__ = [
     "BOOTSTRAP_RULES",
@@ -382,9 +387,26 @@ class Authorization:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """The aiohttp middleware: check, then pass the request on."""
+        """The aiohttp middleware: check, then serve a TokenRequest or pass the request on."""
         self.check(request.method, request.path, request.query, request.headers.get("Authorization"))
+        target = parse_resource_path(request.path)
+        if (
+            request.method == "POST"
+            and target is not None
+            and (target.group, target.plural, target.subresource) == ("", "serviceaccounts", "token")
+            and target.namespace
+            and target.name
+        ):
+            return await self._token_request(request, target.namespace, target.name)
         return await handler(request)
+
+    async def _token_request(self, request: web.Request, namespace: str, name: str) -> web.Response:
+        media = request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
+        spec = read_token_request(await request.read(), media, name)
+        token = self.mint(namespace, name, expiration_seconds=spec.expiration_seconds)
+        expires = self._tokens[token].expires or self.clock()
+        body = token_request_response(namespace, name, spec, token, expires)
+        return web.json_response(body, status=201)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,42 @@ async def test_kubectl_with_the_service_account_kubeconfig_is_held_to_its_role(c
         f'Error from server (Forbidden): workspaces.kaito.sh "x" is forbidden: User "{SA}" cannot delete '
         'resource "workspaces" in API group "kaito.sh" in the namespace "default"'
     )
+
+
+async def test_kubectl_create_token_mints_a_token_that_rbac_holds_and_that_expires(cluster: Cluster) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    admin, _ = await _setup(
+        cluster, [{"apiGroups": ["kaito.sh"], "resources": ["workspaces"], "verbs": ["get", "list"]}]
+    )
+    await admin.close()
+    kubeconfig = str(cluster.kubeconfig)
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", "--kubeconfig", kubeconfig, *args], capture_output=True, text=True)
+
+    created = await asyncio.to_thread(
+        kubectl, "create", "token", "kaito-controller", "-n", "kaito-system", "--duration", "20m"
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    listed = await asyncio.to_thread(kubectl, "--token", token, "get", "workspaces", "-A", "-o", "name")
+    assert listed.stdout.strip() == "workspace.kaito.sh/x", listed.stderr
+    secrets = await asyncio.to_thread(kubectl, "--token", token, "get", "secrets", "-A")
+    assert f'User "{SA}" cannot list resource "secrets"' in secrets.stderr
+
+    short = await asyncio.to_thread(
+        kubectl, "create", "token", "kaito-controller", "-n", "kaito-system", "--duration", "5m"
+    )
+    assert short.returncode == 1
+    assert "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes" in (
+        short.stderr
+    )
+
+    authz = cluster.authorization
+    assert authz is not None
+    later = authz.clock() + timedelta(minutes=20)
+    authz.clock = lambda: later
+    expired = await asyncio.to_thread(kubectl, "--token", token, "get", "workspaces", "-A")
+    assert expired.returncode == 1
+    assert "Unauthorized" in expired.stderr
