@@ -142,19 +142,33 @@ def request_attributes(method: str, path: str, query: Mapping[str, str]) -> Requ
     if target is None or not target.plural:
         return RequestAttributes(verb=method.lower(), path=path, resource_request=False)
     watch = str(query.get("watch", "")) in _TRUE
+    verb = request_verb(method, target, watch)
     namespace = target.namespace or ""
     if target.group == "" and target.plural == "namespaces" and target.name:
         namespace = target.name
+    name = target.name or ""
+    if verb in ("list", "watch") and not name:
+        name = _name_from_field_selector(str(query.get("fieldSelector", "")))
     return RequestAttributes(
-        verb=request_verb(method, target, watch),
+        verb=verb,
         path=path,
         api_group=target.group,
         api_version=target.version,
         resource=target.plural,
         subresource=target.subresource or "",
         namespace=namespace,
-        name=target.name or "",
+        name=name,
     )
+
+
+def _name_from_field_selector(selector: str) -> str:
+    """The name a list or watch is limited to by ``fieldSelector=metadata.name=X`` (kube's RequestInfo
+    does the same, so a rule with resourceNames can allow watching one object)."""
+    for term in selector.split(","):
+        field, _, value = term.replace("==", "=").partition("=")
+        if field.strip() == "metadata.name" and not field.endswith("!") and value.strip():
+            return value.strip()
+    return ""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,25 @@ def rule(**fields: Any) -> PolicyRule:
         ),
         # a Namespace is its own namespace, as kube's RequestInfo has it
         ("GET", "/api/v1/namespaces/team-a", {}, res("get", "", "namespaces", ns="team-a", name="team-a")),
+        # a list or watch pinned to one name by fieldSelector carries that name, as in kube
+        (
+            "GET",
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            {"watch": "1", "fieldSelector": "metadata.name=kaito-operator"},
+            res("watch", "coordination.k8s.io", "leases", name="kaito-operator"),
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/pods",
+            {"fieldSelector": "status.phase=Running,metadata.name==p"},
+            res("list", "", "pods", name="p"),
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/default/pods",
+            {"fieldSelector": "metadata.name!=p"},
+            res("list", "", "pods"),
+        ),
         ("GET", "/apis", {}, url("get", "/apis")),
         ("GET", "/apis/apps/v1", {}, url("get", "/apis/apps/v1")),
         ("POST", "/version", {}, url("post", "/version")),
