@@ -15,7 +15,7 @@ from kaito.api.workspace import Workspace
 ROOT = Path(__file__).parents[3]
 INVALID = ROOT / "tests" / "data" / "invalid"
 CASES: dict[str, dict[str, str]] = yaml.safe_load((INVALID / "cases.yaml").read_text())["cases"]
-SAMPLES = sorted((ROOT / "manifests" / "samples").glob("*.yaml"))
+SAMPLES = sorted((ROOT / "manifests" / "samples").glob("workspace-*.yaml"))
 # Stands in for the runtimes catalog, which lives in a layer above kaito.api.
 KNOWN_PRESETS = frozenset({"phi-3-mini-4k-instruct", "llama-3.3-70b-instruct"})
 

@@ -11,7 +11,7 @@ import yaml
 from kaito.api.meta import LabelSelector, ObjectMeta
 from kaito.api.workspace import InferenceSpec, PresetSpec, ResourceSpec, Workspace, WorkspaceList
 
-SAMPLES = sorted((Path(__file__).parents[3] / "manifests" / "samples").glob("*.yaml"))
+SAMPLES = sorted((Path(__file__).parents[3] / "manifests" / "samples").glob("workspace-*.yaml"))
 
 
 def load(path: Path) -> dict[str, Any]:
