@@ -484,6 +484,20 @@ class Store:
             if subresource is None and rt.storage_key in _CREATE_ON_UPDATE and not md.get("resourceVersion"):
                 return self.create(api_version, kind, body, namespace=ns or None, dry_run=dry_run)
             raise NotFound.for_object(rt.plural, rt.group, name)
+        return self._replace(rt, old, body, subresource, field_manager, dry_run)
+
+    def _replace(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        body: dict[str, Any],
+        subresource: str | None,
+        field_manager: str | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """The tail of an update or a (non-apply) patch: ``body``'s uid and resourceVersion preconditions,
+        the merge into ``old``, ``field_manager``'s Update entry in managedFields, then the write."""
+        md = meta(body)
         self._check_preconditions(rt, old, md.get("uid"), md.get("resourceVersion"))
         new = self._merge_write(rt, old, body, subresource)
         if field_manager:
@@ -648,21 +662,7 @@ class Store:
         self._settle_fields(
             rt, patched, field_validation, patch_refusal(patched), duplicates=patch_type != JSON_PATCH
         )
-        md = meta(patched)
-        self._check_preconditions(rt, old, md.get("uid"), md.get("resourceVersion"))
-        new = self._merge_write(rt, old, patched, subresource)
-        if field_manager:
-            patches.record_manager(
-                new,
-                field_manager,
-                "Update",
-                rt.api_version,
-                self._now(),
-                subresource,
-                custom=rt.custom,
-                previous=old,
-            )
-        return self._write(rt, old, new, dry_run=dry_run)
+        return self._replace(rt, old, patched, subresource, field_manager, dry_run)
 
     def _check_patched_identity(self, rt: ResourceType, patched: dict[str, Any], name: str, ns: str) -> None:
         md = meta(patched)
