@@ -194,25 +194,20 @@ class GarbageCollector:
         )
 
     def _set_finalizers(self, rt: ResourceType, obj: dict[str, Any], finalizers: list[str]) -> int:
-        md = obj["metadata"]
-        patch = {"metadata": {"finalizers": finalizers or None, "uid": md.get("uid")}}
-        return self._try(
-            f"update finalizers of {rt.qualified_resource}/{md['name']}",
-            self.store.patch,
-            rt.api_version,
-            rt.kind,
-            md["name"],
-            patch,
-            "application/merge-patch+json",
-            md.get("namespace"),
-        )
+        return self._patch_metadata(rt, obj, "finalizers", finalizers, "update finalizers of")
 
     def _drop_refs(self, rt: ResourceType, obj: dict[str, Any], owner_uids: set[str]) -> int:
-        md = obj["metadata"]
         refs = [r for r in _refs(obj) if str(r.get("uid")) not in owner_uids]
-        patch = {"metadata": {"ownerReferences": refs or None, "uid": md.get("uid")}}
+        return self._patch_metadata(rt, obj, "ownerReferences", refs, "remove owner references from")
+
+    def _patch_metadata(
+        self, rt: ResourceType, obj: dict[str, Any], field: str, value: list[Any], what: str
+    ) -> int:
+        """Merge-patch ``metadata.<field>`` to ``value`` (removed when empty) while ``obj``'s uid holds."""
+        md = obj["metadata"]
+        patch = {"metadata": {field: value or None, "uid": md.get("uid")}}
         return self._try(
-            f"remove owner references from {rt.qualified_resource}/{md['name']}",
+            f"{what} {rt.qualified_resource}/{md['name']}",
             self.store.patch,
             rt.api_version,
             rt.kind,
