@@ -110,3 +110,18 @@ async def test_kaito_manifests_output_applies_and_its_account_gets_the_role(clus
         target, _, query = path.partition("?")
         attrs = request_attributes(method, target, {"watch": "1"} if query else {})
         assert authz.allows(identity, attrs) is allowed, (method, path)
+
+
+async def test_client_side_apply_creates_then_changes_nothing(cluster: Cluster) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    source = str(ROOT / "manifests" / "default")
+    outputs = []
+    for _ in range(2):
+        applied = await asyncio.to_thread(_run, "kubectl", "--kubeconfig", kubeconfig, "apply", "-k", source)
+        assert applied.returncode == 0, applied.stderr
+        outputs.append(applied.stdout.splitlines())
+    created, again = outputs
+    assert sorted(line.split()[0] for line in created if line.endswith(" created")) == _expected(
+        "kaito-system"
+    )
+    assert all(line.endswith(" unchanged") for line in again), again
