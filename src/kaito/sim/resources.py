@@ -179,6 +179,12 @@ def _col(
 
 
 _AGE = _col("Age", ".metadata.creationTimestamp", "date")
+_SELECTOR = _col("Selector", ".spec.selector", priority=1, fmt="computed")
+# The -o wide columns of every kind that runs a pod template (Deployment, ReplicaSet, StatefulSet, Job).
+_POD_TEMPLATE_WIDE = (
+    _col("Containers", ".spec.template.spec.containers[*].name", priority=1),
+    _col("Images", ".spec.template.spec.containers[*].image", priority=1),
+)
 _STATUS = frozenset({"status"})
 _SCALE = frozenset({"status", "scale"})
 
@@ -264,7 +270,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
             _col("External-IP", ".status.loadBalancer.ingress", fmt="computed"),
             _col("Port(s)", ".spec.ports", fmt="computed"),
             _AGE,
-            _col("Selector", ".spec.selector", priority=1, fmt="computed"),
+            _SELECTOR,
         ),
     ),
     ResourceType(
@@ -358,9 +364,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
             _col("Up-to-date", ".status.updatedReplicas", "integer"),
             _col("Available", ".status.availableReplicas", "integer"),
             _AGE,
-            _col("Containers", ".spec.template.spec.containers[*].name", priority=1),
-            _col("Images", ".spec.template.spec.containers[*].image", priority=1),
-            _col("Selector", ".spec.selector", priority=1, fmt="computed"),
+            *_POD_TEMPLATE_WIDE,
+            _SELECTOR,
         ),
     ),
     ResourceType(
@@ -379,9 +384,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
             _col("Current", ".status.replicas", "integer"),
             _col("Ready", ".status.readyReplicas", "integer"),
             _AGE,
-            _col("Containers", ".spec.template.spec.containers[*].name", priority=1),
-            _col("Images", ".spec.template.spec.containers[*].image", priority=1),
-            _col("Selector", ".spec.selector", priority=1, fmt="computed"),
+            *_POD_TEMPLATE_WIDE,
+            _SELECTOR,
         ),
         field_selectors=("status.replicas",),
     ),
@@ -399,8 +403,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         printer_columns=(
             _col("Ready", ".status.readyReplicas", fmt="computed"),
             _AGE,
-            _col("Containers", ".spec.template.spec.containers[*].name", priority=1),
-            _col("Images", ".spec.template.spec.containers[*].image", priority=1),
+            *_POD_TEMPLATE_WIDE,
         ),
     ),
     ResourceType(
@@ -418,9 +421,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
             _col("Completions", ".status.succeeded", fmt="computed"),
             _col("Duration", ".status.completionTime", fmt="computed"),
             _AGE,
-            _col("Containers", ".spec.template.spec.containers[*].name", priority=1),
-            _col("Images", ".spec.template.spec.containers[*].image", priority=1),
-            _col("Selector", ".spec.selector", priority=1, fmt="computed"),
+            *_POD_TEMPLATE_WIDE,
+            _SELECTOR,
         ),
         field_selectors=("status.successful",),
     ),
