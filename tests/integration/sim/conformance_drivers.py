@@ -570,7 +570,101 @@ def _to_dict(value: Any) -> Obj:
     return result
 
 
-class AsyncioClient(ConformanceClient):
+class _DynamicClient(ConformanceClient):
+    """The verbs both Python clients share: each is one call of their DynamicClient, made by `_call`."""
+
+    @abc.abstractmethod
+    async def _call(self, method: str, kind: Kind, **kwargs: Any) -> Obj:
+        """`DynamicClient.<method>(resource, **kwargs)` as a wire-form dict; failures raise ApiFailure."""
+
+    async def create(self, obj: Obj) -> Obj:
+        kind = Kind(obj["apiVersion"], obj["kind"], plural="")
+        return await self._call("create", kind, body=obj, namespace=obj["metadata"].get("namespace"))
+
+    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj:
+        return await self._call("get", kind, name=name, namespace=namespace)
+
+    async def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> ObjectList:
+        got = await self._call(
+            "get", kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return ObjectList(got["items"], str(got["metadata"].get("resourceVersion", "")))
+
+    async def replace(self, kind: Kind, obj: Obj, *, subresource: str | None = None) -> Obj:
+        meta = obj["metadata"]
+        return await self._call(
+            "replace",
+            kind,
+            body=obj,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            subresource=subresource,
+        )
+
+    async def patch(
+        self,
+        kind: Kind,
+        name: str,
+        body: Any,
+        patch_type: PatchType,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+    ) -> Obj:
+        return await self._call(
+            "patch",
+            kind,
+            body=body,
+            name=name,
+            namespace=namespace,
+            content_type=patch_type.content_type,
+            subresource=subresource,
+        )
+
+    async def apply(self, kind: Kind, obj: Obj, *, field_manager: str, force: bool = False) -> Obj:
+        meta = obj["metadata"]
+        return await self._call(
+            "server_side_apply",
+            kind,
+            body=obj,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            field_manager=field_manager,
+            force_conflicts=force or None,
+        )
+
+    async def delete(
+        self, kind: Kind, name: str, namespace: str | None = None, *, propagation: str | None = None
+    ) -> None:
+        await self._call("delete", kind, name=name, namespace=namespace, propagation_policy=propagation)
+
+    async def table(self, kind: Kind, namespace: str) -> Table:
+        got = await self._call("get", kind, namespace=namespace, header_params={"Accept": TABLE_ACCEPT})
+        return Table.from_server(got)
+
+
+def _watch_kwargs(
+    kind: Kind, resource_version: str | None, allow_bookmarks: bool, timeout_s: int
+) -> dict[str, Any]:
+    """The keyword arguments of `CoreV1Api.list_namespaced_config_map` for a watch (both Python clients)."""
+    if (kind.api_version, kind.kind) != ("v1", "ConfigMap"):
+        raise ValueError(f"watch is wired for v1 ConfigMap only, not {kind.api_version} {kind.kind}")
+    kwargs: dict[str, Any] = {"timeout_seconds": timeout_s, "_request_timeout": timeout_s + 10}
+    if resource_version is not None:
+        kwargs["resource_version"] = resource_version
+    if allow_bookmarks:
+        kwargs["allow_watch_bookmarks"] = True
+    return kwargs
+
+
+class AsyncioClient(_DynamicClient):
     """kubernetes-asyncio: DynamicClient for every kind, typed CoreV1Api for watches (bookmarks)."""
 
     name = "kubernetes_asyncio"
@@ -615,74 +709,6 @@ class AsyncioClient(ConformanceClient):
             raise ApiFailure.from_status(result)
         return result
 
-    async def create(self, obj: Obj) -> Obj:
-        kind = Kind(obj["apiVersion"], obj["kind"], plural="")
-        return await self._call("create", kind, body=obj, namespace=obj["metadata"].get("namespace"))
-
-    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj:
-        return await self._call("get", kind, name=name, namespace=namespace)
-
-    async def list(
-        self,
-        kind: Kind,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> ObjectList:
-        got = await self._call(
-            "get", kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
-        )
-        return ObjectList(got["items"], str(got["metadata"].get("resourceVersion", "")))
-
-    async def replace(self, kind: Kind, obj: Obj, *, subresource: str | None = None) -> Obj:
-        meta = obj["metadata"]
-        return await self._call(
-            "replace",
-            kind,
-            body=obj,
-            name=meta["name"],
-            namespace=meta.get("namespace"),
-            subresource=subresource,
-        )
-
-    async def patch(
-        self,
-        kind: Kind,
-        name: str,
-        body: Any,
-        patch_type: PatchType,
-        namespace: str | None = None,
-        *,
-        subresource: str | None = None,
-    ) -> Obj:
-        return await self._call(
-            "patch",
-            kind,
-            body=body,
-            name=name,
-            namespace=namespace,
-            content_type=patch_type.content_type,
-            subresource=subresource,
-        )
-
-    async def apply(self, kind: Kind, obj: Obj, *, field_manager: str, force: bool = False) -> Obj:
-        meta = obj["metadata"]
-        return await self._call(
-            "server_side_apply",
-            kind,
-            body=obj,
-            name=meta["name"],
-            namespace=meta.get("namespace"),
-            field_manager=field_manager,
-            force_conflicts=force or None,
-        )
-
-    async def delete(
-        self, kind: Kind, name: str, namespace: str | None = None, *, propagation: str | None = None
-    ) -> None:
-        await self._call("delete", kind, name=name, namespace=namespace, propagation_policy=propagation)
-
     async def watch(
         self,
         kind: Kind,
@@ -695,14 +721,8 @@ class AsyncioClient(ConformanceClient):
         from kubernetes_asyncio import client, watch
         from kubernetes_asyncio.client.exceptions import ApiException
 
-        if (kind.api_version, kind.kind) != ("v1", "ConfigMap"):
-            raise ValueError(f"watch is wired for v1 ConfigMap only, not {kind.api_version} {kind.kind}")
+        kwargs = _watch_kwargs(kind, resource_version, allow_bookmarks, timeout_s)
         core = client.CoreV1Api(self._api)
-        kwargs: dict[str, Any] = {"timeout_seconds": timeout_s, "_request_timeout": timeout_s + 10}
-        if resource_version is not None:
-            kwargs["resource_version"] = resource_version
-        if allow_bookmarks:
-            kwargs["allow_watch_bookmarks"] = True
 
         class Stream(EventStream):
             async def pump(self) -> None:
@@ -723,15 +743,11 @@ class AsyncioClient(ConformanceClient):
         task = asyncio.create_task(stream.pump())
         return stream
 
-    async def table(self, kind: Kind, namespace: str) -> Table:
-        got = await self._call("get", kind, namespace=namespace, header_params={"Accept": TABLE_ACCEPT})
-        return Table.from_server(got)
-
     async def close(self) -> None:
         await self._api.close()
 
 
-class SyncClient(ConformanceClient):
+class SyncClient(_DynamicClient):
     """The official synchronous `kubernetes` client's DynamicClient, each call in a worker thread."""
 
     name = "kubernetes"
@@ -775,74 +791,6 @@ class SyncClient(ConformanceClient):
 
         return await asyncio.to_thread(call)
 
-    async def create(self, obj: Obj) -> Obj:
-        kind = Kind(obj["apiVersion"], obj["kind"], plural="")
-        return await self._call("create", kind, body=obj, namespace=obj["metadata"].get("namespace"))
-
-    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj:
-        return await self._call("get", kind, name=name, namespace=namespace)
-
-    async def list(
-        self,
-        kind: Kind,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> ObjectList:
-        got = await self._call(
-            "get", kind, namespace=namespace, label_selector=label_selector, field_selector=field_selector
-        )
-        return ObjectList(got["items"], str(got["metadata"].get("resourceVersion", "")))
-
-    async def replace(self, kind: Kind, obj: Obj, *, subresource: str | None = None) -> Obj:
-        meta = obj["metadata"]
-        return await self._call(
-            "replace",
-            kind,
-            body=obj,
-            name=meta["name"],
-            namespace=meta.get("namespace"),
-            subresource=subresource,
-        )
-
-    async def patch(
-        self,
-        kind: Kind,
-        name: str,
-        body: Any,
-        patch_type: PatchType,
-        namespace: str | None = None,
-        *,
-        subresource: str | None = None,
-    ) -> Obj:
-        return await self._call(
-            "patch",
-            kind,
-            body=body,
-            name=name,
-            namespace=namespace,
-            content_type=patch_type.content_type,
-            subresource=subresource,
-        )
-
-    async def apply(self, kind: Kind, obj: Obj, *, field_manager: str, force: bool = False) -> Obj:
-        meta = obj["metadata"]
-        return await self._call(
-            "server_side_apply",
-            kind,
-            body=obj,
-            name=meta["name"],
-            namespace=meta.get("namespace"),
-            field_manager=field_manager,
-            force_conflicts=force or None,
-        )
-
-    async def delete(
-        self, kind: Kind, name: str, namespace: str | None = None, *, propagation: str | None = None
-    ) -> None:
-        await self._call("delete", kind, name=name, namespace=namespace, propagation_policy=propagation)
-
     async def watch(
         self,
         kind: Kind,
@@ -855,14 +803,8 @@ class SyncClient(ConformanceClient):
         from kubernetes import client, watch
         from kubernetes.client.exceptions import ApiException
 
-        if (kind.api_version, kind.kind) != ("v1", "ConfigMap"):
-            raise ValueError(f"watch is wired for v1 ConfigMap only, not {kind.api_version} {kind.kind}")
+        kwargs = _watch_kwargs(kind, resource_version, allow_bookmarks, timeout_s)
         core = client.CoreV1Api(self._api)
-        kwargs: dict[str, Any] = {"timeout_seconds": timeout_s, "_request_timeout": timeout_s + 10}
-        if resource_version is not None:
-            kwargs["resource_version"] = resource_version
-        if allow_bookmarks:
-            kwargs["allow_watch_bookmarks"] = True
         w = watch.Watch()
 
         class Stream(EventStream):
@@ -887,10 +829,6 @@ class SyncClient(ConformanceClient):
         stream = Stream()
         threading.Thread(target=stream.pump, name="conformance-sync-watch", daemon=True).start()
         return stream
-
-    async def table(self, kind: Kind, namespace: str) -> Table:
-        got = await self._call("get", kind, namespace=namespace, header_params={"Accept": TABLE_ACCEPT})
-        return Table.from_server(got)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._api.close)
