@@ -573,6 +573,10 @@ def _to_dict(value: Any) -> Obj:
 class _DynamicClient(ConformanceClient):
     """The verbs both Python clients share: each is one call of their DynamicClient, made by `_call`."""
 
+    def __init__(self, api_client: Any, dynamic: Any) -> None:
+        self._api = api_client
+        self._dyn = dynamic
+
     @abc.abstractmethod
     async def _call(self, method: str, kind: Kind, **kwargs: Any) -> Obj:
         """`DynamicClient.<method>(resource, **kwargs)` as a wire-form dict; failures raise ApiFailure."""
@@ -669,10 +673,6 @@ class AsyncioClient(_DynamicClient):
 
     name = "kubernetes_asyncio"
 
-    def __init__(self, api_client: Any, dynamic: Any) -> None:
-        self._api = api_client
-        self._dyn = dynamic
-
     @classmethod
     async def connect(cls, kubeconfig: Path, cache_file: Path) -> AsyncioClient:
         from kubernetes_asyncio import client, config, dynamic
@@ -751,10 +751,6 @@ class SyncClient(_DynamicClient):
     """The official synchronous `kubernetes` client's DynamicClient, each call in a worker thread."""
 
     name = "kubernetes"
-
-    def __init__(self, api_client: Any, dynamic: Any) -> None:
-        self._api = api_client
-        self._dyn = dynamic
 
     @classmethod
     async def connect(cls, kubeconfig: Path, cache_file: Path) -> SyncClient:
