@@ -136,6 +136,8 @@ def test_the_manager_runs_two_hardened_leader_electing_replicas() -> None:
     (deployment,) = _by_kind(docs, "Deployment")
     spec = deployment["spec"]
     assert spec["replicas"] == 2
+    # only the leader is Ready (kaito.ctrl's /readyz), so a rolling update must tolerate one unready replica
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 1
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "kaito-controller"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -157,6 +159,7 @@ def test_the_manager_runs_two_hardened_leader_electing_replicas() -> None:
     (service,) = _by_kind(docs, "Service")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
     assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
+    assert service["spec"]["publishNotReadyAddresses"] is True, "the standby's /metrics too"
 
 
 @needs_kubectl

@@ -152,6 +152,7 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": dict(_LABELS)},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}, "type": "RollingUpdate"},
             "template": {
                 "metadata": {"labels": dict(_LABELS)},
                 "spec": {
@@ -219,6 +220,7 @@ def install_objects(
             "metadata": _meta("kaito-controller-metrics", namespace),
             "spec": {
                 "ports": [{"name": "metrics", "port": 8080, "protocol": "TCP", "targetPort": "metrics"}],
+                "publishNotReadyAddresses": True,
                 "selector": dict(_LABELS),
             },
         },

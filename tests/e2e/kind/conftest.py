@@ -6,7 +6,7 @@
    kaito-py:0.1.0, the tag manifests/manager uses; KAITO_E2E_SKIP_BUILD=1 uses an image built already);
 2. `kind create cluster` (name $KAITO_E2E_KIND_CLUSTER, default kaito-e2e; an existing one is reused);
 3. `kind load docker-image` so the node has the image without a registry;
-4. `kubectl apply --server-side -k manifests/default` and wait for the Deployment's rollout;
+4. `kubectl apply --server-side -k manifests/default` and wait until the Deployment is Available;
 
 and deletes the cluster at the end unless KAITO_E2E_KEEP_CLUSTER=1 or it existed before. Without Docker
 (engine), kind or kubectl every test is skipped with the reason from `prerequisites.missing_prerequisite`,
@@ -94,9 +94,11 @@ def kind_cluster() -> Iterator[KindCluster]:
                 cluster.kubectl(
                     "-n", "kaito-system", "set", "image", "deployment/kaito-controller", f"manager={image}"
                 )
+            # Available, not `rollout status`: only the leader is Ready (see manifests/manager/manager.yaml)
             cluster.kubectl(
-                "-n", "kaito-system", "rollout", "status", "deployment/kaito-controller", "--timeout=300s"
-            )
+                "-n", "kaito-system", "wait", "--for=condition=Available", "deployment/kaito-controller",
+                "--timeout=300s",
+            )  # fmt: skip
             yield cluster
         finally:
             if not existed and os.environ.get("KAITO_E2E_KEEP_CLUSTER") != "1":
