@@ -340,3 +340,36 @@ async def test_a_container_without_command_fails_with_a_sentence(
     await until(store, lambda: container_status(store, "p").get("restartCount", 0) >= 1)
     messages = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Failed"]
     assert any("has no command" in m for m in messages)
+
+
+async def test_an_exec_readiness_probe_runs_with_the_containers_environment(
+    sim: WorkloadSimulator, tmp_path: Path
+) -> None:
+    store, ready_file = sim.store, tmp_path / "ready"
+    pod = server_pod("p", ready_file)
+    check = "import os, sys; sys.exit(0 if os.path.exists(os.environ['READY_FILE']) else 1)"
+    pod["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["python3", "-c", check]},  # python3: the image mapping's wrapper on PATH
+        "periodSeconds": 1,
+    }
+    store.create("v1", "Pod", pod)
+    await until(store, lambda: container_status(store, "p").get("started"))
+    await asyncio.sleep(0.3)
+    assert not is_ready(store, "p")
+    ready_file.touch()
+    await until(store, lambda: is_ready(store, "p"))
+
+
+async def test_a_failing_liveness_probe_restarts_the_container(
+    sim: WorkloadSimulator, tmp_path: Path
+) -> None:
+    store = sim.store
+    pod = server_pod("p", tmp_path / "never")
+    container = pod["spec"]["containers"][0]
+    del container["readinessProbe"]
+    container["livenessProbe"] = {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 1}
+    store.create("v1", "Pod", pod)
+    await until(store, lambda: container_status(store, "p").get("restartCount", 0) >= 1)
+    events = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Killing"]
+    assert "Container server failed liveness probe, will be restarted" in events
+    assert "got SIGTERM" in sim.logs("default", "p", previous=True)  # stopped gracefully, not killed
