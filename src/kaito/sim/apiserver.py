@@ -21,6 +21,8 @@ What is served, and how it matches kube:
 - ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` gets a server-side Table
   (:mod:`kaito.sim.printing`), ``as=PartialObjectMetadata(List)`` the metadata only.
 - Discovery (:mod:`kaito.sim.discovery`), ``/version``, ``/healthz``, ``/readyz``, ``/livez``.
+- ``services/{name}/proxy/...`` and ``pods/{name}/proxy/...`` forward HTTP to the workload
+  (:mod:`kaito.sim.proxy`), so ``kubectl get --raw`` reaches a pod through the API server.
 - Every request first passes :class:`~kaito.sim.faults.Faults`, which may delay or fail it.
 
 Answers are JSON, which every client accepts. Request bodies may be JSON, YAML, or protobuf for the few kinds
