@@ -102,4 +102,4 @@ def kind_cluster() -> Iterator[KindCluster]:
             yield cluster
         finally:
             if not existed and os.environ.get("KAITO_E2E_KEEP_CLUSTER") != "1":
-                _check("kind", "delete", "cluster", "--name", name)
+                _check("kind", "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig))
