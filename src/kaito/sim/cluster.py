@@ -8,7 +8,9 @@
 - the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
   with a freshly minted CA when ``tls=True``;
 - the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
-  controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns;
+  controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns; with
+  ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
+  processes (:mod:`kaito.sim.processes`);
 - the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``;
 - with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.authz`): a token from
   :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
