@@ -58,6 +58,9 @@ def add_parser(subparsers: Any) -> None:
         "presets", help="list the preset catalog", description="List the presets."
     )
     presets.add_argument("-o", "--output", choices=_OUTPUTS, default="table")
+    presets.add_argument(
+        "--all", action="store_true", help="also list test-only presets (e.g. the tiny end-to-end test model)"
+    )
     presets.set_defaults(func=run_presets)
 
     skus = subparsers.add_parser("skus", help="list known GPU instance types", description="List GPU SKUs.")
@@ -83,7 +86,7 @@ def _emit(data: Any, output: str) -> None:
 
 def run_presets(args: argparse.Namespace) -> int:
     """Print the preset catalog."""
-    presets = list_presets()
+    presets = [p for p in list_presets() if args.all or not p.test_only]
     if args.output != "table":
         _emit([p.summary() for p in presets], args.output)
         return 0

@@ -173,6 +173,13 @@ def test_presets_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(p["name"] == "phi-4" and p["kv_bytes_per_token"] == 204800 for p in data)
 
 
+def test_test_only_presets_are_listed_only_with_all(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(capsys, "presets")
+    assert "tiny-llama-test" not in out
+    _, out, _ = _run(capsys, "presets", "--all")
+    assert any(line.startswith("tiny-llama-test ") for line in out.splitlines())
+
+
 def test_skus_table_and_yaml(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "skus")
     row = next(line for line in out.splitlines() if line.startswith("Standard_ND96isr_H200_v5 "))

