@@ -10,7 +10,8 @@ operator. The usual entry point is `Cluster`:
 Layers, bottom up: `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner
 references, namespace deletion); `apiserver` (REST, watch streaming, discovery, Table printing, faults);
 `workloads`/`kubelet`/`scheduler` (Deployments, StatefulSets, Jobs, pods on nodes); `arm` (AKS agentPools
-over HTTPS, creating Nodes); `karpenter` (a fake Karpenter turning NodeClaims into Nodes); `cluster`
+over HTTPS, creating Nodes); `karpenter` (a fake Karpenter turning NodeClaims into Nodes); `processes`
+(optionally runs containers as real local processes) and `proxy` (the services/pods proxy); `cluster`
 assembles them. This module re-exports the public face; everything
 else stays importable from its own module.
 """
@@ -35,6 +36,8 @@ from kaito.sim.faults import Faults
 from kaito.sim.gc import GarbageCollector
 from kaito.sim.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
 from kaito.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
+from kaito.sim.processes import ImageMapping, ProcessRuntime, ProcessRuntimeConfig
+from kaito.sim.proxy import ServiceProxy
 from kaito.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
 from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
 from kaito.sim.tls import TlsBundle
@@ -63,12 +66,16 @@ __all__ = [
     "Forbidden",
     "GarbageCollector",
     "Gone",
+    "ImageMapping",
     "InternalError",
     "Invalid",
     "KarpenterSimulator",
     "NotFound",
+    "ProcessRuntime",
+    "ProcessRuntimeConfig",
     "ResourceRegistry",
     "ResourceType",
+    "ServiceProxy",
     "Store",
     "Timings",
     "TlsBundle",
