@@ -81,6 +81,36 @@ def new_machine(name: str, provisioner: str = "aks", instance_type: str = GPU) -
     )
 
 
+UntilMachine = Callable[..., Awaitable[Machine | None]]
+
+
+async def read_machine(client: ctrl.Client, name: str) -> Machine | None:
+    """The Machine `name`, or None when it does not exist."""
+    try:
+        return Machine.model_validate(await client.get(MACHINE, name))
+    except ctrl.NotFound:
+        return None
+
+
+@pytest.fixture
+def until_machine(client: ctrl.Client) -> UntilMachine:
+    """`await until_machine(name, check, within=15.0)`: the Machine (None once gone) once `check` holds."""
+
+    async def until(
+        name: str, check: Callable[[Machine | None], bool], within: float = 15.0
+    ) -> Machine | None:
+        found: list[Machine | None] = [None]
+
+        async def holds() -> bool:
+            found[0] = await read_machine(client, name)
+            return check(found[0])
+
+        await eventually(holds, within)
+        return found[0]
+
+    return until
+
+
 @pytest.fixture(name="eventually")
 def eventually_fixture() -> Callable[..., Awaitable[None]]:
     """`await eventually(async_condition, within=15.0)`."""

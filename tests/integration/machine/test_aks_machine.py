@@ -26,13 +26,11 @@ pytestmark = pytest.mark.integration
 
 GPU = "Standard_NC24ads_A100_v4"
 Eventually = Callable[..., Awaitable[None]]
+UntilMachine = Callable[..., Awaitable[Machine | None]]  # the conftest's `until_machine`
 
 
-async def _machine(client: ctrl.Client, name: str) -> Machine | None:
-    try:
-        return Machine.model_validate(await client.get(MACHINE, name))
-    except ctrl.NotFound:
-        return None
+def _failed(machine: Machine | None) -> bool:
+    return machine is not None and machine.status is not None and machine.status.failed
 
 
 def _is_ready(machine: Machine | None) -> bool:
@@ -41,23 +39,6 @@ def _is_ready(machine: Machine | None) -> bool:
         and machine.status is not None
         and ((c := find_condition(machine.status.conditions, "Ready")) is not None and c.is_true)
     )
-
-
-async def _until(
-    eventually: Eventually,
-    client: ctrl.Client,
-    name: str,
-    check: Callable[[Machine | None], bool],
-    within: float = 15.0,
-) -> Machine | None:
-    found: list[Machine | None] = [None]
-
-    async def holds() -> bool:
-        found[0] = await _machine(client, name)
-        return check(found[0])
-
-    await eventually(holds, within)
-    return found[0]
 
 
 async def _events(client: ctrl.Client, name: str) -> list[dict[str, Any]]:
@@ -69,14 +50,13 @@ async def test_a_machine_becomes_ready_on_its_own_agent_pool_and_deleting_it_rem
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
-    eventually: Eventually,
     new_machine: Callable[..., Machine],
-    aks_factory: Callable[..., Any],
+    until_machine: UntilMachine,
 ) -> None:
     await run_controller.start()
     await client.create(new_machine("gpu-node-1"))
 
-    machine = await _until(eventually, client, "gpu-node-1", _is_ready)
+    machine = await until_machine("gpu-node-1", _is_ready)
     assert machine is not None and machine.status is not None
 
     pool = cluster.arm.pools()[pool_name("gpu-node-1")]
@@ -109,7 +89,7 @@ async def test_a_machine_becomes_ready_on_its_own_agent_pool_and_deleting_it_rem
     assert {"Launching", "Launched", "Registered", "Initialized", "Ready"} <= reasons
 
     await client.delete(MACHINE, "gpu-node-1")
-    await _until(eventually, client, "gpu-node-1", lambda m: m is None)
+    await until_machine("gpu-node-1", lambda m: m is None)
     assert cluster.arm.pools() == {}
     assert cluster.store.list("v1", "Node")[0] == []
 
@@ -118,9 +98,9 @@ async def test_a_429_storm_is_absorbed_honouring_retry_after_and_counted(
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
-    eventually: Eventually,
     new_machine: Callable[..., Machine],
     aks_factory: Callable[..., Any],
+    until_machine: UntilMachine,
 ) -> None:
     aks = aks_factory(retry_total=0)  # let every 429 reach the controller
     await run_controller.start(aks=aks)
@@ -128,7 +108,7 @@ async def test_a_429_storm_is_absorbed_honouring_retry_after_and_counted(
     started = time.monotonic()
     await client.create(new_machine("throttled"))
 
-    await _until(eventually, client, "throttled", _is_ready, within=20.0)
+    await until_machine("throttled", _is_ready, within=20.0)
     assert aks.throttled == 3
     assert time.monotonic() - started >= 3.0  # three Retry-After: 1 waits, one after another
     warnings = [e for e in await _events(client, "throttled") if e["reason"] == "TooManyRequests"]
@@ -155,14 +135,13 @@ async def test_quota_and_capacity_failures_fail_the_machine_with_the_clouds_mess
     cloud_text: str,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     fault(cluster.arm)
     await run_controller.start()
     await client.create(new_machine("unlucky"))
 
-    machine = await _until(
-        eventually, client, "unlucky", lambda m: m is not None and m.status is not None and m.status.failed
-    )
+    machine = await until_machine("unlucky", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == reason
     assert cloud_text.lower() in (machine.status.failure_message or "").lower()
@@ -185,7 +164,7 @@ async def test_a_create_slower_than_the_launch_timeout_fails_the_machine_and_del
     run_controller: Any,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
-    aks_factory: Callable[..., Any],
+    until_machine: UntilMachine,
 ) -> None:
     cluster.arm.faults.provisioning_s = 60.0
     await run_controller.start(options=MachineControllerOptions(launch_timeout=1.5, poll_interval=0.1))
@@ -195,9 +174,7 @@ async def test_a_create_slower_than_the_launch_timeout_fails_the_machine_and_del
         return pool_name("slow") in cluster.arm.pools()
 
     await eventually(pool_creating)
-    machine = await _until(
-        eventually, client, "slow", lambda m: m is not None and m.status is not None and m.status.failed
-    )
+    machine = await until_machine("slow", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == "LaunchTimeout"
     assert "1.5s" in (machine.status.failure_message or "")
@@ -212,9 +189,9 @@ async def test_a_controller_killed_after_its_put_is_restarted_and_adopts_the_poo
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
-    eventually: Eventually,
     new_machine: Callable[..., Machine],
     aks_factory: Callable[..., Any],
+    until_machine: UntilMachine,
 ) -> None:
     cluster.arm.faults.provisioning_s = 1.0
     machine = Machine.model_validate(await client.create(new_machine("crashy")))
@@ -226,7 +203,7 @@ async def test_a_controller_killed_after_its_put_is_restarted_and_adopts_the_poo
     await asyncio.sleep(0.2)
 
     await run_controller.start()
-    await _until(eventually, client, "crashy", _is_ready)
+    await until_machine("crashy", _is_ready)
 
     assert list(cluster.arm.pools()) == [pool_name("crashy")]
     kinds = [op.kind for op in cluster.arm.service.operations.values()]
@@ -239,7 +216,7 @@ async def test_a_controller_stopped_mid_create_resumes_from_the_cloud_state(
     run_controller: Any,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
-    aks_factory: Callable[..., Any],
+    until_machine: UntilMachine,
 ) -> None:
     cluster.arm.faults.provisioning_s = 1.0
     await run_controller.start()
@@ -252,6 +229,6 @@ async def test_a_controller_stopped_mid_create_resumes_from_the_cloud_state(
     await run_controller.stop()
     await run_controller.start()
 
-    await _until(eventually, client, "resumed", _is_ready)
+    await until_machine("resumed", _is_ready)
     assert len(cluster.arm.pools()) == 1
     assert [op.kind for op in cluster.arm.service.operations.values()].count("create") == 1

@@ -28,13 +28,11 @@ pytestmark = pytest.mark.integration
 
 GPU = "Standard_NC24ads_A100_v4"
 Eventually = Callable[..., Awaitable[None]]
+UntilMachine = Callable[..., Awaitable[Machine | None]]  # the conftest's `until_machine`
 
 
-async def _machine(client: ctrl.Client, name: str) -> Machine | None:
-    try:
-        return Machine.model_validate(await client.get(MACHINE, name))
-    except ctrl.NotFound:
-        return None
+def _failed(machine: Machine | None) -> bool:
+    return machine is not None and machine.status is not None and machine.status.failed
 
 
 def _condition(machine: Machine | None, kind: str) -> str | None:
@@ -42,19 +40,6 @@ def _condition(machine: Machine | None, kind: str) -> str | None:
         return None
     found = find_condition(machine.status.conditions, kind)
     return found.status if found is not None else None
-
-
-async def _until(
-    eventually: Eventually, client: ctrl.Client, name: str, check: Callable[[Machine | None], bool]
-) -> Machine | None:
-    found: list[Machine | None] = [None]
-
-    async def holds() -> bool:
-        found[0] = await _machine(client, name)
-        return check(found[0])
-
-    await eventually(holds)
-    return found[0]
 
 
 def _claims(cluster: Cluster) -> list[dict[str, Any]]:
@@ -65,13 +50,13 @@ async def test_a_machine_becomes_ready_on_a_nodeclaim_node_and_deleting_it_remov
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
-    eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     await run_controller.start()
     await client.create(new_machine("kgpu-1", provisioner="karpenter"))
 
-    machine = await _until(eventually, client, "kgpu-1", lambda m: _condition(m, "Ready") == "True")
+    machine = await until_machine("kgpu-1", lambda m: _condition(m, "Ready") == "True")
     assert machine is not None and machine.status is not None
 
     (claim,) = _claims(cluster)
@@ -96,7 +81,7 @@ async def test_a_machine_becomes_ready_on_a_nodeclaim_node_and_deleting_it_remov
     assert machine.status.provider_id == claim["status"]["providerID"] == node["spec"]["providerID"]
 
     await client.delete(MACHINE, "kgpu-1")
-    await _until(eventually, client, "kgpu-1", lambda m: m is None)
+    await until_machine("kgpu-1", lambda m: m is None)
     assert _claims(cluster) == []
     assert cluster.store.list("v1", "Node")[0] == []
 
@@ -108,15 +93,14 @@ async def test_insufficient_capacity_fails_the_machine_with_karpenters_message(
     karpenter: KarpenterSimulator,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     karpenter.insufficient_capacity = {GPU}
     karpenter.termination_s = 0.5  # Karpenter's own deletion of the claim takes a moment, as in a cluster
     await run_controller.start()
     await client.create(new_machine("kshort", provisioner="karpenter"))
 
-    machine = await _until(
-        eventually, client, "kshort", lambda m: m is not None and m.status is not None and m.status.failed
-    )
+    machine = await until_machine("kshort", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == "InsufficientCapacity"
     assert "insufficient capacity" in (machine.status.failure_message or "")
@@ -135,14 +119,13 @@ async def test_a_launch_slower_than_the_timeout_fails_the_machine_and_deletes_th
     karpenter: KarpenterSimulator,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     karpenter.launch_s = 60.0
     await run_controller.start(options=MachineControllerOptions(launch_timeout=1.0, poll_interval=0.1))
     await client.create(new_machine("kslow", provisioner="karpenter"))
 
-    machine = await _until(
-        eventually, client, "kslow", lambda m: m is not None and m.status is not None and m.status.failed
-    )
+    machine = await until_machine("kslow", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == "LaunchTimeout"
 
@@ -158,15 +141,15 @@ async def test_a_restarted_controller_adopts_the_claim_its_predecessor_created(
     client: ctrl.Client,
     run_controller: Any,
     karpenter: KarpenterSimulator,
-    eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     machine = Machine.model_validate(await client.create(new_machine("kcrash", provisioner="karpenter")))
     await KarpenterProvisioner(client).create(machine)  # the first process wrote the claim, then died
     await asyncio.sleep(0.1)
 
     await run_controller.start()
-    await _until(eventually, client, "kcrash", lambda m: _condition(m, "Ready") == "True")
+    await until_machine("kcrash", lambda m: _condition(m, "Ready") == "True")
     assert len(_claims(cluster)) == 1 and karpenter.launched == 1
 
 
@@ -177,19 +160,18 @@ async def test_a_node_that_never_registers_fails_the_machine_after_the_registrat
     karpenter: KarpenterSimulator,
     eventually: Eventually,
     new_machine: Callable[..., Machine],
+    until_machine: UntilMachine,
 ) -> None:
     karpenter.never_register = True
     options = MachineControllerOptions(registration_timeout=1.0, poll_interval=0.1, retry_interval=0.1)
     await run_controller.start(options=options)
     await client.create(new_machine("kghost", provisioner="karpenter"))
 
-    machine = await _until(eventually, client, "kghost", lambda m: _condition(m, "Launched") == "True")
+    machine = await until_machine("kghost", lambda m: _condition(m, "Launched") == "True")
     assert _condition(machine, "Registered") == "Unknown" and _condition(machine, "Ready") == "Unknown"
     assert (await client.get(NODECLAIM, nodeclaim_name("kghost")))["status"].get("nodeName") is None
 
-    machine = await _until(
-        eventually, client, "kghost", lambda m: m is not None and m.status is not None and m.status.failed
-    )
+    machine = await until_machine("kghost", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == "RegistrationTimeout"
 
