@@ -273,6 +273,14 @@ def _gib(value: float) -> str:
     return f"{math.ceil(value)}"
 
 
+def _shortfall(preset: Preset, gpu: GpuConfig, needed: float) -> str:
+    """The opening of the errors of a model that outgrows one node."""
+    return (
+        f"{preset.name} needs ≥ {_gib(needed)} GiB of GPU memory; {gpu.name} has "
+        f"{gpu.node_memory_gib:g} GiB per node"
+    )
+
+
 def plan_inference(
     preset: Preset,
     gpu: GpuConfig,
@@ -308,20 +316,20 @@ def plan_inference(
     needed = _needed_gib(preset, tokens)
     if layout is None:
         one_layer = preset.weights_gib * WEIGHT_FACTOR / preset.layers / gpu.gpu_count
+        suggestion = _suggestion(preset, gpu, max_model_len)
         raise GpuTooSmallError(
             f"{preset.name} cannot fit {gpu.name}'s GPUs: {usable:.2f} GiB usable per GPU "
             f"({utilization:g} x {gpu.memory_gib:g} GiB) cannot hold even one layer's share "
             f"({one_layer:.2f} GiB) plus {OVERHEAD_GIB} GiB overhead and the KV cache for {tokens} tokens; "
-            f"use {_suggestion(preset, gpu, max_model_len) or 'a GPU with more memory'}.",
+            f"use {suggestion or 'a GPU with more memory'}.",
             needed_gib=needed,
-            suggestion=_suggestion(preset, gpu, max_model_len),
+            suggestion=suggestion,
         )
     if layout.nodes > 1 and not preset.distributed:
         suggestion = _suggestion(preset, gpu, max_model_len)
         where = f"use {suggestion}" if suggestion else "no single instance type in the catalog holds it"
         raise CannotSplitError(
-            f"{preset.name} needs ≥ {_gib(needed)} GiB of GPU memory; {gpu.name} has "
-            f"{gpu.node_memory_gib:g} GiB per node and {preset.name} cannot be split across nodes; {where}.",
+            f"{_shortfall(preset, gpu, needed)} and {preset.name} cannot be split across nodes; {where}.",
             needed_gib=needed,
             min_nodes=layout.nodes,
             suggestion=suggestion,
@@ -330,8 +338,7 @@ def plan_inference(
         suggestion = _suggestion(preset, gpu, max_model_len)
         alternative = f" or {suggestion}" if suggestion else ""
         raise NotEnoughNodesError(
-            f"{preset.name} needs ≥ {_gib(needed)} GiB of GPU memory; {gpu.name} has "
-            f"{gpu.node_memory_gib:g} GiB per node; use ≥ {layout.nodes} nodes{alternative}.",
+            f"{_shortfall(preset, gpu, needed)}; use ≥ {layout.nodes} nodes{alternative}.",
             needed_gib=needed,
             min_nodes=layout.nodes,
             suggestion=suggestion,
