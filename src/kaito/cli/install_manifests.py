@@ -220,7 +220,6 @@ def install_objects(
             "metadata": _meta("kaito-controller-metrics", namespace),
             "spec": {
                 "ports": [{"name": "metrics", "port": 8080, "protocol": "TCP", "targetPort": "metrics"}],
-                "publishNotReadyAddresses": True,
                 "selector": dict(_LABELS),
             },
         },

@@ -7,8 +7,12 @@ Start order (controller-runtime's):
     4. with leader election: acquire the Lease, then start the leader-elected runnables (controllers by
        default) and keep renewing. Without leader election they start at once.
 
-Readiness (/readyz) = caches synced and, when electing, leading. Losing the lease cancels the
-leader-elected runnables at once (another replica may already be acting) and makes `run()` raise
+Readiness (/readyz) = caches synced; with `ready_requires_leadership=True`, also leading. The default
+follows controller-runtime: a standby replica is Ready once its caches are warm, because a Deployment of
+several leader-electing replicas whose standbys are never Ready cannot finish a rolling update (the new
+pods stay standby while the old leader holds the Lease, so none becomes available).
+
+Losing the lease cancels the leader-elected runnables at once (another replica may already be acting) and makes `run()` raise
 LeaderElectionLost — a process should then exit non-zero (`run_until_stopped` returns 1).
 
 `stop()` (and SIGTERM/SIGINT after `install_signal_handlers()`) ends `run()` gracefully: runnables are asked
@@ -66,6 +70,7 @@ class Manager:
         resync_period: float | None = None,
         cache_sync_timeout: float = 120.0,
         graceful_shutdown_timeout: float = 30.0,
+        ready_requires_leadership: bool = False,
     ) -> None:
         self.client = client
         self.clock: Clock = clock or SystemClock()
@@ -85,7 +90,7 @@ class Manager:
         self._runnables: list[Runnable] = []
         self._health: dict[str, Check] = {}
         self._ready: dict[str, Check] = {"informers": lambda: self.caches_synced}
-        if self.elector is not None:
+        if self.elector is not None and ready_requires_leadership:
             self._ready["leader-election"] = lambda: self.is_leader
         self.caches_synced = False
         self.controller_names: set[str] = set()

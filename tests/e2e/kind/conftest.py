@@ -94,11 +94,9 @@ def kind_cluster() -> Iterator[KindCluster]:
                 cluster.kubectl(
                     "-n", "kaito-system", "set", "image", "deployment/kaito-controller", f"manager={image}"
                 )
-            # Available, not `rollout status`: only the leader is Ready (see manifests/manager/manager.yaml)
             cluster.kubectl(
-                "-n", "kaito-system", "wait", "--for=condition=Available", "deployment/kaito-controller",
-                "--timeout=300s",
-            )  # fmt: skip
+                "-n", "kaito-system", "rollout", "status", "deployment/kaito-controller", "--timeout=300s"
+            )
             yield cluster
         finally:
             if not existed and os.environ.get("KAITO_E2E_KEEP_CLUSTER") != "1":

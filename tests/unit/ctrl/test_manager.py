@@ -75,8 +75,9 @@ async def test_runs_controllers_after_sync_and_serves_probes(
     assert not mgr.caches_synced
 
 
+@pytest.mark.parametrize("ready_requires_leadership", [False, True])
 async def test_only_the_leader_reconciles_and_a_stopped_leader_hands_over(
-    client: Client, clock: FakeClock, fake_api: Any, make_configmap: Any
+    client: Client, clock: FakeClock, fake_api: Any, make_configmap: Any, ready_requires_leadership: bool
 ) -> None:
     fake_api.put("configmaps", make_configmap("a"))
     active: list[str] = []
@@ -99,7 +100,9 @@ async def test_only_the_leader_reconciles_and_a_stopped_leader_hands_over(
     managers = {}
     runs = {}
     for identity in ("one", "two"):
-        mgr = manager(client, clock, identity, probe_port=None)
+        mgr = manager(
+            client, clock, identity, probe_port=None, ready_requires_leadership=ready_requires_leadership
+        )
         ControllerBuilder(mgr).for_(CM).complete(reconciler(identity))
         managers[identity], runs[identity] = mgr, asyncio.create_task(mgr.run())
         await eventually(clock, lambda m=mgr: m.caches_synced)  # type: ignore[misc]
@@ -107,7 +110,10 @@ async def test_only_the_leader_reconciles_and_a_stopped_leader_hands_over(
     leader = "one" if managers["one"].is_leader else "two"
     follower = "two" if leader == "one" else "one"
     assert reconciled[follower] == 0
-    assert not await managers[follower].ready() and await managers[leader].ready()
+    assert await managers[leader].ready()
+    # a warm standby is Ready by default (so rolling updates of the Deployment can proceed), not when the
+    # manager is asked to keep standbys out of Service endpoints
+    assert await managers[follower].ready() is not ready_requires_leadership
     managers[leader].stop()
     await finish(clock, runs[leader])
     stopped = clock.monotonic()
