@@ -12,8 +12,9 @@ follows controller-runtime: a standby replica is Ready once its caches are warm,
 several leader-electing replicas whose standbys are never Ready cannot finish a rolling update (the new
 pods stay standby while the old leader holds the Lease, so none becomes available).
 
-Losing the lease cancels the leader-elected runnables at once (another replica may already be acting) and makes `run()` raise
-LeaderElectionLost — a process should then exit non-zero (`run_until_stopped` returns 1).
+Losing the lease cancels the leader-elected runnables at once (another replica may already be acting)
+and makes `run()` raise LeaderElectionLost — a process should then exit non-zero (`run_until_stopped`
+returns 1).
 
 `stop()` (and SIGTERM/SIGINT after `install_signal_handlers()`) ends `run()` gracefully: runnables are asked
 to stop and get `graceful_shutdown_timeout` seconds to finish the work in hand before being cancelled; a
