@@ -206,22 +206,21 @@ def _string_errors(value: str, schema: dict[str, Any], path: str) -> list[FieldE
     return errors
 
 
-def _list_errors(value: list[Any], schema: dict[str, Any], path: str) -> list[FieldError]:
+def _count_errors(count: int, schema: dict[str, Any], what: str, path: str) -> list[FieldError]:
+    """``min<what>``/``max<what>`` for ``what`` "Items" or "Properties", worded as kube words them (its
+    too-many message says "items" for both)."""
     errors: list[FieldError] = []
-    min_items, max_items = schema.get("minItems"), schema.get("maxItems")
-    if min_items is not None and len(value) < min_items:
-        errors.append(
-            FieldError(
-                "FieldValueInvalid",
-                path,
-                f"{path} in body should have at least {min_items} items",
-                len(value),
-            )
-        )
-    if max_items is not None and len(value) > max_items:
-        errors.append(
-            FieldError("FieldValueTooMany", path, f"must have at most {max_items} items", len(value))
-        )
+    minimum, maximum = schema.get(f"min{what}"), schema.get(f"max{what}")
+    if minimum is not None and count < minimum:
+        message = f"{path} in body should have at least {minimum} {what.lower()}"
+        errors.append(FieldError("FieldValueInvalid", path, message, count))
+    if maximum is not None and count > maximum:
+        errors.append(FieldError("FieldValueTooMany", path, f"must have at most {maximum} items", count))
+    return errors
+
+
+def _list_errors(value: list[Any], schema: dict[str, Any], path: str) -> list[FieldError]:
+    errors = _count_errors(len(value), schema, "Items", path)
     list_type = schema.get("x-kubernetes-list-type")
     if schema.get("uniqueItems") or list_type == "set":
         seen: list[Any] = []
@@ -356,20 +355,7 @@ def _object_errors(value: dict[str, Any], schema: dict[str, Any], path: str, old
     for key in schema.get("required") or []:
         if key not in value:
             errors.append(FieldError("FieldValueRequired", _join(path, key)))
-    min_props, max_props = schema.get("minProperties"), schema.get("maxProperties")
-    if min_props is not None and len(value) < min_props:
-        errors.append(
-            FieldError(
-                "FieldValueInvalid",
-                path,
-                f"{path} in body should have at least {min_props} properties",
-                len(value),
-            )
-        )
-    if max_props is not None and len(value) > max_props:
-        errors.append(
-            FieldError("FieldValueTooMany", path, f"must have at most {max_props} items", len(value))
-        )
+    errors.extend(_count_errors(len(value), schema, "Properties", path))
     properties = schema.get("properties") or {}
     additional = schema.get("additionalProperties")
     old_map = old if isinstance(old, dict) else {}

@@ -443,6 +443,28 @@ def test_validate_table(schema: dict[str, Any], value: Any, ok: bool) -> None:
     assert (validate(value, schema, "f") == []) is ok
 
 
+@pytest.mark.parametrize(
+    ("schema", "value", "message"),
+    [
+        (
+            {"type": "array", "minItems": 2},
+            [1],
+            "f: Invalid value: 1: f in body should have at least 2 items",
+        ),
+        ({"type": "array", "maxItems": 1}, [1, 2], "f: Too many: must have at most 1 items"),
+        (
+            {"type": "object", "minProperties": 2},
+            {"a": 1},
+            "f: Invalid value: 1: f in body should have at least 2 properties",
+        ),
+        ({"type": "object", "maxProperties": 1}, {"a": 1, "b": 2}, "f: Too many: must have at most 1 items"),
+    ],
+    ids=["min-items", "max-items", "min-properties", "max-properties"],
+)
+def test_size_bounds_are_worded_as_kube_words_them(schema: dict[str, Any], value: Any, message: str) -> None:
+    assert [e.message() for e in validate(value, schema, "f")] == [message]
+
+
 def test_a_restored_snapshot_serves_its_custom_kinds(store: Store) -> None:
     store.create(AV, "Workspace", ws())
     restored = Store.from_snapshot(store.snapshot())
