@@ -4,8 +4,9 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
+IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test unit integration lint fmt manifests run plan bench e2e-kind e2e-vllm clean
+.PHONY: setup test unit integration lint fmt manifests run bench image e2e-kind e2e-vllm clean
 
 setup: $(STAMP)
 
@@ -46,8 +47,13 @@ bench: setup
 	$(BIN)/python bench/ctrl_bench.py
 	$(BIN)/python bench/sim_bench.py
 
+## the controller image (needs a Docker engine)
+image:
+	docker build -t $(IMAGE) .
+
+## the operator in a kind cluster (needs Docker and kind; `make image` first)
 e2e-kind: setup
-	$(BIN)/python -m pytest -m e2e_kind tests/e2e $(PYTEST_ARGS)
+	KAITO_E2E_IMAGE=$(IMAGE) $(BIN)/python -m pytest -m e2e_kind tests/e2e $(PYTEST_ARGS)
 
 e2e-vllm: setup
 	$(BIN)/python -m pytest -m e2e_vllm tests/e2e $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ else stays importable from its own module.
 from kaito.sim.apiserver import ApiServer
 from kaito.sim.arm import DEFAULT_SUBSCRIPTION_ID, ArmServer
 from kaito.sim.arm_faults import ArmFaults
+from kaito.sim.authz import Authorization, ServiceAccountCredentials
 from kaito.sim.cluster import Cluster
 from kaito.sim.errors import (
     AlreadyExists,
@@ -59,6 +60,7 @@ __all__ = [
     "ApiServer",
     "ArmFaults",
     "ArmServer",
+    "Authorization",
     "BadRequest",
     "Cluster",
     "Conflict",
@@ -75,6 +77,7 @@ __all__ = [
     "ProcessRuntimeConfig",
     "ResourceRegistry",
     "ResourceType",
+    "ServiceAccountCredentials",
     "ServiceProxy",
     "Store",
     "Timings",
