@@ -61,6 +61,13 @@ async def start(inf: SharedInformer, clock: FakeClock) -> Recorder:
     return recorder
 
 
+def list_requests(fake_api: Any) -> list[Any]:
+    """The ConfigMap LIST requests (not watches) the fake API server has seen, in order."""
+    return [
+        r for r in fake_api.transport.requests if r.param("watch") is None and r.path.endswith("configmaps")
+    ]
+
+
 async def test_paginated_list_then_watch_converges(
     informer: SharedInformer, fake_api: Any, clock: FakeClock, make_configmap: Any
 ) -> None:
@@ -69,9 +76,7 @@ async def test_paginated_list_then_watch_converges(
     recorder = await start(informer, clock)
     assert sorted(recorder.kinds("add")) == list("abcde")
     assert all(e[2] == "initial" for e in recorder.events)
-    lists = [
-        r for r in fake_api.transport.requests if r.param("watch") is None and r.path.endswith("configmaps")
-    ]
+    lists = list_requests(fake_api)
     assert [r.param("limit") for r in lists] == ["2", "2", "2"]
     assert [r.param("continue") for r in lists] == [None, "2", "4"]
     assert lists[0].param("resourceVersion") == "0"
@@ -131,9 +136,7 @@ async def test_gone_relists_with_tombstones_and_no_phantom_deletes(
     fake_api.put("configmaps", make_configmap("d"))
     fake_api.compact()  # ...and the history that would have told us is gone
     await eventually(clock, lambda: informer.reflector.list_count == 2 and "d" in recorder.kinds("add"))
-    relist = [
-        r for r in fake_api.transport.requests if r.param("watch") is None and r.path.endswith("configmaps")
-    ]
+    relist = list_requests(fake_api)
     assert relist[-1].param("resourceVersion") in ("", None)
     assert recorder.kinds("delete") == ["b"], "the missed delete arrives as a tombstone, and only it"
     assert sorted(recorder.kinds("update")) == ["a", "c"]
