@@ -98,7 +98,12 @@ async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_si
                     assert "controller_runtime_reconcile_total" in await answer.text()
             crds = cluster.store.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")[0]
             assert {c["metadata"]["name"] for c in crds} >= {"workspaces.kaito.sh", "machines.kaito.sh"}
-            leases = cluster.store.list("coordination.k8s.io/v1", "Lease", "kaito-system")[0]
+            # /readyz answers once the caches are warm; the Lease is taken right after, not before
+            for _ in range(200):
+                leases = cluster.store.list("coordination.k8s.io/v1", "Lease", "kaito-system")[0]
+                if leases:
+                    break
+                await asyncio.sleep(0.05)
             assert [lease["metadata"]["name"] for lease in leases] == ["kaito-operator"]
         finally:
             process.send_signal(signal.SIGTERM)
