@@ -5,9 +5,9 @@ held to the Roles bound to that account, while the admin kubeconfig (``cluster.k
 access. TLS because kubectl sends no bearer token to a plain-http server.
 
 `rbac_operator` does what a platform team's install does, minus the Deployment: as admin it installs the CRDs
-and applies manifests/rbac (the files its kustomization lists, which kustomize passes through unchanged),
-mints a token for the ServiceAccount kaito-system/kaito-controller, and runs the operator (Workspace and
-Machine controllers, AKS provisioner on the embedded ARM endpoint, leader election on, as the Deployment
+and applies manifests/rbac, and mints a token for the ServiceAccount kaito-system/kaito-controller (steps
+shared with the Workspace suite, in tests/integration/rbac_support.py); then it runs the operator (Workspace
+and Machine controllers, AKS provisioner on the embedded ARM endpoint, leader election on, as the Deployment
 runs it) with a client that sends that token. At the end, after the leak check, it fails the test if any
 request of the operator was refused, listing each one: a missing permission cannot pass unnoticed.
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import subprocess
+import importlib.util
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +25,28 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from kaito import ctrl
 from kaito.controllers.machine import MachineControllerOptions
-from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.operator import OperatorConfig, build_operator
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
-from kaito.sim.authz import ServiceAccountCredentials
 from kaito.sim.cluster import Cluster
 
-ROOT = Path(__file__).resolve().parents[3]
-MANIFESTS = ROOT / "manifests"
-SERVICE_ACCOUNT = ("kaito-system", "kaito-controller")
+
+def _load_rbac_support() -> Any:
+    # --import-mode=importlib puts no test folder on sys.path, so the shared module is loaded by path.
+    name = "kaito_integration_rbac_support"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "rbac_support.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+rbac = _load_rbac_support()
+
 WORKSPACE = ("kaito.sh/v1beta1", "Workspace")
 MACHINE = ("kaito.sh/v1beta1", "Machine")
 FAST_MACHINES = MachineControllerOptions(launch_timeout=60.0, poll_interval=0.1, retry_interval=0.1)
@@ -44,7 +54,7 @@ FAST_MACHINES = MachineControllerOptions(launch_timeout=60.0, poll_interval=0.1,
 
 @pytest.fixture
 def sim_options() -> dict[str, Any]:
-    return {"authorization": True, "tls": True}
+    return dict(rbac.RBAC_SIM_OPTIONS)
 
 
 async def eventually(condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
@@ -60,39 +70,6 @@ async def eventually(condition: Callable[[], Awaitable[Any]], within: float = 20
         await asyncio.sleep(0.05)
 
 
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run kubectl against `kubeconfig` (skips the test when kubectl is not installed)."""
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed; these checks drive the cluster with kubectl")
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def kustomization_documents(directory: Path) -> list[dict[str, Any]]:
-    """The objects of a kustomization that only lists plain resource files (manifests/rbac)."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    extra = set(kustomization) - {"apiVersion", "kind", "resources"}
-    assert not extra, f"{directory} uses {sorted(extra)}; render it with kubectl kustomize instead"
-    docs: list[dict[str, Any]] = []
-    for resource in kustomization["resources"]:
-        docs.extend(d for d in yaml.safe_load_all((directory / resource).read_text()) if d)
-    return docs
-
-
-async def install_rbac(cluster: Cluster, admin: ctrl.Client) -> ServiceAccountCredentials:
-    """Apply manifests/rbac as admin (its namespace first); the ServiceAccount's token and kubeconfig."""
-    await admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SERVICE_ACCOUNT[0]}})
-    for doc in kustomization_documents(MANIFESTS / "rbac"):
-        await admin.apply(doc)
-    return cluster.service_account_token(*SERVICE_ACCOUNT)
-
-
 @dataclass
 class RbacOperator:
     """The operator running as the manifests' ServiceAccount, and an admin client for the test."""
@@ -100,7 +77,6 @@ class RbacOperator:
     cluster: Cluster
     admin: ctrl.Client
     operator_client: ctrl.Client
-    credentials: ServiceAccountCredentials
 
     eventually = staticmethod(eventually)
 
@@ -117,22 +93,11 @@ class RbacOperator:
             found: dict[str, Any] = await eventually(check, within)
         except AssertionError:
             status = (await self.admin.get(WORKSPACE, name, "default")).get("status")
-            refused = denials_report(self.cluster)
+            refused = rbac.denials_report(self.cluster)
             raise AssertionError(
                 f"{name}: {type_} never became True; status: {status}; refused: {refused}"
             ) from None
         return found
-
-
-def denials_report(cluster: Cluster) -> list[str]:
-    """Each refused request as `verb resource/subresource (group) in namespace`, for assertion messages."""
-    assert cluster.authorization is not None
-    lines = []
-    for denial in cluster.authorization.denials:
-        a = denial.attributes
-        what = f"{a.resource}/{a.subresource}" if a.subresource else a.resource or a.path
-        lines.append(f"{denial.identity.name}: {a.verb} {what} (group {a.api_group!r}) in {a.namespace!r}")
-    return lines
 
 
 @pytest_asyncio.fixture
@@ -140,46 +105,44 @@ async def rbac_operator(cluster: Cluster) -> AsyncIterator[RbacOperator]:
     """The operator under RBAC on `cluster` (see the module docstring); leak- and denial-checked."""
     arm = cluster.arm
     assert arm is not None
-    async with await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig), field_manager="kubectl") as admin:
-        await install_crds(admin)
-        credentials = await install_rbac(cluster, admin)
-        async with await ctrl.Client.from_kubeconfig(
-            str(credentials.kubeconfig), field_manager=FIELD_MANAGER
-        ) as client:
-            aks = AksConfig(
-                subscription_id=arm.ids.subscription_id,
-                resource_group=arm.ids.resource_group,
-                cluster_name=arm.ids.cluster_name,
-                base_url=arm.url,
-                connection_verify=arm.ca_path,
-                client_options={"polling_interval": 0.05, "retry_backoff_factor": 0.01},
-            )
-            config = OperatorConfig(
-                aks=aks,
-                aks_credential=StaticTokenCredential(),
-                health_port=None,
-                leader_elect=True,
-                leader_election_namespace=SERVICE_ACCOUNT[0],
-                machine=FAST_MACHINES,
-            )
-            built = build_operator(client, config)
-            built.manager.graceful_shutdown_timeout = 2.0
-            task = asyncio.create_task(built.run())
-            await eventually(lambda: _synced(built.manager, task), within=15.0)
-            try:
-                yield RbacOperator(cluster, admin, client, credentials)
-                for workspace in (await admin.list(WORKSPACE)).items:
-                    meta = workspace["metadata"]
-                    with contextlib.suppress(ctrl.NotFound):
-                        await admin.delete(WORKSPACE, meta["name"], meta["namespace"])
-                await eventually(lambda: _empty(admin, WORKSPACE), within=30.0)
-                assert (await admin.list(MACHINE)).items == [], "Machines left behind"
-                assert arm.pools() == {}, "agent pools left behind"
-            finally:
-                built.stop()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            assert denials_report(cluster) == [], "the operator was refused these requests under RBAC"
+    async with (
+        await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig), field_manager="kubectl") as admin,
+        rbac.operator_client(cluster, admin) as client,
+    ):
+        aks = AksConfig(
+            subscription_id=arm.ids.subscription_id,
+            resource_group=arm.ids.resource_group,
+            cluster_name=arm.ids.cluster_name,
+            base_url=arm.url,
+            connection_verify=arm.ca_path,
+            client_options={"polling_interval": 0.05, "retry_backoff_factor": 0.01},
+        )
+        config = OperatorConfig(
+            aks=aks,
+            aks_credential=StaticTokenCredential(),
+            health_port=None,
+            leader_elect=True,
+            leader_election_namespace=rbac.SERVICE_ACCOUNT[0],
+            machine=FAST_MACHINES,
+        )
+        built = build_operator(client, config)
+        built.manager.graceful_shutdown_timeout = 2.0
+        task = asyncio.create_task(built.run())
+        await eventually(lambda: _synced(built.manager, task), within=15.0)
+        try:
+            yield RbacOperator(cluster, admin, client)
+            for workspace in (await admin.list(WORKSPACE)).items:
+                meta = workspace["metadata"]
+                with contextlib.suppress(ctrl.NotFound):
+                    await admin.delete(WORKSPACE, meta["name"], meta["namespace"])
+            await eventually(lambda: _empty(admin, WORKSPACE), within=30.0)
+            assert (await admin.list(MACHINE)).items == [], "Machines left behind"
+            assert arm.pools() == {}, "agent pools left behind"
+        finally:
+            built.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        rbac.assert_no_denials(cluster)
 
 
 async def _empty(client: ctrl.Client, kind: tuple[str, str]) -> bool:

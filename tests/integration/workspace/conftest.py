@@ -1,18 +1,26 @@
-"""Fixtures for the Workspace controller's integration tests: kaito.sim plus the whole operator on it.
+"""Fixtures for the Workspace controller's integration tests: kaito.sim plus the whole operator, under RBAC.
 
-`operator` starts, on the `cluster` fixture (API server, workload simulator, ARM endpoint), what `kaito up`
-starts: the CRDs, then a manager running the Workspace and Machine controllers with the AKS provisioner
-pointed at the embedded ARM endpoint, and the Karpenter provisioner with the sim's fake Karpenter (the
-`provisioner` fixture picks the default). It yields a `Harness` with a user client (field manager `kubectl`),
-the operator's client, and helpers to apply samples and wait for conditions. Every test ends with the leak
-check of the issue: Workspaces still present are deleted through the operator, and then not one Machine,
-agent pool, NodeClaim or provisioned Node may be left.
+`operator` starts, on the `cluster` fixture (API server, workload simulator, ARM endpoint), what a platform
+team's install runs: as admin, the CRDs and manifests/rbac; then a manager running the Workspace and Machine
+controllers as the manifests' ServiceAccount (kaito-system/kaito-controller, its token sent over TLS, with
+kaito.sim enforcing RBAC), with the AKS provisioner pointed at the embedded ARM endpoint and the Karpenter
+provisioner with the sim's fake Karpenter (the `provisioner` fixture picks the default). The shared steps
+live in tests/integration/rbac_support.py. It yields a `Harness` with an admin client for the test's own
+actions (field manager `kubectl`), the operator's client, and helpers to apply samples and await conditions.
+
+Every test ends with the leak check of issue 7 (Workspaces still present are deleted through the operator, and
+then not one Machine, agent pool, NodeClaim or provisioned Node may be left) and the RBAC check of issue 8:
+no request of the operator was refused. A refusal fails the test with kube-apiserver's 403 message, at once
+when a Harness wait sees it, else when the operator has stopped. A test that overrides `sim_options` must keep
+`rbac_support.RBAC_SIM_OPTIONS` in it (the fixture refuses a cluster without them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,27 +31,54 @@ import yaml
 
 from kaito import ctrl
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
-from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.operator import OperatorConfig, build_operator
 from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
 from kaito.sim.karpenter import KarpenterSimulator
+
+
+def _load_rbac_support() -> Any:
+    # --import-mode=importlib puts no test folder on sys.path, so the shared module is loaded by path.
+    name = "kaito_integration_rbac_support"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "rbac_support.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+rbac = _load_rbac_support()
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "manifests" / "samples"
 FAST_MACHINES = MachineControllerOptions(launch_timeout=60.0, poll_interval=0.1, retry_interval=0.1)
 
 
-async def eventually(condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
-    """Await `condition()` every 50 ms until it returns something truthy (returned); fail after `within`."""
+class StillFalse(AssertionError):
+    """`eventually` ran out of time (a refusal under RBAC is a plain AssertionError, raised at once)."""
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[Any]], within: float = 20.0, *, cluster: Cluster | None = None
+) -> Any:
+    """Await `condition()` every 50 ms until it returns something truthy (returned); fail after `within`.
+
+    With `cluster`, fail as soon as the cluster has refused the operator a request, with kube's 403 message:
+    the operator only retries a refusal, so waiting longer would just hide the reason.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
+        if cluster is not None:
+            rbac.assert_no_denials(cluster)
         result = await condition()
         if result:
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"condition still false after {within}s")
+            raise StillFalse(f"condition still false after {within}s")
         await asyncio.sleep(0.05)
 
 
@@ -56,9 +91,8 @@ def condition_of(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 class Harness:
-    """The running operator and a user's client, with helpers."""
+    """The running operator and an admin client for the test's own actions, with helpers."""
 
-    eventually = staticmethod(eventually)
     condition_of = staticmethod(condition_of)
 
     def __init__(self, cluster: Cluster, user: ctrl.Client, operator_client: ctrl.Client) -> None:
@@ -66,6 +100,10 @@ class Harness:
         self.user = user
         self.operator_client = operator_client
         self.byo_nodes: set[str] = set()
+
+    async def eventually(self, condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
+        """The module's `eventually`, stopping at the first request the operator was refused."""
+        return await eventually(condition, within, cluster=self.cluster)
 
     async def apply_sample(self, name: str, **changes: Any) -> dict[str, Any]:
         """Apply manifests/samples/<name> (top-level keys in `changes` replace the sample's)."""
@@ -92,8 +130,8 @@ class Harness:
             return workspace if condition_of(workspace, type_).get("status") == status else None
 
         try:
-            result: dict[str, Any] = await eventually(check, within)
-        except AssertionError:
+            result: dict[str, Any] = await self.eventually(check, within)
+        except StillFalse:
             workspace = await self.workspace(name)
             raise AssertionError(
                 f"{name}: {type_} never became {status}; status: {workspace.get('status')}"
@@ -129,7 +167,7 @@ class Harness:
                 return True
             return False
 
-        await eventually(gone, within)
+        await self.eventually(gone, within)
 
     async def add_gpu_node(self, name: str, labels: dict[str, str], gpus: int = 1) -> None:
         """A bring-your-own GPU node: GPU feature-discovery labels, nvidia.com/gpu capacity, Ready."""
@@ -170,6 +208,12 @@ class Harness:
 
 
 @pytest.fixture
+def sim_options() -> dict[str, Any]:
+    """The whole cluster, enforcing RBAC over TLS (see the module docstring)."""
+    return dict(rbac.RBAC_SIM_OPTIONS)
+
+
+@pytest.fixture
 def provisioner() -> str:
     """The operator's default provisioner for the `operator` fixture: aks (default) or karpenter."""
     return "aks"
@@ -185,14 +229,13 @@ def workspace_options() -> WorkspaceControllerOptions:
 async def operator(
     cluster: Cluster, workspace_options: WorkspaceControllerOptions, provisioner: str
 ) -> AsyncIterator[Harness]:
-    """The operator running on `cluster` (see the module docstring); leak-checked at the end."""
+    """The operator as the manifests' ServiceAccount on `cluster` (see the module docstring)."""
     arm = cluster.arm
-    kubeconfig = str(cluster.kubeconfig)
+    rbac.require_enforcement(cluster)
     async with (
-        await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
-        await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kubectl") as user,
+        await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig), field_manager="kubectl") as user,
+        rbac.operator_client(cluster, user) as client,
     ):
-        await install_crds(client)
         karpenter = KarpenterSimulator(
             cluster.store, launch_s=0.2, register_s=0.1, ready_s=0.1, termination_s=0.1
         )
@@ -219,9 +262,9 @@ async def operator(
         )
         built.manager.graceful_shutdown_timeout = 2.0
         task = asyncio.create_task(built.run())
-        await eventually(lambda: _synced(built.manager, task), within=10.0)
         harness = Harness(cluster, user, client)
         try:
+            await harness.eventually(lambda: _synced(built.manager, task), within=10.0)
             yield harness
             for workspace in (await user.list(WORKSPACE)).items:
                 await harness.delete_workspace(workspace["metadata"]["name"])
@@ -235,6 +278,7 @@ async def operator(
             built.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        rbac.assert_no_denials(cluster)
 
 
 async def _synced(manager: ctrl.Manager, task: asyncio.Task[None]) -> bool:

@@ -2,7 +2,10 @@
 
 Each test applies what a user would apply, waits for the conditions a user would read, checks the objects
 the operator made (agent pools, Machines, Deployment or StatefulSet, Services, Job), and ends by deleting
-everything through the operator (the `operator` fixture's leak check: no Machine, pool or Node left).
+everything through the operator (the `operator` fixture's leak check: no Machine, pool or Node left). The
+operator runs as the manifests' ServiceAccount with kaito.sim enforcing RBAC (issue 8), so each test also
+fails if manifests/rbac lacks a permission the path needs; a test that sets `sim_options` keeps
+`authorization` and `tls` on.
 """
 
 from __future__ import annotations
@@ -208,7 +211,9 @@ async def test_tuning_job_runs_to_completion(operator: Any) -> None:
     await _gone(operator, "batch/v1", "Job", f"{name}-tuning")
 
 
-@pytest.mark.parametrize("sim_options", [{"timings": Timings(job_run_s=60.0)}])
+@pytest.mark.parametrize(
+    "sim_options", [{"timings": Timings(job_run_s=60.0), "authorization": True, "tls": True}]
+)
 async def test_a_failing_tuning_job_marks_the_workspace_failed_with_the_reason(operator: Any) -> None:
     name = "workspace-tuning-phi-3"
     await _tuning_sample(operator)
