@@ -3,8 +3,9 @@
 ``cluster.faults`` is a :class:`Faults`. Its knobs:
 
 - :meth:`Faults.fail` — the next ``count`` requests matching a :class:`Match` (verb, resource, name,
-  namespace) are answered with ``code`` (5xx, or 429 with a ``Retry-After`` header) and a ``metav1.Status``
-  body, as kube-apiserver's own overload and error responses look.
+  namespace) are answered with ``code`` (5xx, 429 with a ``Retry-After`` header, or 409 ``Conflict`` as
+  when another writer got there first) and a ``metav1.Status`` body, as kube-apiserver's own overload,
+  error and optimistic-concurrency responses look.
 - :meth:`Faults.delay` — matching requests wait ``seconds`` before they are served (``count`` times, or
   until :meth:`Faults.clear`).
 - :meth:`Faults.drop_watches` — every open watch ends now (the store's watches and the HTTP streams carrying
@@ -28,6 +29,11 @@ __all__ = ["Decision", "FaultRule", "Faults", "Match", "RequestFacts", "failure_
 
 _VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
 _REASONS = {
+    409: (
+        "Conflict",
+        "Operation cannot be fulfilled: the object has been modified; please apply your changes to the "
+        "latest version and try again",
+    ),
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
     502: ("InternalError", "Internal error occurred: injected fault (bad gateway)"),
@@ -37,6 +43,15 @@ _REASONS = {
         "The server was unable to return a response in the time allotted, but may still be processing",
     ),
 }
+
+
+def _conflict_message(facts: RequestFacts) -> str:
+    """kube-apiserver's sentence for a write that lost the optimistic-concurrency race."""
+    resource = f"{facts.resource}.{facts.group}" if facts.group else facts.resource
+    return (
+        f'Operation cannot be fulfilled on {resource} "{facts.name}": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
 
 
 class _CompactingStore(Protocol):
@@ -160,11 +175,11 @@ class Faults:
         retry_after: int | None = None,
         message: str | None = None,
     ) -> FaultRule:
-        """Answer the next ``count`` matching requests with ``code`` (a 429 carries ``Retry-After``)."""
+        """Answer the next ``count`` matching requests with ``code`` (409, 429 with ``Retry-After``, 5xx)."""
         if count < 1:
             raise ValueError(f"count is {count}; it must be at least 1 request")
-        if not (code == 429 or 500 <= code <= 599):
-            raise ValueError(f"code is {code}; inject 429 or a 5xx status")
+        if not (code in (409, 429) or 500 <= code <= 599):
+            raise ValueError(f"code is {code}; inject 409, 429 or a 5xx status")
         if code == 429 and retry_after is None:
             retry_after = 1
         rule = FaultRule(
@@ -211,7 +226,8 @@ class Faults:
                 delay += rule.delay_s
             elif failure is None:
                 headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
-                status = failure_status(rule.code, retry_after=rule.retry_after, message=rule.message)
+                message = rule.message or (_conflict_message(facts) if rule.code == 409 else None)
+                status = failure_status(rule.code, retry_after=rule.retry_after, message=message)
                 failure = (rule.code, status, headers)
             else:
                 continue

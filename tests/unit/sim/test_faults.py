@@ -74,7 +74,7 @@ def test_delay_adds_up_and_lasts_until_cleared_without_count() -> None:
     ("kwargs", "message"),
     [
         ({"count": 0}, "count is 0"),
-        ({"code": 404}, "code is 404; inject 429 or a 5xx status"),
+        ({"code": 404}, "code is 404; inject 409, 429 or a 5xx status"),
     ],
 )
 def test_bad_fail_arguments_are_explained(kwargs: dict[str, Any], message: str) -> None:
@@ -94,6 +94,18 @@ def test_failure_status_is_a_kube_status(code: int, reason: str) -> None:
     status = failure_status(code)
     assert status["kind"] == "Status" and status["status"] == "Failure"
     assert (status["code"], status["reason"]) == (code, reason)
+
+
+def test_a_409_reads_as_kube_s_conflict_naming_the_object() -> None:
+    faults = Faults()
+    faults.fail(code=409, verb="patch", resource="workspaces")
+    facts = RequestFacts("patch", "kaito.sh", "workspaces", "status", "default", "phi")
+    decision = faults.decide(facts)
+    assert decision.failure is not None
+    code, status, headers = decision.failure
+    assert (code, status["reason"], headers) == (409, "Conflict", {})
+    assert status["message"].startswith('Operation cannot be fulfilled on workspaces.kaito.sh "phi": ')
+    assert faults.decide(facts).failure is None  # count 1, consumed
 
 
 class _FakeStore:
