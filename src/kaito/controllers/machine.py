@@ -68,12 +68,21 @@ class MachineControllerOptions:
 
     launch_timeout: float = 30 * 60.0  # not Launched this long after creation: failed, resource deleted
     registration_timeout: float = 15 * 60.0  # Launched but no Node this long: failed, resource deleted
+    initialization_timeout: float = 15 * 60.0  # Registered but never Ready with GPUs this long: failed
+    node_lost_timeout: float = 10 * 60.0  # its Node gone after registering this long: failed, replaced
     poll_interval: float = 10.0  # how often to look at a cloud resource that is not there yet
     retry_interval: float = 5.0  # retryable errors without a Retry-After
     max_concurrent_reconciles: int = 4
 
     def __post_init__(self) -> None:
-        for label in ("launch_timeout", "registration_timeout", "poll_interval", "retry_interval"):
+        for label in (
+            "launch_timeout",
+            "registration_timeout",
+            "initialization_timeout",
+            "node_lost_timeout",
+            "poll_interval",
+            "retry_interval",
+        ):
             if getattr(self, label) <= 0:
                 raise ValueError(
                     f"MachineControllerOptions.{label} is {getattr(self, label)}; give seconds > 0"
@@ -165,6 +174,8 @@ class MachineReconciler:
             launch_timeout=self.options.launch_timeout,
             poll_interval=self.options.poll_interval,
             registration_timeout=self.options.registration_timeout,
+            initialization_timeout=self.options.initialization_timeout,
+            node_lost_timeout=self.options.node_lost_timeout,
         )
         requeue = decision.requeue_after
         if decision.delete_cloud_resource and observed.exists and not refused:

@@ -16,8 +16,17 @@ after it, one turning False a Warning with its reason. So a reconcile that chang
 A Machine fails for good (`status.failureReason`/`failureMessage`, Launched and Ready False) when the cloud
 reports a non-retryable failure (quota, capacity, a bad request), when it is not Launched within the launch
 timeout (from creation), when no Node registers within the registration timeout (from Launched, Karpenter's
-15-minute liveness), or when its cloud resource disappears after it was requested. A failed Machine's
-cloud resource is deleted; it is never retried in place (its owner replaces it).
+15-minute liveness), when its registered Node never initializes (Ready, no start-up taints, GPUs
+allocatable) within the initialization timeout (from Registered), when its Node disappears after
+registering and does not come back within the node-lost timeout (from Registered turning False with
+`NodeNotFound`), or when its cloud resource disappears after it was requested. A failed Machine's cloud
+resource is deleted; it is never retried in place (its owner, the Workspace, replaces it after its
+`machine_retry_interval`).
+
+The initialization timeout applies only to a Node that was never Initialized: a Node that initialized and
+later went NotReady is left to node repair. "Never initialized" is read from the conditions themselves:
+Initialized's lastTransitionTime is not after Registered's (Initialized only moves after registration when
+it turns True, or back from True).
 """
 
 from __future__ import annotations
@@ -41,8 +50,10 @@ from kaito.api.machine import Machine, MachineStatus
 from kaito.provisioners.base import ObservedState, Phase
 
 __all__ = [
+    "REASON_INITIALIZATION_TIMEOUT",
     "REASON_LAUNCHING",
     "REASON_LAUNCH_TIMEOUT",
+    "REASON_NODE_LOST",
     "REASON_REGISTRATION_TIMEOUT",
     "REASON_RESOURCE_GONE",
     "STARTUP_TAINTS",
@@ -50,9 +61,11 @@ __all__ = [
     "MachineEvent",
     "changed",
     "format_duration",
+    "initialization_time_left",
     "launch_requested",
     "launch_time_left",
     "node_initialization",
+    "node_lost_time_left",
     "plan_machine",
     "registration_time_left",
 ]
@@ -61,6 +74,9 @@ REASON_LAUNCHING: Final = "Launching"
 REASON_LAUNCH_TIMEOUT: Final = "LaunchTimeout"
 REASON_RESOURCE_GONE: Final = "CloudResourceGone"
 REASON_REGISTRATION_TIMEOUT: Final = "RegistrationTimeout"
+REASON_INITIALIZATION_TIMEOUT: Final = "InitializationTimeout"
+REASON_NODE_LOST: Final = "NodeLost"
+REASON_NODE_NOT_FOUND: Final = "NodeNotFound"
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 
 # Taints a node carries until it is ready for work (kubelet, cloud provider, Karpenter's own).
@@ -144,6 +160,8 @@ def plan_machine(
     launch_timeout: float,
     poll_interval: float,
     registration_timeout: float = 15 * 60.0,
+    initialization_timeout: float = 15 * 60.0,
+    node_lost_timeout: float = 10 * 60.0,
 ) -> MachineDecision:
     """The next status of a live (not deleting, not failed) Machine and what to do about it."""
     old = machine.status or MachineStatus()
@@ -155,6 +173,8 @@ def plan_machine(
         now=now,
         launch_timeout=launch_timeout,
         registration_timeout=registration_timeout,
+        initialization_timeout=initialization_timeout,
+        node_lost_timeout=node_lost_timeout,
     )
     if failure is not None:
         reason, message = failure
@@ -194,13 +214,14 @@ def plan_machine(
                        CONDITION_TRUE if initialized else CONDITION_UNKNOWN, why, message, now)  # fmt: skip
     else:
         was = find_condition(old.conditions, names.MACHINE_CONDITION_REGISTERED)
-        lost = was is not None and was.is_true
+        # lost: it registered once; stays lost (False, NodeNotFound) until a Node is back or the timeout
+        lost = was is not None and (was.is_true or was.reason == REASON_NODE_NOT_FOUND)
         message = (
             f"Node {old.node_name} of this Machine is gone."
             if lost
             else f"Waiting for a Node with label {names.LABEL_MACHINE}={machine.metadata.name} to register."
         )
-        reason = "NodeNotFound" if lost else "AwaitingRegistration"
+        reason = REASON_NODE_NOT_FOUND if lost else "AwaitingRegistration"
         status = _with(status, names.MACHINE_CONDITION_REGISTERED,
                        CONDITION_FALSE if lost else CONDITION_UNKNOWN, reason, message, now)  # fmt: skip
         status = _with(status, names.MACHINE_CONDITION_INITIALIZED, CONDITION_UNKNOWN,
@@ -234,7 +255,13 @@ def plan_machine(
         if not launched:
             remaining = launch_time_left(machine, now, launch_timeout)
             requeue = max(0.0, min(poll_interval, remaining))
-        elif node is None and (left := registration_time_left(status, now, registration_timeout)) is not None:
+        elif node is None:
+            left = registration_time_left(status, now, registration_timeout)
+            if left is None:
+                left = node_lost_time_left(status, now, node_lost_timeout)
+            if left is not None:
+                requeue = max(0.0, min(poll_interval, left))
+        elif (left := initialization_time_left(status, now, initialization_timeout)) is not None:
             requeue = max(0.0, min(poll_interval, left))
     return MachineDecision(status, _events(old, status, None), requeue_after=requeue)
 
@@ -247,6 +274,8 @@ def _failure(
     now: datetime,
     launch_timeout: float,
     registration_timeout: float,
+    initialization_timeout: float,
+    node_lost_timeout: float,
 ) -> tuple[str, str] | None:
     resource = observed.resource or "the cloud resource"
     if observed.phase is Phase.FAILED and not observed.retryable:
@@ -273,7 +302,55 @@ def _failure(
                 f"(no Node carries label {names.LABEL_MACHINE}={machine.metadata.name}); {resource} is "
                 "being deleted.",
             )
+    if node is None:
+        left = node_lost_time_left(machine.status, now, node_lost_timeout)
+        if left is not None and left <= 0:
+            node_name = machine.status.node_name if machine.status is not None else None
+            return (
+                REASON_NODE_LOST,
+                f"Node {node_name or '(unknown)'} of this Machine disappeared after registering and did not "
+                f"come back within {format_duration(node_lost_timeout)}; {resource} is being deleted so "
+                "the Machine's owner can replace it.",
+            )
+    else:
+        left = initialization_time_left(machine.status, now, initialization_timeout)
+        initialized, _, why = node_initialization(node)
+        if not initialized and left is not None and left <= 0:
+            return (
+                REASON_INITIALIZATION_TIMEOUT,
+                f"The Node registered but did not initialize within {format_duration(initialization_timeout)}"
+                f" ({why}); {resource} is being deleted.",
+            )
     return None
+
+
+def node_lost_time_left(
+    status: MachineStatus | None, now: datetime, node_lost_timeout: float
+) -> float | None:
+    """Seconds left for a Node that disappeared after registering to come back (None: it is not lost)."""
+    conditions = status.conditions if status is not None else None
+    registered = find_condition(conditions, names.MACHINE_CONDITION_REGISTERED)
+    if registered is None or registered.is_true or registered.reason != REASON_NODE_NOT_FOUND:
+        return None
+    deadline = registered.last_transition_time + timedelta(seconds=node_lost_timeout)
+    return (deadline - now).total_seconds()
+
+
+def initialization_time_left(
+    status: MachineStatus | None, now: datetime, initialization_timeout: float
+) -> float | None:
+    """Seconds left for a registered Node to initialize (None: not registered, or it initialized once)."""
+    conditions = status.conditions if status is not None else None
+    registered = find_condition(conditions, names.MACHINE_CONDITION_REGISTERED)
+    if registered is None or not registered.is_true:
+        return None
+    initialized = find_condition(conditions, names.MACHINE_CONDITION_INITIALIZED)
+    if initialized is not None and (
+        initialized.is_true or initialized.last_transition_time > registered.last_transition_time
+    ):
+        return None  # initialized, now or before (see the module docstring)
+    deadline = registered.last_transition_time + timedelta(seconds=initialization_timeout)
+    return (deadline - now).total_seconds()
 
 
 def registration_time_left(
@@ -282,7 +359,7 @@ def registration_time_left(
     """Seconds left for a launched node to register (None: not launched yet, or it registered once)."""
     conditions = status.conditions if status is not None else None
     registered = find_condition(conditions, names.MACHINE_CONDITION_REGISTERED)
-    if registered is not None and (registered.is_true or registered.reason == "NodeNotFound"):
+    if registered is not None and (registered.is_true or registered.reason == REASON_NODE_NOT_FOUND):
         return None  # it did register: a Node lost later is not a launch that never joined
     launched = find_condition(conditions, names.MACHINE_CONDITION_LAUNCHED)
     if launched is None or not launched.is_true:

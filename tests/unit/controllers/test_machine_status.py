@@ -13,6 +13,7 @@ from kaito.api.meta import ObjectMeta
 from kaito.controllers.machine_status import (
     changed,
     format_duration,
+    initialization_time_left,
     launch_requested,
     launch_time_left,
     node_initialization,
@@ -249,3 +250,71 @@ def test_launch_time_left_counts_from_creation() -> None:
     assert launch_time_left(_machine(), CREATED + timedelta(seconds=100), 300) == 200
     bare = Machine(metadata=ObjectMeta(name="x"), spec=MachineSpec(instance_type="Standard_NC6s_v3"))
     assert launch_time_left(bare, CREATED, 300) == 300
+
+
+def _lost(ready_after: float = 60.0, lost_after: float = 120.0) -> MachineStatus:
+    """A Machine whose Node registered and initialized, then disappeared at `lost_after`."""
+    ready = _plan(ObservedState.running("p"), _node(), after=ready_after).status
+    return _plan(ObservedState.running("p"), None, after=lost_after, status=ready).status
+
+
+@pytest.mark.parametrize(
+    ("since_lost", "failed", "requeue"),
+    [(1.0, False, 10.0), (595.0, False, 5.0), (600.0, True, None)],
+)
+def test_a_node_lost_after_registering_fails_the_machine_after_the_node_lost_timeout(
+    since_lost: float, failed: bool, requeue: float | None
+) -> None:
+    lost = _lost()
+    assert _conditions(lost)["Registered"] == ("False", "NodeNotFound")
+    later = _plan(ObservedState.running("p"), None, after=120.0 + since_lost, status=lost)
+    assert later.status.failed is failed
+    assert later.delete_cloud_resource is failed
+    assert later.requeue_after == (pytest.approx(requeue) if requeue is not None else None)
+    if failed:
+        assert later.status.failure_reason == "NodeLost"
+        assert later.status.failure_message == (
+            "Node n1 of this Machine disappeared after registering and did not come back within 10m0s; "
+            "p is being deleted so the Machine's owner can replace it."
+        )
+    else:
+        assert _conditions(later.status)["Registered"] == ("False", "NodeNotFound")
+
+
+def test_a_lost_node_that_comes_back_in_time_makes_the_machine_ready_again() -> None:
+    back = _plan(ObservedState.running("p"), _node(), after=500.0, status=_lost())
+    assert not back.status.failed
+    assert _conditions(back.status)["Ready"] == ("True", "Ready")
+    # and the timer starts afresh if it is lost again
+    lost_again = _plan(ObservedState.running("p"), None, after=700.0, status=back.status)
+    assert not _plan(ObservedState.running("p"), None, after=1200.0, status=lost_again.status).status.failed
+
+
+@pytest.mark.parametrize(
+    ("node", "why"),
+    [
+        (_node(gpus="0"), "reports nvidia.com/gpu allocatable '0'"),
+        (_node(ready=False), "is not Ready"),
+        (_node(taints=["node.kubernetes.io/not-ready"]), "still has start-up taints"),
+    ],
+)
+def test_a_registered_node_that_never_initializes_fails_after_the_initialization_timeout(
+    node: dict[str, Any], why: str
+) -> None:
+    registered = _plan(ObservedState.running("p"), node, after=60.0)
+    assert initialization_time_left(registered.status, CREATED + timedelta(seconds=60), 900) == 900
+    waiting = _plan(ObservedState.running("p"), node, after=60.0 + 898, status=registered.status)
+    assert not waiting.status.failed and waiting.requeue_after == pytest.approx(2.0)
+    late = _plan(ObservedState.running("p"), node, after=60.0 + 900, status=waiting.status)
+    assert late.status.failure_reason == "InitializationTimeout" and late.delete_cloud_resource
+    assert "did not initialize within 15m0s" in (late.status.failure_message or "")
+    assert why in (late.status.failure_message or "")
+
+
+def test_a_node_that_initialized_and_later_goes_not_ready_is_not_an_initialization_timeout() -> None:
+    ready = _plan(ObservedState.running("p"), _node(), after=60.0).status
+    sick = _plan(ObservedState.running("p"), _node(ready=False), after=120.0, status=ready).status
+    much_later = _plan(ObservedState.running("p"), _node(ready=False), after=5000.0, status=sick)
+    assert not much_later.status.failed
+    assert _conditions(much_later.status)["Ready"][0] == "Unknown"
+    assert initialization_time_left(sick, CREATED + timedelta(seconds=5000), 900) is None
