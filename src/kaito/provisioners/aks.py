@@ -14,6 +14,9 @@ WorkloadIdentityCredential when `AZURE_FEDERATED_TOKEN_FILE` is set, else Defaul
 the embedded endpoint of `kaito.sim`, pass an explicit credential (`StaticTokenCredential`), its `base_url`
 and `connection_verify=<its CA file>`.
 
+`list()` pages through the cluster's agent pools (the SDK follows `nextLink`) and keeps only those kaito
+tagged as its own (`aks_pool.owned_pool`); `delete_owned` deletes one of them by pool name.
+
 `throttled` counts the 429s that got past the SDK's own retries. Each becomes a ThrottledError carrying
 the Retry-After, and until that time has passed every call fails fast with the remaining wait instead of
 touching ARM: a reconcile triggered early by some watch event must not spend the subscription's request
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +39,17 @@ from azure.mgmt.containerservice.aio import ContainerServiceClient
 from kaito import ctrl
 from kaito.api import names
 from kaito.api.machine import Machine
-from kaito.provisioners.aks_pool import build_agent_pool, classify_azure_error, observe_pool, pool_name
+from kaito.provisioners.aks_pool import (
+    build_agent_pool,
+    classify_azure_error,
+    observe_pool,
+    owned_pool,
+    pool_name,
+)
 from kaito.provisioners.base import (
     ObservedState,
     OperationInProgress,
+    OwnedResource,
     Provisioner,
     ProvisionerError,
     ThrottledError,
@@ -148,7 +158,7 @@ class AksProvisioner(Provisioner):
                 self.config.resource_group,
                 self.config.cluster_name,
                 name,
-                build_agent_pool(machine),
+                build_agent_pool(machine, created_at=self.clock.now()),
                 polling=False,
             )
             body = await poller.result()
@@ -173,8 +183,27 @@ class AksProvisioner(Provisioner):
         return observe_pool(pool)
 
     async def delete(self, machine: Machine) -> None:
+        await self._delete_pool(pool_name(machine.metadata.name or ""))
+
+    async def list(self) -> Sequence[OwnedResource]:
         self._respect_retry_after()
-        name = pool_name(machine.metadata.name or "")
+        owned: list[OwnedResource] = []
+        try:
+            async for pool in self.client.agent_pools.list(
+                self.config.resource_group, self.config.cluster_name
+            ):
+                found = owned_pool(pool)
+                if found is not None:
+                    owned.append(found)
+        except AzureError as exc:
+            raise self._classify(exc) from exc
+        return owned
+
+    async def delete_owned(self, owned: OwnedResource) -> None:
+        await self._delete_pool(owned.name)
+
+    async def _delete_pool(self, name: str) -> None:
+        self._respect_retry_after()
         try:
             poller = await self.client.agent_pools.begin_delete(
                 self.config.resource_group, self.config.cluster_name, name, polling=False

@@ -4,7 +4,9 @@ One agent pool per Machine, as Azure/gpu-provisioner makes them: count 1, `vmSiz
 instance type, mode User, a VirtualMachineScaleSets pool of Linux nodes, node labels tying the node to its
 Machine and Workspace (`kaito.sh/machine`, `kaito.sh/workspace`, `kaito.sh/workspacenamespace`,
 `kaito.sh/machine-type=gpu`), the GPU taint `sku=gpu:NoSchedule`, the OS disk from
-`spec.osDiskSizeGB`, and tags naming the Machine (so leaked pools can be found by owner).
+`spec.osDiskSizeGB`, and tags naming the Machine, the creator (`kaito.sh-created-by=kaito`) and the
+creation time (`kaito.sh-created-at`, RFC 3339 UTC: AgentPool has no creation time of its own), so leaked
+pools can be found by owner and aged (`owned_pool`).
 
 Pool names follow AKS's Linux rule `^[a-z][a-z0-9]{0,11}$`. `pool_name(machine)` is deterministic, so a
 restarted controller (or a stale cache) derives the same name and finds the pool instead of making a second
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from azure.core.exceptions import (
@@ -36,6 +39,7 @@ from kaito.provisioners.base import (
     CapacityError,
     ObservedState,
     OperationInProgress,
+    OwnedResource,
     PermanentError,
     ProvisionerError,
     QuotaError,
@@ -47,11 +51,14 @@ __all__ = [
     "CAPACITY_CODES",
     "POOL_NAME_PATTERN",
     "QUOTA_CODES",
+    "TAG_CREATED_AT",
+    "TAG_CREATED_BY",
     "TAG_MACHINE",
     "build_agent_pool",
     "classify_azure_error",
     "classify_error_code",
     "observe_pool",
+    "owned_pool",
     "pool_name",
     "pool_node_labels",
     "pool_taints",
@@ -60,6 +67,8 @@ __all__ = [
 POOL_NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 TAG_MACHINE: Final = "kaito.sh-machine"  # ARM tag names may not contain '/'
 TAG_CREATED_BY: Final = "kaito.sh-created-by"
+TAG_CREATED_AT: Final = "kaito.sh-created-at"
+CREATED_BY_KAITO: Final = "kaito"
 
 QUOTA_CODES: Final = frozenset({"QuotaExceeded", "OperationNotAllowedQuota"})
 CAPACITY_CODES: Final = frozenset(
@@ -103,9 +112,13 @@ def pool_taints(machine: Machine) -> list[str]:
     return taints
 
 
-def build_agent_pool(machine: Machine, *, extra_tags: Mapping[str, str] | None = None) -> AgentPool:
-    """The AgentPool body for one Machine (see the module docstring)."""
-    tags = {TAG_MACHINE: _name(machine), TAG_CREATED_BY: "kaito", **(extra_tags or {})}
+def build_agent_pool(
+    machine: Machine, *, extra_tags: Mapping[str, str] | None = None, created_at: datetime | None = None
+) -> AgentPool:
+    """The AgentPool body for one Machine (see the module docstring); `created_at` becomes a tag."""
+    tags = {TAG_MACHINE: _name(machine), TAG_CREATED_BY: CREATED_BY_KAITO, **(extra_tags or {})}
+    if created_at is not None:
+        tags[TAG_CREATED_AT] = created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     ref = machine.spec.workspace_ref
     if ref is not None:
         tags["kaito.sh-workspace"] = f"{ref.namespace}.{ref.name}"
@@ -146,6 +159,33 @@ def observe_pool(pool: AgentPool) -> ObservedState:
     if state in _PROVISIONING_STATES or not state:
         return ObservedState.provisioning(resource, f"Agent pool {name} is {state or 'being created'}.")
     return ObservedState.provisioning(resource, f"Agent pool {name} is in provisioning state {state}.")
+
+
+def owned_pool(pool: AgentPool) -> OwnedResource | None:
+    """The pool as an `OwnedResource` when kaito made it (tags `kaito.sh-created-by=kaito` and
+    `kaito.sh-machine`), else None: a pool without both tags is never ours to touch."""
+    tags: Mapping[str, str] = pool.tags or {}
+    machine = tags.get(TAG_MACHINE)
+    if tags.get(TAG_CREATED_BY) != CREATED_BY_KAITO or not machine:
+        return None
+    name = str(pool.name or "")
+    return OwnedResource(
+        name=name,
+        machine=machine,
+        created=_parse_time(tags.get(TAG_CREATED_AT)),
+        deleting=str(pool.provisioning_state or "") == "Deleting",
+        resource=f"agent pool {name}",
+    )
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # a tag someone edited: age the pool from when the sweep first sees it
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def classify_error_code(code: str, message: str, *, status: int | None = None) -> ProvisionerError:

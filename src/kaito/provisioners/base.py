@@ -4,6 +4,12 @@
     get(machine)      what the cloud holds for the machine now, as an `ObservedState`
     delete(machine)   start removing it; idempotent (nothing there is success)
     matches(node, m)  whether a Kubernetes Node is the one made for `m` (pure, no I/O)
+    list()            what this provisioner made (found by its owner tags/labels), as `OwnedResource`s
+    delete_owned(r)   start removing one of those by name, when its Machine no longer exists
+
+`list` and `delete_owned` serve the orphan sweep (`kaito.controllers.orphans`): a resource whose Machine was
+force-deleted, or whose create raced the Machine's delete, has no Machine left to clean it up. `list` must
+return only what carries this provisioner's ownership marks, so a sweep can never touch anything else.
 
 None of them blocks until a long-running cloud operation ends: `create` and `delete` start it and return,
 the Machine reconciler calls `get` again on a later reconcile. That keeps one slow cloud from stalling the
@@ -32,6 +38,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -41,6 +48,7 @@ __all__ = [
     "CapacityError",
     "ObservedState",
     "OperationInProgress",
+    "OwnedResource",
     "PermanentError",
     "Phase",
     "Provisioner",
@@ -176,6 +184,23 @@ class ObservedState:
         return self.phase is not Phase.GONE
 
 
+@dataclass(frozen=True)
+class OwnedResource:
+    """A cloud resource a provisioner made, as its listing shows it.
+
+    Invariants: only resources carrying the provisioner's ownership marks are ever built (an AKS pool tagged
+    `kaito.sh-created-by=kaito`, a NodeClaim labelled with our node pool and `kaito.sh/machine`);
+    `machine` is the Machine named by those marks; `created` is when the resource was made, None when the
+    cloud does not say (the sweep then ages it from when it first saw it).
+    """
+
+    name: str  # the cloud's name for it: the pool name, the NodeClaim name
+    machine: str  # the Machine it was made for
+    created: datetime | None = None
+    deleting: bool = False  # a delete is already running
+    resource: str = ""  # a human name for events: "agent pool gpu0001"
+
+
 class Provisioner(abc.ABC):
     """Makes and removes the cloud resource behind one Machine (see the module docstring)."""
 
@@ -196,6 +221,14 @@ class Provisioner(abc.ABC):
     @abc.abstractmethod
     def matches(self, node: Mapping[str, Any], machine: Machine) -> bool:
         """Whether `node` (a core/v1 Node as a dict) is the node made for `machine`."""
+
+    @abc.abstractmethod
+    async def list(self) -> Sequence[OwnedResource]:
+        """Every resource this provisioner made (ownership marks only; see `OwnedResource`)."""
+
+    @abc.abstractmethod
+    async def delete_owned(self, owned: OwnedResource) -> None:
+        """Start deleting a resource `list` returned; success when it is already gone. Idempotent."""
 
     def watched_kinds(self) -> Sequence[tuple[str, str]]:
         """Kinds (apiVersion, kind) whose objects carry `kaito.sh/machine` and should wake the Machine."""

@@ -7,6 +7,9 @@ The claim's shape and the meaning of its status are the pure functions of
 instance; the claim is GONE once that finished). NodeClaims carry `kaito.sh/machine`, so the Machine
 controller watches them (`watched_kinds`) and wakes the Machine on every status change.
 
+`list()` lists the NodeClaims labelled with our node pool and `kaito.sh/machine` (the label selector does
+the filtering server-side; `owned_nodeclaim` checks again); `delete_owned` deletes one by name.
+
 API failures map onto the provisioner errors: 429 -> ThrottledError (Retry-After kept), 5xx and lost
 connections -> RetryableError, a cluster without the NodeClaim CRD or a refused claim -> PermanentError.
 """
@@ -21,6 +24,7 @@ from kaito.api import names
 from kaito.api.machine import Machine
 from kaito.provisioners.base import (
     ObservedState,
+    OwnedResource,
     PermanentError,
     Provisioner,
     ProvisionerError,
@@ -28,12 +32,14 @@ from kaito.provisioners.base import (
     ThrottledError,
 )
 from kaito.provisioners.karpenter_claim import (
+    LABEL_NODE_POOL,
     NODECLAIM_API_VERSION,
     NODECLAIM_KIND,
     KarpenterConfig,
     build_nodeclaim,
     nodeclaim_name,
     observe_nodeclaim,
+    owned_nodeclaim,
 )
 
 __all__ = ["NODECLAIM", "KarpenterProvisioner", "classify_api_error"]
@@ -90,8 +96,23 @@ class KarpenterProvisioner(Provisioner):
         return observe_nodeclaim(claim, machine_name=name)
 
     async def delete(self, machine: Machine) -> None:
+        await self._delete_claim(nodeclaim_name(machine.metadata.name or ""))
+
+    async def list(self) -> Sequence[OwnedResource]:
+        selector = f"{LABEL_NODE_POOL}={self.config.node_pool},{names.LABEL_MACHINE}"
         try:
-            await self.client.delete(NODECLAIM, nodeclaim_name(machine.metadata.name or ""))
+            claims = await self.client.list(NODECLAIM, label_selector=selector)
+        except ctrl.CtrlError as exc:
+            raise classify_api_error(exc) from exc
+        found = (owned_nodeclaim(claim, self.config.node_pool) for claim in claims.items)
+        return [owned for owned in found if owned is not None]
+
+    async def delete_owned(self, owned: OwnedResource) -> None:
+        await self._delete_claim(owned.name)
+
+    async def _delete_claim(self, name: str) -> None:
+        try:
+            await self.client.delete(NODECLAIM, name)
         except ctrl.NotFound:
             return
         except ctrl.CtrlError as exc:

@@ -18,6 +18,9 @@ A Machine becomes one cluster-scoped `karpenter.sh/v1` NodeClaim, shaped as KAIT
 Observation follows Karpenter's conditions: Launched True -> RUNNING (providerID, nodeName); Launched False
 (Karpenter then deletes the claim itself, e.g. InsufficientCapacity) -> FAILED with its reason and message;
 a claim being deleted for another reason -> DELETING; no claim -> GONE.
+
+`owned_nodeclaim` recognises our claims for the orphan sweep: labelled with our node pool and
+`kaito.sh/machine`, aged by `metadata.creationTimestamp`.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from kaito.api import names
 from kaito.api.machine import Machine
-from kaito.provisioners.base import ObservedState
+from kaito.provisioners.base import ObservedState, OwnedResource
 from kaito.runtimes.errors import UnknownSkuError
 from kaito.runtimes.skus import get_gpu_config
 
@@ -43,6 +47,7 @@ __all__ = [
     "build_nodeclaim",
     "nodeclaim_name",
     "observe_nodeclaim",
+    "owned_nodeclaim",
 ]
 
 NODECLAIM_API_VERSION: Final = "karpenter.sh/v1"
@@ -161,3 +166,31 @@ def observe_nodeclaim(claim: Mapping[str, Any] | None, *, machine_name: str = ""
         return ObservedState.pending(resource, f"Karpenter has not picked up {resource} yet.")
     detail = launched.get("message") or "awaiting launch"
     return ObservedState.provisioning(resource, f"{resource} is launching ({detail}).")
+
+
+def owned_nodeclaim(claim: Mapping[str, Any], node_pool: str) -> OwnedResource | None:
+    """The claim as an `OwnedResource` when kaito made it (labels `karpenter.sh/nodepool=<node_pool>` and
+    `kaito.sh/machine`), else None: a claim without both is never ours to touch."""
+    meta = claim.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    machine = labels.get(names.LABEL_MACHINE)
+    if labels.get(LABEL_NODE_POOL) != node_pool or not machine:
+        return None
+    name = str(meta.get("name") or "")
+    return OwnedResource(
+        name=name,
+        machine=str(machine),
+        created=_parse_time(meta.get("creationTimestamp")),
+        deleting=bool(meta.get("deletionTimestamp")),
+        resource=f"NodeClaim {name}",
+    )
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

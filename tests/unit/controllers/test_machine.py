@@ -11,7 +11,7 @@ agree without sleeping.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from kaito.api.meta import ObjectMeta
 from kaito.controllers.machine import MACHINE, MachineControllerOptions, MachineReconciler
 from kaito.provisioners.base import (
     ObservedState,
+    OwnedResource,
     Provisioner,
     ProvisionerError,
     ProvisionerRegistry,
@@ -132,6 +133,13 @@ class FakeProvisioner(Provisioner):
     def matches(self, node: Mapping[str, Any], machine: Machine) -> bool:
         labels = (node.get("metadata") or {}).get("labels") or {}
         return labels.get(names.LABEL_MACHINE) == machine.metadata.name
+
+    async def list(self) -> Sequence[OwnedResource]:
+        return [OwnedResource(name=n, machine=n) for n, s in self.state.items() if s.exists]
+
+    async def delete_owned(self, owned: OwnedResource) -> None:
+        if owned.name in self.state:
+            self.state[owned.name] = ObservedState.deleting("fake VM")
 
     def finish_deleting(self, name: str) -> None:
         self.state.pop(name, None)

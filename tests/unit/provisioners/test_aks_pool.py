@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azure.core.rest import HttpRequest
-from azure.mgmt.containerservice.models import AgentPool
+from azure.mgmt.containerservice.models import AgentPool, AgentPoolManagedClusterAgentPoolProfileProperties
 
 from kaito.api.machine import Machine, MachineSpec, Taint, WorkspaceReference
 from kaito.api.meta import ObjectMeta
@@ -18,11 +19,13 @@ from kaito.provisioners.aks_pool import (
     classify_azure_error,
     classify_error_code,
     observe_pool,
+    owned_pool,
     pool_name,
 )
 from kaito.provisioners.base import (
     CapacityError,
     OperationInProgress,
+    OwnedResource,
     PermanentError,
     Phase,
     QuotaError,
@@ -201,3 +204,43 @@ def test_a_failed_long_running_operation_with_status_200_is_classified_by_its_co
 def test_no_answer_at_all_is_retryable() -> None:
     error = classify_azure_error(ServiceRequestError("connection refused"))
     assert isinstance(error, RetryableError) and error.reason == "ConnectionFailed"
+
+
+def _tagged_pool(tags: dict[str, str] | None, state: str = "Succeeded") -> AgentPool:
+    pool = AgentPool(properties=AgentPoolManagedClusterAgentPoolProfileProperties(tags=tags))
+    pool.name = "gpunode1"
+    pool.properties.provisioning_state = state
+    return pool
+
+
+def test_a_pool_built_for_a_machine_is_recognised_as_ours_with_its_creation_time() -> None:
+    made = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
+    body = build_agent_pool(_machine(), created_at=made)
+    assert body.tags is not None and body.tags["kaito.sh-created-at"] == "2026-03-01T12:00:05Z"
+    owned = owned_pool(_tagged_pool(dict(body.tags)))
+    assert owned == OwnedResource("gpunode1", "gpu-node-1", made, False, "agent pool gpunode1")
+
+
+@pytest.mark.parametrize(
+    ("tags", "state", "expected"),
+    [
+        (None, "Succeeded", None),  # a system pool: no tags at all
+        ({"kaito.sh-machine": "m"}, "Succeeded", None),  # not created by kaito
+        ({"kaito.sh-created-by": "someone-else", "kaito.sh-machine": "m"}, "Succeeded", None),
+        ({"kaito.sh-created-by": "kaito"}, "Succeeded", None),  # no Machine named
+        (
+            {"kaito.sh-created-by": "kaito", "kaito.sh-machine": "m"},
+            "Deleting",
+            OwnedResource("gpunode1", "m", None, True, "agent pool gpunode1"),
+        ),
+        (  # an unreadable creation time: aged from when the sweep first sees it
+            {"kaito.sh-created-by": "kaito", "kaito.sh-machine": "m", "kaito.sh-created-at": "yesterday"},
+            "Creating",
+            OwnedResource("gpunode1", "m", None, False, "agent pool gpunode1"),
+        ),
+    ],
+)
+def test_owned_pool_only_claims_pools_kaito_tagged(
+    tags: dict[str, str] | None, state: str, expected: OwnedResource | None
+) -> None:
+    assert owned_pool(_tagged_pool(tags, state)) == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from kaito.provisioners.base import (
     CapacityError,
     ObservedState,
     OperationInProgress,
+    OwnedResource,
     PermanentError,
     Phase,
     Provisioner,
@@ -40,6 +41,12 @@ class Named(Provisioner):
 
     def matches(self, node: Mapping[str, Any], machine: Machine) -> bool:
         return False
+
+    async def list(self) -> Sequence[OwnedResource]:
+        return []
+
+    async def delete_owned(self, owned: OwnedResource) -> None:
+        return None
 
     async def close(self) -> None:
         self.closed = True

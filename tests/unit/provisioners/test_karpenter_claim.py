@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from kaito.api.machine import Machine, MachineSpec, Taint, WorkspaceReference
 from kaito.api.meta import ObjectMeta
-from kaito.provisioners.base import Phase
+from kaito.provisioners.base import OwnedResource, Phase
 from kaito.provisioners.karpenter_claim import (
     KarpenterConfig,
     build_nodeclaim,
     nodeclaim_name,
     observe_nodeclaim,
+    owned_nodeclaim,
 )
 
 
@@ -131,3 +133,36 @@ def test_a_launched_claim_gives_its_provider_id_and_node_name() -> None:
 def test_insufficient_capacity_keeps_karpenters_message() -> None:
     observed = observe_nodeclaim(_claim(("Launched", "False", "InsufficientCapacity")))
     assert observed.message == "InsufficientCapacity message" and not observed.retryable
+
+
+def test_a_claim_built_for_a_machine_is_recognised_as_ours_with_its_creation_time() -> None:
+    claim = build_nodeclaim(_machine(), KarpenterConfig())
+    claim["metadata"]["creationTimestamp"] = "2026-03-01T12:00:05Z"
+    owned = owned_nodeclaim(claim, "kaito")
+    assert owned == OwnedResource(
+        nodeclaim_name("phi-3-0"),
+        "phi-3-0",
+        datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC),
+        False,
+        f"NodeClaim {nodeclaim_name('phi-3-0')}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "deleting", "machine"),
+    [
+        ({"karpenter.sh/nodepool": "default"}, False, None),  # someone else's claim
+        ({"karpenter.sh/nodepool": "default", "kaito.sh/machine": "m"}, False, None),  # other node pool
+        ({"karpenter.sh/nodepool": "kaito"}, False, None),  # our pool, but no Machine named
+        ({"karpenter.sh/nodepool": "kaito", "kaito.sh/machine": "m"}, True, "m"),
+    ],
+)
+def test_owned_nodeclaim_only_claims_our_labelled_claims(
+    labels: dict[str, str], deleting: bool, machine: str | None
+) -> None:
+    meta: dict[str, Any] = {"name": "ws123", "labels": labels}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-03-01T12:00:00Z"
+    owned = owned_nodeclaim({"metadata": meta}, "kaito")
+    assert (owned.machine if owned else None) == machine
+    assert owned is None or (owned.deleting is deleting and owned.created is None)
