@@ -11,7 +11,8 @@ Modules, one job each:
 * workspace_status              the next status and the Events its changes tell (pure)
 * workspace_progress            the phases `kaito up` prints (pure)
 * workspace_metrics             phase-duration histograms and Workspaces by state
-* operator                      one Manager with both controllers, from an OperatorConfig
+* orphans                       the sweep deleting pools/NodeClaims whose Machine is gone
+* operator                      one Manager with both controllers and the sweep, from an OperatorConfig
 
 Every public name of every module is re-exported here.
 """
@@ -22,6 +23,8 @@ from kaito.controllers.machine_status import *  # noqa: F403
 from kaito.controllers.machine_status import __all__ as _machine_status_all
 from kaito.controllers.operator import *  # noqa: F403
 from kaito.controllers.operator import __all__ as _operator_all
+from kaito.controllers.orphans import *  # noqa: F403
+from kaito.controllers.orphans import __all__ as _orphans_all
 from kaito.controllers.tuning import *  # noqa: F403
 from kaito.controllers.tuning import __all__ as _tuning_all
 from kaito.controllers.workspace import *  # noqa: F403
@@ -44,6 +47,7 @@ __all__ = sorted(
         *_machine_all,
         *_machine_status_all,
         *_operator_all,
+        *_orphans_all,
         *_tuning_all,
         *_workspace_all,
         *_workspace_machines_all,

@@ -7,7 +7,9 @@
 - the Workspace controller (`workspace.add_workspace_controller`);
 - the Machine controller with the provisioners: AKS (`AksConfig`; an explicit credential for the embedded
   endpoint of kaito.sim, else workload identity / DefaultAzureCredential) and, when a node class is given,
-  Karpenter. `provisioner` names the default for Machines that name none.
+  Karpenter. `provisioner` names the default for Machines that name none;
+- the orphan sweep (`orphans.add_orphan_sweeper`, on the leader only): pools and NodeClaims whose Machine
+  is gone are deleted every `orphans.interval` seconds once `orphans.min_age` old.
 
 `Operator.run()` runs until stopped and closes the provisioners' clients afterwards. The client should use
 the field manager `kaito` (`FIELD_MANAGER`) so server-side applies are attributed to the operator.
@@ -24,6 +26,7 @@ from typing import Any, Final, Literal
 from kaito import ctrl
 from kaito.api import all_crds
 from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.workspace import (
     WorkspaceControllerOptions,
     WorkspaceReconciler,
@@ -64,6 +67,7 @@ class OperatorConfig:
     metrics_port: int | None = None  # None: /metrics only on the health port
     workspace: WorkspaceControllerOptions = field(default_factory=WorkspaceControllerOptions)
     machine: MachineControllerOptions = field(default_factory=MachineControllerOptions)
+    orphans: OrphanSweepOptions = field(default_factory=OrphanSweepOptions)
 
     def __post_init__(self) -> None:
         if self.provisioner == "karpenter" and self.karpenter_node_class is None:
@@ -125,11 +129,12 @@ def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerReg
 
 @dataclass
 class Operator:
-    """A built operator: its manager, the Workspace reconciler and the provisioners to close."""
+    """A built operator: its manager, the Workspace reconciler, the provisioners to close, the sweeper."""
 
     manager: ctrl.Manager
     workspace: WorkspaceReconciler
     provisioners: ProvisionerRegistry
+    orphans: OrphanSweeper
 
     async def run(self) -> None:
         """Run until `manager.stop()`; closes the provisioners' clients afterwards."""
@@ -165,7 +170,8 @@ def build_operator(
     provisioners = _provisioners(client, config)
     add_machine_controller(manager, provisioners, config.machine)
     workspace = add_workspace_controller(manager, config.workspace)
-    return Operator(manager, workspace, provisioners)
+    orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
+    return Operator(manager, workspace, provisioners, orphans)
 
 
 async def install_crds(client: ctrl.Client) -> list[str]:
