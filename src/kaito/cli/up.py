@@ -3,7 +3,9 @@
     kaito up --apply manifests/samples/workspace-phi-3-mini.yaml
 
 starts kaito.sim (API server, node and workload simulator, the AKS ARM endpoint), installs the CRDs, runs
-the operator with the AKS provisioner pointed at the embedded ARM endpoint (its CA trusted explicitly),
+the operator with the AKS provisioner pointed at the embedded ARM endpoint (its CA trusted explicitly) or,
+with `--provisioner karpenter`, with the Karpenter provisioner as the default and the sim's fake Karpenter
+turning its NodeClaims into Nodes,
 writes a kubeconfig and prints the `export KUBECONFIG=...` line. With `--apply FILE` it applies the
 Workspace(s) in FILE and prints one line per phase as each is reached (validated, planned N nodes, machines
 launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
@@ -21,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import yaml
 
@@ -36,6 +38,7 @@ __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "r
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
+_SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class UpOptions:
     kubeconfig_out: Path = DEFAULT_KUBECONFIG
     port: int = 0
     health_port: int | None = 0
+    provisioner: Literal["aks", "karpenter"] = "aks"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -78,6 +82,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port", type=int, default=0, help="API server port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument(
+        "--provisioner",
+        choices=("aks", "karpenter"),
+        default="aks",
+        help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
     )
     parser.set_defaults(func=run)
 
@@ -138,7 +148,10 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     """Run `kaito up` until done (`--exit-when-ready`) or `stop` is set; returns the exit code."""
     started = time.monotonic()
     manifests = load_manifests(options.apply) if options.apply is not None else []
-    async with Cluster(port=options.port, kubeconfig_path=options.kubeconfig_out) as cluster:
+    karpenter = options.provisioner == "karpenter"
+    async with Cluster(
+        port=options.port, kubeconfig_path=options.kubeconfig_out, karpenter=karpenter
+    ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
         aks = AksConfig(
@@ -157,14 +170,16 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             operator = build_operator(
                 client,
                 OperatorConfig(
-                    provisioner="aks",
+                    provisioner=options.provisioner,
                     aks=aks,
                     aks_credential=StaticTokenCredential(),
+                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
                     health_port=options.health_port,
                 ),
             )
             running = asyncio.create_task(operator.run(), name="kaito-operator")
             print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+            print(f"provisioner: {options.provisioner}", file=out)
             print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
             print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
             try:
@@ -242,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
+        provisioner=args.provisioner,
     )
 
     async def main() -> int:

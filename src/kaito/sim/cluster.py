@@ -12,6 +12,8 @@
   ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
   processes (:mod:`kaito.sim.processes`);
 - the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``;
+- the fake Karpenter (:mod:`kaito.sim.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
+  ``karpenter=True``, with ``karpenter_options`` as its keyword arguments (``c.karpenter``);
 - with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.authz`): a token from
   :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
   kubeconfig keeps full access.
@@ -43,6 +45,7 @@ from kaito.sim.tls import TlsBundle
 
 if TYPE_CHECKING:
     from kaito.sim.arm import ArmServer
+    from kaito.sim.karpenter import KarpenterSimulator
     from kaito.sim.kubelet import Timings
     from kaito.sim.processes import ProcessRuntimeConfig
     from kaito.sim.workloads import WorkloadSimulator
@@ -68,6 +71,8 @@ class Cluster:
         arm_options: dict[str, Any] | None = None,
         authorization: bool = False,
         process_runtime: ProcessRuntimeConfig | None = None,
+        karpenter: bool = False,
+        karpenter_options: dict[str, Any] | None = None,
     ) -> None:
         self.port = port
         self.tls = tls
@@ -76,6 +81,9 @@ class Cluster:
         self.faults = Faults()
         self.store = Store()
         self.arm: ArmServer | None = None
+        self.karpenter: KarpenterSimulator | None = None
+        self._want_karpenter = karpenter
+        self._karpenter_options = dict(karpenter_options or {})
         self.workloads: WorkloadSimulator | None = None
         self.apiserver: ApiServer | None = None
         self.tls_bundle: TlsBundle | None = None
@@ -166,6 +174,11 @@ class Cluster:
             await self._start_workloads()
         if self._want_arm:
             await self._start_arm()
+        if self._want_karpenter:
+            from kaito.sim.karpenter import KarpenterSimulator
+
+            self.karpenter = KarpenterSimulator(self.store, **self._karpenter_options)
+            self.karpenter.start()
         path = self._kubeconfig_path or self._tmpdir / "kubeconfig"
         ca = self.tls_bundle.ca_pem() if self.tls and self.tls_bundle else None
         self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca)
@@ -196,6 +209,8 @@ class Cluster:
         if not self._started:
             return
         self._started = False
+        if self.karpenter is not None:
+            self.karpenter.stop()
         if self.arm is not None:
             await self.arm.stop()
         if self.workloads is not None:
