@@ -8,6 +8,10 @@ provisioner with the sim's fake Karpenter (the `provisioner` fixture picks the d
 live in tests/integration/rbac_support.py. It yields a `Harness` with an admin client for the test's own
 actions (field manager `kubectl`), the operator's client, and helpers to apply samples and await conditions.
 
+`Harness.kill_operator()` ends the operator the way a killed pod ends (every reconcile and request in
+flight cancelled where it stands, no graceful shutdown) and `Harness.start_operator()` starts a fresh one
+(new client, caches and queues) against the same cluster, for the resilience tests.
+
 Every test ends with the leak check of issue 7 (Workspaces still present are deleted through the operator, and
 then not one Machine, agent pool, NodeClaim or provisioned Node may be left) and the RBAC check of issue 8:
 no request of the operator was refused. A refusal fails the test with kube-apiserver's 403 message, at once
@@ -31,7 +35,7 @@ import yaml
 
 from kaito import ctrl
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
-from kaito.controllers.operator import OperatorConfig, build_operator
+from kaito.controllers.operator import Operator, OperatorConfig, build_operator
 from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
@@ -95,11 +99,55 @@ class Harness:
 
     condition_of = staticmethod(condition_of)
 
-    def __init__(self, cluster: Cluster, user: ctrl.Client, operator_client: ctrl.Client) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        user: ctrl.Client,
+        build: Callable[[ctrl.Client], Operator],
+    ) -> None:
         self.cluster = cluster
         self.user = user
-        self.operator_client = operator_client
+        self.operator_client: ctrl.Client | None = None  # the running operator's, while it runs
         self.byo_nodes: set[str] = set()
+        self._build = build
+        self._clients: contextlib.AsyncExitStack | None = None
+        self._running: tuple[Operator, asyncio.Task[None]] | None = None
+
+    async def start_operator(self) -> None:
+        """Start a fresh operator process (its own client, caches, queues) and wait for its caches."""
+        assert self._running is None, "the operator is already running"
+        stack = contextlib.AsyncExitStack()
+        self.operator_client = await stack.enter_async_context(rbac.operator_client(self.cluster, self.user))
+        built = self._build(self.operator_client)
+        built.manager.graceful_shutdown_timeout = 2.0
+        task = asyncio.create_task(built.run())
+        self._clients, self._running = stack, (built, task)
+        await self.eventually(lambda: _synced(built.manager, task), within=10.0)
+
+    async def kill_operator(self) -> None:
+        """End the operator as a killed pod ends: what is in flight is cancelled where it stands."""
+        await self._end_operator(graceful=False)
+
+    async def stop_operator(self) -> None:
+        """Stop the operator gracefully (reconciles in flight finish), as the fixture does at the end."""
+        await self._end_operator(graceful=True)
+
+    async def _end_operator(self, *, graceful: bool) -> None:
+        if self._running is None:
+            return
+        (built, task), self._running = self._running, None
+        if graceful:
+            built.stop()
+        else:
+            built.manager.graceful_shutdown_timeout = 0.0  # the runnables are cancelled, not awaited
+            task.cancel()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            if self._clients is not None:
+                await self._clients.aclose()
+                self._clients, self.operator_client = None, None
 
     async def eventually(self, condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
         """The module's `eventually`, stopping at the first request the operator was refused."""
@@ -232,23 +280,17 @@ async def operator(
     """The operator as the manifests' ServiceAccount on `cluster` (see the module docstring)."""
     arm = cluster.arm
     rbac.require_enforcement(cluster)
-    async with (
-        await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig), field_manager="kubectl") as user,
-        rbac.operator_client(cluster, user) as client,
-    ):
-        karpenter = KarpenterSimulator(
-            cluster.store, launch_s=0.2, register_s=0.1, ready_s=0.1, termination_s=0.1
-        )
-        karpenter.start()  # installs the NodeClaim CRD and plays Karpenter for the claims
-        aks = AksConfig(
-            subscription_id=arm.ids.subscription_id,
-            resource_group=arm.ids.resource_group,
-            cluster_name=arm.ids.cluster_name,
-            base_url=arm.url,
-            connection_verify=arm.ca_path,
-            client_options={"polling_interval": 0.05, "retry_backoff_factor": 0.01},
-        )
-        built = build_operator(
+    aks = AksConfig(
+        subscription_id=arm.ids.subscription_id,
+        resource_group=arm.ids.resource_group,
+        cluster_name=arm.ids.cluster_name,
+        base_url=arm.url,
+        connection_verify=arm.ca_path,
+        client_options={"polling_interval": 0.05, "retry_backoff_factor": 0.01},
+    )
+
+    def build(client: ctrl.Client) -> Operator:
+        return build_operator(
             client,
             OperatorConfig(
                 aks=aks,
@@ -260,11 +302,15 @@ async def operator(
                 workspace=workspace_options,
             ),
         )
-        built.manager.graceful_shutdown_timeout = 2.0
-        task = asyncio.create_task(built.run())
-        harness = Harness(cluster, user, client)
+
+    async with await ctrl.Client.from_kubeconfig(str(cluster.kubeconfig), field_manager="kubectl") as user:
+        karpenter = KarpenterSimulator(
+            cluster.store, launch_s=0.2, register_s=0.1, ready_s=0.1, termination_s=0.1
+        )
+        karpenter.start()  # installs the NodeClaim CRD and plays Karpenter for the claims
+        harness = Harness(cluster, user, build)
         try:
-            await harness.eventually(lambda: _synced(built.manager, task), within=10.0)
+            await harness.start_operator()
             yield harness
             for workspace in (await user.list(WORKSPACE)).items:
                 await harness.delete_workspace(workspace["metadata"]["name"])
@@ -275,9 +321,7 @@ async def operator(
             assert nodes <= harness.byo_nodes, f"provisioned Nodes left behind: {nodes - harness.byo_nodes}"
         finally:
             karpenter.stop()
-            built.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await harness.stop_operator()
         rbac.assert_no_denials(cluster)
 
 
