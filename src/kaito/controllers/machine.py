@@ -139,7 +139,8 @@ class MachineReconciler:
             obj, machine = await self._ensure_finalizer(obj, machine)
             return await self._converge(obj, machine, provisioner)
         except RetryableError as exc:
-            delay = exc.retry_after if exc.retry_after is not None else self.options.retry_interval
+            # Retry-After 0 (or none) waits retry_interval: Result(requeue_after=0) would requeue nothing
+            delay = exc.retry_after or self.options.retry_interval
             await self.recorder.warning(obj, exc.reason, exc.message or exc.reason)
             log.info("machine %s: %s; retrying in %gs", request.name, exc, delay)
             return ctrl.Result(requeue_after=delay)

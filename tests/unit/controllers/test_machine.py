@@ -322,6 +322,8 @@ async def test_a_node_losing_its_gpus_or_gaining_a_startup_taint_takes_the_machi
     [
         (ThrottledError("TooManyRequests", "Slow down.", retry_after=7.0), 7.0),
         (RetryableError("ServiceUnavailable", "Try again."), OPTIONS.retry_interval),
+        # Retry-After 0 must still requeue: requeue_after=0 would mean "do not requeue"
+        (ThrottledError("TooManyRequests", "Slow down.", retry_after=0.0), OPTIONS.retry_interval),
     ],
 )
 async def test_retryable_cloud_errors_requeue_after_the_clouds_wait_with_a_warning(
