@@ -4,7 +4,11 @@
 Workspace goes through them:
 
     ResourceReady       the nodes: True once `target` nodes are Ready; False while waiting (NodesPending)
-                        or with the failure (a Machine's cloud reason, NodesNotFound, SizingRefused...)
+                        or with the failure (a Machine's cloud reason, NodesNotFound, SizingRefused...).
+                        A problem of the workload's own spec (an inference ConfigMap missing or garbled,
+                        an unknown preset: `WORKLOAD_SPEC_REASONS`) says nothing about the nodes: it is
+                        put here only while the nodes are not known Ready, so nodes that run a workload
+                        are not reported lost because its config was edited into garbage.
     InferenceReady      inference only, once a workload exists: its pods ready (WorkloadReady) or not
     JobStarted          tuning only: True once the Job exists
     WorkspaceSucceeded  last: True when serving (or the Job completed); False on any failure, naming the
@@ -52,6 +56,7 @@ from kaito.api import (
 
 __all__ = [
     "REASON_INVALID",
+    "WORKLOAD_SPEC_REASONS",
     "Failure",
     "Observed",
     "StatusEvent",
@@ -62,6 +67,8 @@ __all__ = [
 REASON_INVALID = "InvalidWorkspace"
 _Put = Callable[[str, ConditionStatus, str, str], None]  # sets one condition
 _WAITING_REASONS = frozenset({"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload"})
+# plan failures about the workload's spec, not the nodes (the reasons of workspace_plan.PlanProblem)
+WORKLOAD_SPEC_REASONS = frozenset({"ConfigMapNotFound", "InvalidInferenceConfig", "UnknownPreset"})
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,9 @@ def desired_status(old: WorkspaceStatus | None, observed: Observed, now: datetim
 
     if observed.plan_failure is not None:
         failure = observed.plan_failure
-        put(CONDITION_RESOURCE_READY, CONDITION_FALSE, failure.reason, failure.message)
+        resource = find_condition(conditions, CONDITION_RESOURCE_READY)
+        if failure.reason not in WORKLOAD_SPEC_REASONS or resource is None or not resource.is_true:
+            put(CONDITION_RESOURCE_READY, CONDITION_FALSE, failure.reason, failure.message)
         succeeded: ConditionStatus = CONDITION_FALSE if failure.permanent else CONDITION_UNKNOWN
         put(CONDITION_WORKSPACE_SUCCEEDED, succeeded, failure.reason, failure.message)
         return WorkspaceStatus(

@@ -163,6 +163,33 @@ def test_deleting_keeps_the_rest_of_the_status() -> None:
     assert {c.type for c in deleting.conditions or []} >= {"WorkspaceDeleting", "ResourceReady"}
 
 
+@pytest.mark.parametrize(
+    ("failure", "resource_ready"),
+    [
+        (Failure("InvalidInferenceConfig", "inference.config: not valid YAML."), ("True", "NodesReady")),
+        (Failure("ConfigMapNotFound", "inference.config: gone.", permanent=False), ("True", "NodesReady")),
+        (Failure("UnknownPreset", "inference.preset.name: unknown."), ("True", "NodesReady")),
+        (Failure("SizingRefused", "resource.instanceType: too small."), ("False", "SizingRefused")),
+        (
+            Failure("NodesNotFound", "resource.labelSelector: none.", permanent=False),
+            ("False", "NodesNotFound"),
+        ),
+    ],
+)
+def test_a_workload_spec_problem_on_a_running_workspace_does_not_report_its_nodes_lost(
+    failure: Failure, resource_ready: tuple[str, str]
+) -> None:
+    ready = desired_status(
+        None, Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True, workload_ready=True), NOW
+    )
+    broken = desired_status(ready, Observed(1, plan_failure=failure), NOW)
+    conditions = {c.type: (c.status, c.reason) for c in broken.conditions or []}
+    assert conditions["ResourceReady"] == resource_ready
+    assert conditions["WorkspaceSucceeded"][1] == failure.reason
+    assert conditions["InferenceReady"] == ("True", "WorkloadReady")  # still serving the old rendering
+    assert broken.worker_nodes == ["n0"]
+
+
 def test_events_tell_each_change_once_with_warnings_for_failures() -> None:
     pending = desired_status(None, Observed(1, target_nodes=1, nodes_message="0 of 1"), NOW)
     # The wait for nodes is told once (Normal); WorkspaceSucceeded still being Unknown is not news.
