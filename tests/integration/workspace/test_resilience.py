@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kaito.controllers.workspace import WORKSPACE
 from kaito.sim.arm_errors import ArmError
 
 pytestmark = pytest.mark.integration
@@ -309,6 +310,66 @@ async def test_a_killed_operator_is_replaced_and_the_new_one_adopts_what_exists(
     await _assert_deleted_leaves_nothing(operator, sample)
 
 
+async def test_an_operator_killed_while_deleting_is_replaced_and_the_new_one_finishes(operator: Any) -> None:
+    """Killed after the Workspace's Machines were told to go but before their pools were gone: the fresh
+    operator finds the Workspace still held by its finalizer, waits for the Machines, then releases it;
+    not one Machine, pool or Node remains."""
+    await _apply(operator, PHI3)
+    await _assert_converged(operator, PHI3)
+    operator.cluster.arm.service.deletion_s = 1.0  # the pool's deletion takes a while: the kill lands in it
+    await operator.user.delete(WORKSPACE, PHI3.name, "default")
+
+    async def machines_going() -> bool:
+        machines = await operator.machines(PHI3.name)
+        return bool(machines) and all("deletionTimestamp" in m["metadata"] for m in machines)
+
+    await operator.eventually(machines_going, within=WITHIN)
+    await operator.kill_operator()
+    workspace = await operator.workspace(PHI3.name)
+    assert "kaito.sh/workspace-cleanup" in workspace["metadata"]["finalizers"]
+    assert len(operator.cluster.arm.pools()) == 1
+
+    await operator.start_operator()
+    await _assert_deleted_leaves_nothing(operator, PHI3)
+
+
+async def test_an_operator_killed_while_replacing_nodes_leaves_one_set(operator: Any) -> None:
+    """Killed while a new instanceType's Machine is coming up next to the old one (new before old): the
+    fresh operator finishes the replacement; exactly one Machine and pool, of the new type, remain."""
+    await _apply(operator, PHI3)
+    await _assert_converged(operator, PHI3)
+    (old,) = await operator.machines(PHI3.name)
+    resource = {
+        "instanceType": "Standard_NC24ads_A100_v4",
+        "labelSelector": {"matchLabels": {"apps": "phi-3"}},
+    }
+    operator.cluster.arm.faults.provisioning_s = 1.0
+    await operator.apply_sample(PHI3.file, resource=resource)
+
+    async def both_exist() -> bool:
+        return len(await operator.machines(PHI3.name)) == 2
+
+    await operator.eventually(both_exist, within=WITHIN)
+    await operator.kill_operator()
+    operator.cluster.arm.faults.provisioning_s = None
+    await operator.start_operator()
+
+    async def replaced() -> dict[str, Any] | None:
+        workspace = await operator.workspace(PHI3.name)
+        condition = operator.condition_of(workspace, "WorkspaceSucceeded")
+        types = {m["spec"]["instanceType"] for m in await operator.machines(PHI3.name)}
+        done = condition.get("observedGeneration") == 2 and condition.get("status") == "True"
+        return workspace if done and types == {"Standard_NC24ads_A100_v4"} else None
+
+    await operator.eventually(replaced, within=WITHIN)
+    await _assert_converged(operator, PHI3)
+    (new,) = await operator.machines(PHI3.name)
+    assert new["metadata"]["name"] != old["metadata"]["name"]
+    (pool,) = operator.cluster.arm.pools().values()
+    assert pool["properties"]["vmSize"] == "Standard_NC24ads_A100_v4"
+    await _assert_deleted_leaves_nothing(operator, PHI3)
+
+
 # ---- bad input --------------------------------------------------------------------------------------
 
 
@@ -363,36 +424,77 @@ async def test_bad_workspaces_applied_mid_flight_get_field_named_conditions_and_
     assert len(await operator.machines("workspace-garbage-config")) == 1
 
 
-async def test_an_edit_to_an_unknown_preset_is_reported_and_what_runs_keeps_running(operator: Any) -> None:
-    """What the controller does, and what a user expects: an edit the controller refuses is an error in
-    the spec, not a reason to stop serving. The refusal is reported at once (WorkspaceSucceeded=False,
-    InvalidWorkspace, naming inference.preset.name, for the new generation; state Failed; a Warning) and
-    nothing is torn down or re-rendered: the same Machine, pool, Deployment (same generation, still ready)
-    and Service keep serving the old model, and InferenceReady keeps saying so for the generation it saw.
-    Putting a known preset back succeeds again on the same Machine."""
-    await _apply(operator, PHI3)
+@dataclass(frozen=True)
+class BadEdit:
+    """An edit that breaks a running Workspace, what it reports, and the edit that puts it right."""
+
+    reason: str
+    field: str  # the condition's message starts with it
+    says: str  # and says this
+    generation: int  # the Workspace generation the refusal is reported for (a ConfigMap edit adds none)
+
+
+BAD_EDITS = {
+    "unknown-preset": BadEdit("InvalidWorkspace", "inference.preset.name: ", "no-such-model-7b", 2),
+    "garbage-configmap": BadEdit("InvalidInferenceConfig", "inference.config: ", "is not valid YAML", 1),
+}
+CONFIGURED = {"preset": {"name": "phi-3-mini-4k-instruct"}, "config": "phi-config"}
+
+
+async def _break(operator: Any, case: str) -> None:
+    if case == "unknown-preset":
+        await operator.apply_sample(PHI3.file, inference={"preset": {"name": "no-such-model-7b"}})
+    else:
+        await operator.apply(_configmap("phi-config", GARBAGE_YAML))
+
+
+async def _mend(operator: Any, case: str) -> None:
+    if case == "unknown-preset":
+        await operator.apply_sample(PHI3.file)
+    else:
+        await operator.apply(_configmap("phi-config", "vllm:\n  max-model-len: 2048\n"))
+
+
+@pytest.mark.parametrize("case", BAD_EDITS)
+async def test_a_bad_edit_to_a_running_workspace_is_reported_and_what_runs_keeps_running(
+    operator: Any, case: str
+) -> None:
+    """What a user expects, and what the controller does: an edit the controller cannot carry out (an
+    unknown preset; the inference ConfigMap rewritten as garbage YAML) is an error in the spec, not a
+    reason to stop serving. It is reported at once (WorkspaceSucceeded=False naming the field, state
+    Failed, a Warning) and nothing is torn down or re-rendered: the same Machine, pool, Deployment (same
+    generation, still ready) and Service keep serving the last good rendering; InferenceReady and
+    ResourceReady keep saying so (before the fix that came with this test, the garbage ConfigMap also
+    flipped ResourceReady to False, reporting healthy nodes as not ready). Mending the edit succeeds again
+    on the same Machine."""
+    edit = BAD_EDITS[case]
+    if case == "garbage-configmap":
+        await operator.apply(_configmap("phi-config", "vllm:\n  max-model-len: 4096\n"))
+        await operator.apply_sample(PHI3.file, inference=CONFIGURED)
+    else:
+        await _apply(operator, PHI3)
     await _assert_converged(operator, PHI3)
     (machine,) = await operator.machines(PHI3.name)
     (deployment,) = await _workloads(operator)
     pools = set(operator.cluster.arm.pools())
 
-    await operator.apply_sample(PHI3.file, inference={"preset": {"name": "no-such-model-7b"}})
+    await _break(operator, case)
 
     async def refused() -> dict[str, Any] | None:
         workspace = await operator.workspace(PHI3.name)
         condition = operator.condition_of(workspace, "WorkspaceSucceeded")
-        return workspace if condition.get("observedGeneration") == 2 else None
+        return workspace if condition.get("reason") == edit.reason else None
 
     workspace = await operator.eventually(refused, within=WITHIN)
     condition = operator.condition_of(workspace, "WorkspaceSucceeded")
-    assert (condition["status"], condition["reason"]) == ("False", "InvalidWorkspace")
-    assert condition["message"].startswith("inference.preset.name: ")
-    assert "no-such-model-7b" in condition["message"]
+    assert (condition["status"], condition["observedGeneration"]) == ("False", edit.generation)
+    assert condition["message"].startswith(edit.field), condition["message"]
+    assert edit.says in condition["message"]
     assert workspace["status"]["state"] == "Failed"
-    inference = operator.condition_of(workspace, "InferenceReady")
-    assert (inference["status"], inference["observedGeneration"]) == ("True", 1)
+    for type_ in ("ResourceReady", "InferenceReady"):
+        assert operator.condition_of(workspace, type_)["status"] == "True", (type_, workspace["status"])
     warnings = [e for e in await operator.events(PHI3.name) if e["type"] == "Warning"]
-    assert any(e["reason"] == "InvalidWorkspace" and "no-such-model-7b" in e["message"] for e in warnings)
+    assert any(e["reason"] == edit.reason and edit.says in e["message"] for e in warnings)
 
     await asyncio.sleep(0.3)  # a few reconciles' worth: nothing may have been torn down meanwhile
     (still,) = await operator.machines(PHI3.name)
@@ -405,15 +507,14 @@ async def test_an_edit_to_an_unknown_preset_is_reported_and_what_runs_keeps_runn
     assert running["status"]["readyReplicas"] == 1
     assert [s["metadata"]["name"] for s in await operator.list("v1", "Service")] == [PHI3.name]
 
-    await operator.apply_sample(PHI3.file)
+    await _mend(operator, case)
 
-    async def recovered() -> dict[str, Any] | None:
+    async def recovered() -> bool:
         workspace = await operator.workspace(PHI3.name)
         condition = operator.condition_of(workspace, "WorkspaceSucceeded")
-        ok = condition.get("observedGeneration") == 3 and condition.get("status") == "True"
-        return workspace if ok else None
+        return condition.get("status") == "True" and condition.get("reason") != edit.reason
 
     await operator.eventually(recovered, within=WITHIN)
+    await _assert_converged(operator, PHI3)
     (after,) = await operator.machines(PHI3.name)
     assert after["metadata"]["name"] == machine["metadata"]["name"]
-    await _assert_converged(operator, PHI3)
