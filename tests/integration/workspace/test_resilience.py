@@ -207,7 +207,6 @@ class ArmFault:
     server_errors: int = 0
     status: int = 503
     sample: Sample = PHI3
-    within: float = WITHIN
 
 
 ARM_FAULTS = {
@@ -216,17 +215,8 @@ ARM_FAULTS = {
     "503s": ArmFault(server_errors=8),
     "500s-two-pools": ArmFault(server_errors=10, status=500, sample=LLAMA70B),
     "429s-then-502s": ArmFault(throttled=2, server_errors=6, status=502),
-    "429-storm-retry-after-0": pytest.param(
-        ArmFault(throttled=25, retry_after_s=0, within=5.0),  # converges in ~1 s once fixed
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "bug in src/kaito/controllers/machine.py (not this helper's file): a ThrottledError whose "
-                "Retry-After is 0 returns Result(requeue_after=0), which requeues nothing, so the Machine "
-                "stays Requested for good; `exc.retry_after or options.retry_interval` would fix it"
-            ),
-        ),
-    ),
+    # Retry-After: 0 once stranded the Machine (requeue_after=0 requeued nothing; fixed in ba551f9)
+    "429-storm-retry-after-0": ArmFault(throttled=25, retry_after_s=0),
 }
 
 
@@ -253,7 +243,7 @@ async def test_agent_pools_are_created_through_arm_throttling_and_server_errors(
         arm.faults.server_errors(fault.server_errors, status=fault.status)
     await _apply(operator, fault.sample)
     try:
-        await operator.wait_condition(fault.sample.name, "WorkspaceSucceeded", within=fault.within)
+        await operator.wait_condition(fault.sample.name, "WorkspaceSucceeded", within=WITHIN)
     finally:
         arm.faults.clear()  # so that a failure here does not also throttle the clean-up
 
