@@ -136,6 +136,7 @@ API_FAULTS = {
     "409-on-workspace-writes": ApiFault(6, 409, ("patch", "update"), "workspaces"),
     "409-on-workspace-status": ApiFault(4, 409, ("patch", "update"), "workspaces/status"),
     "409-on-deployment-writes": ApiFault(4, 409, ("patch", "update"), "deployments.apps"),
+    "409-on-machine-writes": ApiFault(6, 409, ("patch", "update"), "machines.kaito.sh"),
     "503-burst-on-writes": ApiFault(8, 503, WRITES),
     "500-burst-on-writes": ApiFault(12, 500, WRITES),
     "429-with-retry-after": ApiFault(2, 429, WRITES, retry_after=1),
@@ -298,6 +299,38 @@ async def test_a_killed_operator_is_replaced_and_the_new_one_adopts_what_exists(
     await operator.start_operator()
     await _assert_converged(operator, sample)
     await _assert_deleted_leaves_nothing(operator, sample)
+
+
+async def test_an_operator_killed_after_creating_a_tuning_job_is_replaced_and_the_job_is_not_run_twice(
+    operator: Any,
+) -> None:
+    """The tuning sample: killed once its Job exists but before any status was written (status writes are
+    refused until then). The fresh operator finds the Job (same uid: not created again, so the tuning is
+    not run twice) and reports its outcome: WorkspaceSucceeded, state Succeeded."""
+    name = "workspace-tuning-phi-3"
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "myregistry-push-secret"}}
+    docker = {".dockerconfigjson": '{"auths": {}}'}
+    await operator.apply({**secret, "type": "kubernetes.io/dockerconfigjson", "stringData": docker})
+    statuses = operator.cluster.faults.fail(10_000, code=503, verb="patch", resource="workspaces/status")
+    await operator.apply_sample("workspace-tuning-phi-3.yaml")
+
+    async def job() -> dict[str, Any] | None:
+        jobs = await operator.list("batch/v1", "Job")
+        return jobs[0] if jobs else None
+
+    created = await operator.eventually(job, within=WITHIN)
+    await operator.kill_operator()
+    operator.cluster.faults.clear()
+    assert statuses.hits >= 1
+    assert not (await operator.workspace(name)).get("status")
+
+    await operator.start_operator()
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", within=WITHIN)
+    assert workspace["status"]["state"] == "Succeeded"
+    (finished,) = await operator.list("batch/v1", "Job")
+    assert finished["metadata"]["uid"] == created["metadata"]["uid"]
+    assert len(await operator.machines(name)) == 1
+    assert len(operator.cluster.arm.pools()) == 1
 
 
 async def test_an_operator_killed_while_deleting_is_replaced_and_the_new_one_finishes(operator: Any) -> None:
