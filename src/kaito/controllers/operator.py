@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from kaito import ctrl
@@ -169,7 +169,10 @@ def build_operator(
         manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
     provisioners = _provisioners(client, config)
     add_machine_controller(manager, provisioners, config.machine)
-    workspace = add_workspace_controller(manager, config.workspace)
+    workspace_options = config.workspace
+    if workspace_options.provisioner is None:
+        workspace_options = replace(workspace_options, provisioner=config.provisioner)
+    workspace = add_workspace_controller(manager, workspace_options)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     return Operator(manager, workspace, provisioners, orphans)
 

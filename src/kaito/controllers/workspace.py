@@ -49,6 +49,7 @@ from kaito.api import (
     InvalidObjectError,
     LabelSelector,
     Machine,
+    ProvisionerName,
     Workspace,
     WorkspaceStatus,
     find_condition,
@@ -123,6 +124,9 @@ class WorkspaceControllerOptions:
     deletion_poll: float = 5.0  # look again at Machines being deleted
     machine_retry_interval: float | None = 15 * 60.0  # replace a failed Machine this long after it failed
     max_concurrent_reconciles: int = 4
+    # the provisioner new Machines are pinned to, so a later change of the operator's default never strands
+    # a node with a provisioner that did not make it (None: leave it to the Machine controller's default)
+    provisioner: ProvisionerName | None = None
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -350,6 +354,7 @@ class WorkspaceReconciler:
             workload_settled=False,
             now=self.clock.now(),
             retry_failed_after=self.options.machine_retry_interval,
+            provisioner=self.options.provisioner,
         )
         for name in decision.delete:  # only failed Machines whose retry is due (nothing is settled yet)
             with contextlib.suppress(ctrl.NotFound):

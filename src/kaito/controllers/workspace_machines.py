@@ -33,6 +33,7 @@ from kaito.api import (
     Machine,
     MachineSpec,
     ObjectMeta,
+    ProvisionerName,
     Taint,
     Workspace,
     WorkspaceReference,
@@ -66,14 +67,22 @@ def machine_labels(workspace: Workspace) -> dict[str, str]:
     }
 
 
-def desired_machine(workspace: Workspace, instance_type: str, index: int, disk_gib: int | None) -> Machine:
-    """The Machine for one node: the instance type, the Workspace's selector labels, the GPU taint."""
+def desired_machine(
+    workspace: Workspace,
+    instance_type: str,
+    index: int,
+    disk_gib: int | None,
+    provisioner: ProvisionerName | None = None,
+) -> Machine:
+    """The Machine for one node: the instance type, the Workspace's selector labels, the GPU taint, and the
+    provisioner it is pinned to (None: the Machine controller's default at each reconcile)."""
     owner = machine_labels(workspace)
     node_labels = {**(workspace.resource.label_selector.match_labels or {}), **owner}
     return Machine(
         metadata=ObjectMeta(name=machine_name(workspace, instance_type, index), labels=owner),
         spec=MachineSpec(
             instance_type=instance_type,
+            provisioner=provisioner,
             node_labels=node_labels,
             taints=[Taint(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)],
             os_disk_size_gb=disk_gib,
@@ -151,6 +160,7 @@ def plan_machines(
     workload_settled: bool,
     now: datetime | None = None,
     retry_failed_after: float | None = None,
+    provisioner: ProvisionerName | None = None,
 ) -> MachinePlan:
     """Create what is missing, report readiness, and free stale Machines once the workload has moved.
 
@@ -165,7 +175,7 @@ def plan_machines(
     for index, name in enumerate(wanted):
         machine = by_name.get(name)
         if machine is None:
-            plan.create.append(desired_machine(workspace, instance_type, index, disk_gib))
+            plan.create.append(desired_machine(workspace, instance_type, index, disk_gib, provisioner))
             plan.pending.append(f"{name}: Requested")
             continue
         if machine.metadata.deletion_timestamp is not None:

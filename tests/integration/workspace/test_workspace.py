@@ -76,6 +76,7 @@ async def test_phi3_on_nc6s_v3_gets_a_pool_a_vllm_deployment_and_a_service(
     (machine,) = await operator.machines(name)
     assert "ownerReferences" not in machine["metadata"]  # cluster-scoped: tied by labels and workspaceRef
     assert machine["spec"]["workspaceRef"]["name"] == name
+    assert machine["spec"]["provisioner"] == "aks"  # pinned: a later change of the default strands nothing
     assert machine["metadata"]["labels"]["kaito.sh/workspacenamespace"] == "default"
     assert status["workerNodes"] == [machine["status"]["nodeName"]]
 
@@ -386,6 +387,8 @@ async def test_phi3_through_karpenter_node_claims(operator: Any) -> None:
     assert operator.cluster.arm.pools() == {}
     (claim,) = operator.cluster.store.list("karpenter.sh/v1", "NodeClaim")[0]
     assert claim["metadata"]["labels"]["kaito.sh/workspace"] == name
+    (machine,) = await operator.machines(name)
+    assert machine["spec"]["provisioner"] == "karpenter"
     assert workspace["status"]["workerNodes"] == [claim["status"]["nodeName"]]
 
 

@@ -95,6 +95,21 @@ def test_desired_machine_is_tied_by_labels_and_workspace_ref_not_owner_reference
     assert m.spec.workspace_ref is not None and m.spec.workspace_ref.uid == "u1"
     assert [(t.key, t.value, t.effect) for t in m.spec.taints or []] == [("sku", "gpu", "NoSchedule")]
     assert m.spec.os_disk_size_gb == 120
+    assert m.spec.provisioner is None  # left to the Machine controller's default unless pinned
+
+
+def test_new_machines_are_pinned_to_the_operators_provisioner() -> None:
+    decision = plan_machines(
+        workspace(),
+        instance_type=GPU,
+        target=1,
+        disk_gib=100,
+        existing=[],
+        nodes_ready={},
+        workload_settled=False,
+        provisioner="karpenter",
+    )
+    assert [m.spec.provisioner for m in decision.create] == ["karpenter"]
 
 
 def plan(
