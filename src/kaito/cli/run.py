@@ -1,7 +1,7 @@
 """`kaito run`: the operator (Workspace and Machine controllers) against a cluster, until SIGTERM/Ctrl-C.
 
     kaito run [--kubeconfig PATH] [--provisioner aks|karpenter] [--leader-elect]
-              [--metrics-port N] [--health-port N] [--install-crds]
+              [--metrics-port N] [--health-port N] [--install-crds] [--launch-timeout 30m ...]
 
 The cluster comes from `--kubeconfig`, else $KUBECONFIG or ~/.kube/config, else the in-cluster service
 account (inside a pod). The AKS provisioner reads its cluster from AZURE_SUBSCRIPTION_ID,
@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import re
 import sys
 from typing import Any
 
 from kaito import ctrl
+from kaito.controllers.machine import MachineControllerOptions
 from kaito.controllers.operator import (
     FIELD_MANAGER,
     OperatorConfig,
@@ -26,9 +29,18 @@ from kaito.controllers.operator import (
     build_operator,
     install_crds,
 )
+from kaito.controllers.orphans import OrphanSweepOptions
+from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig
 
-__all__ = ["add_parser", "config_from_args", "run"]
+__all__ = [
+    "add_parser",
+    "config_from_args",
+    "format_duration",
+    "parse_duration",
+    "parse_optional_duration",
+    "run",
+]
 
 log = logging.getLogger("kaito.cli.run")
 
@@ -80,7 +92,64 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--install-crds", action="store_true", help="apply the Workspace and Machine CRDs first"
     )
+    timings = parser.add_argument_group(
+        "timings", "durations like 90s, 30m, 1h30m (Go's syntax, as kubectl's flags take them) or seconds"
+    )
+    machine, workspace = MachineControllerOptions(), WorkspaceControllerOptions()
+    orphans = OrphanSweepOptions()
+    for flag, default, text in (
+        ("--launch-timeout", machine.launch_timeout, "a Machine not launched by the cloud this long fails"),
+        ("--registration-timeout", machine.registration_timeout, "a launched Machine whose Node never joins"),
+        ("--initialization-timeout", machine.initialization_timeout, "a Node never Ready with its GPUs"),
+        ("--node-lost-timeout", machine.node_lost_timeout, "a Machine whose Node vanished fails after this"),
+        (
+            "--machine-retry-interval",
+            workspace.machine_retry_interval,
+            "a failed Machine is replaced; off: never",
+        ),
+        ("--orphan-sweep-interval", orphans.interval, "how often leaked pools/NodeClaims are looked for"),
+        ("--orphan-min-age", orphans.min_age, "a leaked pool/NodeClaim younger than this is left alone"),
+    ):
+        timings.add_argument(
+            flag, type=parse_optional_duration if flag == "--machine-retry-interval" else parse_duration,
+            default=default, metavar="DURATION", help=f"{text} (default {format_duration(default)})",
+        )  # fmt: skip
     parser.set_defaults(func=run)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from a Go-style duration ("90s", "30m", "1h30m", "250ms") or a plain number of seconds."""
+    value = text.strip()
+    with contextlib.suppress(ValueError):
+        return float(value)
+    parts = _DURATION.findall(value)
+    if not value or "".join(number + unit for number, unit in parts) != value:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 90s, 30m, 1h30m, 250ms, or a number of seconds"
+        )
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def parse_optional_duration(text: str) -> float | None:
+    """`parse_duration`, or None for "off" (the behaviour the duration times is turned off)."""
+    return None if text.strip().lower() == "off" else parse_duration(text)
+
+
+def format_duration(seconds: float | None) -> str:
+    """The shortest Go-style spelling of whole seconds (30m, 1h30m, 90s); "off" for None."""
+    if seconds is None:
+        return "off"
+    whole = int(seconds)
+    if whole != seconds:
+        return f"{seconds:g}s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
 
 
 def _port(value: int | None, flag: str) -> int | None:
@@ -118,6 +187,14 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         health_host=args.bind_address,
         health_port=_port(args.health_port, "--health-port"),
         metrics_port=_port(args.metrics_port, "--metrics-port"),
+        machine=MachineControllerOptions(
+            launch_timeout=args.launch_timeout,
+            registration_timeout=args.registration_timeout,
+            initialization_timeout=args.initialization_timeout,
+            node_lost_timeout=args.node_lost_timeout,
+        ),
+        workspace=WorkspaceControllerOptions(machine_retry_interval=args.machine_retry_interval),
+        orphans=OrphanSweepOptions(interval=args.orphan_sweep_interval, min_age=args.orphan_min_age),
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from kaito import ctrl
 from kaito.cli import build_parser
-from kaito.cli.run import config_from_args
+from kaito.cli.run import config_from_args, format_duration, parse_duration
 from kaito.sim.cluster import Cluster
 
 ENV = {"AZURE_SUBSCRIPTION_ID": "sub", "AZURE_RESOURCE_GROUP": "rg", "AKS_CLUSTER_NAME": "aks"}
@@ -45,10 +45,45 @@ def test_flags_override_the_environment_and_choose_karpenter() -> None:
     assert (config.leader_elect, config.metrics_port, config.health_port) == (True, 9090, 9091)
 
 
+def test_timings_default_to_the_controllers_and_take_go_durations() -> None:
+    config = config_from_args(parse(), ENV)
+    assert (config.machine.launch_timeout, config.machine.node_lost_timeout) == (1800, 600)
+    assert (config.orphans.interval, config.orphans.min_age) == (120, 30)
+    args = parse(
+        "--launch-timeout", "1h30m", "--registration-timeout", "90s", "--initialization-timeout", "600",
+        "--node-lost-timeout", "2m", "--machine-retry-interval", "off", "--orphan-sweep-interval", "500ms",
+        "--orphan-min-age", "0s",
+    )  # fmt: skip
+    config = config_from_args(args, ENV)
+    assert config.machine.launch_timeout == 5400 and config.machine.registration_timeout == 90
+    assert config.machine.initialization_timeout == 600 and config.machine.node_lost_timeout == 120
+    assert config.workspace.machine_retry_interval is None
+    assert (config.orphans.interval, config.orphans.min_age) == (0.5, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("1h30m", 5400), ("250ms", 0.25), ("2.5", 2.5)]
+)
+def test_durations_read_like_kubectl_flags(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(1800, "30m"), (5400, "1h30m"), (90, "1m30s"), (None, "off")])
+def test_durations_are_shown_in_the_shortest_spelling(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_a_bad_duration_is_refused_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("--launch-timeout", "30 minutes")
+    assert "'30 minutes' is not a duration; write e.g. 90s, 30m" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
         ((), {}, "AZURE_SUBSCRIPTION_ID"),
+        (("--launch-timeout", "0s"), ENV, "launch_timeout is 0.0; give seconds > 0"),
         (("--karpenter-node-class", "AKSNodeClass/default"), ENV, "write GROUP/KIND/NAME"),
         (("--health-port", "70000"), ENV, "--health-port is 70000"),
         (("--provisioner", "karpenter"), ENV, "no node class"),
