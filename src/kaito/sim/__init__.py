@@ -7,13 +7,19 @@ operator. The usual entry point is `Cluster`:
     async with Cluster() as cluster:
         print(cluster.kubeconfig)   # point kubectl at it
 
-Layers, bottom up: `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner
-references, namespace deletion); `apiserver` (REST, watch streaming, discovery, Table printing, faults);
-`workloads`/`kubelet`/`scheduler` (Deployments, StatefulSets, Jobs, pods on nodes); `arm` (AKS agentPools
-over HTTPS, creating Nodes); `karpenter` (a fake Karpenter turning NodeClaims into Nodes); `processes`
-(optionally runs containers as real local processes) and `proxy` (the services/pods proxy); `cluster`
-assembles them. This module re-exports the public face; everything
-else stays importable from its own module.
+Layers, bottom up:
+- `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner references, namespace
+  deletion);
+- `apiserver` (REST, watch streaming, discovery, Table printing, faults), `authz` (optional RBAC),
+  `proxy` (the services/pods proxy);
+- `workloads`, the node and workload simulator: the `deployments`, `replicasets`, `statefulsets` and `jobs`
+  controllers, the `scheduler`, and the `kubelet` running pods on nodes (`processes` optionally runs
+  containers as real local processes);
+- `arm` (AKS agentPools over HTTPS, creating Nodes) and `karpenter` (a fake Karpenter turning NodeClaims
+  into Nodes);
+- `cluster` assembles them.
+
+This module re-exports the public face; everything else stays importable from its own module.
 """
 
 from kaito.sim.apiserver import ApiServer
