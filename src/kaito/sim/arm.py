@@ -22,6 +22,9 @@ the fault knobs (:class:`~kaito.sim.arm_faults.ArmFaults`), then the api-version
 match case-insensitively, as in ARM.
 
 State lives in :class:`~kaito.sim.arm_pools.AgentPoolService`; this module only translates HTTP.
+:meth:`ArmServer.snapshot` and :meth:`ArmServer.restore` carry that state across a restart (the ``arm``
+section of a cluster snapshot, :mod:`kaito.sim.arm_snapshot`); a restarted endpoint listens on a new port
+with a new CA, so a client follows it by reading ``url`` and ``ca_path`` again.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from kaito.sim.arm_errors import ArmError
 from kaito.sim.arm_faults import ArmFaults
 from kaito.sim.arm_models import ClusterIds, render_managed_cluster
 from kaito.sim.arm_pools import AgentPoolService, OperationRecord
+from kaito.sim.arm_snapshot import check_ids, dump_arm, load_arm, records_of
 from kaito.sim.store import Store
 from kaito.sim.tls import TlsBundle
 
@@ -155,6 +159,29 @@ class ArmServer:
     def pools(self) -> dict[str, dict[str, Any]]:
         """Every pool's ARM body by name, as GET would return it."""
         return {pool["name"]: pool for pool in self.service.list()}
+
+    # ------------------------------------------------------------------------------ persistence
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON-able ``arm`` section of a cluster snapshot: pools, operations, pending due times."""
+        service = self.service
+        return dump_arm(
+            self.ids,
+            service.pools,
+            service.operations,
+            ready_due=service.ready_due,
+            addresses=service.addresses,
+        )
+
+    def restore(self, section: Any) -> None:
+        """Take over the pools of a snapshot's ``arm`` section and re-arm their pending timers.
+
+        Call it on a fresh endpoint, inside the event loop (the timers are the loop's). A ValueError says
+        why the section cannot be restored here (another version, other cluster ids).
+        """
+        image = load_arm(section)
+        check_ids(image, self.ids)
+        pools, operations = records_of(image)
+        self.service.restore(pools, operations, ready_due=dict(image.ready_due), addresses=image.addresses)
 
     # ------------------------------------------------------------------------------- plumbing
     @web.middleware

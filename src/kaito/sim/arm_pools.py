@@ -21,12 +21,19 @@ Invariants:
 - An operation record outlives its pool so a client can still poll it after a delete.
 - Nodes turn Ready ``node_ready_after_s`` after they register; a pending Ready timer is cancelled when
   its node goes away.
+- Every pending effect has its due time written down beside its timer (``OperationRecord.due``,
+  ``ready_due``), and :meth:`AgentPoolService.close` cancels timers but keeps those times: that is what a
+  snapshot (:mod:`kaito.sim.arm_snapshot`) saves and :meth:`AgentPoolService.restore` re-arms. A restored
+  effect runs at its saved due time, but never later than its full configured delay from the restore (the
+  cloud kept working while the sim was down; a restarted sim with shorter delays is a faster cloud), so a
+  pool that was ``Creating`` at the stop is still ``Creating`` or ``Succeeded`` after it, never lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -72,6 +79,7 @@ class OperationRecord:
     end: datetime.datetime | None = None
     error: dict[str, Any] | None = None
     previous: AgentPoolSpec | None = None
+    due: datetime.datetime | None = None  # when the operation finishes, while it is in progress
     timer: Timer | None = field(default=None, repr=False)
 
     @property
@@ -131,7 +139,8 @@ class AgentPoolService:
         self.pools: dict[str, PoolRecord] = {}
         self.operations: dict[str, OperationRecord] = {}
         self._ready_timers: dict[str, Timer] = {}
-        self._addresses = 0
+        self.ready_due: dict[str, datetime.datetime] = {}  # Node name -> when it turns Ready
+        self.addresses = 0  # internal IPs handed out so far (the next Node gets the next one)
 
     # ------------------------------------------------------------------------------------ reads
     def render(self, pool: PoolRecord) -> dict[str, Any]:
@@ -210,7 +219,8 @@ class AgentPoolService:
             pool.spec, pool.state, pool.etag, pool.error = spec, "Updating", str(uuid.uuid4()), None
         pool.operation = record
         self.operations[record.id] = record
-        delay = self.faults.provisioning_s if self.faults.provisioning_s is not None else self.provisioning_s
+        delay = self._put_delay()
+        record.due = record.start + datetime.timedelta(seconds=delay)
         record.timer = self.clock.call_later(delay, self._guarded(lambda: self._finish_put(record)))
         return (200 if existing is not None else 201), self.render(pool), record
 
@@ -238,6 +248,7 @@ class AgentPoolService:
             )
         record = OperationRecord(id=str(uuid.uuid4()), kind="delete", pool=name, start=self.clock.now())
         pool.operation, pool.state = record, "Deleting"
+        record.due = record.start + datetime.timedelta(seconds=self.deletion_s)
         self.operations[record.id] = record
         record.timer = self.clock.call_later(
             self.deletion_s, self._guarded(lambda: self._finish_delete(record))
@@ -245,13 +256,48 @@ class AgentPoolService:
         return record
 
     def close(self) -> None:
-        """Cancel every pending timer (operations stay as they are)."""
+        """Cancel every pending timer (operations and due times stay as they are, for a snapshot)."""
         for pool in self.pools.values():
             if pool.operation is not None and pool.operation.timer is not None:
                 pool.operation.timer.cancel()
+                pool.operation.timer = None
         for timer in self._ready_timers.values():
             timer.cancel()
         self._ready_timers.clear()
+
+    def restore(
+        self,
+        pools: dict[str, PoolRecord],
+        operations: dict[str, OperationRecord],
+        *,
+        ready_due: dict[str, datetime.datetime],
+        addresses: int,
+    ) -> None:
+        """Take over the pools and operations of a stopped service and re-arm what was pending.
+
+        Each in-progress operation finishes, and each registered Node turns Ready, at its saved due time
+        or after its full configured delay from now, whichever comes first (see the module invariants).
+        """
+        if self.pools or self.operations:
+            raise RuntimeError(
+                f"restore needs an empty agent pool service; this one already holds pools "
+                f"{sorted(self.pools)} and {len(self.operations)} operations"
+            )
+        self.pools, self.operations, self.addresses = dict(pools), dict(operations), addresses
+        now = self.clock.now()
+        for pool in self.pools.values():
+            record = pool.operation
+            if record is None:
+                continue
+            if record.kind == "delete":
+                delay, finish = self.deletion_s, self._finish_delete
+            else:
+                delay, finish = self._put_delay(), self._finish_put
+            record.timer = self.clock.call_later(
+                _remaining(record.due, now, delay), self._guarded(functools.partial(finish, record))
+            )
+        for name, due in ready_due.items():
+            self._arm_ready(name, _remaining(due, now, self.node_ready_after_s))
 
     # ------------------------------------------------------------------------------ operations end
     def _finish_put(self, record: OperationRecord) -> None:
@@ -278,7 +324,8 @@ class AgentPoolService:
         self._end(record, "Succeeded", None)
 
     def _end(self, record: OperationRecord, status: str, error: dict[str, Any] | None) -> None:
-        record.status, record.error, record.end, record.timer = status, error, self.clock.now(), None
+        record.status, record.error, record.end = status, error, self.clock.now()
+        record.timer = record.due = None
 
     # ------------------------------------------------------------------------------------- nodes
     def _converge_nodes(self, pool: PoolRecord, size: VmSize, previous: AgentPoolSpec | None) -> None:
@@ -305,8 +352,8 @@ class AgentPoolService:
             current = self.store.get("v1", "Node", name)
             node["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             stored = self.store.update("v1", "Node", node)
-        self._addresses += 1
-        ip = f"10.224.{self._addresses // 250}.{self._addresses % 250 + 4}"
+        self.addresses += 1
+        ip = f"10.224.{self.addresses // 250}.{self.addresses % 250 + 4}"
         stored["status"] = node_status(
             pool.spec,
             size,
@@ -318,15 +365,20 @@ class AgentPoolService:
         )
         self.store.update("v1", "Node", stored, subresource="status")
         if not self.faults.nodes_never_ready:
-            self._ready_timers[name] = self.clock.call_later(
-                self.node_ready_after_s, self._guarded(lambda: self._make_ready(name))
-            )
+            self._arm_ready(name, self.node_ready_after_s)
+
+    def _arm_ready(self, name: str, delay: float) -> None:
+        self.ready_due[name] = self.clock.now() + datetime.timedelta(seconds=delay)
+        self._ready_timers[name] = self.clock.call_later(
+            delay, self._guarded(functools.partial(self._make_ready, name))
+        )
 
     def _make_ready(self, name: str) -> None:
         def post_ready(node: dict[str, Any]) -> None:
             node["status"] = mark_ready(node["status"], self.clock.now())
 
         self._ready_timers.pop(name, None)
+        self.ready_due.pop(name, None)
         self._write_node(name, post_ready, status=True)  # the kubelet reports Ready ...
         self._write_node(name, _drop_not_ready_taint, status=False)  # ... the node controller lifts the taint
 
@@ -357,12 +409,16 @@ class AgentPoolService:
 
     def _delete_node(self, name: str) -> None:
         timer = self._ready_timers.pop(name, None)
+        self.ready_due.pop(name, None)
         if timer is not None:
             timer.cancel()
         with contextlib.suppress(NotFound):
             self.store.delete("v1", "Node", name)
 
     # ----------------------------------------------------------------------------------- helpers
+    def _put_delay(self) -> float:
+        return self.faults.provisioning_s if self.faults.provisioning_s is not None else self.provisioning_s
+
     def _size(self, spec: AgentPoolSpec) -> VmSize:
         size = find_vm_size(spec.vm_size)
         if size is None:  # parse_agent_pool already refused unknown sizes
@@ -428,6 +484,13 @@ class AgentPoolService:
                 log.exception("ARM simulator timer failed")
 
         return run
+
+
+def _remaining(due: datetime.datetime | None, now: datetime.datetime, full: float) -> float:
+    """Seconds until ``due``, at least 0 and at most ``full`` (no due time: ``full``)."""
+    if due is None:
+        return full
+    return max(0.0, min((due - now).total_seconds(), full))
 
 
 def _strip(taint: dict[str, Any]) -> dict[str, Any]:
