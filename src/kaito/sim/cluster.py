@@ -19,7 +19,12 @@
   kubeconfig keeps full access.
 
 On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
-the same file and find the same objects — what an operator sees when its API server restarts. The optional
+the same file and find the same objects — what an operator sees when its API server restarts. The file holds
+the store's snapshot with the ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.arm_snapshot`),
+so the restarted cloud still has the pools that made its Nodes, under the same ids, with their operations
+resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
+new ports with a new CA: clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
+Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
 """
@@ -95,6 +100,7 @@ class Cluster:
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
+        self._arm_section: Any = None  # the snapshot's ARM section, restored at start and kept without ARM
         self._tasks: list[asyncio.Task[Any]] = []
         self._gc: GarbageCollector | None = None
         self._started = False
@@ -158,7 +164,9 @@ class Cluster:
 
     async def _start(self) -> None:
         if self.snapshot_path is not None and self.snapshot_path.exists():
-            self.store = Store.from_snapshot(_read_json(self.snapshot_path))
+            data = _read_json(self.snapshot_path)
+            self.store = Store.from_snapshot(data)
+            self._arm_section = data.get("arm")
         self.faults.store = self.store
         self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
         if self.tls or self._want_arm:
@@ -199,8 +207,12 @@ class Cluster:
 
     async def _start_arm(self) -> None:
         from kaito.sim.arm import ArmServer
+        from kaito.sim.arm_snapshot import ids_options
 
-        arm = ArmServer(self.store, tls=self.tls_bundle, **self._arm_options)
+        saved = ids_options(self._arm_section) if self._arm_section is not None else {}
+        arm = ArmServer(self.store, tls=self.tls_bundle, **{**saved, **self._arm_options})
+        if self._arm_section is not None:
+            arm.restore(self._arm_section)  # refused: self.arm stays None and stop() keeps the section
         self.arm = arm
         await arm.start(host=_HOST, port=0)
 
@@ -225,8 +237,11 @@ class Cluster:
         self._tasks.clear()
         self.store.drop_watches()
         if self.snapshot_path is not None:
-            self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-            self.store.save(self.snapshot_path)
+            data = self.store.snapshot()
+            arm_section = self.arm.snapshot() if self.arm is not None else self._arm_section
+            if arm_section is not None:
+                data["arm"] = arm_section
+            _write_json(self.snapshot_path, data)
         if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -241,6 +256,14 @@ class Cluster:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically (a sibling file, then rename), as Store.save does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    tmp.replace(path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
