@@ -23,7 +23,10 @@ counts successful launches.
 Invariants: every effect is a one-shot timer on the injected clock (nothing polls, and the store's
 synchronous listeners never write re-entrantly: they only schedule); at most one pending step per claim
 (``_steps``); a step re-reads the claim and does nothing if it is gone or no longer in the state the step
-expects, so a step that lost a race is harmless.
+expects, so a step that lost a race is harmless. The same re-reading makes a restart safe: the simulator
+keeps nothing a snapshot must carry (``launched`` is a tally, ``_terminating`` only marks a grace period
+begun), so one started over a restored store schedules every claim at once and each resumes from its
+conditions (a grace period begun before the stop starts again).
 """
 
 from __future__ import annotations

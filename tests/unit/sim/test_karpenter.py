@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -189,3 +190,53 @@ def test_stop_cancels_pending_steps(store: Store, clock: ManualClock, karpenter:
 def test_negative_timings_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="launch_s is -1"):
         KarpenterSimulator(store, launch_s=-1)
+
+
+def _restart(
+    store: Store, clock: ManualClock, karpenter: KarpenterSimulator
+) -> tuple[Store, KarpenterSimulator]:
+    """Stop the simulator, carry the store through a JSON snapshot, and start a fresh one on it."""
+    karpenter.stop()
+    restored = Store.from_snapshot(json.loads(json.dumps(store.snapshot())), clock=clock.now)
+    simulator = KarpenterSimulator(
+        restored, clock=clock, launch_s=1, register_s=1, ready_s=1, termination_s=1
+    )
+    simulator.start()
+    return restored, simulator
+
+
+@pytest.mark.parametrize(
+    ("progress_s", "delete"),
+    [(0.0, False), (1.0, False), (2.0, False), (3.0, False), (3.5, True)],
+    ids=["created", "launched", "registered", "ready", "terminating"],
+)
+def test_a_restarted_karpenter_carries_each_claim_on_from_its_conditions(
+    store: Store, clock: ManualClock, karpenter: KarpenterSimulator, progress_s: float, delete: bool
+) -> None:
+    """Karpenter keeps no state of its own that matters: a fresh one reads each claim's next step from it."""
+    store.create("karpenter.sh/v1", "NodeClaim", _claim())
+    clock.advance(0)
+    if delete:
+        clock.advance(3)  # Ready, then deleted
+        store.delete("karpenter.sh/v1", "NodeClaim", "ws000000001")
+        clock.advance(progress_s - 3)  # its termination grace has begun, the Node is still there
+        assert len(store.list("v1", "Node")[0]) == 1
+    else:
+        clock.advance(progress_s)
+
+    store, karpenter = _restart(store, clock, karpenter)
+    clock.advance(5)
+
+    nodes = store.list("v1", "Node")[0]
+    if delete:
+        assert nodes == []
+        with pytest.raises(NotFound):
+            _get(store)
+        return
+    assert _conditions(_get(store)) == dict.fromkeys(
+        ("Launched", "Registered", "Initialized", "Ready"), "True"
+    )
+    (node,) = nodes
+    assert node["metadata"]["name"] == karpenter.node_name("ws000000001")
+    assert {c["type"]: c["status"] for c in node["status"]["conditions"]} == {"Ready": "True"}
+    assert karpenter.launched == (1 if progress_s < 1 else 0)  # a launched VM is not launched again
