@@ -30,6 +30,8 @@ from kaito.sim.arm_pools import OperationRecord, PoolRecord
 __all__ = [
     "ARM_SNAPSHOT_VERSION",
     "ArmImage",
+    "OperationImage",
+    "PoolImage",
     "check_ids",
     "dump_arm",
     "ids_options",
@@ -45,6 +47,8 @@ class _Model(BaseModel):
 
 
 class OperationImage(_Model):
+    """One operation record as saved (``due`` only while it is in progress)."""
+
     id: str
     kind: Literal["create", "update", "delete"]
     pool: str
@@ -57,6 +61,8 @@ class OperationImage(_Model):
 
 
 class PoolImage(_Model):
+    """One pool as saved; ``operation`` is the id of its in-progress operation."""
+
     name: str
     spec: AgentPoolSpec
     state: str
