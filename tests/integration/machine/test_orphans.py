@@ -50,11 +50,16 @@ def _ready(machine: Machine | None) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in machine.status.conditions or [])
 
 
-async def _force_delete(client: ctrl.Client, name: str) -> None:
-    """What `kubectl patch machine X -p '{"metadata":{"finalizers":null}}'; kubectl delete` does."""
+async def _force_delete(client: ctrl.Client, name: str, runner: Any, *, restart: bool = True) -> None:
+    """What `kubectl patch machine X -p '{"metadata":{"finalizers":null}}'; kubectl delete` does, while the
+    Machine controller is down: a running controller may re-add its finalizer between the two calls and
+    then clean up itself, which is right but leaves the sweep nothing to collect."""
+    await runner.stop()
     await client.patch(MACHINE, name, {"metadata": {"finalizers": None}})
     with contextlib.suppress(ctrl.NotFound):
         await client.delete(MACHINE, name)
+    if restart:
+        await runner.start()
 
 
 def _claims(cluster: Cluster) -> list[dict[str, Any]]:
@@ -105,7 +110,7 @@ async def test_a_force_deleted_machines_pool_is_collected_once_old_enough_and_a_
     await client.create(new_machine("kept-1"))
     await until_machine("leak-1", _ready)
     await until_machine("kept-1", _ready)
-    await _force_delete(client, "leak-1")
+    await _force_delete(client, "leak-1", run_controller)
     await until_machine("leak-1", lambda m: m is None)
 
     # a pool someone else made (no kaito tags), in the same cluster
@@ -161,7 +166,7 @@ async def test_a_force_deleted_machines_nodeclaim_is_collected_and_a_foreign_cla
     await run_controller.start()
     await client.create(new_machine("kleak", provisioner="karpenter"))
     await until_machine("kleak", _ready)
-    await _force_delete(client, "kleak")
+    await _force_delete(client, "kleak", run_controller)
     foreign = {
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodeClaim",
@@ -200,8 +205,9 @@ async def test_the_operators_sweep_collects_what_a_create_racing_a_delete_left_b
     eventually: Eventually,
     new_machine: Callable[..., Machine],
 ) -> None:
-    """The Machine is force-deleted while its create is running: the sweep, running on its own as the
-    operator runs it (every 0.2 s, min age 0.5 s), removes the resource."""
+    """A create that raced a delete left the cloud resource with no Machine: the sweep, running on its own as
+    the operator runs it (every 0.2 s, min age 0.5 s), removes the resource.
+    """
     await run_controller.start()
     await client.create(new_machine("race-1", provisioner=provisioner))
     resource = _pool_of("race-1") if provisioner == "aks" else nodeclaim_name("race-1")
@@ -215,7 +221,7 @@ async def test_the_operators_sweep_collects_what_a_create_racing_a_delete_left_b
         return exists()
 
     await eventually(created)
-    await _force_delete(client, "race-1")
+    await _force_delete(client, "race-1", run_controller, restart=False)
 
     registry = ProvisionerRegistry([aks_factory(), KarpenterProvisioner(client)], default="aks")
     manager = ctrl.Manager(client, probe_port=None, graceful_shutdown_timeout=2.0)
