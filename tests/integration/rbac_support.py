@@ -17,8 +17,7 @@ either way, but kubectl-based checks of the ServiceAccount need it. :func:`requi
 cluster started without both, so a test that overrides `sim_options` and forgets them fails with that
 reason instead of silently running the operator with the admin's rights.
 
-Under ``--import-mode=importlib`` no test folder is on ``sys.path``: conftests load this module by path
-(``importlib.util.spec_from_file_location``) under the name ``kaito_integration_rbac_support``.
+Conftests import it as ``integration.rbac_support`` (pytest's ``pythonpath = ["tests"]``).
 """
 
 from __future__ import annotations

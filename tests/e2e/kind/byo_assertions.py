@@ -9,8 +9,8 @@ and wait until the operator has released it and its Deployment and Service are g
 
 Two suites run it: tests/e2e/kind (a kind cluster with the image and manifests/default, when Docker exists)
 and tests/integration/deploy/test_byo_assertions.py (kaito.sim with the operator under the manifests'
-RBAC), so this path is exercised in the normal suite too. It is loaded by file path (pytest's importlib
-mode puts no test folder on sys.path).
+RBAC), so this path is exercised in the normal suite too. Both import it as `e2e.kind.byo_assertions`
+(pytest's `pythonpath = ["tests"]`).
 """
 
 from __future__ import annotations

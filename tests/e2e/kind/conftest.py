@@ -15,32 +15,19 @@ which pytest's `-ra` summary prints.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from e2e.kind import prerequisites
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def load_sibling(filename: str) -> ModuleType:
-    """A module of this folder by path (pytest's importlib mode puts no test folder on sys.path)."""
-    name = "kaito_e2e_kind_" + filename.removesuffix(".py")
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _run(argv: Sequence[str]) -> tuple[int, str]:
@@ -70,7 +57,7 @@ class KindCluster:
 
 @pytest.fixture(scope="session")
 def kind_cluster() -> Iterator[KindCluster]:
-    reason = load_sibling("prerequisites.py").missing_prerequisite(shutil.which, _run)
+    reason = prerequisites.missing_prerequisite(shutil.which, _run)
     if reason is not None:
         pytest.skip(reason)
     image = os.environ.get("KAITO_E2E_IMAGE", "kaito-py:0.1.0")

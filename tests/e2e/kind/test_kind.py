@@ -7,28 +7,15 @@ tests/integration/deploy/test_byo_assertions.py also runs against kaito.sim in t
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from e2e.kind import byo_assertions
 from kaito import ctrl
 
 pytestmark = [pytest.mark.e2e_kind, pytest.mark.timeout(1800)]
-
-
-def _assertions() -> Any:
-    name = "kaito_e2e_kind_byo_assertions"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("byo_assertions.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_the_controller_runs_two_hardened_ready_replicas_and_one_leader(kind_cluster: Any) -> None:
@@ -55,6 +42,6 @@ async def test_a_byo_workspace_on_a_labelled_kind_node_serves(kind_cluster: Any)
     async with await ctrl.Client.from_kubeconfig(
         str(kind_cluster.kubeconfig), field_manager="kubectl"
     ) as client:
-        await _assertions().assert_byo_workspace_serves(
+        await byo_assertions.assert_byo_workspace_serves(
             client, kind_cluster.node, image=kind_cluster.image, within=300.0
         )

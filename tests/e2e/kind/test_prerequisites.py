@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-
-def _module() -> ModuleType:
-    name = "kaito_e2e_kind_prerequisites"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("prerequisites.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
+from e2e.kind import prerequisites
 
 ENGINE_DOWN = (
     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
@@ -52,7 +38,7 @@ def test_the_first_missing_prerequisite_is_named(
         assert list(argv[:2]) == ["docker", "info"]
         return docker_info
 
-    found = _module().missing_prerequisite(which, run)
+    found = prerequisites.missing_prerequisite(which, run)
     if reason is None:
         assert found is None
     else:

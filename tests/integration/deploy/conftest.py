@@ -16,36 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from integration import rbac_support as rbac
 from kaito import ctrl
 from kaito.controllers.machine import MachineControllerOptions
 from kaito.controllers.operator import OperatorConfig, build_operator
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
-
-
-def _load_rbac_support() -> Any:
-    # --import-mode=importlib puts no test folder on sys.path, so the shared module is loaded by path.
-    name = "kaito_integration_rbac_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "rbac_support.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rbac = _load_rbac_support()
 
 WORKSPACE = ("kaito.sh/v1beta1", "Workspace")
 MACHINE = ("kaito.sh/v1beta1", "Machine")

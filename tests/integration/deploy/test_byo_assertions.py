@@ -6,29 +6,13 @@ function on a plain Ready node of kaito.sim, so the path is checked in every nor
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from e2e.kind import byo_assertions
+
 pytestmark = pytest.mark.integration
-
-ASSERTIONS = Path(__file__).resolve().parents[2] / "e2e" / "kind" / "byo_assertions.py"
-
-
-def _assertions() -> ModuleType:
-    # --import-mode=importlib puts no test folder on sys.path: load the shared module by path
-    name = "kaito_e2e_byo_assertions"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ASSERTIONS)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _plain_node(name: str) -> dict[str, Any]:
@@ -61,6 +45,6 @@ async def test_byo_workspace_on_a_labelled_node_serves_through_its_service(rbac_
     await rbac_operator.admin.patch(
         ("v1", "Node"), "kind-worker", {"status": node["status"]}, subresource="status"
     )
-    await _assertions().assert_byo_workspace_serves(
+    await byo_assertions.assert_byo_workspace_serves(
         rbac_operator.admin, "kind-worker", image="kaito-py:0.1.0", within=30.0
     )

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import importlib.util
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,21 +27,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from integration.sim import conformance_drivers as _drivers
 
-def _load_drivers() -> Any:
-    # --import-mode=importlib puts no test folder on sys.path, so the sibling driver module is loaded by path.
-    name = "kaito_conformance_drivers"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("conformance_drivers.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_drivers = _load_drivers()
 ApiFailure = _drivers.ApiFailure
 Kind = _drivers.Kind
 PatchType = _drivers.PatchType

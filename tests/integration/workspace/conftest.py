@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from integration import rbac_support as rbac
 from kaito import ctrl
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.controllers.operator import Operator, OperatorConfig, build_operator
@@ -40,21 +39,6 @@ from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
 from kaito.sim.karpenter import KarpenterSimulator
-
-
-def _load_rbac_support() -> Any:
-    # --import-mode=importlib puts no test folder on sys.path, so the shared module is loaded by path.
-    name = "kaito_integration_rbac_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "rbac_support.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rbac = _load_rbac_support()
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "manifests" / "samples"

@@ -15,8 +15,6 @@ crash after convergence changes no Node name; deleting the Workspace then leaves
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from integration.workspace import conftest as support
 from kaito import ctrl
 from kaito.controllers.operator import Operator, OperatorConfig, build_operator
 from kaito.controllers.workspace import WorkspaceControllerOptions
@@ -33,21 +32,6 @@ from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
 
-
-def _load_conftest() -> Any:
-    # --import-mode=importlib puts no test folder on sys.path: this folder's conftest is loaded by path
-    # for its Harness (the fixtures it defines are pytest's; only its classes are used from this copy).
-    name = "kaito_integration_workspace_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _load_conftest()
 
 PHI3 = "workspace-phi-3-mini"
 WITHIN = 15.0  # seconds; below the controller's 30 s recheck, so only events can make the test pass
