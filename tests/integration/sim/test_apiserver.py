@@ -462,15 +462,18 @@ async def test_pod_logs_come_from_the_workload_simulator(api: client.ApiClient) 
     await v1.create_node(node)
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "busybox"}]}}
     await v1.create_namespaced_pod("default", pod)
-    for _ in range(200):
-        if (await v1.read_namespaced_pod("p", "default")).status.phase == "Running":
-            break
+    deadline = time.monotonic() + 20
+    while (await v1.read_namespaced_pod("p", "default")).status.phase != "Running":
+        assert time.monotonic() < deadline, "pod p never reached Running"
         await asyncio.sleep(0.05)
-    text = await v1.read_namespaced_pod_log("p", "default")
-    assert "started container main" in text
-    assert (
-        await v1.read_namespaced_pod_log("p", "default", tail_lines=1) == text.splitlines(keepends=True)[-1]
-    )
+    before = await v1.read_namespaced_pod_log("p", "default")
+    assert "started container main" in before
+    # The log only grows while we read it, so compare against reads taken before and after the tail: the
+    # one line tail_lines=1 returns is a line of the later log, at or after the last line of the earlier one.
+    tail = await v1.read_namespaced_pod_log("p", "default", tail_lines=1)
+    after = (await v1.read_namespaced_pod_log("p", "default")).splitlines(keepends=True)
+    assert len(tail.splitlines()) == 1
+    assert tail in after[len(before.splitlines()) - 1 :]
     with pytest.raises(ApiException) as bad:
         await v1.read_namespaced_pod_log("p", "default", container="sidecar")
     assert bad.value.status == 400
