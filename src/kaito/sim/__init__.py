@@ -22,12 +22,14 @@ Layers, bottom up:
 This module re-exports the public face; everything else stays importable from its own module.
 """
 
-from kaito.sim.apiserver import ApiServer
-from kaito.sim.arm import DEFAULT_SUBSCRIPTION_ID, ArmServer
-from kaito.sim.arm_faults import ArmFaults
-from kaito.sim.authz import Authorization, ServiceAccountCredentials
+from kaito.sim.cloud.arm.faults import ArmFaults
+from kaito.sim.cloud.arm.server import DEFAULT_SUBSCRIPTION_ID, ArmServer
+from kaito.sim.cloud.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
+from kaito.sim.cloud.vmsizes import VmSize, find_vm_size, vm_sizes
 from kaito.sim.cluster import Cluster
-from kaito.sim.errors import (
+from kaito.sim.server.apiserver import ApiServer
+from kaito.sim.server.authz import Authorization, ServiceAccountCredentials
+from kaito.sim.server.errors import (
     AlreadyExists,
     ApiError,
     BadRequest,
@@ -39,18 +41,16 @@ from kaito.sim.errors import (
     NotFound,
     TooManyRequests,
 )
-from kaito.sim.faults import Faults
-from kaito.sim.gc import GarbageCollector
-from kaito.sim.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
-from kaito.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
-from kaito.sim.processes import ImageMapping, ProcessRuntime, ProcessRuntimeConfig
-from kaito.sim.proxy import ServiceProxy
-from kaito.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
-from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
-from kaito.sim.tls import TlsBundle
-from kaito.sim.vmsizes import VmSize, find_vm_size, vm_sizes
-from kaito.sim.watch import Watch, WatchEvent
-from kaito.sim.workloads import Timings, WorkloadSimulator
+from kaito.sim.server.faults import Faults
+from kaito.sim.server.kubeconfig import kubeconfig_dict, write_kubeconfig
+from kaito.sim.server.proxy import ServiceProxy
+from kaito.sim.server.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
+from kaito.sim.server.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
+from kaito.sim.server.tls import TlsBundle
+from kaito.sim.server.watch import Watch, WatchEvent
+from kaito.sim.workloads.gc import GarbageCollector
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntime, ProcessRuntimeConfig
+from kaito.sim.workloads.simulator import Timings, WorkloadSimulator
 
 __all__ = [
     "APPLY_PATCH",

@@ -1,0 +1,3 @@
+"""kaito.sim.cloud."""
+
+__all__: list[str] = []

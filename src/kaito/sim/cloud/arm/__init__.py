@@ -1,0 +1,3 @@
+"""kaito.sim.cloud.arm."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kaito.sim.server."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kaito.sim.workloads."""
+
+__all__: list[str] = []
