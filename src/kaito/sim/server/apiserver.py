@@ -46,7 +46,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from kaito.sim.server import discovery, printing, protobuf
+from kaito.sim.server import discovery, jsonpath, printing, protobuf
 from kaito.sim.server.errors import (
     ApiError,
     BadRequest,
@@ -1022,9 +1022,9 @@ def _scale_paths(rt: ResourceType) -> tuple[str, str, str]:
 
 def _scale_of(obj: dict[str, Any], spec_path: str, status_path: str, selector_path: str) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
-    spec = printing.evaluate_jsonpath(obj, spec_path)
-    status = printing.evaluate_jsonpath(obj, status_path)
-    selector_values = printing.evaluate_jsonpath(obj, selector_path) if selector_path else []
+    spec = jsonpath.evaluate_jsonpath(obj, spec_path)
+    status = jsonpath.evaluate_jsonpath(obj, status_path)
+    selector_values = jsonpath.evaluate_jsonpath(obj, selector_path) if selector_path else []
     selector = selector_values[0] if selector_values else ""
     if isinstance(selector, dict):
         labels = selector.get("matchLabels") or {}

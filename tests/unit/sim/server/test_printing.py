@@ -1,4 +1,4 @@
-"""Server-side Table printing: JSONPath, ages, kube's computed columns, and the Table shape kubectl reads."""
+"""Server-side Table printing: ages, kube's computed columns, and the Table shape kubectl reads."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from kaito.sim.server.printing import (
-    JsonPathError,
     column_definitions,
-    evaluate_jsonpath,
     human_duration,
     include_object,
     table_for,
@@ -27,47 +25,6 @@ def _stamp(ago: timedelta) -> str:
 
 def _builtin(kind: str) -> ResourceType:
     return next(rt for rt in BUILTIN_TYPES if rt.kind == kind)
-
-
-OBJ: dict[str, Any] = {
-    "metadata": {"name": "x", "labels": {"a.b/c": "d"}},
-    "spec": {"containers": [{"name": "one", "image": "i1"}, {"name": "two", "image": "i2"}], "n": 3},
-    "status": {
-        "conditions": [
-            {"type": "Ready", "status": "True", "n": 2},
-            {"type": "Scheduled", "status": "False", "n": 5},
-        ]
-    },
-}
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        (".spec.n", [3]),
-        ("{.spec.n}", [3]),
-        (".spec.missing", []),
-        (".spec.containers[0].name", ["one"]),
-        (".spec.containers[-1].image", ["i2"]),
-        (".spec.containers[*].name", ["one", "two"]),
-        (".spec.containers[5].name", []),
-        (".metadata.labels['a.b/c']", ["d"]),
-        ('.status.conditions[?(@.type=="Ready")].status', ["True"]),
-        (".status.conditions[?(@.type=='Scheduled')].status", ["False"]),
-        ('.status.conditions[?(@.type!="Ready")].type', ["Scheduled"]),
-        (".status.conditions[?(@.n>3)].type", ["Scheduled"]),
-        (".status.conditions[?(@.missing)].type", []),
-        ("..image", ["i1", "i2"]),
-    ],
-)
-def test_jsonpath_selects_what_kubectl_would(path: str, expected: list[Any]) -> None:
-    assert evaluate_jsonpath(OBJ, path) == expected
-
-
-@pytest.mark.parametrize("path", [".spec.", ".spec[", ".spec[?(@.a=bare)]", ".spec[1:2]", "spec"])
-def test_jsonpath_rejects_what_it_cannot_parse(path: str) -> None:
-    with pytest.raises(JsonPathError, match="jsonPath"):
-        evaluate_jsonpath(OBJ, path)
 
 
 @pytest.mark.parametrize(
