@@ -18,12 +18,12 @@
   :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
   kubeconfig keeps full access.
 
-On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
-the same file and find the same objects — what an operator sees when its API server restarts. The file holds
-the store's snapshot with the ARM endpoint's pools beside it (key ``arm``,
-:mod:`kaito.sim.cloud.arm.snapshot`),
-so the restarted cloud still has the pools that made its Nodes, under the same ids, with their operations
-resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
+With ``snapshot_path``, the store persists through a
+:class:`~kaito.sim.server.persistence.SnapshotFile` (it loads from the file at start and sees every committed
+write; the file is written on stop), so a test can stop a cluster, start another on the same file and find the
+same objects — what an operator sees when its API server restarts. The file holds the store's image with the
+ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.cloud.arm.snapshot`), so the restarted cloud
+still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
 new ports with a new CA: clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
 Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,6 +44,7 @@ from kaito.sim.server.apiserver import ApiServer, LogProvider
 from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
 from kaito.sim.server.faults import Faults
 from kaito.sim.server.kubeconfig import write_kubeconfig
+from kaito.sim.server.persistence import SnapshotFile
 from kaito.sim.server.store import Store
 from kaito.sim.server.tls import TlsBundle
 from kaito.sim.workloads.gc import GarbageCollector
@@ -104,6 +104,7 @@ class Cluster:
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
         self._arm_section: Any = None  # the snapshot's ARM section, restored at start and kept without ARM
+        self._snapshot: SnapshotFile | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._gc: GarbageCollector | None = None
         self._started = False
@@ -166,10 +167,13 @@ class Cluster:
         return self
 
     async def _start(self) -> None:
-        if self.snapshot_path is not None and self.snapshot_path.exists():
-            data = _read_json(self.snapshot_path)
-            self.store = Store.from_snapshot(data)
-            self._arm_section = data.get("arm")
+        if self.snapshot_path is not None:
+            self._snapshot = SnapshotFile(self.snapshot_path)
+            if self.snapshot_path.exists():
+                self.store = Store(persistence=self._snapshot)
+                self._arm_section = self._snapshot.sections.get("arm")
+            else:
+                self.store.use_persistence(self._snapshot)
         self.faults.store = self.store
         self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
         if self.tls or self._want_arm:
@@ -239,12 +243,8 @@ class Cluster:
                 await task
         self._tasks.clear()
         self.store.drop_watches()
-        if self.snapshot_path is not None:
-            data = self.store.snapshot()
-            arm_section = self.arm.snapshot() if self.arm is not None else self._arm_section
-            if arm_section is not None:
-                data["arm"] = arm_section
-            _write_json(self.snapshot_path, data)
+        if self._snapshot is not None:
+            self._snapshot.save(arm=self.arm.snapshot() if self.arm is not None else self._arm_section)
         if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -259,18 +259,3 @@ class Cluster:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a sibling file, then rename), as Store.save does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    tmp.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"snapshot {path} holds {type(data).__name__}; a store snapshot is a JSON object")
-    return data

@@ -89,8 +89,6 @@ _NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 _NO_FAULT = Decision()
 _FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
 _PROPAGATION = ("Orphan", "Background", "Foreground")
-# kinds whose registry returns the deleted object (kube's ReturnDeletedObject); others answer a Success Status
-_RETURNS_DELETED = frozenset({("", "Pod"), ("", "Service"), ("", "Namespace")})
 
 
 class LogProvider(Protocol):
@@ -747,11 +745,9 @@ class ApiServer:
             grace_period_seconds=options["grace"],
             dry_run=options["dry_run"],
         )
-        if (
-            (obj.get("metadata") or {}).get("deletionTimestamp")
-            or rt.custom
-            or (rt.group, rt.kind) in _RETURNS_DELETED
-        ):
+        if (obj.get("metadata") or {}).get("deletionTimestamp") or self.store.strategy(
+            rt
+        ).delete_returns_object:
             return _json(obj)
         meta = obj.get("metadata") or {}
         details: dict[str, Any] = {"name": target.name, "kind": rt.plural, "uid": meta.get("uid", "")}

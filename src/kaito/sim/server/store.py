@@ -48,8 +48,6 @@ from typing import Any
 import yaml
 
 from kaito.sim.server import patches
-from kaito.sim.server.crds import crd_resource_types, crd_status, validate_crd
-from kaito.sim.server.defaults import apply_defaults, prepare_create
 from kaito.sim.server.errors import (
     AlreadyExists,
     ApiError,
@@ -59,21 +57,29 @@ from kaito.sim.server.errors import (
     Forbidden,
     Gone,
     Invalid,
-    MethodNotAllowed,
     NotFound,
     UnsupportedMediaType,
 )
 from kaito.sim.server.fieldvalidation import FieldValidation, decode_refusal, patch_refusal
 from kaito.sim.server.objects import clone, format_time, meta, utcnow
+from kaito.sim.server.persistence import (
+    CommittedWrite,
+    MemoryOnly,
+    Persistence,
+    StoredObject,
+    StoreImage,
+)
 from kaito.sim.server.resources import ResourceRegistry, ResourceType
-from kaito.sim.server.schema import admit_custom_object, unknown_fields
+from kaito.sim.server.schema import unknown_fields
 from kaito.sim.server.selectors import (
     FieldSelector,
     LabelSelector,
     parse_field_selector,
     parse_label_selector,
 )
-from kaito.sim.server.validation import validate_builtin, validate_finalizer_change
+from kaito.sim.server.strategies import PROTECTED_NAMESPACES, default_strategies
+from kaito.sim.server.strategy import Strategy, StrategyRegistry
+from kaito.sim.server.validation import validate_finalizer_change
 from kaito.sim.server.watch import Change, Watch, WatchEvent
 
 __all__ = [
@@ -97,19 +103,13 @@ APPLY_PATCH = "application/apply-patch+yaml"
 _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 _PROPAGATIONS = ("Background", "Foreground", "Orphan")
 _FOREGROUND = "foregroundDeletion"
 _ORPHAN = "orphan"
 _NAMESPACE_KEY = ("", "namespaces")
-_CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+_CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")  # loaded first: they serve the other kinds
 # kube's names.SimpleNameGenerator alphabet (no vowels, no look-alikes)
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-# kinds whose generation also grows when metadata.annotations change (kube's deployment strategy: annotations
-# are copied to the ReplicaSets, so they are part of what the controller must roll out)
-_GENERATION_WITH_ANNOTATIONS = frozenset({("apps", "deployments")})
-# kinds whose PUT creates a missing object (kube's AllowCreateOnUpdate)
-_CREATE_ON_UPDATE = frozenset({("", "endpoints"), ("", "events"), ("coordination.k8s.io", "leases")})
 # metadata the client cannot change with update/patch
 _SYSTEM_META = (
     "uid",
@@ -139,8 +139,11 @@ class Store:
         history_limit: int = 10_000,
         clock: Callable[[], datetime] = utcnow,
         default_namespaces: bool = True,
+        strategies: StrategyRegistry | None = None,
+        persistence: Persistence | None = None,
     ) -> None:
-        self.registry = registry if registry is not None else ResourceRegistry()
+        self._registry = registry if registry is not None else ResourceRegistry()
+        self.strategies = strategies if strategies is not None else default_strategies()
         self.history_limit = history_limit
         self.clock = clock
         self.bookmark_interval = 1.0
@@ -149,14 +152,45 @@ class Store:
         self.graceful_pod_deletion = False
         self._rv = 0
         self._compacted = 0
-        self._cluster_ips = 16  # addresses below 10.96.0.17 stay free, as for kubernetes and kube-dns
         self._objects: dict[tuple[str, str], dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[Change] = deque()
         self._watches: list[Watch] = []
         self._listeners: list[Callable[[Change], None]] = []
+        self._persistence: Persistence = MemoryOnly()
+        if persistence is not None and self._attach(persistence):
+            return
         if default_namespaces:
             for ns in DEFAULT_NAMESPACES:
                 self.create("v1", "Namespace", {"metadata": {"name": ns}})
+
+    @property
+    def registry(self) -> ResourceRegistry:
+        """The served kinds (built-ins, and the kinds of stored CRDs)."""
+        return self._registry
+
+    def strategy(self, rt: ResourceType) -> Strategy:
+        """The registry strategy of ``rt``'s kind."""
+        return self.strategies.for_type(rt)
+
+    # ------------------------------------------------------------------------------------------ persistence
+    @property
+    def persistence(self) -> Persistence:
+        """The backend every committed write passes through (:mod:`kaito.sim.server.persistence`)."""
+        return self._persistence
+
+    def use_persistence(self, backend: Persistence) -> None:
+        """Attach ``backend``: load its image when it has one (open watches end), else give it this one."""
+        self._attach(backend)
+
+    def _attach(self, backend: Persistence) -> bool:
+        image = backend.load()
+        self._persistence = backend
+        if image is None:
+            backend.reset(self.image())
+            return False
+        self.drop_watches()
+        self._restore_image(image)
+        return True
 
     # ------------------------------------------------------------------------------------------ basics
     @property
@@ -221,6 +255,9 @@ class Store:
                 bucket.pop(namespace, None)
         else:
             bucket.setdefault(namespace, {})[md["name"]] = obj
+        self._persistence.committed(
+            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj)
+        )
         change = Change(self._rv, type_, rt.storage_key, rt.kind, obj, prev, namespace)
         self._history.append(change)
         while len(self._history) > self.history_limit:
@@ -229,8 +266,7 @@ class Store:
             watch.offer(change)
         for listener in list(self._listeners):
             listener(change)
-        if rt.storage_key == _CRD_KEY:
-            self._sync_crd(obj, deleted=type_ == "DELETED")
+        self.strategy(rt).committed(self, obj, deleted=type_ == "DELETED")
         return obj
 
     # ------------------------------------------------------------------------------------------ create
@@ -265,12 +301,12 @@ class Store:
         md["creationTimestamp"] = self._now()
         if rt.has_generation:
             md["generation"] = 1
-        self._prepare_create(rt, obj)
+        strategy = self.strategy(rt)
+        strategy.prepare_for_create(rt, obj)
         if field_manager:
             patches.record_manager(obj, field_manager, "Update", rt.api_version, self._now(), None)
         self._validate(rt, obj, None)
-        if rt.storage_key == _CRD_KEY:
-            obj["status"] = crd_status(obj, self._now())
+        strategy.derive(rt, obj, None, self._now())
         obj["apiVersion"] = rt.api_version
         obj["kind"] = rt.kind
         if dry_run:
@@ -354,38 +390,12 @@ class Store:
             ]
             raise error
 
-    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        """The registry strategies' PrepareForCreate: reset status and set kind defaults."""
-        if rt.custom:
-            if rt.has_status:
-                obj.pop("status", None)
-            return
-        prepare_create(rt.storage_key, obj, has_status=rt.has_status, next_cluster_ip=self._next_cluster_ip)
-
-    def _next_cluster_ip(self) -> str:
-        """The next free address of the 10.96.0.0/12 service range (10.96.0.1 is the kubernetes Service)."""
-        self._cluster_ips += 1
-        n = self._cluster_ips
-        return f"10.{96 + (n >> 16) % 16}.{(n >> 8) & 255}.{n & 255}"
-
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        errors: list[FieldError]
-        if rt.custom:
-            errors = [*self._meta_errors(rt, obj), *admit_custom_object(rt, obj, old)]
-        else:
-            errors = validate_builtin(rt, obj)
-            if rt.storage_key == _CRD_KEY:
-                errors.extend(validate_crd(obj))
+        errors = self.strategy(rt).validate(rt, obj, old)
         if old is not None:
             errors.extend(validate_finalizer_change(old, obj))
         if errors:
             raise Invalid.for_object(rt.kind, rt.group, str(meta(obj).get("name", "")), errors)
-
-    @staticmethod
-    def _meta_errors(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
-        from kaito.sim.server.validation import validate_metadata
-
-        return validate_metadata(rt, obj)
 
     # ------------------------------------------------------------------------------------------ read
     def get(
@@ -486,7 +496,7 @@ class Store:
             )
         old = self._lookup(rt, ns, name)
         if old is None:
-            if subresource is None and rt.storage_key in _CREATE_ON_UPDATE and not md.get("resourceVersion"):
+            if subresource is None and self.strategy(rt).create_on_update and not md.get("resourceVersion"):
                 return self.create(api_version, kind, body, namespace=ns or None, dry_run=dry_run)
             raise NotFound.for_object(rt.plural, rt.group, name)
         return self._replace(rt, old, body, subresource, field_manager, dry_run)
@@ -546,58 +556,21 @@ class Store:
                     md.pop(key, None)
             if "managedFields" not in md and "managedFields" in old_md:
                 md["managedFields"] = old_md["managedFields"]
-            if rt.has_status:
-                if "status" in old:
-                    new["status"] = old["status"]
-                else:
-                    new.pop("status", None)
-            if rt.storage_key == _NAMESPACE_KEY:
-                new["status"] = old.get("status", {"phase": "Active"})
+            self.strategy(rt).prepare_for_update(rt, new, old)
             return new
-        if subresource == "status":
-            if not rt.has_status:
-                raise NotFound(
-                    f"the server could not find the requested resource ({rt.qualified_resource}/status)"
-                )
-            new = clone(old)  # admission may prune and default in place; the stored object must not change
-            if "status" in body:
-                new["status"] = body["status"]
-            else:
-                new.pop("status", None)
-            if "managedFields" in body.get("metadata", {}):
-                new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
-            return new
-        if subresource == "finalize" and rt.storage_key == _NAMESPACE_KEY:
-            new = clone(old)
-            finalizers = list((body.get("spec") or {}).get("finalizers") or [])
-            new["spec"] = dict(old.get("spec") or {}, finalizers=finalizers)
-            return new
-        raise MethodNotAllowed(
-            f"the server does not allow this method on the requested resource ({subresource})"
-        )
+        return self.strategy(rt).update_subresource(rt, old, body, subresource)
 
     def _write(
         self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool
     ) -> dict[str, Any]:
-        """Validate, bump generation, and commit ``new`` over ``old`` (or finish a deletion)."""
-        if not rt.custom:
-            apply_defaults(rt.storage_key, new)
-            if rt.storage_key == ("", "services"):
-                _keep_cluster_ip(old, new)
+        """Default, validate, bump generation, and commit ``new`` over ``old`` (or finish a deletion)."""
+        strategy = self.strategy(rt)
+        strategy.prepare_for_write(rt, new, old)
         self._validate(rt, new, old)
-        if rt.storage_key == _CRD_KEY:
-            new["status"] = dict(
-                crd_status(new, self._now()),
-                **_without(new.get("status") or {}, "conditions", "acceptedNames", "storedVersions"),
-            )
+        strategy.derive(rt, new, old, self._now())
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
-        ignored = (
-            ("metadata", "status", "apiVersion", "kind")
-            if rt.has_status
-            else ("metadata", "apiVersion", "kind")
-        )
-        if rt.has_generation and _changes_generation(rt, old, new, ignored):
+        if rt.has_generation and strategy.generation_changes(rt, old, new):
             meta(new)["generation"] = int(old["metadata"].get("generation", 1)) + 1
         new_md = meta(new)
         new_md["resourceVersion"] = old["metadata"].get("resourceVersion")
@@ -605,7 +578,7 @@ class Store:
             return self._present(rt, old)
         if dry_run:
             return self._present(rt, new)
-        if new_md.get("deletionTimestamp") and not _held(rt, new):
+        if new_md.get("deletionTimestamp") and not strategy.held(new):
             return self._present(rt, self._commit(rt, "DELETED", new, old))
         return self._present(rt, self._commit(rt, "MODIFIED", new, old))
 
@@ -785,14 +758,14 @@ class Store:
                 f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
                 f"ResourceVersion in object meta: {old['metadata'].get('resourceVersion')}",
             )
-        if rt.storage_key == _NAMESPACE_KEY and name in PROTECTED_NAMESPACES:
-            raise Forbidden.for_object(rt.plural, rt.group, name, "this namespace may not be deleted")
+        strategy = self.strategy(rt)
+        strategy.check_delete(rt, name)
         old_md = old["metadata"]
-        grace = self._deletion_grace(rt, old, grace_period_seconds)
+        grace = strategy.deletion_grace(rt, old, grace_period_seconds)
         graceful_pod = grace if grace and self.graceful_pod_deletion else None
         if old_md.get("deletionTimestamp"):
             # already being deleted: idempotent, except a kubelet's final grace-0 delete of a graceful pod
-            if graceful_pod is not None or old_md.get("finalizers") or rt.storage_key == _NAMESPACE_KEY:
+            if graceful_pod is not None or old_md.get("finalizers") or strategy.two_phase_delete:
                 return self._present(rt, old)
             if dry_run:
                 return self._present(rt, old)
@@ -802,7 +775,7 @@ class Store:
             finalizers.append(_FOREGROUND)
         if propagation == "Orphan" and _ORPHAN not in finalizers:
             finalizers.append(_ORPHAN)
-        if finalizers or graceful_pod is not None or rt.storage_key == _NAMESPACE_KEY:
+        if finalizers or graceful_pod is not None or strategy.two_phase_delete:
             new = dict(old)
             new["metadata"] = dict(
                 old_md,
@@ -811,25 +784,13 @@ class Store:
             )
             if finalizers:
                 new["metadata"]["finalizers"] = finalizers
-            if rt.storage_key == _NAMESPACE_KEY:
-                new["status"] = dict(old.get("status") or {}, phase="Terminating")
+            strategy.mark_deleting(new, old)
             if dry_run:
                 return self._present(rt, new)
             return self._present(rt, self._commit(rt, "MODIFIED", new, old))
         if dry_run:
             return self._present(rt, old)
         return self._present(rt, self._commit(rt, "DELETED", clone(old), old))
-
-    @staticmethod
-    def _deletion_grace(rt: ResourceType, obj: dict[str, Any], requested: int | None) -> int:
-        """Seconds until deletionTimestamp: only Pods bound to a node and not finished have a grace period."""
-        if rt.storage_key != ("", "pods"):
-            return 0
-        spec = obj.get("spec") or {}
-        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return 0
-        seconds = requested if requested is not None else int(spec.get("terminationGracePeriodSeconds", 30))
-        return max(seconds, 0)
 
     def delete_collection(
         self,
@@ -988,39 +949,33 @@ class Store:
         """The served ResourceType used for stored objects of (group, plural) (the storage version)."""
         return self._type_for_key((group, plural))
 
-    # ------------------------------------------------------------------------------------------ CRDs
-    def _sync_crd(self, crd: dict[str, Any], *, deleted: bool) -> None:
-        """Serve the CRD's versions (or stop serving them and drop their objects when it is gone)."""
-        spec = crd.get("spec") or {}
-        group = spec.get("group", "")
-        plural = (spec.get("names") or {}).get("plural", "")
-        served_before = {rt.version for rt in self.registry.versions_of(group, plural)}
-        if deleted:
-            for rt in self.registry.versions_of(group, plural):
-                for obj in [
-                    o for names in self._objects.get(rt.storage_key, {}).values() for o in names.values()
-                ]:
-                    self._commit(rt, "DELETED", clone(obj), obj)
-                break
-            for version in served_before:
-                self.registry.unregister(group, version, plural)
-            self._objects.pop((group, plural), None)
-            return
-        types = crd_resource_types(crd)
-        for rt in types:
-            self.registry.register(rt)
-        for version in served_before - {rt.version for rt in types}:
-            self.registry.unregister(group, version, plural)
+    # ------------------------------------------------------------------------------------------ strategies
+    def drop_kind(self, group: str, plural: str) -> None:
+        """Delete every stored object of (group, plural), each with a DELETED event (a CRD was deleted)."""
+        for rt in self.registry.versions_of(group, plural):
+            for obj in [
+                o for names in self._objects.get(rt.storage_key, {}).values() for o in names.values()
+            ]:
+                self._commit(rt, "DELETED", clone(obj), obj)
+            break
+        self._objects.pop((group, plural), None)
 
     # ------------------------------------------------------------------------------------------ snapshot
+    def image(self) -> StoreImage:
+        """Every stored object (the store's own dicts: read-only) and the revision counter."""
+        return StoreImage(
+            self._rv,
+            tuple(
+                StoredObject(key[0], key[1], obj)
+                for key, bucket in self._objects.items()
+                for names in bucket.values()
+                for obj in names.values()
+            ),
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able image of every object and the revision counter."""
-        objects = []
-        for key, bucket in self._objects.items():
-            for names in bucket.values():
-                for obj in names.values():
-                    objects.append({"group": key[0], "plural": key[1], "object": clone(obj)})
-        return {"version": 1, "resourceVersion": self._rv, "objects": objects}
+        return clone(self.image().to_json())
 
     @classmethod
     def from_snapshot(
@@ -1037,29 +992,29 @@ class Store:
         return store
 
     def _restore(self, data: dict[str, Any]) -> None:
-        if data.get("version") != 1:
-            raise ValueError(
-                f"unsupported snapshot version {data.get('version')!r}; this store reads version 1"
-            )
+        self._restore_image(StoreImage.from_json(data))
+        self._persistence.reset(self.image())
+
+    def _restore_image(self, image: StoreImage) -> None:
+        """Replace the content with ``image`` (no commit: nothing is told to watches or the backend)."""
         self._objects.clear()
         self._history.clear()
-        entries = list(data.get("objects") or [])
-        for entry in entries:  # CRDs first so that their kinds are served
-            if (entry["group"], entry["plural"]) == _CRD_KEY:
-                self._sync_crd(entry["object"], deleted=False)
-        for entry in entries:
-            obj = entry["object"]
-            md = obj.get("metadata") or {}
-            bucket = self._objects.setdefault((entry["group"], entry["plural"]), {})
-            bucket.setdefault(str(md.get("namespace", "")), {})[md["name"]] = obj
-        self._rv = int(data.get("resourceVersion", 0))
+        for entry in image.objects:  # CRDs first so that their kinds are served
+            if (entry.group, entry.plural) == _CRD_KEY:
+                self._loaded(entry)
+        for entry in image.objects:
+            bucket = self._objects.setdefault((entry.group, entry.plural), {})
+            bucket.setdefault(entry.namespace, {})[entry.name] = entry.object
+        for entry in image.objects:
+            if (entry.group, entry.plural) != _CRD_KEY:
+                self._loaded(entry)
+        self._rv = image.resource_version
         self._compacted = self._rv
-        for names in self._objects.get(("", "services"), {}).values():
-            for svc in names.values():
-                parts = str((svc.get("spec") or {}).get("clusterIP") or "").split(".")
-                if len(parts) == 4 and parts[0] == "10" and all(p.isdigit() for p in parts):
-                    n = ((int(parts[1]) - 96) << 16) + (int(parts[2]) << 8) + int(parts[3])
-                    self._cluster_ips = max(self._cluster_ips, n)
+
+    def _loaded(self, entry: StoredObject) -> None:
+        rt = self._type_for_key((entry.group, entry.plural))
+        if rt is not None:
+            self.strategy(rt).loaded(self, entry.object)
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename)."""
@@ -1073,33 +1028,6 @@ class Store:
         data = json.loads(Path(path).read_text())
         self.drop_watches()
         self._restore(data)
-
-
-def _keep_cluster_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """A Service update without clusterIP keeps the allocated one (kube's PrepareForUpdate)."""
-    old_spec = old.get("spec") or {}
-    spec = new.get("spec")
-    if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
-        spec["clusterIP"] = old_spec["clusterIP"]
-        spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
-
-
-def _changes_generation(
-    rt: ResourceType, old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...]
-) -> bool:
-    """Whether a write of ``new`` over ``old`` moves generation (the caller checks the kind has one)."""
-    if _without(new, *ignored) != _without(old, *ignored):
-        return True
-    if rt.storage_key in _GENERATION_WITH_ANNOTATIONS:
-        return (old["metadata"].get("annotations") or {}) != (new["metadata"].get("annotations") or {})
-    return False
-
-
-def _held(rt: ResourceType, obj: dict[str, Any]) -> bool:
-    """Whether finalizers keep ``obj`` (being deleted) stored; a Namespace also waits for spec.finalizers."""
-    if (obj.get("metadata") or {}).get("finalizers"):
-        return True
-    return rt.storage_key == _NAMESPACE_KEY and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _normalised(obj: dict[str, Any]) -> dict[str, Any]:
