@@ -23,8 +23,9 @@ With ``snapshot_path``, the store persists through a
 write; the file is written on stop), so a test can stop a cluster, start another on the same file and find the
 same objects — what an operator sees when its API server restarts. The file holds the store's image with the
 ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.cloud.arm.snapshot`), so the restarted cloud
-still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
-new ports with a new CA: clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
+still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started
+without ARM carries that section over unchanged. The restarted cluster listens on new ports with a new CA:
+clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
 Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
