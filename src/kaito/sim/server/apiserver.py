@@ -46,7 +46,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from kaito.sim.server import discovery, jsonpath, printing, protobuf
+from kaito.sim.server import discovery, printing, protobuf, scale
 from kaito.sim.server.errors import (
     ApiError,
     BadRequest,
@@ -787,33 +787,27 @@ class ApiServer:
     ) -> web.Response:
         assert target.name is not None
         namespace = target.namespace
-        spec_path, status_path, selector_path = _scale_paths(rt)
+        paths = self.store.strategy(rt).scale_paths(rt)
         if verb == "get":
             obj = self.store.get(rt.api_version, rt.kind, target.name, namespace)
-            return _json(_scale_of(obj, spec_path, status_path, selector_path))
+            return _json(scale.scale_of(obj, paths))
         if verb not in ("update", "patch"):
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
-        current = _scale_of(
-            self.store.get(rt.api_version, rt.kind, target.name, namespace),
-            spec_path,
-            status_path,
-            selector_path,
-        )
+        current = scale.scale_of(self.store.get(rt.api_version, rt.kind, target.name, namespace), paths)
         if verb == "update":
             wanted = await _read_json(request)
         else:
             patch_type, patch = await _read_patch(request)
-            wanted = _apply_to_scale(current, patch, patch_type)
-        replicas = (wanted.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise BadRequest(
-                f"spec.replicas is {replicas!r}; a Scale needs a whole number of replicas, 0 or more"
-            )
-        merge = _nest(spec_path, replicas)
+            wanted = scale.apply_to_scale(current, patch, patch_type)
         obj = self.store.patch(
-            rt.api_version, rt.kind, target.name, merge, "application/merge-patch+json", namespace
+            rt.api_version,
+            rt.kind,
+            target.name,
+            scale.replicas_patch(paths, wanted),
+            "application/merge-patch+json",
+            namespace,
         )
-        return _json(_scale_of(obj, spec_path, status_path, selector_path))
+        return _json(scale.scale_of(obj, paths))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1004,71 +998,3 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         "dry_run": _dry_run(dry_values),
         "preconditions": preconditions,
     }
-
-
-def _scale_paths(rt: ResourceType) -> tuple[str, str, str]:
-    if rt.scale:
-        return (
-            rt.scale.get("specReplicasPath", ".spec.replicas"),
-            rt.scale.get("statusReplicasPath", ".status.replicas"),
-            rt.scale.get("labelSelectorPath", ""),
-        )
-    return ".spec.replicas", ".status.replicas", ".spec.selector"
-
-
-def _scale_of(obj: dict[str, Any], spec_path: str, status_path: str, selector_path: str) -> dict[str, Any]:
-    meta = obj.get("metadata") or {}
-    spec = jsonpath.evaluate_jsonpath(obj, spec_path)
-    status = jsonpath.evaluate_jsonpath(obj, status_path)
-    selector_values = jsonpath.evaluate_jsonpath(obj, selector_path) if selector_path else []
-    selector = selector_values[0] if selector_values else ""
-    if isinstance(selector, dict):
-        labels = selector.get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    keep = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-    scale_status: dict[str, Any] = {"replicas": status[0] if status else 0}
-    if selector:
-        scale_status["selector"] = selector
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in keep if k in meta},
-        "spec": {"replicas": spec[0] if spec else 1},
-        "status": scale_status,
-    }
-
-
-def _apply_to_scale(current: dict[str, Any], patch: Any, patch_type: str) -> dict[str, Any]:
-    if patch_type == "application/json-patch+json":
-        import jsonpatch
-
-        try:
-            result = jsonpatch.apply_patch(current, patch)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
-            raise BadRequest(f"the JSON patch cannot be applied to the Scale: {err}") from None
-        return dict(result)
-    merged: dict[str, Any] = _merge(current, patch)
-    return merged
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (also what a strategic merge or apply patch of a Scale amounts to)."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge(out.get(key), value)
-    return out
-
-
-def _nest(path: str, value: Any) -> dict[str, Any]:
-    keys = [k for k in path.split(".") if k]
-    out: Any = value
-    for key in reversed(keys):
-        out = {key: out}
-    if not isinstance(out, dict):
-        raise InternalError(f"the scale path {path!r} does not name a field")
-    return out

@@ -12,6 +12,7 @@ its :class:`Strategy`, looked up by storage key (group, plural) in a :class:`Str
 - :meth:`Strategy.derive` — what the server computes once the object is valid (a CRD's status);
 - :meth:`Strategy.generation_changes` — whether a write moves ``metadata.generation``;
 - :meth:`Strategy.update_subresource` — the ``status`` subresource (and a Namespace's ``finalize``);
+  :meth:`Strategy.scale_paths` — where the ``scale`` subresource reads and writes replicas;
 - deletion: :meth:`Strategy.check_delete`, :meth:`Strategy.deletion_grace`, :attr:`Strategy.two_phase_delete`,
   :meth:`Strategy.mark_deleting`, :meth:`Strategy.held`, :attr:`Strategy.delete_returns_object`;
 - :meth:`Strategy.committed` / :meth:`Strategy.loaded` — after a commit and for each object loaded at
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 from kaito.sim.server.errors import FieldError, MethodNotAllowed, NotFound
 from kaito.sim.server.objects import clone
 from kaito.sim.server.resources import ResourceRegistry, ResourceType
+from kaito.sim.server.scale import ScalePaths
 
 __all__ = ["StorageKey", "Strategy", "StrategyContext", "StrategyRegistry"]
 
@@ -110,6 +112,10 @@ class Strategy:
         if "managedFields" in body.get("metadata", {}):
             new["metadata"]["managedFields"] = body["metadata"]["managedFields"]
         return new
+
+    def scale_paths(self, rt: ResourceType) -> ScalePaths:
+        """Where the ``scale`` subresource finds replicas: the CRD's paths, else the workloads' own."""
+        return ScalePaths.from_crd(rt.scale) if rt.scale else ScalePaths()
 
     def check_delete(self, rt: ResourceType, name: str) -> None:
         """Refuse (raise) a delete the kind never allows."""
