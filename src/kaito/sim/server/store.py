@@ -26,9 +26,13 @@ Data and its invariants:
   is checked; callers that pass none (in-process controllers) get Ignore.
 - An object whose ``deletionTimestamp`` is set leaves the store in the write that empties its finalizers.
 
-Kind-specific behaviour kept here because kube keeps it in the registry, not in controllers: Namespace phase
-and its protected names, Pod initial status, CustomResourceDefinition registration (a CRD is served as soon as
-it is stored, its custom objects go with it). Garbage collection and namespace emptying are
+- Every committed write passes :attr:`Store.persistence` (:mod:`kaito.sim.server.persistence`) before any
+  watch or listener hears of it; a store given a backend with an image starts from that image.
+
+This is the generic core, as kube-apiserver's ``registry/generic/registry.Store``: what a kind does
+differently (defaults, status and scale subresources, validation, field resets on create/update, deletion
+rules, a CRD serving its kinds) is asked of the kind's :class:`~kaito.sim.server.strategy.Strategy`
+(:mod:`kaito.sim.server.strategies`). Garbage collection and namespace emptying are
 :mod:`kaito.sim.workloads.gc`'s.
 """
 
