@@ -6,7 +6,7 @@ Both make Nodes through :class:`kaito.sim.server.Store`; nothing here imports :m
 
 from __future__ import annotations
 
-from kaito.sim.cloud.arm import DEFAULT_SUBSCRIPTION_ID, ArmFaults, ArmServer
+from kaito.sim.cloud.arm import DEFAULT_SUBSCRIPTION_ID, ArmFaults, ArmServer, QuotaLimit
 from kaito.sim.cloud.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
 from kaito.sim.cloud.vmsizes import VmSize, find_vm_size, vm_sizes
 
@@ -17,6 +17,7 @@ __all__ = [
     "ArmFaults",
     "ArmServer",
     "KarpenterSimulator",
+    "QuotaLimit",
     "VmSize",
     "find_vm_size",
     "nodeclaim_crd",
