@@ -31,8 +31,8 @@ import yaml
 
 from kaito import ctrl
 from kaito.controllers.operator import FIELD_MANAGER, install_crds
-from kaito.sim.authz import Authorization, ServiceAccountCredentials, forbidden
 from kaito.sim.cluster import Cluster
+from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, forbidden
 
 __all__ = [
     "MANIFESTS",

@@ -19,6 +19,10 @@ PACKAGES = [
     "kaito.provisioners",
     "kaito.controllers",
     "kaito.sim",
+    "kaito.sim.server",
+    "kaito.sim.workloads",
+    "kaito.sim.cloud",
+    "kaito.sim.cloud.arm",
 ]
 
 

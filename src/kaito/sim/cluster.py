@@ -3,27 +3,29 @@
 ``async with Cluster() as c:`` gives a running cluster on loopback and a kubeconfig file pointing at it
 (``c.kubeconfig``), which any real client can load. The parts, started in this order and stopped in reverse:
 
-- the :class:`~kaito.sim.store.Store` (loaded from ``snapshot_path`` when that file exists);
-- the garbage collector loop (:mod:`kaito.sim.gc`: ownerReferences, namespace deletion);
-- the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
-  with a freshly minted CA when ``tls=True``;
-- the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
+- the :class:`~kaito.sim.server.store.Store` (loaded from ``snapshot_path`` when that file exists);
+- the garbage collector loop (:mod:`kaito.sim.workloads.gc`: ownerReferences, namespace deletion);
+- the :class:`~kaito.sim.server.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one),
+  over TLS with a freshly minted CA when ``tls=True``;
+- the workload simulator (:mod:`kaito.sim.workloads.simulator`: scheduler, kubelet, Deployment/StatefulSet/Job
   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns; with
   ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
-  processes (:mod:`kaito.sim.processes`);
-- the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``;
-- the fake Karpenter (:mod:`kaito.sim.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
+  processes (:mod:`kaito.sim.workloads.processes`);
+- the ARM agentPools endpoint (:mod:`kaito.sim.cloud.arm.server`, always HTTPS) when ``arm=True``;
+- the fake Karpenter (:mod:`kaito.sim.cloud.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
   ``karpenter=True``, with ``karpenter_options`` as its keyword arguments (``c.karpenter``);
-- with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.authz`): a token from
+- with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.server.authz`): a token from
   :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
   kubeconfig keeps full access.
 
-On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
-the same file and find the same objects — what an operator sees when its API server restarts. The file holds
-the store's snapshot with the ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.arm_snapshot`),
-so the restarted cloud still has the pools that made its Nodes, under the same ids, with their operations
-resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
-new ports with a new CA: clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
+With ``snapshot_path``, the store persists through a
+:class:`~kaito.sim.server.persistence.SnapshotFile` (it loads from the file at start and sees every committed
+write; the file is written on stop), so a test can stop a cluster, start another on the same file and find the
+same objects — what an operator sees when its API server restarts. The file holds the store's image with the
+ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.cloud.arm.snapshot`), so the restarted cloud
+still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started
+without ARM carries that section over unchanged. The restarted cluster listens on new ports with a new CA:
+clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
 Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
@@ -33,27 +35,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from kaito.sim.apiserver import ApiServer, LogProvider
-from kaito.sim.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
-from kaito.sim.faults import Faults
-from kaito.sim.gc import GarbageCollector
-from kaito.sim.kubeconfig import write_kubeconfig
-from kaito.sim.store import Store
-from kaito.sim.tls import TlsBundle
+from kaito.sim.server.apiserver import ApiServer, LogProvider
+from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
+from kaito.sim.server.faults import Faults
+from kaito.sim.server.kubeconfig import write_kubeconfig
+from kaito.sim.server.persistence import SnapshotFile
+from kaito.sim.server.store import Store
+from kaito.sim.server.tls import TlsBundle
+from kaito.sim.workloads.gc import GarbageCollector
 
 if TYPE_CHECKING:
-    from kaito.sim.arm import ArmServer
-    from kaito.sim.karpenter import KarpenterSimulator
-    from kaito.sim.kubelet import Timings
-    from kaito.sim.processes import ProcessRuntimeConfig
-    from kaito.sim.workloads import WorkloadSimulator
+    from kaito.sim.cloud.arm.server import ArmServer
+    from kaito.sim.cloud.karpenter import KarpenterSimulator
+    from kaito.sim.workloads.kubelet import Timings
+    from kaito.sim.workloads.processes import ProcessRuntimeConfig
+    from kaito.sim.workloads.simulator import WorkloadSimulator
 
 __all__ = ["Cluster"]
 
@@ -96,11 +98,14 @@ class Cluster:
         self._want_authorization = authorization
         self._want_workloads = workloads
         self._want_arm = arm
-        self._process_runtime = process_runtime  # None: every container is simulated (kaito.sim.processes)
+        self._process_runtime = (
+            process_runtime  # None: every container is simulated (kaito.sim.workloads.processes)
+        )
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
         self._arm_section: Any = None  # the snapshot's ARM section, restored at start and kept without ARM
+        self._snapshot: SnapshotFile | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._gc: GarbageCollector | None = None
         self._started = False
@@ -163,10 +168,13 @@ class Cluster:
         return self
 
     async def _start(self) -> None:
-        if self.snapshot_path is not None and self.snapshot_path.exists():
-            data = _read_json(self.snapshot_path)
-            self.store = Store.from_snapshot(data)
-            self._arm_section = data.get("arm")
+        if self.snapshot_path is not None:
+            self._snapshot = SnapshotFile(self.snapshot_path)
+            if self.snapshot_path.exists():
+                self.store = Store(persistence=self._snapshot)
+                self._arm_section = self._snapshot.sections.get("arm")
+            else:
+                self.store.use_persistence(self._snapshot)
         self.faults.store = self.store
         self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
         if self.tls or self._want_arm:
@@ -183,7 +191,7 @@ class Cluster:
         if self._want_arm:
             await self._start_arm()
         if self._want_karpenter:
-            from kaito.sim.karpenter import KarpenterSimulator
+            from kaito.sim.cloud.karpenter import KarpenterSimulator
 
             self.karpenter = KarpenterSimulator(self.store, **self._karpenter_options)
             self.karpenter.start()
@@ -197,7 +205,7 @@ class Cluster:
         self._tasks.append(asyncio.create_task(gc.run(), name="kaito-sim-gc"))
 
     async def _start_workloads(self) -> None:
-        from kaito.sim.workloads import WorkloadSimulator
+        from kaito.sim.workloads.simulator import WorkloadSimulator
 
         workloads = WorkloadSimulator(self.store, timings=self.timings, process_runtime=self._process_runtime)
         self.workloads = workloads
@@ -206,8 +214,8 @@ class Cluster:
             self.apiserver.log_provider = workloads.logs
 
     async def _start_arm(self) -> None:
-        from kaito.sim.arm import ArmServer
-        from kaito.sim.arm_snapshot import ids_options
+        from kaito.sim.cloud.arm.server import ArmServer
+        from kaito.sim.cloud.arm.snapshot import ids_options
 
         saved = ids_options(self._arm_section) if self._arm_section is not None else {}
         arm = ArmServer(self.store, tls=self.tls_bundle, **{**saved, **self._arm_options})
@@ -236,12 +244,8 @@ class Cluster:
                 await task
         self._tasks.clear()
         self.store.drop_watches()
-        if self.snapshot_path is not None:
-            data = self.store.snapshot()
-            arm_section = self.arm.snapshot() if self.arm is not None else self._arm_section
-            if arm_section is not None:
-                data["arm"] = arm_section
-            _write_json(self.snapshot_path, data)
+        if self._snapshot is not None:
+            self._snapshot.save(arm=self.arm.snapshot() if self.arm is not None else self._arm_section)
         if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -256,18 +260,3 @@ class Cluster:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a sibling file, then rename), as Store.save does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    tmp.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"snapshot {path} holds {type(data).__name__}; a store snapshot is a JSON object")
-    return data

@@ -48,7 +48,7 @@ from kaito.runtimes import (
     vllm_args,
 )
 from kaito.sim.cluster import Cluster
-from kaito.sim.processes import ImageMapping, ProcessRuntimeConfig
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
 pytestmark = [pytest.mark.e2e_vllm, pytest.mark.timeout(900)]
 

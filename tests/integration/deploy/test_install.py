@@ -14,8 +14,8 @@ import pytest
 
 from kaito import ctrl
 from kaito.cli.install_manifests import install_objects
-from kaito.sim.authz import request_attributes, service_account_identity
 from kaito.sim.cluster import Cluster
+from kaito.sim.server.authz import request_attributes, service_account_identity
 
 pytestmark = [
     pytest.mark.integration,

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from kaito.sim.cluster import Cluster
-from kaito.sim.processes import ImageMapping, ProcessRuntimeConfig
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
 pytestmark = pytest.mark.integration
 

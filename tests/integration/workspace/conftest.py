@@ -37,8 +37,8 @@ from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.controllers.operator import Operator, OperatorConfig, build_operator
 from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "manifests" / "samples"

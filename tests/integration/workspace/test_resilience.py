@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from kaito.controllers.workspace import WORKSPACE
-from kaito.sim.arm_errors import ArmError
+from kaito.sim.cloud.arm.errors import ArmError
 
 pytestmark = pytest.mark.integration
 

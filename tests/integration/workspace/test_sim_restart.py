@@ -27,7 +27,7 @@ from kaito import ctrl
 from kaito.controllers.operator import Operator, OperatorConfig, build_operator
 from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
-from kaito.sim.arm import ArmServer
+from kaito.sim.cloud.arm.server import ArmServer
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration

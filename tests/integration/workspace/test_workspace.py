@@ -21,7 +21,7 @@ import yaml
 from kaito import ctrl
 from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.runtimes import get_gpu_config, get_preset, plan_inference
-from kaito.sim.kubelet import Timings
+from kaito.sim.workloads.kubelet import Timings
 
 pytestmark = pytest.mark.integration
 

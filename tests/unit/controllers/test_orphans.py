@@ -21,9 +21,9 @@ from kaito.provisioners.base import (
     ProvisionerRegistry,
     RetryableError,
 )
-from kaito.sim.discovery import api_resource_list
-from kaito.sim.errors import ApiError as SimApiError
-from kaito.sim.store import Store
+from kaito.sim.server.discovery import api_resource_list
+from kaito.sim.server.errors import ApiError as SimApiError
+from kaito.sim.server.store import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
