@@ -41,14 +41,12 @@ from kaito.ctrl.transport import HttpRequest, HttpResponse, KubeTransport, Trans
 
 __all__ = [
     "GVK",
-    "ApiResource",
     "Client",
     "KindRef",
     "ObjectList",
     "PatchType",
     "RetryPolicy",
     "WatchEvent",
-    "WatchStream",
     "gvk_of",
     "object_key",
     "to_dict",

@@ -36,7 +36,7 @@ from kaito.ctrl.ratelimiter import RateLimiter
 from kaito.ctrl.reconcile import Reconciler, Request, Result
 from kaito.ctrl.workqueue import ShutDown, WorkQueue
 
-__all__ = ["CacheSyncTimeout", "Controller", "EventSource"]
+__all__ = ["CacheSyncTimeout", "Controller"]
 
 log = logging.getLogger("kaito.ctrl.controller")
 

@@ -20,6 +20,10 @@ returns 1).
 to stop and get `graceful_shutdown_timeout` seconds to finish the work in hand before being cancelled; a
 held Lease is released so a successor starts at once.
 
+`manager.client` talks to the API server directly; `manager.cached_client` (a `CachedClient`) serves
+reads of watched kinds from the shared caches and sends writes to the API server: reconcilers should use
+it (see `kaito.ctrl.cached_client` for the rules).
+
 A runnable is anything with `async run(stop: asyncio.Event)` that returns soon after `stop` is set, and a
 `need_leader_election` attribute (default True when absent).
 """
@@ -34,6 +38,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
+from kaito.ctrl.cached_client import CachedClient
 from kaito.ctrl.client import Client
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.controller import CacheSyncTimeout
@@ -79,6 +84,7 @@ class Manager:
         self.informers = SharedInformerFactory(
             client, clock=self.clock, resync_period=resync_period, namespace=namespace
         )
+        self.cached_client = CachedClient(client, self.informers)
         self.leader_election = leader_election
         self.elector = LeaderElector(client, leader_election, clock=self.clock) if leader_election else None
         self.cache_sync_timeout = cache_sync_timeout

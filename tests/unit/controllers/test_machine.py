@@ -24,6 +24,8 @@ from kaito.api.crd import MACHINE_CRD, custom_resource_definition
 from kaito.api.machine import Machine, MachineSpec
 from kaito.api.meta import ObjectMeta
 from kaito.controllers.machine import MACHINE, MachineControllerOptions, MachineReconciler
+from kaito.ctrl.events import EVENT
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
 from kaito.provisioners.base import (
     ObservedState,
     OwnedResource,
@@ -44,12 +46,12 @@ class StoreApi:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.transport = ctrl.MockTransport(self.handle)
+        self.transport = MockTransport(self.handle)
 
     def writes(self, method: str, path_part: str = "") -> int:
         return sum(1 for r in self.transport.requests if r.method == method and path_part in r.path)
 
-    def handle(self, request: ctrl.HttpRequest) -> ctrl.MockResponse:
+    def handle(self, request: ctrl.HttpRequest) -> MockResponse:
         parts = request.path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
             return self._json(api_resource_list(self.store.registry, "", parts[1]))
@@ -86,16 +88,16 @@ class StoreApi:
             if request.method == "DELETE":
                 return self._json(self.store.delete(api_version, kind, name or "", namespace))
         except SimApiError as exc:
-            return ctrl.MockResponse(exc.code, json=exc.to_status())
-        return ctrl.MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
+            return MockResponse(exc.code, json=exc.to_status())
+        return MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
 
     @staticmethod
-    def _json(doc: Any, status: int = 200) -> ctrl.MockResponse:
+    def _json(doc: Any, status: int = 200) -> MockResponse:
         if doc is None:
-            return ctrl.MockResponse(
+            return MockResponse(
                 404, json={"kind": "Status", "code": 404, "reason": "NotFound", "message": "no"}
             )
-        return ctrl.MockResponse(status, json=json.loads(json.dumps(doc)))
+        return MockResponse(status, json=json.loads(json.dumps(doc)))
 
 
 class FakeProvisioner(Provisioner):
@@ -153,12 +155,12 @@ OPTIONS = MachineControllerOptions(launch_timeout=1800.0, poll_interval=10.0, re
 
 
 @pytest.fixture
-def clock() -> ctrl.FakeClock:
-    return ctrl.FakeClock(START)
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def store(clock: ctrl.FakeClock) -> Store:
+def store(clock: FakeClock) -> Store:
     store = Store(clock=clock.now)
     store.create(
         "apiextensions.k8s.io/v1", "CustomResourceDefinition", custom_resource_definition(MACHINE_CRD)
@@ -185,7 +187,7 @@ class World:
     """The reconciler under test and everything around it."""
 
     def __init__(
-        self, client: ctrl.Client, api: StoreApi, provisioner: FakeProvisioner, clock: ctrl.FakeClock
+        self, client: ctrl.Client, api: StoreApi, provisioner: FakeProvisioner, clock: FakeClock
     ) -> None:
         self.client, self.api, self.provisioner, self.clock = client, api, provisioner, clock
         self.nodes = ctrl.Store()
@@ -210,7 +212,7 @@ class World:
         return (found.status, found.reason) if found else None
 
     async def events(self) -> list[tuple[str, str]]:
-        items = (await self.client.list(ctrl.EVENT, "default")).items
+        items = (await self.client.list(EVENT, "default")).items
         return [(e["type"], e["reason"]) for e in items]
 
     def add_node(
@@ -235,7 +237,7 @@ class World:
 
 @pytest.fixture
 async def world(
-    client: ctrl.Client, api: StoreApi, fake_provisioner: FakeProvisioner, clock: ctrl.FakeClock
+    client: ctrl.Client, api: StoreApi, fake_provisioner: FakeProvisioner, clock: FakeClock
 ) -> World:
     world = World(client, api, fake_provisioner, clock)
     machine = Machine(

@@ -17,6 +17,7 @@ from kaito.controllers.workspace import (
     workspaces_for_node,
 )
 from kaito.controllers.workspace_metrics import workspace_metrics
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
 
 
 def ws(name: str, namespace: str = "default", **fields: Any) -> dict[str, Any]:
@@ -118,19 +119,19 @@ class FakeApi:
     def __init__(self) -> None:
         self.writes: list[ctrl.HttpRequest] = []
 
-    def __call__(self, request: ctrl.HttpRequest) -> ctrl.MockResponse:
+    def __call__(self, request: ctrl.HttpRequest) -> MockResponse:
         if request.method == "GET" and request.path in self.RESOURCES:
-            return ctrl.MockResponse(200, json={"resources": self.RESOURCES[request.path]})
+            return MockResponse(200, json={"resources": self.RESOURCES[request.path]})
         self.writes.append(request)
-        return ctrl.MockResponse(200, json=request.body if isinstance(request.body, dict) else {})
+        return MockResponse(200, json=request.body if isinstance(request.body, dict) else {})
 
     def status_patches(self) -> list[dict[str, Any]]:
         return [w.body["status"] for w in self.writes if w.path.endswith("/status")]
 
 
 def reconciler(api: FakeApi, *workspaces: dict[str, Any]) -> WorkspaceReconciler:
-    client = ctrl.Client(ctrl.MockTransport(api))
-    clock = ctrl.FakeClock()
+    client = ctrl.Client(MockTransport(api))
+    clock = FakeClock()
     store = ctrl.Store()
     for obj in workspaces:
         store.upsert(obj)
