@@ -2,7 +2,9 @@
 
 One reconcile, level-triggered (it never assumes the previous one finished):
 
-1. Read the Machine (a GET, so the decision is never made on a stale copy). Gone: nothing to do.
+1. The Machine comes parsed from the manager's cache (a typed primary: `for_(Machine)`). Gone: nothing to
+   do. Every write carries its resourceVersion, so a decision made on a stale copy ends in Conflict and
+   a fresh reconcile, never in a lost update.
 2. Being deleted: delete the cloud resource, requeue until the provisioner reports it GONE, then drop the
    `kaito.sh/machine-cleanup` finalizer. Nothing else is cordoned or drained: we only remove what we made.
 3. Failed for good: make sure its cloud resource is deleted (requeue until GONE); never retry in place.
@@ -22,6 +24,7 @@ Wire it into a manager with `add_machine_controller(manager, provisioners, optio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,9 +109,8 @@ class MachineReconciler:
 
     def __init__(
         self,
-        client: ctrl.Client,
+        client: ctrl.CachedClient,
         provisioners: ProvisionerRegistry,
-        nodes: ctrl.Store,
         recorder: ctrl.EventRecorder,
         *,
         clock: ctrl.Clock | None = None,
@@ -116,17 +118,14 @@ class MachineReconciler:
     ) -> None:
         self.client = client
         self.provisioners = provisioners
-        self.nodes = nodes
         self.recorder = recorder
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self.options = options or MachineControllerOptions()
 
-    async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
-        try:
-            obj = await self.client.get(MACHINE, request.name)
-        except ctrl.NotFound:
+    async def reconcile(self, request: ctrl.Request, machine: Machine | None) -> ctrl.Result:
+        if machine is None:
             return ctrl.Result()
-        machine = Machine.model_validate(obj)
+        obj = ctrl.to_dict(machine)
         try:
             provisioner = self.provisioners.for_machine(machine)
         except ProvisionerError as exc:
@@ -166,7 +165,7 @@ class MachineReconciler:
                 MachineEvent("Warning", observed.reason or "ProvisioningFailed", observed.message or "")
             )
             observed = ObservedState.deleting(observed.resource)
-        node = self._find_node(machine, provisioner, observed)
+        node = await self._find_node(machine, provisioner, observed)
         decision = plan_machine(
             machine,
             observed,
@@ -260,15 +259,15 @@ class MachineReconciler:
 
     # ---- I/O helpers --------------------------------------------------------------------------------
 
-    def _find_node(
+    async def _find_node(
         self, machine: Machine, provisioner: Provisioner, observed: ObservedState
     ) -> Mapping[str, Any] | None:
         name = machine.metadata.name or ""
-        candidates = list(self.nodes.by_index(ctrl.BY_LABEL, f"{names.LABEL_MACHINE}={name}"))
+        labelled = await self.client.list(NODE, label_selector=f"{names.LABEL_MACHINE}={name}")
+        candidates = list(labelled.items)
         if observed.node_name:
-            named = self.nodes.get_object(observed.node_name)
-            if named is not None:
-                candidates.append(named)
+            with contextlib.suppress(ctrl.NotFound):
+                candidates.append(await self.client.get(NODE, observed.node_name))
         matching = [node for node in candidates if provisioner.matches(node, machine)]
         if observed.provider_id:
             exact = [n for n in matching if (n.get("spec") or {}).get("providerID") == observed.provider_id]
@@ -290,7 +289,8 @@ class MachineReconciler:
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
-        return await self.client.patch(MACHINE, meta.get("name", ""), patch)
+        updated: dict[str, Any] = await self.client.patch(MACHINE, meta.get("name", ""), patch)
+        return updated
 
     async def _write_status(self, obj: dict[str, Any], old: MachineStatus | None, new: MachineStatus) -> None:
         """PUT the status when it changed; `obj` then becomes the server's copy (Events cite its version)."""
@@ -315,11 +315,9 @@ def add_machine_controller(
     The returned reconciler is already added; `manager.run()` starts it.
     """
     options = options or MachineControllerOptions()
-    nodes = manager.informers.informer_for(NODE)
     reconciler = MachineReconciler(
-        manager.client,
+        manager.cached_client,
         provisioners,
-        nodes.store,
         manager.event_recorder(COMPONENT),
         clock=manager.clock,
         options=options,
@@ -327,7 +325,7 @@ def add_machine_controller(
     builder = (
         ctrl.ControllerBuilder(manager)
         .named(name)
-        .for_(MACHINE)
+        .for_(Machine)
         .watches(NODE, machine_for_labelled_object)
         .with_options(max_concurrent_reconciles=options.max_concurrent_reconciles)
     )

@@ -93,7 +93,7 @@ class CachedClient:
         ns = (namespace or self.direct.default_namespace) if resource.namespaced else None
         informer = self.informer_serving(kind, ns)
         if informer is None:
-            return await self.direct.get(kind, name, namespace)  # type: ignore[arg-type]
+            return await self.direct.get(kind, name, namespace)
         obj = informer.store.get_object(name, ns)
         if obj is None:
             where = f" in namespace {ns!r}" if ns else ""
@@ -139,7 +139,7 @@ class CachedClient:
             informer = self.informer_serving(kind, namespace)
         if informer is None:
             return await self.direct.list(
-                kind,  # type: ignore[arg-type]
+                kind,
                 namespace,
                 label_selector=selector.text or None,
                 field_selector=field_selector,
@@ -181,7 +181,7 @@ class CachedClient:
         force: bool = False,
     ) -> Any:
         return await self.direct.patch(
-            kind,  # type: ignore[arg-type]
+            kind,
             name,
             patch,
             namespace=namespace,

@@ -23,8 +23,9 @@ from kaito.api.conditions import find_condition
 from kaito.api.crd import MACHINE_CRD, custom_resource_definition
 from kaito.api.machine import Machine, MachineSpec
 from kaito.api.meta import ObjectMeta
-from kaito.controllers.machine import MACHINE, MachineControllerOptions, MachineReconciler
+from kaito.controllers.machine import MACHINE, NODE, MachineControllerOptions, MachineReconciler
 from kaito.ctrl.events import EVENT
+from kaito.ctrl.informer import SharedInformerFactory
 from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
 from kaito.provisioners.base import (
     ObservedState,
@@ -190,18 +191,25 @@ class World:
         self, client: ctrl.Client, api: StoreApi, provisioner: FakeProvisioner, clock: FakeClock
     ) -> None:
         self.client, self.api, self.provisioner, self.clock = client, api, provisioner, clock
-        self.nodes = ctrl.Store()
+        informers = SharedInformerFactory(client)
+        node_cache = informers.informer_for(NODE)
+        node_cache.replace([], "1")  # synced and empty: the test adds Nodes to the cache by hand
+        self.nodes = node_cache.store
         self.reconciler = MachineReconciler(
-            client,
+            ctrl.CachedClient(client, informers),
             ProvisionerRegistry([provisioner]),
-            self.nodes,
             ctrl.EventRecorder(client, "kaito-machine-controller", clock=clock),
             clock=clock,
             options=OPTIONS,
         )
 
     async def reconcile(self, name: str = "m1") -> ctrl.Result:
-        return await self.reconciler.reconcile(ctrl.Request("", name))
+        """One reconcile with the Machine as the API server holds it now (what the cache converges to)."""
+        try:
+            machine: Machine | None = await self.client.get(Machine, name)
+        except ctrl.NotFound:
+            machine = None
+        return await self.reconciler.reconcile(ctrl.Request("", name), machine)
 
     async def machine(self, name: str = "m1") -> Machine:
         return Machine.model_validate(await self.client.get(MACHINE, name))

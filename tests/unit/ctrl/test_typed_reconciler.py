@@ -1,4 +1,4 @@
-"""TypedPrimary hands the reconciler a parsed object or None, and reports, without retrying, one that fails."""
+"""TypedPrimary hands the reconciler the parsed object or None; a bad one is reported, not retried."""
 
 from __future__ import annotations
 
