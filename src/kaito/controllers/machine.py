@@ -35,6 +35,8 @@ from kaito.api import names
 from kaito.api.machine import Machine, MachineStatus
 from kaito.controllers.machine_status import (
     MachineEvent,
+    MachineObservation,
+    MachineTimeouts,
     changed,
     launch_requested,
     launch_time_left,
@@ -76,6 +78,17 @@ class MachineControllerOptions:
     poll_interval: float = 10.0  # how often to look at a cloud resource that is not there yet
     retry_interval: float = 5.0  # retryable errors without a Retry-After
     max_concurrent_reconciles: int = 4
+
+    @property
+    def timeouts(self) -> MachineTimeouts:
+        """The timings the Machine's pure status planner needs."""
+        return MachineTimeouts(
+            launch_timeout=self.launch_timeout,
+            poll_interval=self.poll_interval,
+            registration_timeout=self.registration_timeout,
+            initialization_timeout=self.initialization_timeout,
+            node_lost_timeout=self.node_lost_timeout,
+        )
 
     def __post_init__(self) -> None:
         for label in (
@@ -166,17 +179,7 @@ class MachineReconciler:
             )
             observed = ObservedState.deleting(observed.resource)
         node = await self._find_node(machine, provisioner, observed)
-        decision = plan_machine(
-            machine,
-            observed,
-            node,
-            now=now,
-            launch_timeout=self.options.launch_timeout,
-            poll_interval=self.options.poll_interval,
-            registration_timeout=self.options.registration_timeout,
-            initialization_timeout=self.options.initialization_timeout,
-            node_lost_timeout=self.options.node_lost_timeout,
-        )
+        decision = plan_machine(MachineObservation(machine, observed, node, now), self.options.timeouts)
         requeue = decision.requeue_after
         if decision.delete_cloud_resource and observed.exists and not refused:
             if observed.phase is not Phase.DELETING:
