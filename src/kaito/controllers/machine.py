@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from kaito import ctrl
 from kaito.api import names
 from kaito.api.machine import Machine, MachineStatus
@@ -134,10 +136,14 @@ class MachineReconciler:
         self.recorder = recorder
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self.options = options or MachineControllerOptions()
+        # name -> (versions our writes replaced, what we wrote last): see _read_your_writes
+        self._own_writes: dict[str, tuple[frozenset[str], Machine]] = {}
 
     async def reconcile(self, request: ctrl.Request, machine: Machine | None) -> ctrl.Result:
         if machine is None:
+            self._own_writes.pop(request.name, None)
             return ctrl.Result()
+        machine = self._read_your_writes(machine)
         obj = ctrl.to_dict(machine)
         try:
             provisioner = self.provisioners.for_machine(machine)
@@ -262,6 +268,26 @@ class MachineReconciler:
 
     # ---- I/O helpers --------------------------------------------------------------------------------
 
+    def _read_your_writes(self, cached: Machine) -> Machine:
+        """The cache lags our own writes by a watch event: a cached copy still at a version we replaced is
+        swapped for what we wrote, so the next reconcile neither repeats the work nor ends in Conflict."""
+        name = cached.metadata.name or ""
+        mine = self._own_writes.get(name)
+        if mine is not None and cached.metadata.resource_version in mine[0]:
+            return mine[1]
+        self._own_writes.pop(name, None)  # the cache caught up (or someone else wrote): trust it
+        return cached
+
+    def _remember(self, before: dict[str, Any], written: dict[str, Any]) -> None:
+        name = (written.get("metadata") or {}).get("name", "")
+        replaced = (before.get("metadata") or {}).get("resourceVersion")
+        earlier = self._own_writes.get(name)
+        versions = {replaced} if replaced else set()
+        if earlier is not None and earlier[1].metadata.resource_version == replaced:
+            versions |= earlier[0] | {replaced}  # a chain of our own writes in one reconcile
+        with contextlib.suppress(ValidationError):
+            self._own_writes[name] = (frozenset(v for v in versions if v), Machine.model_validate(written))
+
     async def _find_node(
         self, machine: Machine, provisioner: Provisioner, observed: ObservedState
     ) -> Mapping[str, Any] | None:
@@ -293,6 +319,7 @@ class MachineReconciler:
         meta = obj.get("metadata") or {}
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
         updated: dict[str, Any] = await self.client.patch(MACHINE, meta.get("name", ""), patch)
+        self._remember(obj, updated)
         return updated
 
     async def _write_status(self, obj: dict[str, Any], old: MachineStatus | None, new: MachineStatus) -> None:
@@ -302,6 +329,7 @@ class MachineReconciler:
         body = dict(obj)
         body["status"] = new.model_dump(mode="json", by_alias=True, exclude_none=True)
         written = await self.client.update_status(body)
+        self._remember(obj, written)
         obj.clear()
         obj.update(written)
 

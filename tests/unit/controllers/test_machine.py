@@ -454,3 +454,16 @@ async def test_a_missing_machine_is_nothing_to_do(world: World) -> None:
 def test_options_refuse_nonsense(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MachineControllerOptions(**options)
+
+
+async def test_a_cache_that_has_not_seen_our_own_write_yet_causes_no_conflict_and_no_second_create(
+    world: World,
+) -> None:
+    stale = await world.machine()  # what the cache still holds after the first reconcile's writes
+    await world.reconciler.reconcile(ctrl.Request("", "m1"), stale)
+    world.provisioner.launch("m1")
+    result = await world.reconciler.reconcile(ctrl.Request("", "m1"), stale)
+
+    assert result != ctrl.Result(requeue=True)  # no Conflict from writing over the stale copy
+    assert world.provisioner.created == ["m1"]
+    assert await world.condition("Launched") == ("True", "Launched")
