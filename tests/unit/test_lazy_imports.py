@@ -57,3 +57,12 @@ def test_they_load_when_used() -> None:
         "azure",
         "kubernetes_asyncio",
     ]  # the guard above would notice a rename of what it watches
+
+
+def test_the_reconcile_library_defers_its_metrics_until_a_controller_is_made() -> None:
+    present = loaded_after("import kaito.ctrl")
+    assert present == []
+    probe = (
+        "import kaito.ctrl, sys\nassert 'prometheus_client' not in sys.modules, 'prometheus_client loaded'"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)

@@ -13,12 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-from kaito.ctrl.metrics import REGISTRY
+from kaito.ctrl.metrics import default_registry
 
 if TYPE_CHECKING:  # aiohttp's server is imported when the probe server starts
     from aiohttp import web
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["Check", "ProbeServer"]
 
@@ -35,7 +34,7 @@ class ProbeServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.registry = registry or REGISTRY
+        self.registry = registry or default_registry()
         self.health_checks: dict[str, Check] = {"ping": lambda: True}
         self.ready_checks: dict[str, Check] = {}
         self._runner: web.AppRunner | None = None
@@ -98,6 +97,7 @@ class ProbeServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         from aiohttp import web
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

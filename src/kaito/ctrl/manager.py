@@ -34,9 +34,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any, Protocol
-
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kaito.ctrl.cached_client import CachedClient
 from kaito.ctrl.client import Client
@@ -47,7 +45,10 @@ from kaito.ctrl.events import EventRecorder
 from kaito.ctrl.health import Check, ProbeServer
 from kaito.ctrl.informer import SharedInformerFactory
 from kaito.ctrl.leader import LeaderElectionConfig, LeaderElector
-from kaito.ctrl.metrics import REGISTRY
+from kaito.ctrl.metrics import default_registry
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["Manager", "Runnable", "run_until_stopped"]
 
@@ -80,7 +81,7 @@ class Manager:
     ) -> None:
         self.client = client
         self.clock: Clock = clock or SystemClock()
-        self.registry = registry or REGISTRY
+        self.registry = registry or default_registry()
         self.informers = SharedInformerFactory(
             client, clock=self.clock, resync_period=resync_period, namespace=namespace
         )
