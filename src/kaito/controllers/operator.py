@@ -32,6 +32,7 @@ from kaito.controllers.workspace import (
     WorkspaceReconciler,
     add_workspace_controller,
 )
+from kaito.ctrl.health import ProbeServer
 from kaito.provisioners.aks import AksConfig, AksProvisioner
 from kaito.provisioners.base import Provisioner, ProvisionerRegistry
 from kaito.provisioners.karpenter import KarpenterProvisioner
@@ -103,7 +104,7 @@ class MetricsServer:
     need_leader_election = False
 
     def __init__(self, host: str, port: int, registry: Any) -> None:
-        self.server = ctrl.ProbeServer(host=host, port=port, registry=registry)
+        self.server = ProbeServer(host=host, port=port, registry=registry)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.server.start()

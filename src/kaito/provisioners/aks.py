@@ -29,12 +29,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from azure.core.credentials import AccessToken
-from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.mgmt.containerservice.aio import ContainerServiceClient
+from typing import TYPE_CHECKING, Any
 
 from kaito import ctrl
 from kaito.api import names
@@ -54,6 +49,12 @@ from kaito.provisioners.base import (
     ProvisionerError,
     ThrottledError,
 )
+
+if TYPE_CHECKING:  # the Azure SDK (about 0.5 s to import) loads when an AksProvisioner is built
+    from azure.core.credentials import AccessToken
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.core.exceptions import AzureError
+    from azure.mgmt.containerservice.aio import ContainerServiceClient
 
 __all__ = ["AksConfig", "AksProvisioner", "StaticTokenCredential"]
 
@@ -90,18 +91,25 @@ class AksConfig:
         return kwargs
 
 
-class StaticTokenCredential(AsyncTokenCredential):
-    """An async credential handing out one fixed token: for endpoints that accept any bearer (kaito.sim)."""
+class StaticTokenCredential:
+    """An async credential handing out one fixed token: for endpoints that accept any bearer (kaito.sim).
+
+    It satisfies azure-core's `AsyncTokenCredential` protocol without importing the SDK."""
 
     def __init__(self, token: str = "kaito-sim", *, lifetime_s: int = 3600) -> None:
         self._token = token
         self._lifetime_s = lifetime_s
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.credentials import AccessToken
+
         return AccessToken(self._token, int(time.time()) + self._lifetime_s)
 
     async def close(self) -> None:
         return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         return None
@@ -124,9 +132,11 @@ class AksProvisioner(Provisioner):
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self._quiet_until: float | None = None  # monotonic time before which ARM asked not to be called
         self.credential = credential
-        self.client = client or ContainerServiceClient(
-            credential, config.subscription_id, **config.client_kwargs()
-        )
+        if client is None:
+            from azure.mgmt.containerservice.aio import ContainerServiceClient
+
+            client = ContainerServiceClient(credential, config.subscription_id, **config.client_kwargs())
+        self.client = client
         self.throttled = 0
 
     @classmethod
@@ -148,6 +158,8 @@ class AksProvisioner(Provisioner):
     # ---- the contract -------------------------------------------------------------------------------
 
     async def create(self, machine: Machine) -> ObservedState:
+        from azure.core.exceptions import AzureError
+
         self._respect_retry_after()
         existing = await self.get(machine)
         if existing.exists:
@@ -170,6 +182,8 @@ class AksProvisioner(Provisioner):
         return observe_pool(body)
 
     async def get(self, machine: Machine) -> ObservedState:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
         self._respect_retry_after()
         name = pool_name(machine.metadata.name or "")
         try:
@@ -186,6 +200,8 @@ class AksProvisioner(Provisioner):
         await self._delete_pool(pool_name(machine.metadata.name or ""))
 
     async def list(self) -> Sequence[OwnedResource]:
+        from azure.core.exceptions import AzureError
+
         self._respect_retry_after()
         owned: list[OwnedResource] = []
         try:
@@ -203,6 +219,8 @@ class AksProvisioner(Provisioner):
         await self._delete_pool(owned.name)
 
     async def _delete_pool(self, name: str) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
         self._respect_retry_after()
         try:
             poller = await self.client.agent_pools.begin_delete(

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kaito import ctrl
 from kaito.controllers.workspace import WorkspaceControllerOptions
+from kaito.ctrl.metrics import REGISTRY
 from kaito.runtimes import get_gpu_config, get_preset, plan_inference
 from kaito.sim.workloads.kubelet import Timings
 
@@ -47,7 +47,7 @@ async def _kubectl(kubeconfig: Path, *args: str) -> str:
 
 
 def _phase_count(phase: str) -> float:
-    value = ctrl.REGISTRY.get_sample_value("kaito_workspace_phase_duration_seconds_count", {"phase": phase})
+    value = REGISTRY.get_sample_value("kaito_workspace_phase_duration_seconds_count", {"phase": phase})
     return value or 0.0
 
 
@@ -109,7 +109,7 @@ async def test_phi3_on_nc6s_v3_gets_a_pool_a_vllm_deployment_and_a_service(
         assert reason in reasons, reasons
     for phase, before in timed.items():
         assert _phase_count(phase) == before + 1, phase
-    assert ctrl.REGISTRY.get_sample_value("kaito_workspaces", {"state": "Ready"}) >= 1
+    assert REGISTRY.get_sample_value("kaito_workspaces", {"state": "Ready"}) >= 1
 
     await operator.delete_workspace(name)
     await _gone(operator, "apps/v1", "Deployment", name)
