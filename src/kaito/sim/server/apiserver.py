@@ -33,6 +33,7 @@ kubectl's typed clients send that way (:mod:`kaito.sim.server.protobuf`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import base64
 import binascii
 import contextlib
@@ -275,6 +276,9 @@ class ApiServer:
         self._watches: set[Any] = set()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # requests served so far by (verb, resource[/subresource]): what a benchmark or test reads to count
+        # the API calls a controller made; counting costs one dict update per request
+        self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.app = web.Application(middlewares=[self._errors_and_faults], client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self.proxy = ServiceProxy(store)  # services/pods proxy subresources (kaito.sim.server.proxy)
@@ -321,7 +325,10 @@ class ApiServer:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         try:
-            decision = self.faults.decide(_facts(request)) if self.faults.rules else _NO_FAULT
+            facts = _facts(request)
+            resource = f"{facts.resource}/{facts.subresource}" if facts.subresource else facts.resource
+            self.request_counts[(facts.verb, resource)] += 1
+            decision = self.faults.decide(facts) if self.faults.rules else _NO_FAULT
             if decision.delay_s:
                 await self._sleep(decision.delay_s)
             if decision.failure is not None:

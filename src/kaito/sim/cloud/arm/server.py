@@ -29,6 +29,8 @@ port with a new CA, so a client follows it by reading ``url`` and ``ca_path`` ag
 
 from __future__ import annotations
 
+import collections
+
 import json
 import re
 import uuid
@@ -114,6 +116,8 @@ class ArmServer:
         ]  # fmt: skip
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        # requests served so far by HTTP method, for benchmarks and tests that count ARM calls
+        self.request_counts: collections.Counter[str] = collections.Counter()
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -188,6 +192,7 @@ class ArmServer:
     async def _arm_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        self.request_counts[request.method] += 1
         try:
             _authenticate(request)
             fault = self.faults.take_request_fault(request.method)
