@@ -216,6 +216,8 @@ async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> di
             "the operator to start",
             deadline,
         )
+        if operator.poll() is not None:
+            raise RuntimeError(f"the operator exited {operator.returncode}: {oplog.read_text()[-3000:]}")
         kubeconfig = json.loads(info.read_text())["kubeconfig"]
         namespace = "scale"
         async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="bench") as user:

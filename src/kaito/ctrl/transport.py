@@ -16,7 +16,10 @@ releases the connection (it is how the informer's inactivity watchdog ends a dea
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
+from urllib.parse import urlencode, urlsplit
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -119,10 +122,24 @@ class KubeTransport:
     """Requests through kubernetes-asyncio's REST client (auth, TLS, proxies from its Configuration)."""
 
     def __init__(self, configuration: Configuration) -> None:
+        import aiohttp
         from kubernetes_asyncio.client import ApiClient
 
         self._api = ApiClient(configuration)
         self._host = str(configuration.host or "").rstrip("/")
+        rest = self._api.rest_client
+        # kubernetes-asyncio's session has trust_env=True: aiohttp then looks up proxy variables and reads
+        # ~/.netrc in a thread pool on every request (a third of a busy controller's CPU). The environment
+        # is read once here instead, and requests go through a session sharing its connector (TLS, pool).
+        self._proxy: str | None = configuration.proxy or _env_proxy_for(self._host)
+        self._proxy_headers = configuration.proxy_headers
+        self._server_hostname: str | None = getattr(rest, "server_hostname", None)
+        self._session = aiohttp.ClientSession(
+            connector=rest.pool_manager.connector,
+            connector_owner=False,
+            trust_env=False,
+            read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
+        )
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None) -> KubeTransport:
@@ -130,25 +147,42 @@ class KubeTransport:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         import aiohttp
+        import yarl
 
         headers = {"Accept": "application/json", **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
+        headers.setdefault("Content-Type", "application/json")
+        data: Any = None
+        if request.body is not None:
+            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body)
+        # no total deadline unless asked: a watch lives as long as the server keeps it open
+        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else aiohttp.ClientTimeout()
+        url = self._host + request.path
+        if query:
+            url += "?" + urlencode(query)
+        extra: dict[str, Any] = {}
+        if self._proxy:
+            extra["proxy"] = self._proxy
+            if self._proxy_headers:
+                extra["proxy_headers"] = self._proxy_headers
+        if self._server_hostname:
+            extra["server_hostname"] = self._server_hostname
         try:
-            raw = await self._api.rest_client.request(
+            raw = await self._session.request(
                 request.method,
-                self._host + request.path,
-                query_params=cast("dict[str, Any] | None", query or None),  # urlencode takes pairs too
+                yarl.URL(url, encoded=True),
                 headers=headers,
-                body=request.body,
-                _preload_content=False,
-                _request_timeout=request.timeout,
+                data=data,
+                timeout=timeout,
+                **extra,
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransportError(f"{request.method} {request.path} got no answer: {exc!r}") from exc
         return _AiohttpResponse(raw)
 
     async def close(self) -> None:
+        await self._session.close()
         await self._api.close()
 
 
@@ -182,3 +216,11 @@ def _kubeconfig_candidate(path: str | None) -> tuple[str, bool]:
         return path, True
     candidate = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     return candidate, os.path.exists(candidate.split(os.pathsep)[0])
+
+
+def _env_proxy_for(host_url: str) -> str | None:
+    """The proxy the environment (HTTPS_PROXY/HTTP_PROXY, NO_PROXY) names for ``host_url``, read once."""
+    parts = urlsplit(host_url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme or "https")

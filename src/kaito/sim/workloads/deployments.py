@@ -211,7 +211,7 @@ class DeploymentController(WorkloadController):
         strategy = spec.get("strategy") or {}
         recreate = strategy.get("type") == "Recreate"
         max_surge, max_unavailable = (0, 0) if recreate else resolve_fenceposts(strategy, desired)
-        all_rs = owned_by(self.store.list("apps/v1", "ReplicaSet", namespace)[0], deployment)
+        all_rs = self.index.owned("apps/v1", "ReplicaSet", namespace, deployment)
         want = _template_without_hash(spec.get("template") or {})
         new_rs = next((rs for rs in all_rs if _template_without_hash(rs["spec"]["template"]) == want), None)
         old_rs = [rs for rs in all_rs if rs is not new_rs]

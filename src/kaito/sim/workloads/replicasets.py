@@ -33,7 +33,7 @@ class ReplicaSetController(WorkloadController):
         rs = self._get_live("apps/v1", "ReplicaSet", namespace, name)
         if rs is None:
             return
-        pods = owned_by(self.store.list("v1", "Pod", namespace)[0], rs)
+        pods = self.index.owned("v1", "Pod", namespace, rs)
         active = [p for p in pods if pod_is_active(p)]
         desired = spec_replicas(rs)
         template = rs["spec"].get("template") or {}

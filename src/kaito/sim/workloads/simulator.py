@@ -60,6 +60,7 @@ from kaito.sim.workloads.deployments import (
 )
 from kaito.sim.workloads.jobs import JobController
 from kaito.sim.workloads.kubelet import Kubelet, Timings
+from kaito.sim.workloads.object_index import ObjectIndex
 from kaito.sim.workloads.ownership import controller_of
 from kaito.sim.workloads.pod_state import TERMINAL_PHASES, pod_is_active, pod_is_ready
 from kaito.sim.workloads.processes import ProcessRuntime, ProcessRuntimeConfig
@@ -139,8 +140,9 @@ class WorkloadSimulator:
         self._unschedulable: set[tuple[str, str]] = set()  # pods waiting for a cluster change
         self._graceful_before: bool | None = None
         self._stopping = False
+        self.index = ObjectIndex(store)  # owned objects and pods per node, without listing
         context = ControllerContext(
-            store, self.recorder, clock, self._after
+            store, self.recorder, clock, self._after, self.index
         )  # controllers wait on our timers
         deployments = DeploymentController(context)
         replica_sets = ReplicaSetController(context)
@@ -291,8 +293,7 @@ class WorkloadSimulator:
         if event.type == "BOOKMARK":
             return
         self._retry_unschedulable()
-        pods, _ = self.store.list("v1", "Pod", field_selector=f"spec.nodeName={name}")
-        for pod in pods:
+        for pod in self.index.pods_on_node(name):
             self.kubelet.sync_pod(pod)
 
     def _on_pod(self, event: WatchEvent) -> None:
@@ -362,13 +363,15 @@ class WorkloadSimulator:
     def _schedule_pending(self) -> None:
         if not self._active:
             return
-        nodes, _ = self.store.list("v1", "Node")
-        pods, _ = self.store.list("v1", "Pod")
+        # the store's own objects, read-only (no copy of every Node and Pod per pass); the pods to bind
+        # are copied below, since binding writes them
+        nodes, _ = self.store.list("v1", "Node", copy=False)
+        pods, _ = self.store.list("v1", "Pod", copy=False)
         usage = bound_usage(pods)
         wanted = self._active
         self._active = set()
         pending = [
-            p
+            self.store.get("v1", "Pod", p["metadata"]["name"], p["metadata"]["namespace"])
             for p in pods
             if (p["metadata"]["namespace"], p["metadata"]["name"]) in wanted
             and not p["spec"].get("nodeName")
@@ -451,8 +454,7 @@ class WorkloadSimulator:
             return  # it came back
         except NotFound:
             pass
-        pods, _ = self.store.list("v1", "Pod", field_selector=f"spec.nodeName={name}")
-        for pod in pods:
+        for pod in self.index.pods_on_node(name):
             namespace, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
             self.kubelet.forget_pod(namespace, pod_name)
             with contextlib.suppress(NotFound):

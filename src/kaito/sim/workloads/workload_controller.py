@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from kaito.sim.server.store import Store
+from kaito.sim.workloads.object_index import ObjectIndex
 from kaito.sim.workloads.recorder import EventRecorder
 
 __all__ = ["ControllerContext", "Key", "Requeue", "WorkloadController"]
@@ -33,12 +34,13 @@ Requeue = Callable[[float, Key], None]  # queue a key after a delay in seconds
 
 @dataclass(frozen=True)
 class ControllerContext:
-    """What the simulator lends every controller: its store, event recorder, clock and timers."""
+    """What the simulator lends every controller: its store, event recorder, clock, timers and index."""
 
     store: Store
     recorder: EventRecorder
     clock: Callable[[], datetime]
     requeue_after: Requeue
+    index: ObjectIndex
 
 
 class WorkloadController:
@@ -49,6 +51,7 @@ class WorkloadController:
         self.recorder = context.recorder
         self._clock = context.clock
         self._after = context.requeue_after
+        self.index = context.index
 
     def _get_live(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object to reconcile, or None while it is being deleted (a controller leaves it alone)."""
