@@ -334,7 +334,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, nargs="+", default=[100, 300], help="Workspace counts")
     parser.add_argument(
         "--provisioner", nargs="+", choices=("aks", "karpenter"), default=["aks", "karpenter"]
@@ -343,7 +345,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--serve-sim", nargs=2, type=Path, metavar=("INFO", "COUNTS"), help=argparse.SUPPRESS)
     parser.add_argument("--karpenter", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-operator", nargs=3, metavar=("INFO", "READY", "PROV"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve-operator", nargs=3, metavar=("INFO", "READY", "PROV"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve_sim:
         asyncio.run(_serve_sim(args.serve_sim[0], args.serve_sim[1], args.karpenter))

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from urllib.parse import urlencode, urlsplit
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode, urlsplit
 
 from kaito.ctrl.errors import ConfigError, TransportError
 

@@ -25,6 +25,7 @@ budget while Azure asked us to stay away.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,16 @@ if TYPE_CHECKING:  # the Azure SDK (about 0.5 s to import) loads when an AksProv
     from azure.mgmt.containerservice.aio import ContainerServiceClient
 
 __all__ = ["AksConfig", "AksProvisioner", "StaticTokenCredential"]
+
+_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
+def _quiet_http_logging() -> None:
+    """The Azure SDK logs every request and response (headers included) at INFO; an operator at INFO
+    would then write a dozen lines per ARM call. Raised to WARNING unless someone chose a level for it."""
+    logger = logging.getLogger(_HTTP_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class AksProvisioner(Provisioner):
             from azure.mgmt.containerservice.aio import ContainerServiceClient
 
             client = ContainerServiceClient(credential, config.subscription_id, **config.client_kwargs())
+            _quiet_http_logging()
         self.client = client
         self.throttled = 0
 

@@ -33,9 +33,9 @@ kubectl's typed clients send that way (:mod:`kaito.sim.server.protobuf`).
 from __future__ import annotations
 
 import asyncio
-import collections
 import base64
 import binascii
+import collections
 import contextlib
 import json
 import ssl

@@ -34,7 +34,7 @@ from typing import Any
 from kaito.sim.server.errors import NotFound
 from kaito.sim.server.objects import clone, format_time, parse_time
 from kaito.sim.workloads.conditions import set_condition
-from kaito.sim.workloads.ownership import controller_of, owned_by, owner_reference
+from kaito.sim.workloads.ownership import controller_of, owner_reference
 from kaito.sim.workloads.pod_state import TERMINAL_PHASES
 from kaito.sim.workloads.replicas import spec_replicas, status_count
 from kaito.sim.workloads.templates import template_hash

@@ -46,7 +46,9 @@ class ObjectIndex:
             self._remove_listener()
             self._remove_listener = None
 
-    def owned(self, api_version: str, kind: str, namespace: str, owner: dict[str, Any]) -> list[dict[str, Any]]:
+    def owned(
+        self, api_version: str, kind: str, namespace: str, owner: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """Copies of the ``kind`` objects in ``namespace`` whose controller is ``owner``, in name order."""
         rt = self._store.resolve(api_version, kind)
         group, plural = rt.storage_key

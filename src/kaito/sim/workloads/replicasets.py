@@ -17,7 +17,6 @@ from typing import Any
 
 from kaito.sim.server.errors import NotFound
 from kaito.sim.server.objects import parse_time
-from kaito.sim.workloads.ownership import owned_by
 from kaito.sim.workloads.pod_state import pod_is_active, pod_is_ready
 from kaito.sim.workloads.replicas import spec_replicas
 from kaito.sim.workloads.templates import pod_from_template

@@ -30,7 +30,6 @@ port with a new CA, so a client follows it by reading ``url`` and ``ca_path`` ag
 from __future__ import annotations
 
 import collections
-
 import json
 import re
 import uuid
