@@ -277,7 +277,8 @@ async def main_async(args: argparse.Namespace) -> int:
                     f"round {rnd + 1} {kind:<10} wall {result['wall_s']:6.2f} s  "
                     f"controller CPU {result['cpu_ms_per_object']:5.2f} ms/object  "
                     f"sim CPU {result['sim_cpu_ms_per_object']:5.2f} ms/object  "
-                    f"requests/object {result['requests_per_object']:4.2f}  RSS {result['peak_rss_mb']:4.0f} MB",
+                    f"requests/object {result['requests_per_object']:4.2f}  "
+                    f"RSS {result['peak_rss_mb']:4.0f} MB",
                     flush=True,
                 )
     print(f"\nmedians over {args.rounds} rounds, N={args.n}:")
@@ -296,8 +297,9 @@ async def main_async(args: argparse.Namespace) -> int:
         m = med[kind]
         print(
             f"  {kind:<10} wall {m['wall_s']:6.2f} s ({args.n / m['wall_s']:7.0f} objects/s)  "
-            f"controller CPU {m['cpu_ms_per_object']:5.2f} ms/object  sim CPU {m['sim_cpu_ms_per_object']:5.2f}"
-            f" ms/object  requests/object {m['requests_per_object']:4.2f}  RSS {m['peak_rss_mb']:4.0f} MB"
+            f"controller CPU {m['cpu_ms_per_object']:5.2f} ms/object  "
+            f"sim CPU {m['sim_cpu_ms_per_object']:5.2f} ms/object  "
+            f"requests/object {m['requests_per_object']:4.2f}  RSS {m['peak_rss_mb']:4.0f} MB"
         )
     ratio = med["kopf"]["wall_s"] / med["kaito.ctrl"]["wall_s"]
     print(f"  kaito.ctrl throughput / kopf throughput: {ratio:.2f}x")

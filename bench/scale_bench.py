@@ -13,7 +13,8 @@ Three processes, so each bill is read apart from /proc:
   endpoint or with Karpenter, its log at INFO into a file (the parent counts ERROR lines there);
 * the parent: it waits for the operator to install the CRDs, snapshots both children's CPU time and the sim's
   request counts, creates N generated phi-3 Workspaces (one POST each), follows them with one watch until all
-  are Ready (condition WorkspaceSucceeded=True), then reads CPU time, request counts and peak RSS (VmHWM) again.
+  are Ready (condition WorkspaceSucceeded=True), then reads CPU time, request counts and peak RSS (VmHWM)
+  again.
 The request figures exclude the parent's own requests (N creates, one list and one watch).
 Every wait has a deadline (`--timeout`); nothing sleeps a fixed time to let something happen.
 """
@@ -302,7 +303,8 @@ def report(result: dict[str, Any], out: Any) -> None:
         file=out,
     )
     print(
-        f"   CPU per Workspace: operator {r['operator_cpu_ms_per_ws']:.1f} ms, sim {r['sim_cpu_ms_per_ws']:.1f} ms"
+        f"   CPU per Workspace: operator {r['operator_cpu_ms_per_ws']:.1f} ms, "
+        f"sim {r['sim_cpu_ms_per_ws']:.1f} ms"
         f"; peak RSS: operator {r['operator_peak_rss_mb']:.0f} MB, sim {r['sim_peak_rss_mb']:.0f} MB",
         file=out,
     )
