@@ -107,6 +107,10 @@ def _run_kopf(kubeconfig: str, ready: Path) -> None:
 
     os.environ["KUBECONFIG"] = kubeconfig
 
+    @kopf.on.login()  # type: ignore[untyped-decorator]
+    def login(**kwargs: Any) -> Any:
+        return kopf.login_with_kubeconfig(**kwargs)  # kopf's own kubeconfig reader, no client library
+
     @kopf.on.startup()  # type: ignore[untyped-decorator]
     def configure(settings: Any, **_: Any) -> None:
         settings.posting.enabled = False  # no k8s Events per handler: the same writes as the other side
@@ -242,6 +246,10 @@ async def run_one(kind: str, n: int, workdir: Path, timeout: float) -> dict[str,
             await asyncio.gather(*(write(i) for i in range(n)))
             try:
                 await asyncio.wait_for(done.wait(), max(1.0, deadline - time.monotonic()))
+            except TimeoutError:
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                why = f"{kind}: {len(seen)} of {n} reconciled in time; its log ends:\n{tail}"
+                raise RuntimeError(why) from None
             finally:
                 follower.cancel()
             wall = time.monotonic() - started
