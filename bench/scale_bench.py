@@ -324,9 +324,11 @@ def report(result: dict[str, Any], out: Any) -> None:
 async def main_async(args: argparse.Namespace) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="kaito-scale-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for provisioner in args.provisioner:
             for n in args.n:
-                result = await run_one(n, provisioner, args.timeout, Path(tmp))
+                result = await run_one(n, provisioner, args.timeout, workdir)
                 report(result, sys.stdout)
                 sys.stdout.flush()
                 results.append(result)
@@ -345,6 +347,9 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run before giving up")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--keep", type=Path, default=None, metavar="DIR", help="keep the operator's logs in DIR"
+    )
     parser.add_argument("--serve-sim", nargs=2, type=Path, metavar=("INFO", "COUNTS"), help=argparse.SUPPRESS)
     parser.add_argument("--karpenter", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -355,7 +360,9 @@ def main() -> int:
         asyncio.run(_serve_sim(args.serve_sim[0], args.serve_sim[1], args.karpenter))
         return 0
     if args.serve_operator:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(relativeCreated)9.0fms %(levelname)s %(name)s %(message)s"
+        )
         info, ready, prov = args.serve_operator
         asyncio.run(_serve_operator(Path(info), Path(ready), prov))
         return 0

@@ -246,9 +246,15 @@ class WorkspaceReconciler:
             if workspace.metadata.deletion_timestamp is not None:
                 return await self._finalize(workspace)
             if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
-                await self._set_finalizers(
-                    workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
-                )
+                try:
+                    await self._set_finalizers(
+                        workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
+                    )
+                except (ctrl.Conflict, ctrl.Invalid) as exc:
+                    # the patch tests the resourceVersion we read; a cache behind the server (our own
+                    # status write, the user's edit) fails it harmlessly: read again, no error, no backoff
+                    log.debug("workspace %s: finalizer not added yet (%s); reading again", request, exc)
+                    return ctrl.Result(requeue=True)
             return await self._reconcile(workspace)
         finally:
             self.metrics.count_states(self.states.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -220,3 +221,27 @@ async def test_the_finalizer_is_added_with_optimistic_concurrency() -> None:
         {"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
         {"op": "add", "path": "/metadata/finalizers", "value": ["kaito.sh/workspace-cleanup"]},
     ]
+
+
+class StaleFinalizerApi(FakeApi):
+    """Fails the finalizer's JSON patch as a server does when the resourceVersion moved on."""
+
+    def __call__(self, request: ctrl.HttpRequest) -> MockResponse:
+        if request.method == "PATCH" and isinstance(request.body, list):
+            self.writes.append(request)
+            status = {"kind": "Status", "code": 422, "reason": "Invalid", "message": "test failed"}
+            return MockResponse(422, json=status)
+        return super().__call__(request)
+
+
+async def test_a_finalizer_patch_on_a_stale_copy_is_read_again_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = StaleFinalizerApi()
+    body = stored(resource={"labelSelector": {}}, inference={"preset": {"name": "phi-3-mini-4k-instruct"}})
+    body["metadata"] = {**body["metadata"], "finalizers": []}
+    with caplog.at_level(logging.INFO):
+        result = await reconciler(api, body).reconcile(ctrl.Request("default", "bad"))
+    assert result == ctrl.Result(requeue=True)
+    assert len(api.writes) == 1  # nothing else is written from the stale copy
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
