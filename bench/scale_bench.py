@@ -194,13 +194,17 @@ def diff(after: dict[str, int], before: dict[str, int]) -> Counter[str]:
     return out
 
 
-async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> dict[str, Any]:
+async def run_one(
+    n: int, provisioner: str, timeout: float, workdir: Path, profile: Path | None = None
+) -> dict[str, Any]:
     from kaito import ctrl
 
     info = workdir / f"sim-{provisioner}-{n}.json"
     counts_path = workdir / f"counts-{provisioner}-{n}.json"
     ready = workdir / f"operator-{provisioner}-{n}.ready"
     oplog = workdir / f"operator-{provisioner}-{n}.log"
+    for stale in (info, counts_path, ready):
+        stale.unlink(missing_ok=True)
     me = [sys.executable, __file__]
     flags = ["--karpenter"] if provisioner == "karpenter" else []
     sim = subprocess.Popen([*me, "--serve-sim", str(info), str(counts_path), *flags])
@@ -229,6 +233,18 @@ async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> di
             sim0, op0 = proc_stat(sim.pid), proc_stat(operator.pid)
             started = time.monotonic()
             ready_names: set[str] = set()
+            ready_at: list[float] = []
+            spies = []
+            if profile is not None:
+                for who, pid in (("operator", operator.pid), ("sim", sim.pid)):
+                    out = profile / f"{who}-{provisioner}-{n}.txt"
+                    spies.append(
+                        subprocess.Popen(
+                            ["py-spy", "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-r", "50"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                    )
             done = asyncio.Event()
 
             async def follow() -> None:
@@ -239,8 +255,9 @@ async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> di
                     async for event in await user.watch(gvk, namespace=namespace, resource_version=rv):
                         obj = event.object
                         rv = obj["metadata"].get("resourceVersion", rv)
-                        if is_ready(obj):
+                        if is_ready(obj) and obj["metadata"]["name"] not in ready_names:
                             ready_names.add(obj["metadata"]["name"])
+                            ready_at.append(time.monotonic() - started)
                             if len(ready_names) == n:
                                 done.set()
                                 return
@@ -260,6 +277,9 @@ async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> di
                 follower.cancel()
             elapsed = time.monotonic() - started
             sim1, op1 = proc_stat(sim.pid), proc_stat(operator.pid)
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
             after = await read_counts(sim, counts_path, deadline)
         api = diff(after["api"], before["api"])
         api["create workspaces"] -= n
@@ -272,6 +292,8 @@ async def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> di
             "n": n,
             "provisioner": provisioner,
             "created_s": created_s,
+            "first_ready_s": ready_at[0],
+            "half_ready_s": ready_at[len(ready_at) // 2],
             "ready_s": elapsed,
             "operator_cpu_ms_per_ws": (op1.cpu_s - op0.cpu_s) * 1000 / n,
             "sim_cpu_ms_per_ws": (sim1.cpu_s - sim0.cpu_s) * 1000 / n,
@@ -299,7 +321,8 @@ def report(result: dict[str, Any], out: Any) -> None:
     r = result
     print(
         f"\n== N={r['n']} provisioner={r['provisioner']}: all Ready in {r['ready_s']:.1f} s "
-        f"(creates took {r['created_s']:.1f} s)",
+        f"(creates took {r['created_s']:.1f} s; first Ready at {r['first_ready_s']:.1f} s, "
+        f"half at {r['half_ready_s']:.1f} s)",
         file=out,
     )
     print(
@@ -328,7 +351,7 @@ async def main_async(args: argparse.Namespace) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         for provisioner in args.provisioner:
             for n in args.n:
-                result = await run_one(n, provisioner, args.timeout, workdir)
+                result = await run_one(n, provisioner, args.timeout, workdir, args.profile)
                 report(result, sys.stdout)
                 sys.stdout.flush()
                 results.append(result)
@@ -347,6 +370,9 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run before giving up")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="py-spy both processes into DIR"
+    )
     parser.add_argument(
         "--keep", type=Path, default=None, metavar="DIR", help="keep the operator's logs in DIR"
     )

@@ -39,7 +39,7 @@ from kaito.ctrl.errors import NotFound
 from kaito.ctrl.frozen import thaw
 from kaito.ctrl.informer import SharedInformer, SharedInformerFactory
 from kaito.ctrl.selectors import parse_label_selector
-from kaito.ctrl.store import BY_NAMESPACE
+from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE
 
 __all__ = ["CachedClient"]
 
@@ -146,11 +146,16 @@ class CachedClient:
                 limit=limit,
                 resource_version=resource_version,
             )
-        candidates = (
-            informer.store.by_index(BY_NAMESPACE, namespace)
-            if namespace is not None
-            else informer.store.list()
-        )
+        if selector.equalities:  # the label index narrows first: no scan of every cached object
+            candidates = informer.store.by_index(BY_LABEL, selector.equalities[0])
+            if namespace is not None:
+                candidates = [
+                    o for o in candidates if (o.get("metadata") or {}).get("namespace") == namespace
+                ]
+        elif namespace is not None:
+            candidates = informer.store.by_index(BY_NAMESPACE, namespace)
+        else:
+            candidates = informer.store.list()
         items = [
             self._parse(kind, obj)
             for obj in candidates

@@ -27,6 +27,9 @@ class LabelSelector:
 
     text: str
     requirements: tuple[Requirement, ...]
+    equalities: tuple[
+        str, ...
+    ] = ()  # the "key=value" requirements: a cache answers them from its label index
 
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         found = labels or {}
@@ -75,4 +78,10 @@ def parse_label_selector(text: str | Mapping[str, str] | None) -> LabelSelector:
         return LabelSelector("", ())
     if isinstance(text, Mapping):
         text = ",".join(f"{key}={value}" for key, value in text.items())
-    return LabelSelector(text, tuple(_requirement(part, text) for part in _split(text)))
+    parts = _split(text)
+    equalities = []
+    for part in parts:
+        match = _EQ.match(part)
+        if match is not None and match["op"] != "!=":
+            equalities.append(f"{match['key']}={match['value']}")
+    return LabelSelector(text, tuple(_requirement(part, text) for part in parts), tuple(equalities))
