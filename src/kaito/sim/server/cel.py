@@ -113,6 +113,11 @@ def evaluate_rules(
 ) -> list[FieldError]:
     """Evaluate a schema node's rules against ``value`` (and ``old_value`` when ``has_old``)."""
     errors: list[FieldError] = []
+    if has_old and value == old_value:
+        # validation ratcheting (kube 1.30+, on by default): errors of a value an update left unchanged are
+        # not reported, so its rules need no evaluation; a status write then runs only the rules on the
+        # nodes that hold what it changed
+        return errors
     activation: dict[str, Any] | None = None
     for rule in rules:
         expr = str(rule.get("rule", ""))

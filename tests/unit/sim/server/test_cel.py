@@ -74,3 +74,11 @@ def test_rules_celpy_cannot_handle_are_skipped_with_a_warning(
 )
 def test_type_names(value: Any, name: str) -> None:
     assert type_name(value) == name
+
+
+def test_an_update_that_leaves_a_value_unchanged_is_not_held_to_its_rules_again() -> None:
+    # kube's validation ratcheting: a status write must not fail on a spec field it did not touch
+    rule = [{"rule": "self.n < 3", "message": "n must be below 3"}]
+    assert evaluate_rules(rule, {"n": 5}, {"n": 5}, "spec", has_old=True) == []
+    [error] = evaluate_rules(rule, {"n": 6}, {"n": 5}, "spec", has_old=True)
+    assert "n must be below 3" in error.message()
