@@ -171,14 +171,36 @@ def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
     return map_fn
 
 
+_BY_NODE = "kaito.sh/node"  # index of the Workspaces store: the Node names a Workspace names
+_SELECTS_NODES = "*"  # its value for a Workspace without instanceType, which may select any Node
+
+
+def _nodes_named(ws: Any) -> list[str]:
+    resource = ws.get("resource") or {}
+    status = ws.get("status") or {}
+    names = [*(status.get("workerNodes") or []), *(resource.get("preferredNodes") or [])]
+    if not resource.get("instanceType"):
+        names.append(_SELECTS_NODES)
+    return names
+
+
 def workspaces_for_node(workspaces: ctrl.Store) -> ctrl.MapFunc:
-    """Map a Node to the Workspaces it was made for, that run on it, or that may select it (BYO)."""
+    """Map a Node to the Workspaces it was made for, that run on it, or that may select it (BYO).
+
+    The Workspaces come from an index of the store (Node name → Workspaces naming it, plus those that
+    select Nodes by label), so a Node event costs what the Workspaces concerned cost, not one look at each.
+    """
+    workspaces.add_indexer(_BY_NODE, _nodes_named)
 
     def map_fn(node: Any) -> list[ctrl.Request]:
         meta = node.get("metadata") or {}
         name, labels = meta.get("name"), meta.get("labels") or {}
         found = workspaces_for_machine(node)
-        for ws in workspaces.list():
+        candidates = [
+            *workspaces.by_index(_BY_NODE, str(name)),
+            *workspaces.by_index(_BY_NODE, _SELECTS_NODES),
+        ]
+        for ws in candidates:
             resource = ws.get("resource") or {}
             status = ws.get("status") or {}
             if name in (status.get("workerNodes") or []) or name in (resource.get("preferredNodes") or []):
@@ -339,7 +361,14 @@ class WorkspaceReconciler:
         self, workspace: Workspace, plan: WorkspacePlan, machines: list[Machine]
     ) -> MachinePlan:
         """The Machine plan of this reconcile: computed once, used to converge and later to retire."""
-        nodes = (await self.client.list(NODE)).items
+        nodes_ready: dict[str, bool] = {}
+        for machine in machines:  # only the Nodes of this Workspace's Machines: no scan of every Node
+            node_name = machine.status.node_name if machine.status is not None else None
+            if node_name and node_name not in nodes_ready:
+                try:
+                    nodes_ready[node_name] = node_is_ready(await self.client.get(NODE, node_name))
+                except ctrl.NotFound:
+                    nodes_ready[node_name] = False
         return plan_machines(
             MachineInputs(
                 workspace,
@@ -347,7 +376,7 @@ class WorkspaceReconciler:
                 target=plan.target_nodes,
                 disk_gib=plan.preset.disk_gib if plan.preset is not None else None,
                 existing=machines,
-                nodes_ready={str(n["metadata"]["name"]): node_is_ready(n) for n in nodes},
+                nodes_ready=nodes_ready,
                 now=self.clock.now(),
                 retry_failed_after=self.options.machine_retry_interval,
                 provisioner=self.options.provisioner,
