@@ -100,11 +100,29 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
 
 @needs_helm
 @needs_kubectl
-def test_defaults_render_what_kustomize_renders(tmp_path: Path) -> None:
-    """Same kinds and names, same RBAC rules and bindings, same container and pod spec, same ConfigMap,
-    Service and CRDs; the chart only adds labels (Helm's app.kubernetes.io/instance, managed-by, ...)."""
-    chart = {_key(d): d for d in render(tmp_path)}
-    kustomize = {_key(d): d for d in _kustomize("default")}
+@pytest.mark.parametrize(
+    ("directory", "sets"),
+    [
+        ("default", ()),
+        ("overlays/karpenter", ("provisioner.type=karpenter",)),
+        (
+            "overlays/aks",
+            (
+                "provisioner.aks.subscriptionId=11111111-2222-3333-4444-555555555555",
+                "provisioner.aks.resourceGroup=my-rg",
+                "provisioner.aks.clusterName=my-aks",
+                "provisioner.aks.workloadIdentity.clientId=66666666-7777-8888-9999-000000000000",
+            ),
+        ),
+    ],
+    ids=["defaults", "karpenter", "aks"],
+)
+def test_chart_renders_what_kustomize_renders(tmp_path: Path, directory: str, sets: tuple[str, ...]) -> None:
+    """At the defaults (and with the overlays' settings): same kinds and names, same RBAC rules and bindings,
+    same container and pod spec, same ConfigMap, Service and CRDs; the chart only adds labels (Helm's
+    app.kubernetes.io/instance, managed-by, ...)."""
+    chart = {_key(d): d for d in render(tmp_path, *sets)}
+    kustomize = {_key(d): d for d in _kustomize(directory)}
     # the release namespace is Helm's to make (`--create-namespace`), not the chart's
     namespace = ("Namespace", "kaito-system", None)
     assert set(chart) == set(kustomize) - {namespace}
@@ -112,7 +130,7 @@ def test_defaults_render_what_kustomize_renders(tmp_path: Path) -> None:
         if key == namespace:
             continue
         ours = chart[key]
-        assert _comparable(ours) == _comparable(theirs), f"{key} drifted from manifests/default"
+        assert _comparable(ours) == _comparable(theirs), f"{key} drifted from manifests/{directory}"
         their_labels = theirs["metadata"].get("labels") or {}
         assert their_labels.items() <= (ours["metadata"].get("labels") or {}).items(), key
         assert ours["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", key
