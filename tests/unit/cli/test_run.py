@@ -130,14 +130,15 @@ async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_si
         )  # fmt: skip
         try:
             async with aiohttp.ClientSession() as session:
-                for _ in range(200):
+                # a deadline of 60 s: the CLI alone takes over 10 s to start on a loaded 2-core machine
+                for _ in range(1200):
                     with contextlib.suppress(aiohttp.ClientError):
                         async with session.get(f"http://127.0.0.1:{port}/readyz") as answer:
                             if answer.status == 200:
                                 break
                     await asyncio.sleep(0.05)
                 else:
-                    raise AssertionError("kaito run never became ready")
+                    raise AssertionError("kaito run was not ready within 60 s")
                 async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
                     assert "controller_runtime_reconcile_total" in await answer.text()
             crds = cluster.store.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")[0]
