@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test unit integration lint fmt manifests run bench image e2e-kind e2e-vllm clean
+.PHONY: setup test unit integration lint fmt manifests helm run bench image e2e-kind e2e-vllm clean
 
 setup: $(STAMP)
 
@@ -36,8 +36,14 @@ fmt: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
+## the CRDs, generated from kaito.api: the kustomize tree's and the Helm chart's (tests keep both equal)
 manifests: setup
 	$(BIN)/kaito manifests crds --output-dir manifests/crd
+	$(BIN)/kaito manifests crds --output-dir charts/kaito-py/files/crds
+
+## a helm v3 binary for the chart tests, in ~/.cache/kaito-py/bin unless helm is on PATH (once)
+helm:
+	scripts/install-helm.sh
 
 ## the main job on the embedded default (no cluster, no cloud account)
 run: setup

@@ -115,6 +115,7 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
             "--bind-address=0.0.0.0",
             "--health-port=8081",
             "--metrics-port=8080",
+            "--log-level=info",
         ],
         "env": [
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

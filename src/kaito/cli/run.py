@@ -1,7 +1,8 @@
 """`kaito run`: the operator (Workspace and Machine controllers) against a cluster, until SIGTERM/Ctrl-C.
 
     kaito run [--kubeconfig PATH] [--provisioner aks|karpenter] [--leader-elect]
-              [--metrics-port N] [--health-port N] [--install-crds] [--launch-timeout 30m ...]
+              [--metrics-port N] [--health-port N] [--install-crds] [--log-level info]
+              [--launch-timeout 30m ...]
 
 The cluster comes from `--kubeconfig`, else $KUBECONFIG or ~/.kube/config, else the in-cluster service
 account (inside a pod). The AKS provisioner reads its cluster from AZURE_SUBSCRIPTION_ID,
@@ -34,6 +35,7 @@ from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig
 
 __all__ = [
+    "LOG_LEVELS",
     "add_parser",
     "config_from_args",
     "format_duration",
@@ -43,6 +45,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("kaito.cli.run")
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -91,6 +95,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--bind-address", default="0.0.0.0", help="address the probe servers listen on")
     parser.add_argument(
         "--install-crds", action="store_true", help="apply the Workspace and Machine CRDs first"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="the least severe JSON log records written to stderr (default info)",
     )
     timings = parser.add_argument_group(
         "timings", "durations like 90s, 30m, 1h30m (Go's syntax, as kubectl's flags take them) or seconds"
@@ -219,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    ctrl.configure_logging()
+    ctrl.configure_logging(args.log_level.upper())
     try:
         return asyncio.run(_run(args, config))
     except ctrl.ConfigError as error:

@@ -969,7 +969,15 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if request.can_read_body:
         raw = await request.read()
-        if raw.strip():
+        if _media_type(request) == protobuf.MEDIA_TYPE:
+            try:
+                parsed = protobuf.decode_object(raw)
+            except protobuf.ProtobufError as err:
+                raise BadRequest(f"the DeleteOptions body is not valid protobuf: {err}") from None
+            if parsed.get("kind") != "DeleteOptions":
+                raise BadRequest(f"the body of a DELETE must be DeleteOptions, not {parsed.get('kind')}")
+            body = parsed
+        elif raw.strip():
             try:
                 parsed = json.loads(raw)
             except ValueError as err:
