@@ -21,7 +21,8 @@ per runtime unless ``address_prefix`` is given, so concurrent test runs do not c
 
 Volumes and working directory: each pod gets a scratch directory; every ``volumeMounts`` path is mapped
 to ``<pod dir>/volumes/<volume name>[/<subPath>]`` (``emptyDir`` semantics: shared by the pod's
-containers, gone with the pod) unless the image mapping maps that path already; ``workingDir`` is mapped
+containers, gone with the pod) unless the image mapping maps that path already; a ``configMap`` volume's
+keys (or its ``items``) are written there as files when the container starts, read from the store; ``workingDir`` is mapped
 the same way, defaulting to the pod directory.
 
 Environment: PATH (mapped bin first), HOME, LANG, TMPDIR and USER from this process, then the image's env,
@@ -522,10 +523,15 @@ class ProcessRuntime:
         mapping = self.config.images[image]
         paths = dict(mapping.paths)
         volumes = record.directory / "volumes"
+        declared = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        namespace = str((pod.get("metadata") or {}).get("namespace", "default"))
         for mount in container.get("volumeMounts") or []:
             mount_path = str(mount.get("mountPath", ""))
             if mount_path and mount_path not in paths:
                 local = volumes / str(mount.get("name", "volume"))
+                source = declared.get(str(mount.get("name")), {}).get("configMap")
+                if source is not None:
+                    self._write_config_map(source, namespace, local)
                 if mount.get("subPath"):
                     local = local / str(mount["subPath"])
                 local.mkdir(parents=True, exist_ok=True)
@@ -553,6 +559,23 @@ class ProcessRuntime:
             cwd = record.directory
         cwd.mkdir(parents=True, exist_ok=True)
         return argv, env, str(cwd)
+
+    def _write_config_map(self, source: Mapping[str, Any], namespace: str, directory: Path) -> None:
+        """A configMap volume's files: every key (or the listed ``items``), from the store."""
+        name = str(source.get("name", ""))
+        try:
+            data = dict(self._lookup("ConfigMap", name, namespace).get("data") or {})
+        except NotFound:
+            if source.get("optional"):
+                return
+            raise ValueError(f'configmap "{name}" not found') from None
+        items = source.get("items")
+        files = {str(i["path"]): data[i["key"]] for i in items if i.get("key") in data} if items else data
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            target = directory / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(text), encoding="utf-8")
 
     def _bin_dir(self, image: str, mapping: ImageMapping) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", image)
