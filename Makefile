@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## unit + integration (the README's and CI's test command)
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_vllm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve" $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

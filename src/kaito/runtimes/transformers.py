@@ -43,7 +43,7 @@ TRANSFORMERS_ENTRYPOINT = (*SERVE_ENTRYPOINT, "transformers")
 
 
 def transformers_args(request: WorkloadRequest, preset: Preset, plan: SizingPlan) -> list[str]:
-    """Arguments of kaito.serve's transformers server: the operator's flags, then the user's validated overrides."""
+    """kaito.serve's transformers server flags: the operator's, then the user's validated overrides."""
     if plan.multi_node:
         raise UnsupportedRequestError(
             f"The transformers runtime serves one node, but {preset.name} needs {plan.nodes} nodes of "

@@ -42,10 +42,10 @@ from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
     ADAPTER_MOUNT,
     GPU_RESOURCE,
-    SERVE_ENTRYPOINT,
     MODEL_PORT,
     POD_INDEX_LABEL,
     RAY_PORT,
+    SERVE_ENTRYPOINT,
     Workload,
     leader_address,
     pod_template,

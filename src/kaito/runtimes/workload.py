@@ -31,18 +31,16 @@ __all__ = [
     "ADAPTER_MOUNT",
     "CONFIG_FILE",
     "CONFIG_MOUNT",
-    "SERVE_ENTRYPOINT",
     "GPU_RESOURCE",
     "GPU_TOLERATIONS",
     "MODEL_PORT",
     "POD_INDEX_LABEL",
     "RAY_PORT",
+    "SERVE_ENTRYPOINT",
     "SERVICE_PORT",
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
-    "serve_options",
-    "serving_mounts",
     "headless_service_name",
     "leader_address",
     "node_affinity",
@@ -52,6 +50,8 @@ __all__ = [
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "serve_options",
+    "serving_mounts",
 ]
 
 WORKSPACE_LABEL = "kaito.sh/workspace"

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kaito.serve.prompt import Message, PromptError
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
-    "FinishReason",
     "ChatCompletionRequest",
+    "FinishReason",
     "chat_chunk",
     "chat_completion",
     "models_list",
@@ -82,9 +82,8 @@ def parse_chat_request(body: Any, served_model: str) -> ChatCompletionRequest:
         }
     try:
         request = ChatCompletionRequest.model_validate(body)
-    except ValueError as error:
-        errors = getattr(error, "errors", lambda: [{"loc": (), "msg": str(error), "input": None}])()
-        first = errors[0]
+    except ValidationError as error:
+        first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise PromptError(f"{where} is {first.get('input')!r}: {first['msg'].lower()}.") from None
     if request.n != 1:

@@ -25,10 +25,10 @@ __all__ = [
     "PromptError",
     "PromptRequest",
     "generation_budget",
-    "prompt_text",
     "hf_generate_kwargs",
     "parse_prompt_request",
     "prompt_result",
+    "prompt_text",
     "vllm_sampling",
 ]
 

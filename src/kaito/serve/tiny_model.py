@@ -5,8 +5,9 @@
 It stands in for a preset's weights where there is no network (`kaito up --serve`, the end-to-end tests).
 Run with a python that has torch, transformers and tokenizers (the serving venv). The tokenizer is a
 byte-level BPE trained on a few sentences (vocab 512) with a chat template; the model has 2 layers, hidden
-256, 4 heads, 2 KV heads, MAX_POSITIONS positions (default 512, raise it to a preset's context), and random weights: its output is gibberish, every protocol path
-of the server that loads it is real. Deterministic (fixed seed).
+256, 4 heads, 2 KV heads, MAX_POSITIONS positions (default 512; raise it to a preset's context) and
+random weights: its output is gibberish, every protocol path of the server that loads it is real.
+Deterministic (fixed seed).
 """
 
 from __future__ import annotations

@@ -35,7 +35,13 @@ from kaito.serve.openai import (
     parse_chat_request,
     sse_event,
 )
-from kaito.serve.prompt import PromptError, hf_generate_kwargs, parse_prompt_request, prompt_result, prompt_text
+from kaito.serve.prompt import (
+    PromptError,
+    hf_generate_kwargs,
+    parse_prompt_request,
+    prompt_result,
+    prompt_text,
+)
 
 __all__ = ["build_app", "main", "parse_args"]
 
@@ -159,7 +165,9 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         return JSONResponse({"status": "ok"} if state else {"status": "loading"}, 200 if state else 503)
 
     async def metrics() -> Response:
-        return Response(prometheus_client.generate_latest(registry), media_type=prometheus_client.CONTENT_TYPE_LATEST)
+        return Response(
+            prometheus_client.generate_latest(registry), media_type=prometheus_client.CONTENT_TYPE_LATEST
+        )
 
     async def models() -> Response:
         return answer("/v1/models", models_list(served, created))
@@ -198,7 +206,9 @@ def build_app(args: argparse.Namespace) -> FastAPI:
             body = {"error": {"message": error.detail, "type": "invalid_request_error", "code": error.status}}
             return answer("/v1/chat/completions", body, error.status)
         except ValueError:
-            return answer("/v1/chat/completions", {"error": {"message": "The request body must be JSON."}}, 400)
+            return answer(
+                "/v1/chat/completions", {"error": {"message": "The request body must be JSON."}}, 400
+            )
         inputs = model.encode_chat([m.model_dump() for m in request.messages])
         kwargs = _chat_kwargs(request, model)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"

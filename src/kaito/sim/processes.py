@@ -22,8 +22,8 @@ per runtime unless ``address_prefix`` is given, so concurrent test runs do not c
 Volumes and working directory: each pod gets a scratch directory; every ``volumeMounts`` path is mapped
 to ``<pod dir>/volumes/<volume name>[/<subPath>]`` (``emptyDir`` semantics: shared by the pod's
 containers, gone with the pod) unless the image mapping maps that path already; a ``configMap`` volume's
-keys (or its ``items``) are written there as files when the container starts, read from the store; ``workingDir`` is mapped
-the same way, defaulting to the pod directory.
+keys (or its ``items``) are written there as files when the container starts, read from the store;
+``workingDir`` is mapped the same way, defaulting to the pod directory.
 
 Environment: PATH (mapped bin first), HOME, LANG, TMPDIR and USER from this process, then the image's env,
 then ``HOSTNAME`` (the pod name), then the container's ``env`` in order: ``value`` with ``$(VAR)``
