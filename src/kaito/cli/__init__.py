@@ -14,7 +14,7 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 # Modules that register subcommands, in the order `kaito --help` lists them.
-_COMMAND_MODULES = ("up", "run", "manifests", "plan", "sim")
+_COMMAND_MODULES = ("up", "chat", "run", "manifests", "plan", "sim")
 
 
 def build_parser() -> argparse.ArgumentParser:

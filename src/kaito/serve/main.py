@@ -83,9 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"kaito.serve: {runtime} {' '.join(flags)}", flush=True)
     if runtime == "vllm":
-        from kaito.serve import vllm_server
-
-        return vllm_server.main(flags)
-    from kaito.serve import transformers_server
-
-    return transformers_server.main(flags)
+        from kaito.serve.vllm_server import main as serve
+    else:
+        from kaito.serve.transformers_server import main as serve
+    code: int = serve(flags)
+    return code
