@@ -50,7 +50,7 @@ class ServingEnvironment:
 
 
 def install_serving_venv(script: Path = INSTALL_SCRIPT) -> tuple[Path, float, bool]:
-    """(python, seconds, whether it was installed now): runs the install script, which reuses a cached venv."""
+    """(python, seconds, installed now?): runs the install script, which reuses a cached venv."""
     if not script.is_file():
         raise RuntimeError(
             f"{script} is missing; `kaito up --serve` installs its serving environment with that script from "
