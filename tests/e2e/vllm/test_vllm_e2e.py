@@ -7,9 +7,10 @@
    model generated for this run. Applying a Workspace for `tiny-llama-test` on a real SKU: the operator plans,
    creates a Machine, the simulated AKS adds a pool and a Node, the operator renders the vLLM Deployment, and
    the kubelet runs it (`python3 -m kaito.serve vllm ...`) as a process on its own loopback pod IP, Ready
-   from its own probes. The test then talks OpenAI through the API server's Service proxy: a chat completion, a streamed one (SSE chunks then
-   ``[DONE]``), ``vllm:`` metrics; reads the logs as ``kubectl logs`` would; deletes the Workspace and checks
-   that nothing is left (no Machine, pool, Node, pod, process).
+   from its own probes. The test then talks OpenAI through the API server's Service proxy: a chat
+   completion, a streamed one (SSE chunks then ``[DONE]``), ``vllm:`` metrics; reads the logs as
+   ``kubectl logs`` would; deletes the Workspace and checks that nothing is left (no Machine, pool, Node,
+   pod, process).
 
 Figures (install time, time to Ready, first-token latency) appear in the terminal summary.
 """
