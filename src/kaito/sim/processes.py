@@ -11,6 +11,8 @@ and every init container, keeps the simulated, timer-driven life of :mod:`kaito.
 - ``paths``: paths inside the image -> local paths (``/workspace/vllm/weights`` -> a model directory). Every
   argument and env value equal to, or under, such a path (also ``--flag=PATH``) is rewritten;
 - ``env``: the image's own ENV (``VLLM_TARGET_DEVICE=cpu``);
+- ``entrypoint``: the image's ENTRYPOINT (``curlimages/curl`` runs ``curl`` with the container's args); a
+  container with no ``command`` runs it followed by its ``args``;
 - ``host_flag``: the flag that tells the server which address to listen on (``--host`` for vLLM,
   ``--bind`` for ``python -m http.server``): any given value is replaced by the pod's IP, and the flag is
   added when absent. This is how a server binds the pod's own address; None leaves argv alone.
@@ -101,6 +103,9 @@ class ImageMapping(BaseModel):
     paths: dict[str, str] = Field(default_factory=dict, description="path in the image -> local path")
     env: dict[str, str] = Field(default_factory=dict, description="the image's ENV")
     host_flag: str | None = Field(default="--host", description="flag set to the pod IP; None: no rewrite")
+    entrypoint: list[str] = Field(
+        default_factory=list, description="the image's ENTRYPOINT, run when the container gives no command"
+    )
 
 
 class ProcessRuntimeConfig(BaseModel):
@@ -542,12 +547,13 @@ class ProcessRuntime:
         base.update({k: _map_path(v, paths) for k, v in mapping.env.items()})
         env = container_env(pod, container, base, record.ip, self._lookup)
         env = {k: _map_path(v, paths) for k, v in env.items()}
-        command = [expand_vars(str(a), env) for a in container.get("command") or []]
+        command = [expand_vars(str(a), env) for a in container.get("command") or mapping.entrypoint]
         args = [expand_vars(str(a), env) for a in container.get("args") or []]
         if not command:
             raise ValueError(
                 f"container {container['name']!r} has no command; the process runtime runs "
-                f"image {image!r} only with an explicit command (it cannot read the image's entrypoint)"
+                f"image {image!r} only with an explicit command or an ImageMapping entrypoint (it cannot "
+                "read the image)"
             )
         argv = rewrite_argv(command + args, paths, mapping.host_flag, record.ip)
         working_dir = container.get("workingDir")

@@ -145,6 +145,9 @@ class Store:
         self._rv = 0
         self._compacted = 0
         self._cluster_ips = 16  # addresses below 10.96.0.17 stay free, as for kubernetes and kube-dns
+        # With the process runtime, ClusterIPs come from this loopback /24 prefix ("127.a.b") so that they
+        # are reachable here (kaito.sim.cluster_ips); None: the 10.96.0.0/12 service range.
+        self.cluster_ip_prefix: str | None = None
         self._objects: dict[tuple[str, str], dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[Change] = deque()
         self._watches: list[Watch] = []
@@ -359,9 +362,25 @@ class Store:
 
     def _next_cluster_ip(self) -> str:
         """The next free address of the 10.96.0.0/12 service range (10.96.0.1 is the kubernetes Service)."""
+        if self.cluster_ip_prefix is not None:
+            return self._next_loopback_ip(self.cluster_ip_prefix)
         self._cluster_ips += 1
         n = self._cluster_ips
         return f"10.{96 + (n >> 16) % 16}.{(n >> 8) & 255}.{n & 255}"
+
+    def _next_loopback_ip(self, prefix: str) -> str:
+        """A ClusterIP of ``prefix``.2-254 no Service holds now."""
+        taken = {
+            str((s.get("spec") or {}).get("clusterIP"))
+            for by_name in self._objects.get(("", "services"), {}).values()
+            for s in by_name.values()
+        }
+        for _ in range(253):
+            self._cluster_ips = self._cluster_ips % 253 + 1
+            address = f"{prefix}.{self._cluster_ips + 1}"
+            if address not in taken:
+                return address
+        raise RuntimeError(f"every ClusterIP of {prefix}.0/24 is taken")
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         errors: list[FieldError]
