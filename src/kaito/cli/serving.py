@@ -7,7 +7,10 @@
   the preset's weights; it is made once per context length into `~/.cache/kaito-py/models`;
 - an image mapping for the sim's process runtime: every preset image (and the base image) runs
   `python3 -m kaito.serve ...` with that venv's python, this checkout's kaito.serve on PYTHONPATH, the
-  image's weights directory mapped to the model, and vLLM told to use the CPU.
+  image's weights directory mapped to the model, and vLLM told to use the CPU;
+- the quick start's `kubectl run ... --image=curlimages/curl -- curl http://$CLUSTERIP/chat`: the curl
+  image runs this machine's curl (through the image's own entrypoint logic), on an untainted system node
+  (`SYSTEM_NODE`, as an AKS cluster's system pool; the GPU nodes are tainted).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import kaito
 from kaito.runtimes import BASE_IMAGE, WEIGHTS_PATH, list_presets
@@ -24,7 +28,10 @@ from kaito.sim.processes import ImageMapping
 
 __all__ = [
     "CACHE_DIR",
+    "CURL_IMAGES",
     "INSTALL_SCRIPT",
+    "SYSTEM_NODE",
+    "SYSTEM_NODE_STATUS",
     "ServingEnvironment",
     "ensure_tiny_model",
     "install_serving_venv",
@@ -107,7 +114,25 @@ def serving_mapping(python: Path, model_dir: Path) -> ImageMapping:
     )
 
 
+CURL_IMAGES = ("curlimages/curl", "curlimages/curl:latest", "docker.io/curlimages/curl")
+# curlimages/curl's /entrypoint.sh: a first argument starting with "-" is curl's, else it is the program.
+_CURL = ImageMapping(
+    entrypoint=["/bin/sh", "-c", 'if [ "${1#-}" != "$1" ]; then set -- curl "$@"; fi; exec "$@"', "curl"],
+    host_flag=None,
+)
+SYSTEM_NODE: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Node",
+    "metadata": {"name": "kaito-up-system", "labels": {"kubernetes.azure.com/mode": "system"}},
+}
+SYSTEM_NODE_STATUS: dict[str, Any] = {
+    "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+    "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+}
+
+
 def serving_images(mapping: ImageMapping) -> dict[str, ImageMapping]:
-    """Every preset's image and the base image, mapped the same way."""
+    """Every preset's image and the base image mapped to `mapping`; the curl image to the local curl."""
     images = {preset.image for preset in list_presets()} | {BASE_IMAGE}
-    return dict.fromkeys(sorted(images), mapping)
+    return {**dict.fromkeys(sorted(images), mapping), **dict.fromkeys(CURL_IMAGES, _CURL)}

@@ -193,6 +193,14 @@ async def _serving_runtime(manifests: list[dict[str, Any]], out: TextIO) -> Proc
     return ProcessRuntimeConfig(images=serving.serving_images(mapping), stop_grace_s=10)
 
 
+async def _add_system_node(client: ctrl.Client) -> None:
+    """An untainted CPU node for ordinary pods (the quick start's curl pod), as an AKS system pool has."""
+    from kaito.cli import serving
+
+    node = await client.apply(dict(serving.SYSTEM_NODE), force=True)
+    await client.apply({**node, "status": serving.SYSTEM_NODE_STATUS}, force=True, subresource="status")
+
+
 async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     """Run `kaito up` until done (`--exit-when-ready`) or `stop` is set; returns the exit code."""
     started = time.monotonic()
@@ -220,6 +228,8 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
         ):
             await install_crds(client)
+            if options.serve:
+                await _add_system_node(client)
             operator = build_operator(
                 client,
                 OperatorConfig(
@@ -292,6 +302,17 @@ async def _apply_and_watch(
             for namespace, name in workspaces:
                 where = "" if namespace == "default" else f" -n {namespace}"
                 print(f'  ask it:  kaito chat {name}{where} "hello"', file=out, flush=True)
+            namespace, name = workspaces[0]
+            print(
+                "  or as in the quick start:\n"
+                f"    export CLUSTERIP=$(kubectl get svc {name} -n {namespace} "
+                '-o jsonpath="{.spec.clusterIPs[0]}")\n'
+                "    kubectl run --restart=Never curl --image=curlimages/curl -- curl -sX POST "
+                'http://$CLUSTERIP/chat -H "Content-Type: application/json" -d \'{"prompt":"hello"}\'\n'
+                "    kubectl logs curl",
+                file=out,
+                flush=True,
+            )
     if options.exit_when_ready:
         return 0
     return None
