@@ -234,6 +234,35 @@ def test_the_seed_quick_start_is_answered(kaito_up: KaitoUp, runtime: str) -> No
     assert json.loads(raw.stdout)["choices"][0]["message"]["role"] == "assistant"
 
 
+def test_the_quick_starts_curl_reaches_the_services_cluster_ip(kaito_up: KaitoUp) -> None:
+    kubectl = ["kubectl", "--kubeconfig", str(kaito_up.kubeconfig)]
+    workspace = RUNTIMES["vllm"]
+    jsonpath = "jsonpath={.spec.clusterIPs[0]}"
+    ip = subprocess.run(
+        [*kubectl, "get", "svc", workspace, "-o", jsonpath], capture_output=True, text=True
+    ).stdout
+    assert ip.startswith("127."), ip
+    request = ["-H", "accept: application/json", "-H", "Content-Type: application/json"]
+    request += ["-d", json.dumps({"prompt": QUESTION})]
+    # The seed's step 5 without -it (the sim serves no attach): the pod runs this machine's curl.
+    subprocess.run(
+        [*kubectl, "run", "--restart=Never", "curl", "--image=curlimages/curl", "--",
+         "curl", "-sX", "POST", f"http://{ip}/chat", *request],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    def finished() -> str | None:
+        phase = subprocess.run(
+            [*kubectl, "get", "pod", "curl", "-o", "jsonpath={.status.phase}"], capture_output=True, text=True
+        ).stdout
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    assert _eventually(finished, 120, "the curl pod finished") == "Succeeded"
+    logs = subprocess.run([*kubectl, "logs", "curl"], capture_output=True, text=True, check=True).stdout
+    assert json.loads(logs.strip().splitlines()[-1])["Result"].startswith(QUESTION)
+    subprocess.run([*kubectl, "delete", "pod", "curl"], check=True, capture_output=True)
+
+
 def _serving_processes(pod_ips: set[str]) -> list[int]:
     """Pids of live kaito.serve processes bound to any of these pod IPs (read from /proc)."""
     alive = []
