@@ -307,9 +307,8 @@ async def _apply_and_watch(
                 "  or as in the quick start:\n"
                 f"    export CLUSTERIP=$(kubectl get svc {name} -n {namespace} "
                 '-o jsonpath="{.spec.clusterIPs[0]}")\n'
-                "    kubectl run --restart=Never curl --image=curlimages/curl -- curl -sX POST "
-                'http://$CLUSTERIP/chat -H "Content-Type: application/json" -d \'{"prompt":"hello"}\'\n'
-                "    kubectl logs curl",
+                "    kubectl run -it --rm --restart=Never curl --image=curlimages/curl -- curl -X POST "
+                'http://$CLUSTERIP/chat -H "Content-Type: application/json" -d \'{"prompt":"hello"}\'',
                 file=out,
                 flush=True,
             )
