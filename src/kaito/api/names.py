@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ANNOTATION_RUNTIME",
     "API_GROUP",
     "API_VERSION",
     "CONDITION_INFERENCE_READY",
@@ -104,6 +105,9 @@ LABEL_WORKSPACE: Final = "kaito.sh/workspace"
 LABEL_WORKSPACE_NAMESPACE: Final = "kaito.sh/workspacenamespace"
 LABEL_MACHINE: Final = "kaito.sh/machine"
 LABEL_MACHINE_TYPE: Final = "kaito.sh/machine-type"
+
+# The Workspace annotation that picks the serving runtime (KAITO's): "vllm" (default) or "transformers".
+ANNOTATION_RUNTIME: Final = "kaito.sh/runtime"
 
 FINALIZER_WORKSPACE_CLEANUP: Final = "kaito.sh/workspace-cleanup"
 FINALIZER_MACHINE_CLEANUP: Final = "kaito.sh/machine-cleanup"

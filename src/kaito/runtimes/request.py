@@ -60,6 +60,9 @@ class WorkloadRequest(BaseModel):
         default_factory=dict, description="the `transformers:` map of inference_config.yaml"
     )
     runtime: RuntimeName | None = Field(default=None, description="override the preset's runtime")
+    config_map: str | None = Field(
+        default=None, description="the inference ConfigMap, mounted for the serving program to read"
+    )
     image: str | None = Field(default=None, description="serve with this image instead of the preset's")
     image_pull_secrets: tuple[str, ...] = ()
     model_access_secret: str | None = Field(

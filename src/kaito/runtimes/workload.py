@@ -4,6 +4,9 @@ Renders plain dicts (what a client applies), never API types. No ownerReferences
 adds its own before applying. Conventions, the same for every workspace:
 
 * selector label `kaito.sh/workspace: <workspace>`; the user's labels are added to pods and objects;
+* the container runs `python3 -m kaito.serve <runtime>` (the serving program, kaito.serve) with the
+  inference ConfigMap mounted at /mnt/config (`--kaito-config-file`) and, with adapters, the adapter
+  directory /mnt/adapter (`--kaito-adapters-dir`);
 * the model server listens on 5000; Service `<ws>` maps port 80 to it (multi-node: only pod 0, selected by
   `apps.kubernetes.io/pod-index: "0"`); headless Service `<ws>-headless` (Ray port 6379, not-ready
   addresses published) gives StatefulSet pods stable DNS names for Ray;
@@ -26,11 +29,14 @@ from kaito.runtimes.request import WorkloadRequest
 
 __all__ = [
     "ADAPTER_MOUNT",
+    "CONFIG_FILE",
+    "CONFIG_MOUNT",
     "GPU_RESOURCE",
     "GPU_TOLERATIONS",
     "MODEL_PORT",
     "POD_INDEX_LABEL",
     "RAY_PORT",
+    "SERVE_ENTRYPOINT",
     "SERVICE_PORT",
     "WORKSPACE_LABEL",
     "Workload",
@@ -44,6 +50,8 @@ __all__ = [
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "serve_options",
+    "serving_mounts",
 ]
 
 WORKSPACE_LABEL = "kaito.sh/workspace"
@@ -53,6 +61,10 @@ MODEL_PORT = 5000
 SERVICE_PORT = 80
 RAY_PORT = 6379
 ADAPTER_MOUNT = "/mnt/adapter"
+CONFIG_MOUNT = "/mnt/config"
+CONFIG_FILE = f"{CONFIG_MOUNT}/inference_config.yaml"
+# The program in the inference pod (kaito.serve); the runtime's name follows, then its options.
+SERVE_ENTRYPOINT = ("python3", "-m", "kaito.serve")
 GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
@@ -127,6 +139,26 @@ def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
     return containers
 
 
+def serve_options(request: WorkloadRequest) -> list[str]:
+    """kaito.serve's own options: the mounted inference ConfigMap and the adapter directory."""
+    options: list[str] = []
+    if request.config_map is not None:
+        options += ["--kaito-config-file", CONFIG_FILE]
+    if request.adapters:
+        options += ["--kaito-adapters-dir", ADAPTER_MOUNT]
+    return options
+
+
+def serving_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's volume mounts (the volumes `pod_template` declares)."""
+    mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+    if request.config_map is not None:
+        mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
+    if request.adapters:
+        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    return mounts
+
+
 def pod_template(
     request: WorkloadRequest,
     container: dict[str, Any],
@@ -135,6 +167,8 @@ def pod_template(
 ) -> dict[str, Any]:
     """Pod template around the serving `container` (which must mount the volumes declared here)."""
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+    if request.config_map is not None:
+        volumes.append({"name": "config", "configMap": {"name": request.config_map}})
     if request.adapters:
         volumes.append({"name": "adapter-volume", "emptyDir": {}})
     spec: dict[str, Any] = {

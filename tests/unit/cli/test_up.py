@@ -101,3 +101,19 @@ async def test_up_without_exit_when_ready_serves_until_stopped(tmp_path: Path) -
         await asyncio.sleep(0.05)
     stop.set()
     assert await running == 0
+
+
+def test_serve_sizes_the_stand_in_model_for_the_longest_applied_context() -> None:
+    from kaito.cli.up import _context_needed
+
+    def workspace(preset: str) -> dict[str, object]:
+        return {"kind": "Workspace", "inference": {"preset": {"name": preset}}}
+
+    assert _context_needed([]) == 4096
+    assert _context_needed([workspace("phi-3-mini-4k-instruct")]) == 4096
+    assert (
+        _context_needed([workspace("phi-3-mini-4k-instruct"), workspace("phi-3-mini-128k-instruct")])
+        == 131072
+    )
+    assert _context_needed([workspace("no-such-preset")]) == 4096  # the operator reports the unknown preset
+    assert build_parser().parse_args(["up", "--serve"]).serve is True

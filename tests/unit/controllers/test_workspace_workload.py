@@ -134,3 +134,30 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, wanted)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def _with_annotations(ws: Workspace, annotations: dict[str, str]) -> Workspace:
+    return ws.model_copy(update={"metadata": ws.metadata.model_copy(update={"annotations": annotations})})
+
+
+@pytest.mark.parametrize(
+    ("annotations", "command"),
+    [
+        ({}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "vllm"}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "transformers"}, ["python3", "-m", "kaito.serve", "transformers"]),
+    ],
+)
+def test_the_runtime_annotation_selects_the_serving_runtime(
+    annotations: dict[str, str], command: list[str]
+) -> None:
+    deployment = objects(_with_annotations(workspace(), annotations))[-1]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [*command, "--kaito-config-file", "/mnt/config/inference_config.yaml"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in volumes
+
+
+def test_an_unknown_runtime_annotation_is_refused_naming_it() -> None:
+    with pytest.raises(WorkloadProblem, match=r"kaito.sh/runtime\] is 'tgi'; use one of vllm, transformers"):
+        objects(_with_annotations(workspace(), {"kaito.sh/runtime": "tgi"}))

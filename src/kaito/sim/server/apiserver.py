@@ -47,6 +47,7 @@ import yaml
 from aiohttp import web
 
 from kaito.sim.server import discovery, printing, protobuf, scale
+from kaito.sim.server.attach import serve_attach
 from kaito.sim.server.errors import (
     ApiError,
     BadRequest,
@@ -431,6 +432,8 @@ class ApiServer:
             if verb != "get":
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")
             return self._log(request, rt, target)
+        if sub == "attach" and rt.kind == "Pod" and verb in ("get", "create"):
+            return await self._attach(request, rt, target)
         if sub == "scale":
             return await self._scale(request, rt, target, verb)
         if sub is not None and verb not in ("get", "update", "patch"):
@@ -612,7 +615,8 @@ class ApiServer:
             await resp.write_eof()
         return resp
 
-    def _log(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> web.Response:
+    def _container_of(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> str:
+        """The container a log or attach request names (the only one when it names none)."""
         assert target.name is not None and target.namespace is not None
         pod = self.store.get(rt.api_version, rt.kind, target.name, target.namespace)
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -626,6 +630,33 @@ class ApiServer:
             container = str(containers[0])
         elif container not in containers:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
+        return container
+
+    async def _attach(
+        self, request: web.Request, rt: ResourceType, target: ResourcePath
+    ) -> web.StreamResponse:
+        """``pods/{name}/attach``: the container's output over WebSocket (kaito.sim.attach)."""
+        assert target.name is not None and target.namespace is not None
+        name, namespace = target.name, target.namespace
+        container = self._container_of(request, rt, target)
+
+        def read_log() -> str:
+            if self.log_provider is None:
+                return ""
+            with contextlib.suppress(ApiError):
+                return self.log_provider(namespace, name, container)
+            return ""
+
+        def read_pod() -> dict[str, Any] | None:
+            with contextlib.suppress(NotFound):
+                return self.store.get(rt.api_version, rt.kind, name, namespace)
+            return None
+
+        return await serve_attach(request, container, read_log, read_pod)
+
+    def _log(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> web.Response:
+        assert target.name is not None and target.namespace is not None
+        container = self._container_of(request, rt, target)
         text = ""
         if self.log_provider is not None:
             text = self.log_provider(
