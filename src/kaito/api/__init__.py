@@ -11,6 +11,8 @@ Modules, lowest first (each imports only those above it):
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
 - `workspace`, `machine`: the two kinds.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
+- `v1alpha1`: the Workspace as KAITO first served it (served, converted, never stored).
+- `conversion`: v1alpha1 <-> v1beta1, lossless both ways (the `/convert` webhook's logic).
 - `crd`: CustomResourceDefinitions generated from the models.
 
 This package imports nothing from the rest of kaito: runtimes, provisioners and controllers build on it.
@@ -38,11 +40,21 @@ from kaito.api.conditions import (
     remove_condition,
     set_condition,
 )
+from kaito.api.conversion import (
+    CONVERSION_ANNOTATION,
+    V1BETA1_ONLY_FIELDS,
+    ConversionError,
+    convert_workspace,
+    to_v1alpha1,
+    to_v1beta1,
+)
 from kaito.api.crd import (
     MACHINE_CRD,
     WORKSPACE_CRD,
+    ConversionWebhook,
     CrdDefinition,
     PrinterColumn,
+    ServedVersion,
     all_crds,
     crd_filename,
     custom_resource_definition,
@@ -87,6 +99,7 @@ from kaito.api.meta import (
     controller_reference,
 )
 from kaito.api.names import (
+    ANNOTATION_BYPASS_RESOURCE_CHECKS,
     API_GROUP,
     API_VERSION,
     CONDITION_INFERENCE_READY,
@@ -111,6 +124,7 @@ from kaito.api.names import (
     MACHINE_CONDITION_READY,
     MACHINE_CONDITION_REGISTERED,
     MACHINE_CONDITION_TYPES,
+    OPERATOR_NAMESPACE,
     PLURAL_MACHINES,
     PLURAL_WORKSPACES,
     PROVISIONER_AKS,
@@ -123,6 +137,11 @@ from kaito.api.names import (
     STATE_RUNNING,
     STATE_SUCCEEDED,
     VERSION,
+    WEBHOOK_CERT_SECRET,
+    WEBHOOK_CONFIGURATION,
+    WEBHOOK_CONVERT_PATH,
+    WEBHOOK_SERVICE_NAME,
+    WEBHOOK_VALIDATE_PATH,
     WORKSPACE_CONDITION_TYPES,
 )
 from kaito.api.rules import (
@@ -143,6 +162,16 @@ from kaito.api.rules import (
     WORKSPACE_NOT_NEITHER,
     CelRule,
     validations,
+)
+from kaito.api.v1alpha1 import (
+    V1ALPHA1,
+    V1ALPHA1_API_VERSION,
+    V1Alpha1InferenceSpec,
+    V1Alpha1PresetOptions,
+    V1Alpha1PresetSpec,
+    V1Alpha1TuningSpec,
+    V1Alpha1Workspace,
+    V1Alpha1WorkspaceStatus,
 )
 from kaito.api.validation import (
     check_workspace,
@@ -169,6 +198,7 @@ __all__ = [
     "ADAPTER_NEEDS_IMAGE_OR_VOLUME",
     "ADAPTER_NEEDS_NAME",
     "ADAPTER_NO_URLS",
+    "ANNOTATION_BYPASS_RESOURCE_CHECKS",
     "API_GROUP",
     "API_VERSION",
     "CONDITION_FALSE",
@@ -180,6 +210,7 @@ __all__ = [
     "CONDITION_UNKNOWN",
     "CONDITION_WORKSPACE_DELETING",
     "CONDITION_WORKSPACE_SUCCEEDED",
+    "CONVERSION_ANNOTATION",
     "DNS_LABEL_PATTERN",
     "DNS_SUBDOMAIN_PATTERN",
     "FINALIZER_MACHINE_CLEANUP",
@@ -206,6 +237,7 @@ __all__ = [
     "MACHINE_CRD",
     "MACHINE_SPEC_IMMUTABLE",
     "MAX_ADAPTERS",
+    "OPERATOR_NAMESPACE",
     "PLURAL_MACHINES",
     "PLURAL_WORKSPACES",
     "PROVISIONER_AKS",
@@ -223,7 +255,15 @@ __all__ = [
     "TUNING_OUTPUT_NEEDS_PUSH_SECRET",
     "TUNING_OUTPUT_ONE_DESTINATION",
     "TUNING_SINGLE_NODE",
+    "V1ALPHA1",
+    "V1ALPHA1_API_VERSION",
+    "V1BETA1_ONLY_FIELDS",
     "VERSION",
+    "WEBHOOK_CERT_SECRET",
+    "WEBHOOK_CONFIGURATION",
+    "WEBHOOK_CONVERT_PATH",
+    "WEBHOOK_SERVICE_NAME",
+    "WEBHOOK_VALIDATE_PATH",
     "WORKSPACE_CONDITION_TYPES",
     "WORKSPACE_CRD",
     "WORKSPACE_NOT_BOTH",
@@ -233,6 +273,8 @@ __all__ = [
     "CelRule",
     "Condition",
     "ConditionStatus",
+    "ConversionError",
+    "ConversionWebhook",
     "CrdDefinition",
     "DataDestination",
     "DataSource",
@@ -255,10 +297,17 @@ __all__ = [
     "ProvisionerName",
     "Quantity",
     "ResourceSpec",
+    "ServedVersion",
     "Taint",
     "Time",
     "TuningMethod",
     "TuningSpec",
+    "V1Alpha1InferenceSpec",
+    "V1Alpha1PresetOptions",
+    "V1Alpha1PresetSpec",
+    "V1Alpha1TuningSpec",
+    "V1Alpha1Workspace",
+    "V1Alpha1WorkspaceStatus",
     "Workspace",
     "WorkspaceList",
     "WorkspaceReference",
@@ -268,6 +317,7 @@ __all__ = [
     "check_workspace",
     "condition_status",
     "controller_reference",
+    "convert_workspace",
     "crd_filename",
     "custom_resource_definition",
     "data_url_problem",
@@ -287,6 +337,8 @@ __all__ = [
     "render_value",
     "render_yaml",
     "set_condition",
+    "to_v1alpha1",
+    "to_v1beta1",
     "validate",
     "validations",
     "write_crds",
