@@ -102,7 +102,7 @@ def test_seed_v1alpha1_round_trips_through_v1beta1_unchanged() -> None:
 
 def test_same_version_is_a_copy_and_unknown_versions_are_refused() -> None:
     assert convert_workspace(INFERENCE_V1BETA1, "kaito.sh/v1beta1") == INFERENCE_V1BETA1
-    with pytest.raises(ConversionError, match="desiredAPIVersion: 'kaito.sh/v2' is not served"):
+    with pytest.raises(ConversionError, match=r"desiredAPIVersion: 'kaito\.sh/v2' is not served"):
         convert_workspace(INFERENCE_V1BETA1, "kaito.sh/v2")
     with pytest.raises(ConversionError, match="kind: 'Machine' cannot be converted"):
         convert_workspace(dict(INFERENCE_V1BETA1, kind="Machine"), "kaito.sh/v1alpha1")
