@@ -181,7 +181,9 @@ def build_operator(
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     webhook = None
     if config.webhook is not None:
-        webhook = WebhookServer(client, config.webhook, **({"clock": clock} if clock is not None else {}))
+        webhook = WebhookServer(client, config.webhook)
+        if clock is not None:
+            webhook.clock = clock
         manager.add(webhook)
     return Operator(manager, workspace, provisioners, orphans, webhook)
 
