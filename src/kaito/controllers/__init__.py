@@ -14,6 +14,7 @@ Modules, one job each:
 * orphans                       the sweep deleting pools/NodeClaims whose Machine is gone
 * webhook_review                what the admission webhook answers: create checks, KAITO's update rules (pure)
 * webhook_certs                 the webhook's CA and serving certificate, minted and checked (pure)
+* webhook_manifests             the webhook's Service and ValidatingWebhookConfiguration; install_webhooks
 * webhook_server                /validate-workspace and /convert over TLS; the Secret and caBundles it keeps
 * operator                      one Manager with both controllers and the sweep, from an OperatorConfig
 
@@ -32,6 +33,8 @@ from kaito.controllers.tuning import *  # noqa: F403
 from kaito.controllers.tuning import __all__ as _tuning_all
 from kaito.controllers.webhook_certs import *  # noqa: F403
 from kaito.controllers.webhook_certs import __all__ as _webhook_certs_all
+from kaito.controllers.webhook_manifests import *  # noqa: F403
+from kaito.controllers.webhook_manifests import __all__ as _webhook_manifests_all
 from kaito.controllers.webhook_review import *  # noqa: F403
 from kaito.controllers.webhook_review import __all__ as _webhook_review_all
 from kaito.controllers.webhook_server import *  # noqa: F403
@@ -59,6 +62,7 @@ __all__ = sorted(
         *_orphans_all,
         *_tuning_all,
         *_webhook_certs_all,
+        *_webhook_manifests_all,
         *_webhook_review_all,
         *_webhook_server_all,
         *_workspace_all,

@@ -26,13 +26,26 @@ from typing import Any
 from kaito.sim import patches
 from kaito.sim.admission import Admission, AdmissionAttributes, MatchedWebhook
 from kaito.sim.conversion import CrdConversion
-from kaito.sim.errors import BadRequest, NotFound
+from kaito.sim.errors import BadRequest, Conflict, NotFound
 from kaito.sim.fieldvalidation import FieldValidation
 from kaito.sim.objects import clone
 from kaito.sim.resources import ResourceType
 from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Store
 
 __all__ = ["WebhookWrites"]
+
+_PATCH_ATTEMPTS = 5
+
+
+def _carries_resource_version(patch: Any, patch_type: str) -> bool:
+    """Whether the patch sets metadata.resourceVersion itself (then a conflict is the caller's to see)."""
+    if patch_type == JSON_PATCH:
+        return any(
+            isinstance(op, dict) and str(op.get("path", "")).startswith("/metadata/resourceVersion")
+            for op in patch or []
+        )
+    return isinstance(patch, dict) and bool((patch.get("metadata") or {}).get("resourceVersion"))
+
 
 _ADMISSION_KEYS = (
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
@@ -221,33 +234,16 @@ class WebhookWrites:
         ns = namespace or ""
         old = self.store.peek(rt.storage_key, ns if rt.namespaced else "", name)
         if self.converts(rt) and patch_type != APPLY_PATCH:
-            if old is None:
-                raise NotFound.for_object(rt.plural, rt.group, name)
-            current = await self.to_request_version(
-                rt, dict(clone(old), apiVersion=rt.api_version, kind=rt.kind)
-            )
-            try:
-                if patch_type == JSON_PATCH:
-                    patched = patches.json_patch(current, patch)
-                elif patch_type == MERGE_PATCH:
-                    patched = patches.merge_patch(current, patch)
-                else:
-                    raise BadRequest(f"{patch_type} is not supported for {rt.kind}.{rt.group}")
-            except patches.PatchError as error:
-                raise BadRequest(f"the patch could not be applied to {rt.kind} {name}: {error}") from None
-            if not isinstance(patched, dict):
-                raise BadRequest(f"the patch turned the {rt.kind} into a {type(patched).__name__}")
-            patched.setdefault("metadata", {})["resourceVersion"] = (old.get("metadata") or {}).get(
-                "resourceVersion"
-            )
-            return await self.update(
-                rt,
-                patched,
-                subresource=subresource,
-                dry_run=dry_run,
-                field_manager=field_manager,
-                field_validation=field_validation,
-            )
+            # kube's GuaranteedUpdate: a patch carries no resourceVersion of its own, so a write that lost a
+            # race with another one (while a webhook was awaited) is re-applied to the newer object
+            for attempt in range(_PATCH_ATTEMPTS):
+                try:
+                    return await self._patch_converted(
+                        rt, name, patch, patch_type, ns, subresource, field_manager, dry_run, field_validation
+                    )
+                except Conflict:
+                    if attempt == _PATCH_ATTEMPTS - 1 or _carries_resource_version(patch, patch_type):
+                        raise
         srt = self._storage(rt) if self.converts(rt) else rt
         if srt is not rt:  # server-side apply on a converted version: the partial body is converted
             patch = await self._to_storage(rt, dict(patch, kind=rt.kind))
@@ -302,6 +298,45 @@ class WebhookWrites:
             field_validation=field_validation,
         )
         return await self.to_request_version(rt, obj) if srt is not rt else obj
+
+    async def _patch_converted(
+        self,
+        rt: ResourceType,
+        name: str,
+        patch: Any,
+        patch_type: str,
+        ns: str,
+        subresource: str | None,
+        field_manager: str | None,
+        dry_run: bool,
+        field_validation: FieldValidation,
+    ) -> dict[str, Any]:
+        old = self.store.peek(rt.storage_key, ns if rt.namespaced else "", name)
+        if old is None:
+            raise NotFound.for_object(rt.plural, rt.group, name)
+        current = await self.to_request_version(rt, dict(clone(old), apiVersion=rt.api_version, kind=rt.kind))
+        try:
+            if patch_type == JSON_PATCH:
+                patched = patches.json_patch(current, clone(patch))
+            elif patch_type == MERGE_PATCH:
+                patched = patches.merge_patch(current, clone(patch))
+            else:
+                raise BadRequest(f"{patch_type} is not supported for {rt.kind}.{rt.group}")
+        except patches.PatchError as error:
+            raise BadRequest(f"the patch could not be applied to {rt.kind} {name}: {error}") from None
+        if not isinstance(patched, dict):
+            raise BadRequest(f"the patch turned the {rt.kind} into a {type(patched).__name__}")
+        patched_meta = patched.setdefault("metadata", {})
+        if not _carries_resource_version(patch, patch_type):
+            patched_meta["resourceVersion"] = (old.get("metadata") or {}).get("resourceVersion")
+        return await self.update(
+            rt,
+            patched,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_manager=field_manager,
+            field_validation=field_validation,
+        )
 
     async def delete(
         self, rt: ResourceType, name: str, namespace: str | None, **options: Any
