@@ -107,6 +107,7 @@ class Harness:
         task = asyncio.create_task(built.run())
         self._clients, self._running = stack, (built, task)
         await self.eventually(lambda: _synced(built.manager, task), within=10.0)
+        await rbac.serve_webhooks(built, self.user)
 
     async def kill_operator(self) -> None:
         """End the operator as a killed pod ends: what is in flight is cancelled where it stands."""
@@ -284,6 +285,7 @@ async def operator(
                 health_port=None,
                 machine=FAST_MACHINES,
                 workspace=workspace_options,
+                webhook=rbac.WEBHOOK_OPTIONS,
             ),
         )
 
