@@ -185,7 +185,8 @@ async def test_failure_policy_fail_refuses_with_kubes_unreachable_message_and_ig
     assert refused.value.code == 500
     assert (
         'Internal error occurred: failed calling webhook "check.example.com": failed to call webhook: '
-        'Post "https://hook.default.svc:443/check?timeout=10s": dial tcp 127.0.0.1:1: connect: connection refused'
+        'Post "https://hook.default.svc:443/check?timeout=10s": '
+        "dial tcp 127.0.0.1:1: connect: connection refused"
     ) in str(refused.value)
     await admin.patch(
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
