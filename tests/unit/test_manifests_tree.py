@@ -118,9 +118,10 @@ def test_default_installs_everything_into_kaito_system() -> None:
     docs = _render("default")
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "Role", "Role",
-         "ClusterRole", "ClusterRole", "RoleBinding", "RoleBinding", "ClusterRoleBinding", "ClusterRoleBinding",
-         "ConfigMap", "Service", "Service", "Deployment", "ValidatingWebhookConfiguration"]
+        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount",
+         "Role", "Role", "ClusterRole", "ClusterRole", "RoleBinding", "RoleBinding",
+         "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Service", "Service", "Deployment",
+         "ValidatingWebhookConfiguration"]
     )  # fmt: skip
     cluster_scoped = (
         "Namespace",

@@ -180,7 +180,10 @@ class WebhookServer:
         """Put the CA into our webhooks of the ValidatingWebhookConfiguration and the CRD's conversion."""
         bundle = base64.b64encode(cert.ca_pem).decode()
         opts = self.options
-        vwc = await self.client.get(_VWC, opts.configuration)
+        try:
+            vwc = await self.client.get(_VWC, opts.configuration)
+        except ctrl.NotFound:  # not registered (a cluster without admission): nothing to patch
+            vwc = {}
         ops: list[dict[str, Any]] = []
         for index, hook in enumerate(vwc.get("webhooks") or []):
             config = hook.get("clientConfig") or {}
@@ -190,7 +193,10 @@ class WebhookServer:
             ops.append({"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle})
         if ops:
             await self.client.patch(_VWC, opts.configuration, ops, patch_type=ctrl.PatchType.JSON)
-        crd = await self.client.get(_CRD, opts.crd)
+        try:
+            crd = await self.client.get(_CRD, opts.crd)
+        except ctrl.NotFound:
+            return
         webhook = ((crd.get("spec") or {}).get("conversion") or {}).get("webhook")
         if webhook is not None and (webhook.get("clientConfig") or {}).get("caBundle") != bundle:
             await self.client.patch(

@@ -239,9 +239,11 @@ async def test_selectors_and_dry_run_side_effects(admin: ctrl.Client, hook: Hook
     hook.answer = deny("checked")
     await admin.create(config_map("unlabelled"))  # objectSelector: not called
     assert hook.reviews == []
-    with pytest.raises(ctrl.ApiError, match="denied the request: checked"):
+    with pytest.raises(ctrl.ApiError, match=r"denied the request: checked"):
         await admin.create(config_map("labelled", checked="yes"))
-    with pytest.raises(ctrl.ApiError, match='admission webhook "check.example.com" does not support dry run'):
+    with pytest.raises(
+        ctrl.ApiError, match=r'admission webhook "check\.example\.com" does not support dry run'
+    ):
         await admin.create(config_map("dry", checked="yes"), dry_run=True)
     await admin.delete(("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"), "check")
     await admin.create(

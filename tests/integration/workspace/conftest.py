@@ -134,6 +134,14 @@ class Harness:
                 await self._clients.aclose()
                 self._clients, self.operator_client = None, None
 
+    async def without_admission(self) -> None:
+        """Unregister the admission webhook (as a cluster whose operator runs without --webhook-port), so a
+        test can reach the controller's handling of changes the webhook refuses (KAITO's immutable fields)."""
+        await self.user.delete(
+            ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+            "validation.workspace.kaito.sh",
+        )
+
     async def eventually(self, condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
         """The module's `eventually`, stopping at the first request the operator was refused."""
         return await eventually(condition, within, cluster=self.cluster)

@@ -126,7 +126,7 @@ async def test_seed_samples_with_placeholders_are_refused_naming_the_field(
 ) -> None:
     code, _, err = await kubectl.result("apply", "-f", str(SEED / sample))
     assert code != 0
-    # the CRD's CEL rule refuses it first, as kube's would (kube words a CEL failure `Invalid value: "string"`)
+    # the CRD's CEL rule refuses it first, as kube's would (kube words a CEL failure: Invalid value: "string")
     refusal = f'{field}: Invalid value: "string": must be an image reference'
     assert refusal in err, err
 

@@ -118,6 +118,7 @@ def _builder(arm: ArmServer) -> Any:
                 health_port=None,
                 machine=support.FAST_MACHINES,
                 workspace=WorkspaceControllerOptions(),
+                webhook=support.rbac.WEBHOOK_OPTIONS,
             ),
         )
 
