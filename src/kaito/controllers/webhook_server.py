@@ -8,10 +8,12 @@ certificate reconciler does:
    `rotate_before` or not naming a host it must serve (`kaito.controllers.webhook_certs.rotation_due`),
    mint a new CA and serving certificate and write the Secret (create, or update guarded by its
    resourceVersion; a replica that loses the race re-reads the winner's);
-2. load the certificate into the TLS context (new connections use it; open ones finish on the old one);
-3. patch the CA into the ValidatingWebhookConfiguration `validation.workspace.kaito.sh` (every webhook
+2. patch the CA into the ValidatingWebhookConfiguration `validation.workspace.kaito.sh` (every webhook
    whose Service is ours) and into the Workspace CRD's `spec.conversion.webhook.clientConfig.caBundle`,
-   with JSON patches guarded by a `test` of the current value, so two replicas cannot undo each other.
+   with JSON patches guarded by a `test` of the entry's name or strategy. During a rotation the bundle holds
+   the new CA and the one being replaced, so the API server trusts both while replicas switch over;
+3. only then load the certificate into the TLS context (new connections use it; open ones finish on the
+   old one). A missing configuration or CRD is skipped (a cluster without admission registered).
 
 Handlers are thin: `kaito.controllers.webhook_review.review_workspace` decides admission (the shell lists
 the Nodes it needs for bring-your-own checks) and `kaito.api.convert_workspace` converts. `/healthz`
@@ -123,7 +125,7 @@ class WebhookServer:
     # -- certificate --
 
     async def ensure_certificate(self) -> ServingCertificate:
-        """The Secret's certificate, minted or rotated first when due; loaded into the TLS context."""
+        """The Secret's certificate, minted or rotated first when due (not loaded yet: see `run`)."""
         opts = self.options
         for _ in range(5):
             try:
@@ -133,7 +135,6 @@ class WebhookServer:
             stored = certificate_from_secret((secret or {}).get("data"))
             why = rotation_due(stored, self.clock.now(), opts.hosts, opts.rotate_before)
             if why is None and stored is not None:
-                self._load(stored)
                 return stored
             fresh = mint_certificate(
                 opts.service,
@@ -160,7 +161,6 @@ class WebhookServer:
                     await self.client.update(dict(secret, data=secret_data(fresh)))
             except (ctrl.AlreadyExists, ctrl.Conflict):
                 continue  # another replica wrote it first: use theirs
-            self._load(fresh)
             return fresh
         raise RuntimeError(
             f"Secret {opts.namespace}/{opts.secret} kept changing while the webhook certificate was written"
@@ -176,9 +176,15 @@ class WebhookServer:
         self._ssl.load_cert_chain(cert_path, key_path)
         self.certificate = cert
 
-    async def patch_ca_bundles(self, cert: ServingCertificate) -> None:
-        """Put the CA into our webhooks of the ValidatingWebhookConfiguration and the CRD's conversion."""
-        bundle = base64.b64encode(cert.ca_pem).decode()
+    async def patch_ca_bundles(
+        self, cert: ServingCertificate, previous: ServingCertificate | None = None
+    ) -> None:
+        """Put the CA (and `previous`'s, while rotating) into our webhooks of the
+        ValidatingWebhookConfiguration and the CRD's conversion."""
+        pem = cert.ca_pem
+        if previous is not None and previous.ca_pem != cert.ca_pem:
+            pem += previous.ca_pem
+        bundle = base64.b64encode(pem).decode()
         opts = self.options
         try:
             vwc = await self.client.get(_VWC, opts.configuration)
@@ -243,14 +249,17 @@ class WebhookServer:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await self.ensure_certificate()
-            site = web.TCPSite(runner, self.options.host, self.options.port, ssl_context=self._ssl)
-            await site.start()
-            self.port = int(runner.addresses[0][1])
             while not stop.is_set():
                 try:
                     cert = await self.ensure_certificate()
-                    await self.patch_ca_bundles(cert)
+                    await self.patch_ca_bundles(cert, self.certificate)
+                    self._load(cert)
+                    if not self.port:
+                        site = web.TCPSite(
+                            runner, self.options.host, self.options.port, ssl_context=self._ssl
+                        )
+                        await site.start()
+                        self.port = int(runner.addresses[0][1])
                     self.ready.set()
                 except ctrl.ApiError as error:
                     _log.warning("webhook certificate not reconciled yet: %s", error)
