@@ -11,7 +11,9 @@ Layers, bottom up:
 - `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner references, namespace
   deletion);
 - `apiserver` (REST, watch streaming, discovery, Table printing, faults), `authz` (optional RBAC),
-  `proxy` (the services/pods proxy);
+  `proxy` (the services/pods proxy); `webhook_writes` puts `conversion` (CRD conversion webhooks) and
+  `admission` (Validating/MutatingWebhookConfigurations) around the store's writes, both calling webhooks
+  through `webhook_calls` (a Service's Endpoints or a URL, over caBundle-verified HTTPS);
 - `workloads`, the node and workload simulator: the `deployments`, `replicasets`, `statefulsets` and `jobs`
   controllers, the `scheduler`, and the `kubelet` running pods on nodes (`processes` optionally runs
   containers as real local processes);
