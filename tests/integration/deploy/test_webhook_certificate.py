@@ -74,7 +74,7 @@ async def test_the_operator_mints_patches_and_rotates_its_certificate(cluster: C
                 await asyncio.sleep(0.05)
             assert first.ca_pem.decode().split("-----END CERTIFICATE-----")[0] in seen
             # the API server keeps reaching the webhook across rotations (conversion and admission)
-            created: dict[str, Any] = await admin.create(SEED)
+            created: dict[str, Any] = await admin.apply(SEED)
             assert created["apiVersion"] == "kaito.sh/v1alpha1"
         finally:
             stop.set()
