@@ -77,8 +77,6 @@ ADMISSION_TYPES: tuple[ResourceType, ...] = tuple(
 )
 """The admissionregistration.k8s.io/v1 kinds the API server serves (registered by :class:`Admission`)."""
 
-_VALIDATING = (_GROUP, "validatingwebhookconfigurations")
-_MUTATING = (_GROUP, "mutatingwebhookconfigurations")
 _NO_SIDE_EFFECTS = frozenset({"None", "NoneOnDryRun"})
 
 Converter = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
@@ -184,24 +182,25 @@ class Admission:
     ) -> tuple[list[MatchedWebhook], list[MatchedWebhook]]:
         """(mutating, validating) webhooks that apply to the request, in call order."""
         return (
-            self._matching(_MUTATING, attrs, obj, old),
-            self._matching(_VALIDATING, attrs, obj, old),
+            self._matching("MutatingWebhookConfiguration", attrs, obj, old),
+            self._matching("ValidatingWebhookConfiguration", attrs, obj, old),
         )
 
     def _matching(
         self,
-        key: tuple[str, str],
+        kind: str,
         attrs: AdmissionAttributes,
         obj: Mapping[str, Any] | None,
         old: Mapping[str, Any] | None,
     ) -> list[MatchedWebhook]:
-        bucket = self.store._objects.get(key, {}).get("", {})  # cluster-scoped: namespace ""
-        if not bucket:
+        configurations, _ = self.store.list(f"{_GROUP}/v1", kind, copy=False)  # in name order
+        if not configurations:
             return []
         versions = self._versions(attrs.rt)
         found: list[MatchedWebhook] = []
-        for config_name in sorted(bucket):
-            for hook in bucket[config_name].get("webhooks") or []:
+        for configuration in configurations:
+            config_name = str(configuration["metadata"]["name"])
+            for hook in configuration.get("webhooks") or []:
                 equivalent = (hook.get("matchPolicy") or "Equivalent") == "Equivalent"
                 candidates = versions if equivalent else versions[:1]
                 version = next(

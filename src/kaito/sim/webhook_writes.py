@@ -47,10 +47,8 @@ def _carries_resource_version(patch: Any, patch_type: str) -> bool:
     return isinstance(patch, dict) and bool((patch.get("metadata") or {}).get("resourceVersion"))
 
 
-_ADMISSION_KEYS = (
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
-)
+_ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
+_ADMISSION_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 
 class WebhookWrites:
@@ -74,7 +72,7 @@ class WebhookWrites:
         """Whether a request for ``rt`` must come here (a converting version or any admission webhook)."""
         if self.converts(rt):
             return True
-        return any(self.store._objects.get(key, {}).get("") for key in _ADMISSION_KEYS)
+        return any(self.store.count(_ADMISSION_API_VERSION, kind) for kind in _ADMISSION_KINDS)
 
     # -- conversion helpers --
 
