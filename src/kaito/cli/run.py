@@ -31,6 +31,7 @@ from kaito.controllers.operator import (
     install_crds,
 )
 from kaito.controllers.orphans import OrphanSweepOptions
+from kaito.controllers.webhook_server import WebhookOptions
 from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig
 
@@ -101,6 +102,17 @@ def add_parser(subparsers: Any) -> None:
         choices=LOG_LEVELS,
         default="info",
         help="the least severe JSON log records written to stderr (default info)",
+    )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=None,
+        help="serve the admission and conversion webhooks over TLS on this port (manifests: 9443)",
+    )
+    parser.add_argument(
+        "--webhook-namespace",
+        default="kaito-system",
+        help="namespace of the webhook's Service and certificate Secret (default: kaito-system)",
     )
     timings = parser.add_argument_group(
         "timings", "durations like 90s, 30m, 1h30m (Go's syntax, as kubectl's flags take them) or seconds"
@@ -205,6 +217,15 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         ),
         workspace=WorkspaceControllerOptions(machine_retry_interval=args.machine_retry_interval),
         orphans=OrphanSweepOptions(interval=args.orphan_sweep_interval, min_age=args.orphan_min_age),
+        webhook=(
+            WebhookOptions(
+                host=args.bind_address,
+                port=_port(args.webhook_port, "--webhook-port") or 0,
+                namespace=args.webhook_namespace,
+            )
+            if args.webhook_port is not None
+            else None
+        ),
     )
 
 

@@ -6,6 +6,10 @@ starts kaito.sim (API server, node and workload simulator, the AKS ARM endpoint)
 the operator with the AKS provisioner pointed at the embedded ARM endpoint (its CA trusted explicitly) or,
 with `--provisioner karpenter`, with the Karpenter provisioner as the default and the sim's fake Karpenter
 turning its NodeClaims into Nodes,
+serves the operator's admission and conversion webhooks in-process over TLS and registers them (the
+ValidatingWebhookConfiguration, the CRD's conversion webhook and the Service, routed to the operator's port),
+so the embedded cluster behaves as one with the operator installed: `kaito.sh/v1alpha1` Workspaces (KAITO's
+quick start) are served, and a bad Workspace is refused at `kubectl apply`;
 writes a kubeconfig and prints the `export KUBECONFIG=...` line. With `--apply FILE` it applies the
 Workspace(s) in FILE and prints one line per phase as each is reached (validated, planned N nodes, machines
 launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
@@ -36,6 +40,8 @@ import yaml
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
+from kaito.controllers.webhook_server import WebhookOptions
 from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.runtimes import UnknownPresetError, get_preset
@@ -230,6 +236,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             await install_crds(client)
             if options.serve:
                 await _add_system_node(client)
+            await install_webhooks(client)
             operator = build_operator(
                 client,
                 OperatorConfig(
@@ -238,11 +245,25 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
                     aks_credential=StaticTokenCredential(),
                     karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
                     health_port=options.health_port,
+                    webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
                 ),
             )
             running = asyncio.create_task(operator.run(), name="kaito-operator")
+            webhook = operator.webhook
+            assert webhook is not None
+            ready = asyncio.create_task(webhook.ready.wait())
+            await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.done():
+                ready.cancel()
+                print(
+                    f"error: the operator stopped before its webhooks were ready: {running.exception()}",
+                    file=out,
+                )
+                return 1
+            await route_webhook_service(client, webhook.port)
             print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
             print(f"provisioner: {options.provisioner}", file=out)
+            print(f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}", file=out)
             print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
             print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
             try:
