@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kaito.runtimes.base import Runtime, model_env, model_source, serving_image
+from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import UnsupportedRequestError
 from kaito.runtimes.presets import Preset, RuntimeName
@@ -93,7 +93,7 @@ class TransformersRuntime(Runtime):
             **http_probes(MODEL_PORT, preset.readiness_timeout_s),
             "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
         }
-        template = pod_template(request, container)
+        template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
         return Workload(
             runtime=self.name,
             kind="Deployment",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, ClassVar
 
-from kaito.runtimes.base import Runtime, model_env, model_source, serving_image
+from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, Override, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import InferenceConfigError, UnsupportedRequestError
 from kaito.runtimes.presets import Preset, RuntimeName
@@ -135,7 +135,8 @@ def _operator_args(request: WorkloadRequest, preset: Preset, plan: SizingPlan) -
     args += [
         ("gpu-memory-utilization", f"{plan.gpu_memory_utilization:g}"),
         ("max-model-len", str(plan.max_model_len)),
-        ("dtype", plan.dtype),
+        # Quantized checkpoints (fp8, mxfp4...) pick their own activation dtype, as KAITO lets them.
+        ("dtype", "auto" if preset.quant_method else plan.dtype),
     ]
     if preset.tool_call_parser:
         args += [("tool-call-parser", preset.tool_call_parser), ("enable-auto-tool-choice", None)]
@@ -245,7 +246,7 @@ class VllmRuntime(Runtime):
             container = _container(
                 request, preset, plan, list(VLLM_ENTRYPOINT), server[len(VLLM_ENTRYPOINT) :]
             )
-            template = pod_template(request, container)
+            template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
             return Workload(
                 runtime=self.name,
                 kind="Deployment",
@@ -256,7 +257,7 @@ class VllmRuntime(Runtime):
             )
         script = multi_node_script(request, plan, server)
         container = _container(request, preset, plan, ["/bin/sh", "-c", script], [])
-        template = pod_template(request, container)
+        template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
         return Workload(
             runtime=self.name,
             kind="StatefulSet",

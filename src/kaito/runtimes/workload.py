@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kaito.runtimes.presets import RuntimeName
+from kaito.runtimes.presets import ORAS_IMAGE, RuntimeName
 from kaito.runtimes.request import WorkloadRequest
 
 __all__ = [
@@ -33,11 +33,13 @@ __all__ = [
     "RAY_PORT",
     "SERVICE_PORT",
     "WORKSPACE_LABEL",
+    "WEIGHTS_PATH",
     "Workload",
     "adapter_init_containers",
     "headless_service_name",
     "leader_address",
     "node_affinity",
+    "weights_init_container",
     "pod_template",
     "render_deployment",
     "render_headless_service",
@@ -110,6 +112,22 @@ def node_affinity(node_names: Sequence[str]) -> dict[str, Any] | None:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
+WEIGHTS_PATH = "/workspace/vllm/weights"
+"""Where the model server reads hosted weights (KAITO's path): the ORAS init container pulls them here."""
+_WEIGHTS_VOLUME = "model-weights"
+
+
+def weights_init_container(artifact: str) -> dict[str, Any]:
+    """KAITO's `model-weights-downloader`: `oras pull <artifact>` into the weights volume."""
+    return {
+        "name": "model-weights-downloader",
+        "image": ORAS_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["oras", "pull", artifact, "-o", WEIGHTS_PATH],
+        "volumeMounts": [{"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}],
+    }
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
     """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
@@ -132,17 +150,28 @@ def pod_template(
     container: dict[str, Any],
     *,
     extra_labels: dict[str, str] | None = None,
+    weights_artifact: str | None = None,
 ) -> dict[str, Any]:
-    """Pod template around the serving `container` (which must mount the volumes declared here)."""
+    """Pod template around the serving `container` (which must mount the volumes declared here).
+
+    weights_artifact: an OCI artifact of hosted weights; an init container pulls it into an emptyDir that
+    is mounted on the serving container at WEIGHTS_PATH (KAITO v0.12's layout).
+    """
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
     if request.adapters:
         volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    init: list[dict[str, Any]] = []
+    if weights_artifact is not None:
+        volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})
+        init.append(weights_init_container(weights_artifact))
+        mount = {"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}
+        container = {**container, "volumeMounts": [*container.get("volumeMounts", []), mount]}
     spec: dict[str, Any] = {
         "containers": [container],
         "tolerations": [dict(t) for t in GPU_TOLERATIONS],
         "volumes": volumes,
     }
-    init = adapter_init_containers(request)
+    init += adapter_init_containers(request)
     if init:
         spec["initContainers"] = init
     affinity = node_affinity(request.node_names)
