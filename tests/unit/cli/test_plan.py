@@ -67,7 +67,7 @@ def test_plan_machine_readable(capsys: pytest.CaptureFixture[str], fmt: str) -> 
                 "--max-nodes",
                 "4",
             ],
-            "use ≥ 8 nodes or Standard_NC80adis_H100_v5.",
+            "use ≥ 9 nodes or Standard_NC80adis_H100_v5.",
         ),
         (
             ["--preset", "phi-5", "--instance-type", "Standard_NC6s_v3"],
