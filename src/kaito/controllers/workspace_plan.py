@@ -30,9 +30,11 @@ from kaito.runtimes import (
     SizingRefusal,
     UnknownPresetError,
     UnknownSkuError,
+    apply_parallelism,
     get_gpu_config,
     get_preset,
     list_presets,
+    parallelism_inputs,
     parse_inference_config,
     plan_inference,
     sizing_inputs,
@@ -83,6 +85,7 @@ class WorkspacePlan:
                 f": tensor parallel {s.tensor_parallel} x pipeline parallel {s.pipeline_parallel}"
                 f" x data parallel {s.data_parallel}, max-model-len {s.max_model_len}, dtype {s.dtype}"
             )
+            text += "".join(f". {note.rstrip('.')}" for note in s.notes)
         return text
 
 
@@ -180,6 +183,7 @@ def resolve_plan(
     gpu = _gpu(workspace, byo_nodes)
     try:
         max_model_len, utilization = sizing_inputs(config.vllm)
+        parallelism = parallelism_inputs(config.vllm)
     except InferenceConfigError as error:
         raise PlanProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
     try:
@@ -196,4 +200,12 @@ def resolve_plan(
         # Too few bring-your-own nodes is fixed by labelling more, not only by editing the Workspace.
         waits = resource.is_bring_your_own and isinstance(error, NotEnoughNodesError)
         raise PlanProblem("SizingRefused", f"{field_path}: {error}", permanent=not waits) from None
+    sizing = apply_parallelism(preset, gpu, sizing, parallelism)
+    if config.kv_cache_cpu_memory_utilization:
+        note = (
+            f"kv_cache_cpu_memory_utilization {config.kv_cache_cpu_memory_utilization:g} is accepted but has "
+            "no effect: kaito's vLLM server keeps the KV cache in GPU memory "
+            "(KAITO offloads it with LMCache)."
+        )
+        sizing = sizing.model_copy(update={"notes": (*sizing.notes, note)})
     return WorkspacePlan(preset, gpu, sizing, sizing.total_nodes, config)

@@ -8,6 +8,7 @@ Modules, one job each:
               kaito_estimate reproduces KAITO's estimator for comparison
 * request     WorkloadRequest: the workspace facts a runtime needs (no kaito.api types)
 * config      inference_config.yaml: parse, validate (unknown / conflicting keys by name), apply overrides
+* precedence  the user's tensor/pipeline/data-parallel sizes against the plan (KAITO's precedence, noted)
 * probes      /health probes with start-up time derived from model size
 * workload    shared Kubernetes rendering: pod template, Deployment, StatefulSet, Services
 * base        the Runtime interface; vllm and transformers implement it; runtime selects one
@@ -20,6 +21,8 @@ from kaito.runtimes.config import *  # noqa: F403
 from kaito.runtimes.config import __all__ as _config_all
 from kaito.runtimes.errors import *  # noqa: F403
 from kaito.runtimes.errors import __all__ as _errors_all
+from kaito.runtimes.precedence import *  # noqa: F403
+from kaito.runtimes.precedence import __all__ as _precedence_all
 from kaito.runtimes.presets import *  # noqa: F403
 from kaito.runtimes.presets import __all__ as _presets_all
 from kaito.runtimes.probes import *  # noqa: F403
@@ -44,6 +47,7 @@ __all__ = sorted(
         *_base_all,
         *_config_all,
         *_errors_all,
+        *_precedence_all,
         *_presets_all,
         *_probes_all,
         *_request_all,

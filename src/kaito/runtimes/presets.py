@@ -147,7 +147,7 @@ class Preset(BaseModel):
 
     @property
     def weights_artifact(self) -> str | None:
-        """The OCI artifact holding hosted weights (`oras pull` target), or None when they download at start."""
+        """The OCI artifact of hosted weights (`oras pull` target); None when they download at start."""
         if self.image_name or not (self.hostable_image and self.image_tag):
             return None
         return f"{IMAGE_REGISTRY}/kaito-{self.name}:{self.image_tag}"

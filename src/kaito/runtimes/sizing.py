@@ -82,10 +82,12 @@ __all__ = [
     "choose_dtype",
     "default_gpu_memory_utilization",
     "kaito_estimate",
+    "memory_breakdown",
     "min_headroom_gib",
     "plan_inference",
     "plan_nodes",
     "smallest_single_node_sku",
+    "tensor_parallel_valid",
 ]
 
 GIB = 1024**3
@@ -393,17 +395,8 @@ def plan_inference(
             f"{layout.nodes} nodes of {gpu.name}."
         )
 
-    weights = _weights_share(preset, layout.tp, layout.pp)
-    kv = _kv_gib(preset, layout.tp, layout.pp, granted)
-    memory = MemoryBreakdown(
-        gpu_memory_gib=gpu.memory_gib,
-        usable_gib=round(usable, 4),
-        weights_gib=round(weights, 4),
-        kv_cache_gib=round(kv, 4),
-        overhead_gib=OVERHEAD_GIB,
-        headroom_gib=round(usable - weights - kv - OVERHEAD_GIB, 4),
-        min_headroom_gib=round(min_headroom_gib(gpu), 4),
-        reserved_gib=round(gpu.memory_gib - usable, 4),
+    memory = memory_breakdown(
+        preset, gpu, tensor_parallel=layout.tp, pipeline_parallel=layout.pp, tokens=granted, usable=usable
     )
     return SizingPlan(
         preset=preset.name,
@@ -420,6 +413,35 @@ def plan_inference(
         memory=memory,
         notes=tuple(notes),
     )
+
+
+def memory_breakdown(
+    preset: Preset,
+    gpu: GpuConfig,
+    *,
+    tensor_parallel: int,
+    pipeline_parallel: int,
+    tokens: int,
+    usable: float,
+) -> MemoryBreakdown:
+    """The busiest GPU's memory for a TP x PP split serving `tokens` of context, `usable` GiB per GPU."""
+    weights = _weights_share(preset, tensor_parallel, pipeline_parallel)
+    kv = _kv_gib(preset, tensor_parallel, pipeline_parallel, tokens)
+    return MemoryBreakdown(
+        gpu_memory_gib=gpu.memory_gib,
+        usable_gib=round(usable, 4),
+        weights_gib=round(weights, 4),
+        kv_cache_gib=round(kv, 4),
+        overhead_gib=OVERHEAD_GIB,
+        headroom_gib=round(usable - weights - kv - OVERHEAD_GIB, 4),
+        min_headroom_gib=round(min_headroom_gib(gpu), 4),
+        reserved_gib=round(gpu.memory_gib - usable, 4),
+    )
+
+
+def tensor_parallel_valid(preset: Preset, tensor_parallel: int) -> bool:
+    """vLLM accepts this TP: it divides the attention heads, and the KV heads shard or replicate evenly."""
+    return _tp_valid(preset, tensor_parallel)
 
 
 def plan_nodes(preset: Preset, gpu: GpuConfig, *, max_model_len: int | None = None) -> int:

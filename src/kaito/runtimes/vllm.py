@@ -21,7 +21,8 @@ Checks before anything is rendered (each a sentence naming the field): adapters 
 apply LoRA to, adapter strengths other than 1.0 (vLLM applies adapters at full strength), a gated model
 without an access secret, overrides that are unknown, managed by kaito, ill-typed, or disagree with the
 plan (a max-model-len or gpu-memory-utilization the plan was not sized for, bfloat16 on a GPU without it,
-enable-lora off while adapters are attached).
+enable-lora off while adapters are attached). Parallel sizes always come from the plan, which already took
+the user's where the nodes can run them (kaito.runtimes.precedence).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, ClassVar
 from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, Override, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import InferenceConfigError, UnsupportedRequestError
+from kaito.runtimes.precedence import PARALLEL_FLAGS
 from kaito.runtimes.presets import Preset, RuntimeName
 from kaito.runtimes.probes import exec_probes, http_probes
 from kaito.runtimes.request import WorkloadRequest
@@ -95,6 +97,10 @@ def _check_overrides(
                     f"{where} is {override.value} but the plan was sized for {plan.max_model_len} tokens; "
                     "size the plan with the same inference config (kaito.runtimes.config.sizing_inputs)."
                 )
+            continue
+        if override.flag in PARALLEL_FLAGS:
+            # The plan already holds the user's value where the nodes can run it
+            # (kaito.runtimes.precedence.apply_parallelism), and a note says why where they cannot.
             continue
         if override.flag == "gpu-memory-utilization" and override.value is not None:
             if abs(float(str(override.value)) - plan.gpu_memory_utilization) > 1e-9:

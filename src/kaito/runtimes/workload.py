@@ -32,20 +32,20 @@ __all__ = [
     "POD_INDEX_LABEL",
     "RAY_PORT",
     "SERVICE_PORT",
-    "WORKSPACE_LABEL",
     "WEIGHTS_PATH",
+    "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
     "headless_service_name",
     "leader_address",
     "node_affinity",
-    "weights_init_container",
     "pod_template",
     "render_deployment",
     "render_headless_service",
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "weights_init_container",
 ]
 
 WORKSPACE_LABEL = "kaito.sh/workspace"

@@ -72,6 +72,27 @@ def test_the_users_max_model_len_sizes_the_plan() -> None:
     assert plan.sizing is not None and plan.sizing.max_model_len == 1024
 
 
+def test_kaito_custom_config_example_plans_and_reports_the_contradicting_key() -> None:
+    """KAITO's kaito_workspace_custom_config.yaml asks TP 2 of a one-GPU node: planned, the event says so."""
+    config = (
+        "max_probe_steps: 6\nvllm:\n  cpu-offload-gb: 0\n  gpu-memory-utilization: 0.95\n  swap-space: 4\n"
+        "  max-model-len: 131072\n  tensor-parallel-size: 2\n  max-seq-len-to-capture: 8192\n"
+        "  enable-chunked-prefill: true\n"
+    )
+    ws = workspace(instance_type="Standard_NC24ads_A100_v4", preset="deepseek-r1-distill-qwen-14b")
+    plan = resolve_plan(ws, config_text=config)
+    assert plan.sizing is not None and plan.sizing.tensor_parallel == 1
+    assert (
+        "vllm.tensor-parallel-size is 2, but tensor parallel 2 exceeds the 1 GPU(s) per node"
+        in plan.describe()
+    )
+
+
+def test_kv_cache_offload_share_is_accepted_and_its_effect_stated() -> None:
+    plan = resolve_plan(workspace(), config_text="kv_cache_cpu_memory_utilization: 0.5\n")
+    assert "kv_cache_cpu_memory_utilization 0.5 is accepted but has no effect" in plan.describe()
+
+
 @pytest.mark.parametrize(
     ("ws", "nodes", "config", "reason", "field", "permanent"),
     [

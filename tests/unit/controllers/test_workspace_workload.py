@@ -70,7 +70,7 @@ def test_the_hash_is_stable_and_moves_with_nodes_and_adapters() -> None:
     with_adapter = objects(workspace(adapters=[adapter]))[-1]
     assert _hash(with_adapter) != _hash(base)
     spec = with_adapter["spec"]["template"]["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["adapter-ad"]
+    assert [c["name"] for c in spec["initContainers"]] == ["model-weights-downloader", "adapter-ad"]
     assert "--enable-lora" in spec["containers"][0]["args"]
 
 
