@@ -5,7 +5,9 @@ files. It re-checks the rules the CRD also enforces (in case the object never we
 the server cannot evaluate CEL) and adds those a CRD cannot express:
 
 - the preset name must be in the catalog: the catalog lives in `kaito.runtimes`, a layer above this one, so
-  the caller passes the known names (`known_presets`); with None the name is not checked;
+  the caller passes the known names (`known_presets`); with None the name is not checked. An inference
+  preset may also be a Hugging Face model id (`org/model`), as in KAITO: the controller sizes it from the
+  hub's metadata;
 - adapter source names unique and DNS subdomains; the Workspace name a DNS label (it names Services and pods);
 - data URLs public http(s); image references parseable; label selector operators given the right values.
 
@@ -26,6 +28,7 @@ from kaito.api.formats import (
     dns_label_problem,
     dns_subdomain_problem,
     image_reference_problem,
+    is_hf_model_id,
     is_strength,
 )
 from kaito.api.meta import LabelSelector
@@ -133,13 +136,15 @@ def _check_preset(
     path: str, preset: PresetSpec, known_presets: Collection[str] | None, use: str
 ) -> list[FieldError]:
     errors: list[FieldError] = []
-    if known_presets is not None and preset.name not in known_presets:
+    hub_model = use == "inference" and is_hf_model_id(preset.name)
+    if known_presets is not None and preset.name not in known_presets and not hub_model:
         supported = ", ".join(sorted(known_presets)) or "none"
+        also = " or a Hugging Face model id (org/model)" if use == "inference" else ""
         errors.append(
             FieldError(
                 f"{path}.name",
                 f"{render_value(preset.name)} is not a supported {use} preset; "
-                f"supported presets: {supported}",
+                f"supported presets: {supported}{also}",
             )
         )
     if preset.preset_options is not None and preset.preset_options.image is not None:

@@ -118,7 +118,9 @@ class PresetSpec(ApiModel):
     """A model from the preset catalog, run with the preset's configuration."""
 
     name: str = Field(
-        min_length=1, description="Name of a supported preset model, e.g. phi-3-mini-4k-instruct."
+        min_length=1,
+        description="Name of a supported preset model, e.g. phi-3-mini-4k-instruct, or (for inference) a "
+        "Hugging Face model id such as Qwen/Qwen2.5-7B-Instruct, sized from the model's config.json.",
     )
     access_mode: Literal["public", "private"] | None = Field(
         default=None,

@@ -8,7 +8,9 @@ is a pure function of the caches, in the sibling modules):
    objects carry the Workspace as owner, so the garbage collector removes them.
 2. Add the finalizer; `kaito.api.validate` (invalid: WorkspaceSucceeded=False naming the field; nothing is
    created).
-3. `workspace_plan.resolve_plan`: preset, GPU shape (the SKU catalog, or bring-your-own nodes' GPU labels),
+3. `workspace_plan.resolve_plan`: preset (a Hugging Face model id outside the catalog is first read from
+   the hub by `model_hub`, with the token of the Workspace's model-access Secret), GPU shape (the SKU
+   catalog, or bring-your-own nodes' GPU labels),
    sizing (`status.targetNodeCount`); a refusal becomes a condition with the sizing sentence.
 4. Nodes: with an instanceType, `workspace_machines.plan_machines` creates the missing Machines
    (deterministic names, so a stale cache cannot duplicate them); otherwise the selected existing nodes.
@@ -27,6 +29,7 @@ Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `in
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -58,6 +61,7 @@ from kaito.api import (
     validate,
 )
 from kaito.controllers.machine import MACHINE, NODE
+from kaito.controllers.model_hub import ModelHub, ModelHubError
 from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
 from kaito.controllers.workspace_machines import launched_count, machine_name, plan_machines
 from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
@@ -85,6 +89,7 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
+from kaito.runtimes import HF_TOKEN_KEY, Preset, UnknownPresetError, get_preset, is_hugging_face_id
 
 __all__ = [
     "CONFIGMAP",
@@ -107,6 +112,7 @@ log = logging.getLogger("kaito.controllers.workspace")
 
 WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
 CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
+SECRET: Final = ctrl.GVK("v1", "Secret")
 SERVICE: Final = ctrl.GVK("v1", "Service")
 POD: Final = ctrl.GVK("v1", "Pod")
 DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
@@ -127,6 +133,8 @@ class WorkspaceControllerOptions:
     # the provisioner new Machines are pinned to, so a later change of the operator's default never strands
     # a node with a provisioner that did not make it (None: leave it to the Machine controller's default)
     provisioner: ProvisionerName | None = None
+    # where Hugging Face model ids are read from (None: HF_ENDPOINT, else https://huggingface.co)
+    model_hub_url: str | None = None
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -238,6 +246,7 @@ class WorkspaceReconciler:
         self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
+        self.model_hub = ModelHub(self.options.model_hub_url)
 
     # ---- entry ----------------------------------------------------------------------------------------
 
@@ -278,7 +287,12 @@ class WorkspaceReconciler:
             else []
         )
         try:
-            plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=self._config_text(workspace))
+            plan = resolve_plan(
+                workspace,
+                byo_nodes=byo_nodes,
+                config_text=self._config_text(workspace),
+                hub_preset=await self._hub_preset(workspace),
+            )
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
             await self._write_status(workspace, Observed(generation, tuning=tuning, plan_failure=failure))
@@ -410,6 +424,50 @@ class WorkspaceReconciler:
                 )
 
     # ---- workload -------------------------------------------------------------------------------------
+
+    async def _hub_preset(self, workspace: Workspace) -> Preset | None:
+        """The preset of a Hugging Face model id outside the catalog, read from the hub; None otherwise."""
+        inference = workspace.inference
+        if inference is None or inference.preset is None or workspace.tuning is not None:
+            return None
+        name = inference.preset.name
+        if name in self.known_presets or not is_hugging_face_id(name):
+            return None
+        try:
+            return get_preset(name)  # a catalog preset named by its Hugging Face repo
+        except UnknownPresetError:
+            pass
+        options = inference.preset.preset_options
+        secret = options.model_access_secret if options is not None else None
+        token = await self._hub_token(secret, workspace.metadata.namespace) if secret else None
+        try:
+            return await self.model_hub.preset(name, token)
+        except ModelHubError as error:
+            raise PlanProblem(
+                "ModelMetadataUnavailable", f"inference.preset.name: {error}", permanent=error.permanent
+            ) from None
+
+    async def _hub_token(self, secret: str, namespace: str | None) -> str:
+        """HF_TOKEN of the Workspace's model-access Secret (read, never logged)."""
+        where = "inference.preset.presetOptions.modelAccessSecret"
+        try:
+            body = await self.client.get(SECRET, secret, namespace)
+        except ctrl.NotFound:
+            raise PlanProblem(
+                "ModelAccessSecretNotFound",
+                f"{where}: Secret {secret!r} does not exist in namespace {namespace!r}; create it with "
+                f"the key {HF_TOKEN_KEY} holding a Hugging Face token.",
+                permanent=False,
+            ) from None
+        encoded = (body.get("data") or {}).get(HF_TOKEN_KEY)
+        token = base64.b64decode(encoded).decode("utf-8", "replace").strip() if encoded else ""
+        if not token:
+            raise PlanProblem(
+                "ModelAccessSecretInvalid",
+                f"{where}: Secret {secret!r} has no {HF_TOKEN_KEY} key; put a Hugging Face token under it.",
+                permanent=False,
+            )
+        return token
 
     def _config_text(self, workspace: Workspace) -> str | None:
         inference = workspace.inference

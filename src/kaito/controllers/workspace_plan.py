@@ -121,7 +121,9 @@ def _selector_text(workspace: Workspace) -> str:
     return ", ".join(parts) or "(empty)"
 
 
-def _preset(name: str, path: str) -> Preset:
+def _preset(name: str, path: str, hub_preset: Preset | None = None) -> Preset:
+    if hub_preset is not None and hub_preset.hf_repo.lower() == name.strip().lower():
+        return hub_preset
     try:
         return get_preset(name)
     except UnknownPresetError as error:
@@ -165,8 +167,13 @@ def resolve_plan(
     *,
     byo_nodes: Sequence[ByoNode] = (),
     config_text: str | None = None,
+    hub_preset: Preset | None = None,
 ) -> WorkspacePlan:
-    """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem."""
+    """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem.
+
+    hub_preset: the preset built from the hub's metadata when inference.preset.name is a Hugging Face id
+    outside the catalog (the caller fetches it: kaito.controllers.model_hub).
+    """
     resource = workspace.resource
     byo_limit = len(byo_nodes) if resource.is_bring_your_own else None
     if workspace.tuning is not None:
@@ -179,7 +186,7 @@ def resolve_plan(
         if resource.is_bring_your_own and not byo_nodes:
             _gpu(workspace, byo_nodes)  # raises NodesNotFound
         return WorkspacePlan(None, None, None, resource.node_count, config)
-    preset = _preset(inference.preset.name, "inference.preset.name")
+    preset = _preset(inference.preset.name, "inference.preset.name", hub_preset)
     gpu = _gpu(workspace, byo_nodes)
     try:
         max_model_len, utilization = sizing_inputs(config.vllm)

@@ -4,6 +4,7 @@ Modules, one job each:
 
 * presets     the preset catalog (data/presets.yaml) and lookup with "did you mean"
 * skus        the GPU instance-type catalog (data/skus.yaml) and BYO node labels -> GpuConfig
+* hf_preset   a preset for any Hugging Face model id, from its config.json and weight size (pure)
 * sizing      plan_inference: nodes, parallelism, utilization, max-model-len, dtype, memory per GPU;
               kaito_estimate reproduces KAITO's estimator for comparison
 * request     WorkloadRequest: the workspace facts a runtime needs (no kaito.api types)
@@ -21,6 +22,8 @@ from kaito.runtimes.config import *  # noqa: F403
 from kaito.runtimes.config import __all__ as _config_all
 from kaito.runtimes.errors import *  # noqa: F403
 from kaito.runtimes.errors import __all__ as _errors_all
+from kaito.runtimes.hf_preset import *  # noqa: F403
+from kaito.runtimes.hf_preset import __all__ as _hf_preset_all
 from kaito.runtimes.precedence import *  # noqa: F403
 from kaito.runtimes.precedence import __all__ as _precedence_all
 from kaito.runtimes.presets import *  # noqa: F403
@@ -47,6 +50,7 @@ __all__ = sorted(
         *_base_all,
         *_config_all,
         *_errors_all,
+        *_hf_preset_all,
         *_precedence_all,
         *_presets_all,
         *_probes_all,

@@ -63,9 +63,36 @@ def test_preset_names_are_not_checked_without_a_catalog() -> None:
         FieldError(
             "inference.preset.name",
             '"no-such-model-7b" is not a supported inference preset; '
-            "supported presets: llama-3.3-70b-instruct, phi-3-mini-4k-instruct",
+            "supported presets: llama-3.3-70b-instruct, phi-3-mini-4k-instruct "
+            "or a Hugging Face model id (org/model)",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "use", "accepted"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", "inference", True),
+        ("meta-llama/Llama-3.2-1B-Instruct", "inference", True),
+        ("org/model/extra", "inference", False),
+        ("/model", "inference", False),
+        ("Qwen/Qwen2.5-7B-Instruct", "tuning", False),
+    ],
+)
+def test_hugging_face_ids_are_inference_presets(name: str, use: str, accepted: bool) -> None:
+    body = load(INVALID / "controller" / "unknown-inference-preset.yaml")
+    if use == "tuning":
+        body.pop("inference")
+        body["tuning"] = {
+            "preset": {"name": name},
+            "method": "qlora",
+            "input": {"urls": ["https://example.com/data.parquet"]},
+            "output": {"image": "myregistry.azurecr.io/out:1", "imagePushSecret": "push"},
+        }
+    else:
+        body["inference"]["preset"]["name"] = name
+    errors = validate(Workspace.model_validate(body), known_presets=KNOWN_PRESETS)
+    assert (errors == []) is accepted
 
 
 def test_tuning_presets_can_be_narrower_than_the_catalog() -> None:
