@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from fixtures.hub_server import GATED_TOKEN, HubServer, serve_hub
 
+from fixtures.hub_server import GATED_TOKEN, HubServer, serve_hub
 from kaito.controllers.workspace import WorkspaceControllerOptions
 
 pytestmark = pytest.mark.integration
