@@ -9,6 +9,7 @@ Modules, lowest first (each imports only those above it):
 - `formats`: image references, DNS names, adapter strengths, data URLs.
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
+- `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
 - `workspace`, `machine`: the two kinds.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
 - `crd`: CustomResourceDefinitions generated from the models.
@@ -127,6 +128,13 @@ from kaito.api.names import (
     VERSION,
     WORKSPACE_CONDITION_TYPES,
 )
+from kaito.api.partition import (
+    KNOWN_MIG_PROFILES,
+    MIG_RESOURCE_PREFIX,
+    PartitionMode,
+    PartitionSpec,
+    mig_profile_memory_gb,
+)
 from kaito.api.rules import (
     ADAPTER_NEEDS_IMAGE_OR_VOLUME,
     ADAPTER_NEEDS_NAME,
@@ -197,6 +205,7 @@ __all__ = [
     "INSTANCE_TYPE_OR_BYO",
     "KIND_MACHINE",
     "KIND_WORKSPACE",
+    "KNOWN_MIG_PROFILES",
     "LABEL_MACHINE",
     "LABEL_MACHINE_TYPE",
     "LABEL_WORKSPACE",
@@ -209,6 +218,7 @@ __all__ = [
     "MACHINE_CRD",
     "MACHINE_SPEC_IMMUTABLE",
     "MAX_ADAPTERS",
+    "MIG_RESOURCE_PREFIX",
     "PLURAL_MACHINES",
     "PLURAL_WORKSPACES",
     "PROVISIONER_AKS",
@@ -252,6 +262,8 @@ __all__ = [
     "MachineStatus",
     "ObjectMeta",
     "OwnerReference",
+    "PartitionMode",
+    "PartitionSpec",
     "PresetOptions",
     "PresetSpec",
     "PrinterColumn",
@@ -284,6 +296,7 @@ __all__ = [
     "is_hf_model_id",
     "is_image_reference",
     "is_strength",
+    "mig_profile_memory_gb",
     "openapi_schema",
     "parse_object",
     "parse_time",

@@ -32,6 +32,7 @@ from kaito.api.formats import (
     is_strength,
 )
 from kaito.api.meta import LabelSelector
+from kaito.api.partition import KNOWN_MIG_PROFILES, mig_profile_memory_gb
 from kaito.api.workspace import (
     AdapterSpec,
     DataDestination,
@@ -118,6 +119,49 @@ def _check_resource(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]
             )
         )
     errors += _check_selector("resource.labelSelector", resource.label_selector)
+    if resource.partition is not None:
+        errors += _check_partition(resource, tuning=tuning)
+    return errors
+
+
+def _check_partition(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]:
+    partition = resource.partition
+    assert partition is not None
+    path = "resource.partition"
+    errors: list[FieldError] = []
+    if tuning:
+        errors.append(
+            FieldError(path, "GPU partitioning is not supported for tuning; remove resource.partition")
+        )
+    if resource.instance_type:
+        errors.append(
+            FieldError(
+                path,
+                f"GPU partitioning needs bring-your-own nodes, but resource.instanceType is "
+                f"{render_value(resource.instance_type)}; remove instanceType and select partitioned nodes "
+                "with labelSelector",
+            )
+        )
+    if partition.mode == "mig":
+        if partition.count is not None:
+            errors.append(FieldError(f"{path}.count", "count is only valid for accelerator mode; remove it"))
+        if not partition.profile:
+            errors.append(FieldError(f"{path}.profile", 'mig mode needs a profile such as "1g.10gb"'))
+        elif partition.profile not in KNOWN_MIG_PROFILES or mig_profile_memory_gb(partition.profile) is None:
+            errors.append(
+                FieldError(
+                    f"{path}.profile",
+                    f"{render_value(partition.profile)} is not a known MIG profile; use one of "
+                    f"{', '.join(sorted(KNOWN_MIG_PROFILES))}",
+                )
+            )
+    else:
+        if partition.profile:
+            errors.append(
+                FieldError(f"{path}.profile", "profile is not valid for accelerator mode; remove it")
+            )
+        if partition.count is None:
+            errors.append(FieldError(f"{path}.count", "accelerator mode needs count, the whole GPUs to use"))
     return errors
 
 

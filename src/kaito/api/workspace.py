@@ -28,6 +28,7 @@ from kaito.api import names, rules
 from kaito.api.base import ApiModel, FreeForm
 from kaito.api.conditions import Condition
 from kaito.api.meta import LabelSelector, ListMeta, ObjectMeta
+from kaito.api.partition import PartitionSpec
 
 __all__ = [
     "MAX_ADAPTERS",
@@ -86,6 +87,11 @@ class ResourceSpec(ApiModel):
         default=None,
         description="Deprecated: names of existing nodes to use first; nodes without the required labels "
         "are ignored, and instanceType nodes are created for the remainder.",
+    )
+    partition: PartitionSpec | None = Field(
+        default=None,
+        description="GPU partitioning on bring-your-own nodes: one MIG slice (mode mig, profile) or several "
+        "whole GPUs (mode accelerator, count) instead of every GPU of a node.",
     )
 
     @property

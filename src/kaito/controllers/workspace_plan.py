@@ -24,6 +24,7 @@ from kaito.runtimes import (
     GpuConfig,
     InferenceConfig,
     InferenceConfigError,
+    NodeLabelError,
     NotEnoughNodesError,
     Preset,
     SizingPlan,
@@ -36,6 +37,7 @@ from kaito.runtimes import (
     list_presets,
     parallelism_inputs,
     parse_inference_config,
+    partition_gpu,
     plan_inference,
     sizing_inputs,
 )
@@ -152,7 +154,13 @@ def _gpu(workspace: Workspace, byo_nodes: Sequence[ByoNode]) -> GpuConfig:
     first = byo_nodes[0]
     if first.gpu is None:
         raise PlanProblem("NodeLabelsMissing", f"resource.labelSelector: {first.problem}", permanent=False)
-    return first.gpu
+    partition = workspace.resource.partition
+    if partition is None:
+        return first.gpu
+    try:
+        return partition_gpu(first.gpu, mode=partition.mode, profile=partition.profile, count=partition.count)
+    except NodeLabelError as error:
+        raise PlanProblem("InvalidPartition", str(error).rstrip(".") + ".", permanent=False) from None
 
 
 def _inference_config(text: str | None) -> InferenceConfig:
@@ -176,6 +184,8 @@ def resolve_plan(
     """
     resource = workspace.resource
     byo_limit = len(byo_nodes) if resource.is_bring_your_own else None
+    if resource.partition is not None:
+        byo_limit = 1  # one slice or one share of one node: a partitioned model is never split
     if workspace.tuning is not None:
         preset = _preset(workspace.tuning.preset.name, "tuning.preset.name")
         return WorkspacePlan(preset, _gpu(workspace, byo_nodes), None, 1)

@@ -9,6 +9,7 @@ Modules, one job each:
               kaito_estimate reproduces KAITO's estimator for comparison
 * request     WorkloadRequest: the workspace facts a runtime needs (no kaito.api types)
 * config      inference_config.yaml: parse, validate (unknown / conflicting keys by name), apply overrides
+* partitions  the shape a MIG slice or a whole-GPU share presents to sizing, and its pod resource
 * precedence  the user's tensor/pipeline/data-parallel sizes against the plan (KAITO's precedence, noted)
 * probes      /health probes with start-up time derived from model size
 * workload    shared Kubernetes rendering: pod template, Deployment, StatefulSet, Services
@@ -24,6 +25,8 @@ from kaito.runtimes.errors import *  # noqa: F403
 from kaito.runtimes.errors import __all__ as _errors_all
 from kaito.runtimes.hf_preset import *  # noqa: F403
 from kaito.runtimes.hf_preset import __all__ as _hf_preset_all
+from kaito.runtimes.partitions import *  # noqa: F403
+from kaito.runtimes.partitions import __all__ as _partitions_all
 from kaito.runtimes.precedence import *  # noqa: F403
 from kaito.runtimes.precedence import __all__ as _precedence_all
 from kaito.runtimes.presets import *  # noqa: F403
@@ -51,6 +54,7 @@ __all__ = sorted(
         *_config_all,
         *_errors_all,
         *_hf_preset_all,
+        *_partitions_all,
         *_precedence_all,
         *_presets_all,
         *_probes_all,

@@ -62,6 +62,9 @@ class WorkloadRequest(BaseModel):
     runtime: RuntimeName | None = Field(default=None, description="override the preset's runtime")
     image: str | None = Field(default=None, description="serve with this image instead of the preset's")
     image_pull_secrets: tuple[str, ...] = ()
+    gpu_resource: str = Field(
+        default="nvidia.com/gpu", description="the extended resource requested (a MIG profile's on a slice)"
+    )
     model_access_secret: str | None = Field(
         default=None, description="Secret whose HF_TOKEN key downloads gated weights"
     )

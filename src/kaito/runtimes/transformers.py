@@ -26,7 +26,6 @@ from kaito.runtimes.request import WorkloadRequest
 from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
-    GPU_RESOURCE,
     MODEL_PORT,
     Workload,
     pod_template,
@@ -89,7 +88,7 @@ class TransformersRuntime(Runtime):
             "args": args,
             **({"env": env} if env else {}),
             "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-            "resources": {"requests": {GPU_RESOURCE: gpus}, "limits": {GPU_RESOURCE: gpus}},
+            "resources": {"requests": {request.gpu_resource: gpus}, "limits": {request.gpu_resource: gpus}},
             **http_probes(MODEL_PORT, preset.readiness_timeout_s),
             "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
         }

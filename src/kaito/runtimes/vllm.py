@@ -41,7 +41,6 @@ from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
     ADAPTER_MOUNT,
-    GPU_RESOURCE,
     MODEL_PORT,
     POD_INDEX_LABEL,
     RAY_PORT,
@@ -226,7 +225,7 @@ def _container(
     container.update(
         {
             "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-            "resources": {"requests": {GPU_RESOURCE: gpus}, "limits": {GPU_RESOURCE: gpus}},
+            "resources": {"requests": {request.gpu_resource: gpus}, "limits": {request.gpu_resource: gpus}},
             **probes,
             "volumeMounts": mounts,
         }

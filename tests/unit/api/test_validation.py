@@ -185,3 +185,55 @@ def test_output_with_both_destinations() -> None:
     assert [str(e) for e in errors] == [
         "tuning.output: exactly one of image or volumeSource must be specified; found both."
     ]
+
+
+def _partitioned(partition: dict[str, Any], **resource: Any) -> Workspace:
+    return Workspace.model_validate(
+        {
+            "metadata": {"name": "ws", "namespace": "default"},
+            "resource": {"labelSelector": {"matchLabels": {"a": "b"}}, "partition": partition, **resource},
+            "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("partition", "resource", "errors"),
+    [
+        ({"mode": "mig", "profile": "2g.24gb"}, {}, []),
+        ({"mode": "accelerator", "count": 2}, {}, []),
+        (
+            {"mode": "mig", "profile": "2g.25gb"},
+            {},
+            [("resource.partition.profile", '"2g.25gb" is not a known MIG profile; use one of 1g.10gb, ')],
+        ),
+        (
+            {"mode": "mig", "profile": "1g.10gb", "count": 1},
+            {},
+            [("resource.partition.count", "count is only valid for accelerator mode; remove it")],
+        ),
+        ({"mode": "accelerator"}, {}, [("resource.partition.count", "accelerator mode needs count")]),
+        (
+            {"mode": "accelerator", "count": 2, "profile": "1g.10gb"},
+            {},
+            [("resource.partition.profile", "profile is not valid for accelerator mode")],
+        ),
+        (
+            {"mode": "mig", "profile": "1g.10gb"},
+            {"instanceType": "Standard_NC24ads_A100_v4"},
+            [
+                (
+                    "resource.partition",
+                    "GPU partitioning needs bring-your-own nodes, but resource.instanceType is",
+                )
+            ],
+        ),
+    ],
+)
+def test_partitions_as_kaito_validates_them(
+    partition: dict[str, Any], resource: dict[str, Any], errors: list[tuple[str, str]]
+) -> None:
+    found = validate(_partitioned(partition, **resource))
+    assert [e.field for e in found] == [field for field, _ in errors]
+    for error, (_, fragment) in zip(found, errors, strict=True):
+        assert fragment in error.message

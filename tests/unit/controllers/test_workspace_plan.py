@@ -195,3 +195,28 @@ def test_catalog_names() -> None:
     assert "phi-3-mini-4k-instruct" in known_presets()
     assert "phi-3-mini-4k-instruct" in tunable_presets()
     assert "falcon-7b" in known_presets() and "falcon-7b" not in tunable_presets()
+
+
+def test_a_mig_slice_on_byo_nodes_is_sized_on_the_slices_memory() -> None:
+    ws = workspace(
+        instance_type=None,
+        preset="phi-4-mini-instruct",
+        resource={"partition": {"mode": "mig", "profile": "3g.40gb"}},
+    )
+    plan = resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [node("gpu-0")]))
+    assert plan.gpu is not None and plan.gpu.name.endswith("(MIG 3g.40gb)")
+    assert plan.sizing is not None and plan.sizing.memory.gpu_memory_gib == pytest.approx(37.25)
+    assert plan.target_nodes == 1
+
+
+def test_a_model_too_big_for_the_slice_is_refused_naming_the_selector() -> None:
+    ws = workspace(
+        instance_type=None,
+        preset="llama-3.1-8b-instruct",
+        resource={"partition": {"mode": "mig", "profile": "1g.10gb"}},
+    )
+    with pytest.raises(PlanProblem) as problem:
+        resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [node("gpu-0"), node("gpu-1")]))
+    assert problem.value.reason == "SizingRefused"
+    assert problem.value.message.startswith("resource.labelSelector: llama-3.1-8b-instruct needs")
+    assert "(MIG 1g.10gb)" in problem.value.message

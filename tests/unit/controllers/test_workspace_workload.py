@@ -134,3 +134,32 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, wanted)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def test_a_mig_workspace_requests_its_slice_not_whole_gpus() -> None:
+    from kaito.controllers.workspace_workload import workload_request
+
+    body = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "labelSelector": {"matchLabels": {"a": "b"}},
+            "partition": {"mode": "mig", "profile": "2g.24gb"},
+        },
+        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+    }
+    ws = Workspace.model_validate(body)
+    a100 = {
+        "metadata": {"name": "n0", "labels": {
+            "a": "b", "nvidia.com/gpu.product": "NVIDIA-H100-NVL", "nvidia.com/gpu.count": "1",
+            "nvidia.com/gpu.memory": "95830", "nvidia.com/cuda.compute.major": "9",
+            "nvidia.com/cuda.compute.minor": "0",
+        }},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }  # fmt: skip
+    from kaito.controllers.workspace_plan import select_byo_nodes
+
+    plan = resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [a100]))
+    request = workload_request(ws, plan, ["n0"])
+    assert request.gpu_resource == "nvidia.com/mig-2g.24gb"
+    container = inference_objects(ws, plan, ["n0"])[-1]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"] == {"nvidia.com/mig-2g.24gb": "1"}
