@@ -32,7 +32,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
@@ -89,7 +89,18 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
-from kaito.runtimes import HF_TOKEN_KEY, Preset, UnknownPresetError, get_preset, is_hugging_face_id
+from kaito.provisioners.base import ProvisionerError
+from kaito.runtimes import (
+    HF_TOKEN_KEY,
+    GpuConfig,
+    Preset,
+    UnknownPresetError,
+    UnknownSkuError,
+    get_gpu_config,
+    get_preset,
+    is_hugging_face_id,
+    is_unlisted_n_series,
+)
 
 __all__ = [
     "CONFIGMAP",
@@ -119,6 +130,8 @@ DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
 STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
 JOB: Final = ctrl.GVK("batch/v1", "Job")
 WORKSPACE_COMPONENT: Final = "kaito-workspace-controller"
+SkuLookup = Callable[[str], Awaitable[GpuConfig | None]]
+"""Resolves an instance type the SKU catalog lacks (the provisioners' `gpu_config`)."""
 _OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
 
 
@@ -236,8 +249,10 @@ class WorkspaceReconciler:
         clock: ctrl.Clock,
         metrics: WorkspaceMetrics,
         options: WorkspaceControllerOptions | None = None,
+        sku_lookup: SkuLookup | None = None,
     ) -> None:
         self.client = client
+        self.sku_lookup = sku_lookup
         self.stores = stores
         self.recorder = recorder
         self.clock = clock
@@ -292,6 +307,7 @@ class WorkspaceReconciler:
                 byo_nodes=byo_nodes,
                 config_text=self._config_text(workspace),
                 hub_preset=await self._hub_preset(workspace),
+                instance_gpu=await self._unlisted_instance_type(workspace),
             )
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
@@ -446,6 +462,32 @@ class WorkspaceReconciler:
             raise PlanProblem(
                 "ModelMetadataUnavailable", f"inference.preset.name: {error}", permanent=error.permanent
             ) from None
+
+    async def _unlisted_instance_type(self, workspace: Workspace) -> GpuConfig | None:
+        """An instance type the catalog lacks, resolved by the provisioners (ARM's resource SKUs)."""
+        instance_type = workspace.resource.instance_type
+        if not instance_type or self.sku_lookup is None:
+            return None
+        try:
+            get_gpu_config(instance_type)
+            return None
+        except UnknownSkuError as unknown:
+            if not is_unlisted_n_series(instance_type):
+                return None  # resolve_plan refuses it with the catalog's "did you mean"
+            try:
+                found = await self.sku_lookup(instance_type)
+            except UnknownSkuError as error:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {error}") from None
+            except ProvisionerError as error:
+                raise PlanProblem(
+                    "InstanceTypeLookupFailed",
+                    f"resource.instanceType: cannot read {instance_type!r} from the cloud's resource SKUs "
+                    f"({error}); kaito retries.",
+                    permanent=False,
+                ) from None
+            if found is None:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {unknown}") from None
+            return found
 
     async def _hub_token(self, secret: str, namespace: str | None) -> str:
         """HF_TOKEN of the Workspace's model-access Secret (read, never logged)."""
@@ -770,7 +812,11 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def add_workspace_controller(
-    manager: ctrl.Manager, options: WorkspaceControllerOptions | None = None, *, name: str = "workspace"
+    manager: ctrl.Manager,
+    options: WorkspaceControllerOptions | None = None,
+    *,
+    name: str = "workspace",
+    sku_lookup: SkuLookup | None = None,
 ) -> WorkspaceReconciler:
     """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
     options = options or WorkspaceControllerOptions()
@@ -788,6 +834,7 @@ def add_workspace_controller(
         clock=manager.clock,
         metrics=workspace_metrics(manager.registry),
         options=options,
+        sku_lookup=sku_lookup,
     )
     (
         ctrl.ControllerBuilder(manager)

@@ -132,8 +132,12 @@ def _preset(name: str, path: str, hub_preset: Preset | None = None) -> Preset:
         raise PlanProblem("UnknownPreset", f"{path}: {error}") from None
 
 
-def _gpu(workspace: Workspace, byo_nodes: Sequence[ByoNode]) -> GpuConfig:
+def _gpu(
+    workspace: Workspace, byo_nodes: Sequence[ByoNode], instance_gpu: GpuConfig | None = None
+) -> GpuConfig:
     instance_type = workspace.resource.instance_type
+    if instance_type and instance_gpu is not None and instance_gpu.name.lower() == instance_type.lower():
+        return instance_gpu
     if instance_type:
         try:
             return get_gpu_config(instance_type)
@@ -176,11 +180,13 @@ def resolve_plan(
     byo_nodes: Sequence[ByoNode] = (),
     config_text: str | None = None,
     hub_preset: Preset | None = None,
+    instance_gpu: GpuConfig | None = None,
 ) -> WorkspacePlan:
     """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem.
 
     hub_preset: the preset built from the hub's metadata when inference.preset.name is a Hugging Face id
-    outside the catalog (the caller fetches it: kaito.controllers.model_hub).
+    outside the catalog (the caller fetches it: kaito.controllers.model_hub). instance_gpu: the shape of
+    an instance type the SKU catalog lacks, read from the cloud (kaito.runtimes.resource_skus).
     """
     resource = workspace.resource
     byo_limit = len(byo_nodes) if resource.is_bring_your_own else None
@@ -188,7 +194,7 @@ def resolve_plan(
         byo_limit = 1  # one slice or one share of one node: a partitioned model is never split
     if workspace.tuning is not None:
         preset = _preset(workspace.tuning.preset.name, "tuning.preset.name")
-        return WorkspacePlan(preset, _gpu(workspace, byo_nodes), None, 1)
+        return WorkspacePlan(preset, _gpu(workspace, byo_nodes, instance_gpu), None, 1)
     inference = workspace.inference
     assert inference is not None, "validate() guarantees inference or tuning"
     config = _inference_config(config_text)
@@ -197,7 +203,7 @@ def resolve_plan(
             _gpu(workspace, byo_nodes)  # raises NodesNotFound
         return WorkspacePlan(None, None, None, resource.node_count, config)
     preset = _preset(inference.preset.name, "inference.preset.name", hub_preset)
-    gpu = _gpu(workspace, byo_nodes)
+    gpu = _gpu(workspace, byo_nodes, instance_gpu)
     try:
         max_model_len, utilization = sizing_inputs(config.vllm)
         parallelism = parallelism_inputs(config.vllm)

@@ -5,6 +5,7 @@ Modules, one job each:
 * presets     the preset catalog (data/presets.yaml) and lookup with "did you mean"
 * skus        the GPU instance-type catalog (data/skus.yaml) and BYO node labels -> GpuConfig
 * hf_preset   a preset for any Hugging Face model id, from its config.json and weight size (pure)
+* resource_skus  an unlisted Standard_N* size from an ARM resource-SKUs entry (GPU count; sibling's GPU)
 * sizing      plan_inference: nodes, parallelism, utilization, max-model-len, dtype, memory per GPU;
               kaito_estimate reproduces KAITO's estimator for comparison
 * request     WorkloadRequest: the workspace facts a runtime needs (no kaito.api types)
@@ -35,6 +36,8 @@ from kaito.runtimes.probes import *  # noqa: F403
 from kaito.runtimes.probes import __all__ as _probes_all
 from kaito.runtimes.request import *  # noqa: F403
 from kaito.runtimes.request import __all__ as _request_all
+from kaito.runtimes.resource_skus import *  # noqa: F403
+from kaito.runtimes.resource_skus import __all__ as _resource_skus_all
 from kaito.runtimes.runtime import *  # noqa: F403
 from kaito.runtimes.runtime import __all__ as _runtime_all
 from kaito.runtimes.sizing import *  # noqa: F403
@@ -59,6 +62,7 @@ __all__ = sorted(
         *_presets_all,
         *_probes_all,
         *_request_all,
+        *_resource_skus_all,
         *_runtime_all,
         *_sizing_all,
         *_skus_all,
