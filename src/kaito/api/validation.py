@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from kaito.api import rules
+from kaito.api import names, rules
 from kaito.api.errors import FieldError, InvalidObjectError, parse_object, render_value
 from kaito.api.formats import (
     data_url_problem,
@@ -66,6 +66,7 @@ def validate(
         errors.append(FieldError("inference", rules.WORKSPACE_NOT_NEITHER.message))
     if workspace.inference is not None and workspace.tuning is not None:
         errors.append(FieldError("tuning", rules.WORKSPACE_NOT_BOTH.message))
+    errors += _check_annotations(workspace)
     errors += _check_resource(workspace.resource, tuning=workspace.tuning is not None)
     if workspace.inference is not None:
         errors += _check_inference(workspace.inference, known_presets)
@@ -105,6 +106,19 @@ def _check_name(workspace: Workspace) -> list[FieldError]:
             )
         ]
     return []
+
+
+def _check_annotations(workspace: Workspace) -> list[FieldError]:
+    family = (workspace.metadata.annotations or {}).get(names.ANNOTATION_NODE_IMAGE_FAMILY)
+    if family is None or family.strip().lower() in names.NODE_IMAGE_FAMILIES:
+        return []
+    return [
+        FieldError(
+            f'metadata.annotations["{names.ANNOTATION_NODE_IMAGE_FAMILY}"]',
+            f"unsupported node image family {render_value(family)}; supported values are "
+            f"{', '.join(names.NODE_IMAGE_FAMILIES)}",
+        )
+    ]
 
 
 def _check_resource(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]:

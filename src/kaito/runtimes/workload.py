@@ -4,10 +4,12 @@ Renders plain dicts (what a client applies), never API types. No ownerReferences
 adds its own before applying. Conventions, the same for every workspace:
 
 * selector label `kaito.sh/workspace: <workspace>`; the user's labels are added to pods and objects;
-* the model server listens on 5000; Service `<ws>` maps port 80 to it (multi-node: only pod 0, selected by
+* the model server listens on 5000; Service `<ws>` (ClusterIP, or LoadBalancer when the Workspace has
+  KAITO's `kaito.sh/enablelb: "True"`) maps port 80 to it (multi-node: only pod 0, selected by
   `apps.kubernetes.io/pod-index: "0"`); headless Service `<ws>-headless` (Ray port 6379, not-ready
   addresses published) gives StatefulSet pods stable DNS names for Ray;
-* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools) and `nvidia.com/gpu:NoSchedule`, are pinned to the
+* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools), `nvidia.com/gpu:NoSchedule` and AKS spot pools
+  `kubernetes.azure.com/scalesetpriority=spot:NoSchedule` (as KAITO does on Azure), are pinned to the
   workspace's nodes by node name, request all GPUs of a node, and get a memory-backed /dev/shm
   (NCCL and PyTorch use shared memory between GPU workers);
 * a single-node Deployment rolls out with maxSurge 0 / maxUnavailable 1: every GPU is taken, so a surge pod
@@ -58,6 +60,13 @@ ADAPTER_MOUNT = "/mnt/adapter"
 GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+    # AKS spot node pools taint their nodes; KAITO's pods tolerate it on Azure so spot GPU nodes serve.
+    {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    },
 )
 
 
@@ -224,7 +233,7 @@ def render_service(request: WorkloadRequest, *, leader_only: bool) -> dict[str, 
         "kind": "Service",
         "metadata": _metadata(request, request.workspace),
         "spec": {
-            "type": "ClusterIP",
+            "type": request.service_type,
             "selector": selector,
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": MODEL_PORT, "protocol": "TCP"}],
         },

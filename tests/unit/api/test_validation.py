@@ -237,3 +237,20 @@ def test_partitions_as_kaito_validates_them(
     assert [e.field for e in found] == [field for field, _ in errors]
     for error, (_, fragment) in zip(found, errors, strict=True):
         assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    ("family", "accepted"), [("ubuntu", True), (" AzureLinux ", True), ("CustomLinux", False)]
+)
+def test_node_image_family_annotation_as_kaito_accepts_it(family: str, accepted: bool) -> None:
+    body = load(INVALID / "controller" / "unknown-inference-preset.yaml")
+    body["metadata"]["annotations"] = {"kaito.sh/node-image-family": family}
+    body["inference"]["preset"]["name"] = "phi-3-mini-4k-instruct"
+    errors = validate(Workspace.model_validate(body), known_presets=KNOWN_PRESETS)
+    if accepted:
+        assert errors == []
+    else:
+        assert [str(e) for e in errors] == [
+            'metadata.annotations["kaito.sh/node-image-family"]: unsupported node image family '
+            '"CustomLinux"; supported values are azurelinux, ubuntu.'
+        ]

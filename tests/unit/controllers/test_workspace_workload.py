@@ -163,3 +163,26 @@ def test_a_mig_workspace_requests_its_slice_not_whole_gpus() -> None:
     assert request.gpu_resource == "nvidia.com/mig-2g.24gb"
     container = inference_objects(ws, plan, ["n0"])[-1]["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"] == {"nvidia.com/mig-2g.24gb": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "service_type"), [("True", "LoadBalancer"), ("true", "ClusterIP"), (None, "ClusterIP")]
+)
+def test_kaitos_enablelb_annotation_makes_a_load_balancer(value: str | None, service_type: str) -> None:
+    body: dict[str, Any] = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "instanceType": "Standard_NC24ads_A100_v4",
+            "labelSelector": {"matchLabels": {"a": "b"}},
+        },
+        "inference": {"preset": {"name": "phi-4"}},
+    }
+    if value is not None:
+        body["metadata"]["annotations"] = {"kaito.sh/enablelb": value}
+    ws = Workspace.model_validate(body)
+    objects = inference_objects(ws, resolve_plan(ws), ["n0"])
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    assert service["spec"]["type"] == service_type
+    template = objects[-1]["spec"]["template"]["spec"]
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+            "effect": "NoSchedule"} in template["tolerations"]  # fmt: skip
