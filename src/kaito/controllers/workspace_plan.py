@@ -39,6 +39,7 @@ from kaito.runtimes import (
     parse_inference_config,
     partition_gpu,
     plan_inference,
+    retired_keys,
     sizing_inputs,
 )
 
@@ -224,6 +225,13 @@ def resolve_plan(
         waits = resource.is_bring_your_own and isinstance(error, NotEnoughNodesError)
         raise PlanProblem("SizingRefused", f"{field_path}: {error}", permanent=not waits) from None
     sizing = apply_parallelism(preset, gpu, sizing, parallelism)
+    retired = retired_keys("vllm", config.vllm)
+    if retired:
+        note = (
+            f"{', '.join(f'vllm.{key}' for key in retired)} is accepted but left out: the vLLM of KAITO's "
+            "base image no longer has it."
+        )
+        sizing = sizing.model_copy(update={"notes": (*sizing.notes, note)})
     if config.kv_cache_cpu_memory_utilization:
         note = (
             f"kv_cache_cpu_memory_utilization {config.kv_cache_cpu_memory_utilization:g} is accepted but has "

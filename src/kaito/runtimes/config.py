@@ -47,6 +47,8 @@ __all__ = [
     "parallelism_inputs",
     "parse_inference_config",
     "render_args",
+    "retired_flags",
+    "retired_keys",
     "sizing_inputs",
     "validate_overrides",
 ]
@@ -91,6 +93,17 @@ def flag_types(runtime: RuntimeName) -> dict[str, FlagType]:
     """Every flag a user may name for `runtime`, with its value type."""
     flags: dict[str, FlagType] = _table()[runtime]["flags"]
     return flags
+
+
+def retired_flags(runtime: RuntimeName) -> frozenset[str]:
+    """Flags KAITO's examples set that today's server no longer has: accepted, then left out."""
+    return frozenset(_table()[runtime].get("retired") or ())
+
+
+def retired_keys(runtime: RuntimeName, raw: Mapping[str, Any]) -> list[str]:
+    """The user's keys naming retired flags, as written (for a note on the Workspace)."""
+    retired = retired_flags(runtime)
+    return [key for key in raw if _normalize(key) in retired]
 
 
 def managed_flags(runtime: RuntimeName) -> frozenset[str]:
@@ -214,8 +227,11 @@ def validate_overrides(runtime: RuntimeName, raw: Mapping[str, Any]) -> list[Ove
     problems: list[str] = []
     seen: dict[str, str] = {}
     overrides: list[Override] = []
+    retired = retired_flags(runtime)
     for key, value in raw.items():
         flag = _normalize(key)
+        if flag in retired:
+            continue  # reported by the caller (retired_keys); never passed to the server
         if flag in seen:
             problems.append(
                 f"{section}.{seen[flag]} and {section}.{key} both set --{flag}; keep one of them."

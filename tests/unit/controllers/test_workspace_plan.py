@@ -77,7 +77,7 @@ def test_kaito_custom_config_example_plans_and_reports_the_contradicting_key() -
     config = (
         "max_probe_steps: 6\nvllm:\n  cpu-offload-gb: 0\n  gpu-memory-utilization: 0.95\n  swap-space: 4\n"
         "  max-model-len: 131072\n  tensor-parallel-size: 2\n  max-seq-len-to-capture: 8192\n"
-        "  enable-chunked-prefill: true\n"
+        "  num-scheduler-steps: 1\n  enable-chunked-prefill: true\n"
     )
     ws = workspace(instance_type="Standard_NC24ads_A100_v4", preset="deepseek-r1-distill-qwen-14b")
     plan = resolve_plan(ws, config_text=config)
@@ -86,6 +86,7 @@ def test_kaito_custom_config_example_plans_and_reports_the_contradicting_key() -
         "vllm.tensor-parallel-size is 2, but tensor parallel 2 exceeds the 1 GPU(s) per node"
         in plan.describe()
     )
+    assert "vllm.num-scheduler-steps is accepted but left out" in plan.describe()
 
 
 def test_kv_cache_offload_share_is_accepted_and_its_effect_stated() -> None:

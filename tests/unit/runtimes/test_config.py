@@ -14,6 +14,7 @@ from kaito.runtimes.config import (
     parallelism_inputs,
     parse_inference_config,
     render_args,
+    retired_keys,
     sizing_inputs,
     validate_overrides,
 )
@@ -197,3 +198,9 @@ def test_kaito_default_template_keys_are_accepted() -> None:
 def test_kv_cache_cpu_memory_utilization_must_be_a_fraction(value: object) -> None:
     with pytest.raises(InferenceConfigError, match=r"kv_cache_cpu_memory_utilization is .*from 0"):
         parse_inference_config(f"kv_cache_cpu_memory_utilization: {value!s}".replace("True", "true"))
+
+
+def test_retired_flags_are_accepted_and_left_out_by_name() -> None:
+    raw = {"num_scheduler_steps": 1, "max-num-seqs": 64}
+    assert retired_keys("vllm", raw) == ["num_scheduler_steps"]
+    assert [o.flag for o in validate_overrides("vllm", raw)] == ["max-num-seqs"]
