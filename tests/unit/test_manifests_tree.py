@@ -233,19 +233,24 @@ def test_no_rule_grants_a_wildcard() -> None:
             assert not any("*" in value for value in rule.get(field) or ()), f"{role}: {field} {rule[field]}"
 
 
-def test_the_operator_reads_no_secret_but_its_webhook_certificate() -> None:
-    """The only Secret the operator touches is its own webhook certificate, by name (create cannot be limited
-    by name, so it is granted in the operator's namespace alone); no role names another Secret or a wildcard.
-
-    The tuning output push needs no Secret access: the Job's pod mounts `imagePushSecret` as a volume
-    (and a gated model's token arrives through `secretKeyRef`), and the kubelet, not the operator, reads them.
-    Creating a pod that references a Secret requires no permission on the Secret.
+def test_the_operator_reads_secrets_only_by_name_or_its_own_certificate() -> None:
+    """Two Secret rules and nothing more: the controller may `get` one Secret at a time (the model-access
+    Secret a Workspace names when its preset is a Hugging Face model id: its token reads the model's
+    config.json from the hub, as KAITO does), and the webhook keeps its own certificate Secret, by name
+    (create cannot be limited by name, so it is granted in the operator's namespace alone). No list, watch or
+    wildcard. The tuning output push needs no Secret access: the Job's pod mounts `imagePushSecret` as a
+    volume (and the serving pod's token arrives through `secretKeyRef`), and the kubelet reads them.
     """
     for role, rule in _rbac_rules():
         resources = {r.split("/")[0] for r in rule.get("resources") or ()}
         if "secrets" in resources:
-            assert role == "Role kaito-webhook-cert", role
-            assert rule.get("resourceNames") == ["kaito-webhook-cert"] or rule["verbs"] == ["create"], rule
+            assert resources == {"secrets"} and rule.get("apiGroups") == [""], role
+            if role == "Role kaito-webhook-cert":
+                assert rule.get("resourceNames") == ["kaito-webhook-cert"] or rule["verbs"] == ["create"], (
+                    rule
+                )
+            else:
+                assert rule.get("verbs") == ["get"] and "resourceNames" not in rule, role
         assert "serviceaccounts" not in resources, (
             f"{role}: a token request would be a way to another identity"
         )

@@ -11,6 +11,8 @@ from typing import Final
 
 __all__ = [
     "ANNOTATION_BYPASS_RESOURCE_CHECKS",
+    "ANNOTATION_ENABLE_LB",
+    "ANNOTATION_NODE_IMAGE_FAMILY",
     "ANNOTATION_RUNTIME",
     "API_GROUP",
     "API_VERSION",
@@ -36,6 +38,7 @@ __all__ = [
     "MACHINE_CONDITION_READY",
     "MACHINE_CONDITION_REGISTERED",
     "MACHINE_CONDITION_TYPES",
+    "NODE_IMAGE_FAMILIES",
     "OPERATOR_NAMESPACE",
     "PLURAL_MACHINES",
     "PLURAL_WORKSPACES",
@@ -125,6 +128,11 @@ LABEL_MACHINE_TYPE: Final = "kaito.sh/machine-type"
 
 # The Workspace annotation that picks the serving runtime (KAITO's): "vllm" (default) or "transformers".
 ANNOTATION_RUNTIME: Final = "kaito.sh/runtime"
+# Workspace annotations KAITO reads: a LoadBalancer Service (value "True"), and the node image family of
+# the nodes provisioned for it (ubuntu or azurelinux, any case).
+ANNOTATION_ENABLE_LB: Final = "kaito.sh/enablelb"
+ANNOTATION_NODE_IMAGE_FAMILY: Final = "kaito.sh/node-image-family"
+NODE_IMAGE_FAMILIES: Final = ("azurelinux", "ubuntu")
 
 FINALIZER_WORKSPACE_CLEANUP: Final = "kaito.sh/workspace-cleanup"
 FINALIZER_MACHINE_CLEANUP: Final = "kaito.sh/machine-cleanup"

@@ -33,9 +33,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from kaito import ctrl
 from kaito.api import (
@@ -58,6 +56,9 @@ from kaito.controllers.webhook_certs import (
     service_hosts,
 )
 from kaito.controllers.webhook_review import review_workspace
+
+if TYPE_CHECKING:  # aiohttp's server loads when the webhook server starts, not with kaito.controllers
+    from aiohttp import web
 
 __all__ = ["WebhookOptions", "WebhookServer", "conversion_response"]
 
@@ -218,6 +219,8 @@ class WebhookServer:
     # -- handlers --
 
     async def _validate(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         review = await request.json()
         nodes: list[Mapping[str, Any]] = []
         obj = (review.get("request") or {}).get("object") or {}
@@ -231,17 +234,23 @@ class WebhookServer:
             return web.json_response({"message": str(error)}, status=400)
 
     async def _convert(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         try:
             return web.json_response(conversion_response(await request.json()))
         except ValueError as error:
             return web.json_response({"message": str(error)}, status=400)
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         return web.Response(text="ok" if self.certificate is not None else "no certificate yet")
 
     # -- runnable --
 
     async def run(self, stop: asyncio.Event) -> None:
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_post(WEBHOOK_VALIDATE_PATH, self._validate)
         app.router.add_post(WEBHOOK_CONVERT_PATH, self._convert)

@@ -22,7 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kaito.api import ANNOTATION_RUNTIME, API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
+from kaito.api import (
+    ANNOTATION_ENABLE_LB,
+    ANNOTATION_RUNTIME,
+    API_VERSION,
+    KIND_WORKSPACE,
+    Workspace,
+    controller_reference,
+)
 from kaito.controllers.workspace_plan import CONFIG_KEY, WorkspacePlan
 from kaito.runtimes import (
     GPU_TOLERATIONS,
@@ -33,6 +40,7 @@ from kaito.runtimes import (
     UnsupportedRequestError,
     WorkloadRequest,
     build_workload,
+    gpu_resource,
     node_affinity,
     render_deployment,
     render_service,
@@ -133,6 +141,7 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
     preset = workspace.inference.preset if workspace.inference else None
     options = preset.preset_options if preset else None
     config = workspace.inference.config if workspace.inference else None
+    partition = workspace.resource.partition
     try:
         return WorkloadRequest(
             runtime=requested_runtime(workspace),
@@ -146,6 +155,14 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
             image=options.image if options else None,
             image_pull_secrets=tuple(options.image_pull_secrets or ()) if options else (),
             model_access_secret=options.model_access_secret if options else None,
+            service_type=(
+                "LoadBalancer"
+                if (workspace.metadata.annotations or {}).get(ANNOTATION_ENABLE_LB) == "True"
+                else "ClusterIP"
+            ),
+            gpu_resource=gpu_resource(
+                partition.mode if partition else None, partition.profile if partition else None
+            ),
         )
     except ValueError as error:
         raise WorkloadProblem("InvalidWorkload", str(error)) from None

@@ -37,7 +37,7 @@ def gpu_less_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
             workspace(inference={"preset": {"name": "no-such-model"}}),
             [],
             'inference.preset.name: Invalid value: "no-such-model" is not a supported inference preset; '
-            "supported presets: deepseek-r1-distill-llama-8b",
+            "supported presets: deepseek-r1-0528, deepseek-r1-distill-llama-8b",
         ),
         (
             workspace(
