@@ -118,9 +118,22 @@ def test_default_installs_everything_into_kaito_system() -> None:
     docs = _render("default")
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "Role",
-         "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"]
-    )  # fmt: skip
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "Role",
+            "ClusterRole",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "ConfigMap",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+        ]
+    )  # fmt: skip  (the controller's settings, and the lora / qlora default training configs)
     for doc in docs:
         if doc["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
             assert doc["metadata"]["namespace"] == "kaito-system", doc["metadata"]
@@ -182,7 +195,7 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
     (deployment,) = _by_kind(docs, "Deployment")
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    (config,) = _by_kind(docs, "ConfigMap")
+    (config,) = [c for c in _by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "kaito-controller-config"]
     assert set(config["data"]) == {
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
@@ -190,7 +203,11 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     }
     assert (
         config["data"]["AZURE_RESOURCE_GROUP"]
-        != _by_kind(_render("default"), "ConfigMap")[0]["data"]["AZURE_RESOURCE_GROUP"]
+        != next(
+            c
+            for c in _by_kind(_render("default"), "ConfigMap")
+            if c["metadata"]["name"] == "kaito-controller-config"
+        )["data"]["AZURE_RESOURCE_GROUP"]
     )
 
 

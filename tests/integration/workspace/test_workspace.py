@@ -203,10 +203,18 @@ async def test_tuning_job_runs_to_completion(operator: Any) -> None:
     assert operator.condition_of(workspace, "JobStarted")["status"] == "True"
     (job,) = await operator.list("batch/v1", "Job")
     pod = job["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["initContainers"]] == ["data-downloader"]
-    assert [c["name"] for c in pod["containers"]] == ["tuning", "output-pusher"]
-    assert "--method=qlora" in pod["containers"][0]["args"]
+    assert [c["name"] for c in pod["initContainers"]] == ["model-weights-downloader", "data-downloader"]
+    assert [c["name"] for c in pod["containers"]] == [name, "pusher"]
+    assert "fine_tuning.py" in pod["containers"][0]["command"][2]
     assert job["metadata"]["ownerReferences"][0]["name"] == name
+    # no tuning.config: the trainer reads a copy of the qlora default, owned by the Workspace
+    config_volume = next(v for v in pod["volumes"] if v["name"] == "config-volume")
+    (config,) = [
+        c for c in await operator.list("v1", "ConfigMap") if c["metadata"]["name"] == f"{name}-tuning-config"
+    ]
+    assert config_volume["configMap"]["name"] == config["metadata"]["name"]
+    assert "load_in_4bit: true" in config["data"]["training_config.yaml"]
+    assert config["metadata"]["ownerReferences"][0]["name"] == name
 
     await operator.delete_workspace(name)
     await _gone(operator, "batch/v1", "Job", f"{name}-tuning")
