@@ -44,6 +44,7 @@ from kaito.runtimes.workload import (
     POD_INDEX_LABEL,
     RAY_PORT,
     Workload,
+    adapter_mounts,
     leader_address,
     pod_template,
     render_deployment,
@@ -197,9 +198,7 @@ def _container(
     if plan.multi_node:
         pod_index = {"fieldRef": {"fieldPath": f"metadata.labels['{POD_INDEX_LABEL}']"}}
         env = [{"name": "POD_INDEX", "valueFrom": pod_index}, *env]
-    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}]
-    if request.adapters:
-        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}, *adapter_mounts(request)]
     probes = (
         exec_probes(MODEL_PORT, preset.readiness_timeout_s)
         if plan.multi_node

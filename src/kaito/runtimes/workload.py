@@ -35,6 +35,8 @@ __all__ = [
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
+    "adapter_mounts",
+    "adapter_volumes",
     "headless_service_name",
     "leader_address",
     "node_affinity",
@@ -110,10 +112,37 @@ def node_affinity(node_names: Sequence[str]) -> dict[str, Any] | None:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
+def adapter_volumes(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The pod's adapter volumes: `adapter-volume` (emptyDir) that init containers fill from images, and
+    one `adapter-volume-<name>` per adapter from a volume (KAITO's names)."""
+    volumes: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            volumes.append({"name": f"adapter-volume-{adapter.name}", **adapter.volume_source})
+    return volumes
+
+
+def adapter_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's adapter mounts: every adapter ends up in /mnt/adapter/<name>."""
+    mounts: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            mounts.append(
+                {"name": f"adapter-volume-{adapter.name}", "mountPath": f"{ADAPTER_MOUNT}/{adapter.name}"}
+            )
+    return mounts
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
-    """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
+    """One init container per image adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
     for adapter in request.adapters:
+        if adapter.image is None:
+            continue  # mounted from its volume
         target = f"{ADAPTER_MOUNT}/{adapter.name}"
         containers.append(
             {
@@ -135,8 +164,7 @@ def pod_template(
 ) -> dict[str, Any]:
     """Pod template around the serving `container` (which must mount the volumes declared here)."""
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
-    if request.adapters:
-        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    volumes += adapter_volumes(request)
     spec: dict[str, Any] = {
         "containers": [container],
         "tolerations": [dict(t) for t in GPU_TOLERATIONS],
