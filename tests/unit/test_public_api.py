@@ -19,6 +19,7 @@ PACKAGES = [
     "kaito.provisioners",
     "kaito.controllers",
     "kaito.sim",
+    "kaito.tune",
 ]
 
 
