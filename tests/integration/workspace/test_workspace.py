@@ -220,6 +220,44 @@ async def test_tuning_job_runs_to_completion(operator: Any) -> None:
     await _gone(operator, "batch/v1", "Job", f"{name}-tuning")
 
 
+async def test_a_tuning_config_of_the_users_own_is_mounted_and_places_the_results(operator: Any) -> None:
+    """tuning.config names a ConfigMap that does not exist yet: the Workspace fails naming the field; once
+    the ConfigMap exists the Job mounts it (not the default) and the results volume (a PVC) where its
+    output_dir says, and the tuning succeeds."""
+    name = "workspace-tuning-phi-3"
+    claim = {"persistentVolumeClaim": {"claimName": "adapters"}}
+    sample = yaml.safe_load((SAMPLES / "workspace-tuning-phi-3.yaml").read_text())
+    tuning = {**sample["tuning"], "config": "my-tuning", "output": {"volumeSource": claim}}
+    await operator.apply_sample("workspace-tuning-phi-3.yaml", tuning=tuning)
+
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False", within=30.0)
+    failed = operator.condition_of(workspace, "WorkspaceSucceeded")
+    assert failed["reason"] == "ConfigMapNotFound"
+    assert failed["message"].startswith("tuning.config: ConfigMap 'my-tuning' does not exist")
+
+    text = "training_config:\n  TrainingArguments:\n    output_dir: adapters/phi-3\n    num_train_epochs: 1\n"
+    await operator.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "my-tuning"},
+            "data": {"training_config.yaml": text},
+        }
+    )
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
+    assert operator.condition_of(workspace, "JobStarted")["status"] == "True"
+    (job,) = await operator.list("batch/v1", "Job")
+    pod = job["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config-volume"]["configMap"]["name"] == "my-tuning"
+    assert volumes["results-volume"]["persistentVolumeClaim"] == {"claimName": "adapters"}
+    trainer = pod["containers"][0]
+    assert {"name": "results-volume", "mountPath": "/mnt/adapters/phi-3"} in trainer["volumeMounts"]
+    assert [c["name"] for c in pod["containers"]] == [name]  # a volume output needs no pusher
+    names = [c["metadata"]["name"] for c in await operator.list("v1", "ConfigMap")]
+    assert f"{name}-tuning-config" not in names  # no default copy when the user gives a config
+
+
 @pytest.mark.parametrize(
     "sim_options", [{"timings": Timings(job_run_s=60.0), "authorization": True, "tls": True}]
 )
