@@ -407,21 +407,28 @@ async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> No
     assert [c["name"] for c in spec["initContainers"]] == ["adapter-phi-3-adapter"]
     assert "phi-3-adapter=/mnt/adapter/phi-3-adapter" in spec["containers"][0]["args"]
 
-    second = {"source": {"name": "second", "image": "myregistry.azurecr.io/adapters/second:0.1"}}
+    # the second adapter is one a tuning Job wrote to a volume: mounted as it is, no copy
+    claim = {"persistentVolumeClaim": {"claimName": "tuned-adapter"}}
+    second = {"source": {"name": "second", "volumeSource": claim}}
     sample = yaml.safe_load((SAMPLES / "workspace-phi-3-mini-adapter.yaml").read_text())
     inference = {**sample["inference"], "adapters": [*sample["inference"]["adapters"], second]}
     await operator.apply_sample("workspace-phi-3-mini-adapter.yaml", inference=inference)
 
     async def rolled() -> dict[str, Any] | None:
         (deployment,) = await operator.list("apps/v1", "Deployment")
-        names = [c["name"] for c in deployment["spec"]["template"]["spec"].get("initContainers", [])]
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
         workspace = await operator.workspace(name)
         succeeded = operator.condition_of(workspace, "WorkspaceSucceeded")
         ready = succeeded.get("observedGeneration") == 2 and succeeded.get("status") == "True"
-        return deployment if names == ["adapter-phi-3-adapter", "adapter-second"] and ready else None
+        return deployment if {"name": "adapter-volume-second", **claim} in volumes and ready else None
 
     after = await operator.eventually(rolled)
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    spec = after["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["adapter-phi-3-adapter"]
+    server = spec["containers"][0]
+    assert {"name": "adapter-volume-second", "mountPath": "/mnt/adapter/second"} in server["volumeMounts"]
+    assert "second=/mnt/adapter/second" in server["args"]
 
 
 @pytest.mark.parametrize("provisioner", ["karpenter"])
