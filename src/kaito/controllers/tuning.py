@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from kaito.api import Workspace
 from kaito.controllers.tuning_config import CONFIG_FILE, CONFIG_MOUNT
-from kaito.runtimes import GPU_RESOURCE, GPU_TOLERATIONS, GpuConfig, Preset, node_affinity
+from kaito.runtimes import GPU_RESOURCE, GPU_TOLERATIONS, WEIGHTS_PATH, GpuConfig, Preset, node_affinity
 
 __all__ = [
     "COMPLETION_MARKER",
@@ -166,7 +166,16 @@ def training_configmap(workspace: Workspace, text: str) -> dict[str, Any]:
 def tuning_command(preset: Preset, gpu_count: int, output_dir: str) -> list[str]:
     """The trainer's argv: KAITO's shell line for real presets, `kaito.tune` for kaito's test presets."""
     if preset.test_only:
-        return ["python3", "-m", "kaito.tune", f"--config={CONFIG_MOUNT}/{CONFIG_FILE}"]
+        # every path in argv, so a runtime that maps image and volume paths to local ones can rewrite them
+        return [
+            "python3",
+            "-m",
+            "kaito.tune",
+            f"--config={CONFIG_MOUNT}/{CONFIG_FILE}",
+            f"--data-dir={_DATA}",
+            f"--output-dir={output_dir}",
+            f"--model={WEIGHTS_PATH}",
+        ]
     kaito = (
         "cd /workspace/tfs/ && python3 metrics_server.py & "
         f"accelerate launch --num_processes={gpu_count} /workspace/tfs/fine_tuning.py"

@@ -205,7 +205,15 @@ def test_a_test_preset_runs_kaitos_own_trainer_in_its_image_without_downloads() 
     pod = pod_of(job({"volumeSource": {"hostPath": {"path": "/d"}}}, VOLUME, preset="tiny-llama-test"))
     trainer = pod["containers"][0]
     assert trainer["image"] == get_preset("tiny-llama-test").image
-    assert trainer["command"] == ["python3", "-m", "kaito.tune", "--config=/mnt/config/training_config.yaml"]
+    assert trainer["command"] == [
+        "python3",
+        "-m",
+        "kaito.tune",
+        "--config=/mnt/config/training_config.yaml",
+        "--data-dir=/mnt/data",
+        "--output-dir=/mnt/results",
+        "--model=/workspace/vllm/weights",  # where the test image holds the tiny model
+    ]
     assert "initContainers" not in pod
 
 
