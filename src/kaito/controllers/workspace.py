@@ -517,8 +517,15 @@ class WorkspaceReconciler:
         if not resources_ready and cached is None:
             return observed
         desired_hash = None
+        config = None
         if resources_ready and plan.preset is not None and plan.gpu is not None:
-            config = await self._training_config(workspace)
+            try:
+                config = await self._training_config(workspace)
+            except WorkloadProblem:
+                if cached is None:
+                    raise
+                # a config deleted or broken after the Job was made: report the Job, do not replace it
+        if config is not None and plan.preset is not None and plan.gpu is not None:
             desired = owned(
                 workspace,
                 render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0], config),
