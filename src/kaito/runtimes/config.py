@@ -26,12 +26,12 @@ import difflib
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from kaito.runtimes._catalog_yaml import load_catalog
 from kaito.runtimes.errors import InferenceConfigError
 from kaito.runtimes.presets import RuntimeName
 
@@ -84,8 +84,7 @@ class Override(BaseModel):
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    text = resources.files("kaito.runtimes").joinpath("data/flags.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
+    loaded: dict[str, Any] = load_catalog("flags.yaml")
     return loaded
 
 

@@ -19,12 +19,11 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from kaito.runtimes._catalog_yaml import load_catalog
 from kaito.runtimes.errors import NodeLabelError, UnknownSkuError
 
 __all__ = [
@@ -110,8 +109,7 @@ def _gpu_table() -> dict[str, tuple[str, tuple[int, int]]]:
 
 @functools.cache
 def _raw_catalog() -> dict[str, Any]:
-    text = resources.files("kaito.runtimes").joinpath("data/skus.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
+    loaded: dict[str, Any] = load_catalog("skus.yaml")
     return loaded
 
 
