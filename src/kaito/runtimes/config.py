@@ -63,7 +63,7 @@ _TOP_LEVEL = ("vllm", "transformers", "max_probe_steps", "kv_cache_cpu_memory_ut
 class InferenceConfig(BaseModel):
     """The parsed `inference_config.yaml`: one raw flag map per runtime."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     vllm: dict[str, Any] = Field(default_factory=dict)
     transformers: dict[str, Any] = Field(default_factory=dict)
@@ -74,7 +74,7 @@ class InferenceConfig(BaseModel):
 class Override(BaseModel):
     """One validated user flag: set it to `value`, or remove the operator's flag when `remove`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     flag: str
     value: FlagValue = None

@@ -62,7 +62,7 @@ _READINESS_MAX_S = 180 * 60
 class Preset(BaseModel):
     """One servable model and the figures sizing and the workload builders need."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     hf_repo: str

@@ -54,7 +54,7 @@ _A10_FAMILY = re.compile(r"\bA10G?(?![0-9])", re.IGNORECASE)
 class GpuConfig(BaseModel):
     """One node shape: GPU count, memory per GPU, GPU model, compute capability, local NVMe."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     cloud: Cloud
