@@ -1,7 +1,7 @@
 """Start-up cost of `import kaito.ctrl` and `kaito plan`, against a bare interpreter.
 
-Runs each command N times, interleaved, and prints the median wall time and the median user+sys CPU time of the
-child (CPU time is the fair figure on a loaded machine). Usage: python bench/startup_time.py [N]
+Runs each command N times, interleaved, and prints the median wall time and the median user+sys CPU time of
+the child (CPU time is the fair figure on a loaded machine). Usage: python bench/startup_time.py [N]
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ def commands() -> dict[str, list[str]]:
     return {
         "bare python": [sys.executable, "-c", "pass"],
         "import kaito.ctrl": [sys.executable, "-c", "import kaito.ctrl"],
-        "kaito plan": [kaito, "plan", "--preset", "phi-3-mini-4k-instruct", "--instance-type", "Standard_NC6s_v3"],
+        "kaito plan": [
+            kaito,
+            "plan",
+            "--preset",
+            "phi-3-mini-4k-instruct",
+            "--instance-type",
+            "Standard_NC6s_v3",
+        ],
     }
 
 
