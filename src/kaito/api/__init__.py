@@ -16,7 +16,8 @@ Modules, lowest first (each imports only those above it):
 - `conversion`: v1alpha1 <-> v1beta1, lossless both ways (the `/convert` webhook's logic).
 - `crd`: CustomResourceDefinitions generated from the models.
 
-Every public name of every module is re-exported here (each written once, in its module's `__all__`).
+Every public name of every module is re-exported here (each defined in its module's `__all__`), loaded on
+first use: `import kaito.api` imports no module; `kaito.api.Workspace` imports `workspace` and what it needs.
 This package imports nothing from the rest of kaito: runtimes, provisioners and controllers build on it.
 """
 

@@ -16,6 +16,9 @@ It knows nothing of Kaito. Write a controller in a page:
 Reconcilers read and write through `manager.cached_client`: reads of watched kinds come from the shared
 informer caches (no request), writes go to the API server (`kaito.ctrl.cached_client`).
 
+Names load on first use (PEP 562): `import kaito.ctrl` imports none of its modules (nor pydantic or asyncio);
+`kaito.ctrl.Client` imports `client` and what it needs.
+
 Modules, one concept each. Their `__all__`, re-exported here, is what a controller author needs:
 client, cached_client, errors, reconcile, typed_reconciler, builder, manager, predicates, handlers,
 events, frozen, store, clock, controller, leader, logs, transport.

@@ -16,6 +16,8 @@ Modules, one job each:
 * workload    shared Kubernetes rendering: pod template, Deployment, StatefulSet, Services
 * base        the Runtime interface; vllm and transformers implement it; runtime selects one
 * errors      the exception hierarchy
+
+Every public name is re-exported here and loaded on first use: `kaito plan` imports only the modules it needs.
 """
 
 from __future__ import annotations
