@@ -118,11 +118,28 @@ def test_default_installs_everything_into_kaito_system() -> None:
     docs = _render("default")
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount",
-         "Role", "Role", "ClusterRole", "ClusterRole", "RoleBinding", "RoleBinding",
-         "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Service", "Service", "Deployment",
-         "ValidatingWebhookConfiguration"]
-    )  # fmt: skip
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "Role",
+            "Role",
+            "ClusterRole",
+            "ClusterRole",
+            "RoleBinding",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "ConfigMap",
+            "ConfigMap",
+            "Service",
+            "Service",
+            "Deployment",
+            "ValidatingWebhookConfiguration",
+        ]
+    )  # fmt: skip  (the controller's settings, and the lora / qlora default training configs)
     cluster_scoped = (
         "Namespace",
         "CustomResourceDefinition",
@@ -193,7 +210,7 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
     (deployment,) = _by_kind(docs, "Deployment")
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    (config,) = _by_kind(docs, "ConfigMap")
+    (config,) = [c for c in _by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "kaito-controller-config"]
     assert set(config["data"]) == {
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
@@ -201,7 +218,11 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     }
     assert (
         config["data"]["AZURE_RESOURCE_GROUP"]
-        != _by_kind(_render("default"), "ConfigMap")[0]["data"]["AZURE_RESOURCE_GROUP"]
+        != next(
+            c
+            for c in _by_kind(_render("default"), "ConfigMap")
+            if c["metadata"]["name"] == "kaito-controller-config"
+        )["data"]["AZURE_RESOURCE_GROUP"]
     )
 
 

@@ -1,7 +1,7 @@
 """The full install as objects: CRDs, RBAC, the controller Deployment — what `kaito manifests install` prints.
 
 `install_objects(image=..., namespace=...)` returns, in the order `kubectl kustomize manifests/default` emits
-them (Namespace, CRDs, ServiceAccount, Roles, bindings, ConfigMap, Services, Deployment, the webhook
+them (Namespace, CRDs, ServiceAccount, Roles, bindings, ConfigMaps, Services, Deployment, the webhook
 configuration), the same objects
 that kustomize tree renders, with the image and namespace substituted. The kustomize files are what people
 edit and overlay; this module is the same install for `kubectl apply -f -` without a checkout. Two copies
@@ -18,6 +18,7 @@ from typing import Any, Final
 import yaml
 
 from kaito.api.crd import all_crds
+from kaito.controllers.tuning_config import DEFAULT_TRAINING_CONFIGS, TEMPLATE_CONFIGMAPS
 from kaito.controllers.webhook_manifests import webhook_objects
 
 __all__ = [
@@ -271,6 +272,15 @@ def install_objects(
             "kind": "ConfigMap",
             "metadata": {"name": _CONFIG, "namespace": namespace},
         },
+        *(
+            {
+                "apiVersion": "v1",
+                "data": {"training_config.yaml": DEFAULT_TRAINING_CONFIGS[method]},
+                "kind": "ConfigMap",
+                "metadata": {"name": template, "namespace": namespace},
+            }
+            for method, template in TEMPLATE_CONFIGMAPS.items()
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",

@@ -8,6 +8,7 @@ Modules, one job each:
 * workspace_machines            which Machines to create and which may go, new before old (pure)
 * workspace_workload            the owned, hashed inference objects and their readiness (pure)
 * tuning                        the fine-tuning Job and its outcome (pure)
+* tuning_config                 KAITO's training config: the defaults per method, output_dir (pure)
 * workspace_status              the next status and the Events its changes tell (pure)
 * workspace_progress            the phases `kaito up` prints (pure)
 * workspace_metrics             phase-duration histograms and Workspaces by state
@@ -34,6 +35,8 @@ from kaito.controllers.orphans import *  # noqa: F403
 from kaito.controllers.orphans import __all__ as _orphans_all
 from kaito.controllers.tuning import *  # noqa: F403
 from kaito.controllers.tuning import __all__ as _tuning_all
+from kaito.controllers.tuning_config import *  # noqa: F403
+from kaito.controllers.tuning_config import __all__ as _tuning_config_all
 from kaito.controllers.webhook_certs import *  # noqa: F403
 from kaito.controllers.webhook_certs import __all__ as _webhook_certs_all
 from kaito.controllers.webhook_manifests import *  # noqa: F403
@@ -65,6 +68,7 @@ __all__ = sorted(
         *_operator_all,
         *_orphans_all,
         *_tuning_all,
+        *_tuning_config_all,
         *_webhook_certs_all,
         *_webhook_manifests_all,
         *_webhook_review_all,

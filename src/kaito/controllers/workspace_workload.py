@@ -99,17 +99,13 @@ def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
     adapters = []
     for index, spec in enumerate((workspace.inference.adapters if workspace.inference else None) or []):
         path = f"inference.adapters[{index}]"
-        if not spec.source.image:
-            raise WorkloadProblem(
-                "UnsupportedAdapter",
-                f"{path}.source: adapter {spec.source.name!r} comes from a volume; the vLLM runtime loads "
-                "adapters from images only, so give source.image.",
-            )
+        volume = spec.source.volume_source
         try:
             adapters.append(
                 Adapter(
                     name=spec.source.name or "",
-                    image=spec.source.image,
+                    image=spec.source.image or None,
+                    volume_source=dict(volume) if volume is not None else None,
                     strength=float(spec.strength) if spec.strength is not None else 1.0,
                 )
             )

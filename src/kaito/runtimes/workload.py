@@ -44,6 +44,8 @@ __all__ = [
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
+    "adapter_mounts",
+    "adapter_volumes",
     "headless_service_name",
     "leader_address",
     "node_affinity",
@@ -149,10 +151,37 @@ def weights_init_container(artifact: str) -> dict[str, Any]:
     }
 
 
+def adapter_volumes(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The pod's adapter volumes: `adapter-volume` (emptyDir) that init containers fill from images, and
+    one `adapter-volume-<name>` per adapter from a volume (KAITO's names)."""
+    volumes: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            volumes.append({"name": f"adapter-volume-{adapter.name}", **adapter.volume_source})
+    return volumes
+
+
+def adapter_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's adapter mounts: every adapter ends up in /mnt/adapter/<name>."""
+    mounts: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            mounts.append(
+                {"name": f"adapter-volume-{adapter.name}", "mountPath": f"{ADAPTER_MOUNT}/{adapter.name}"}
+            )
+    return mounts
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
-    """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
+    """One init container per image adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
     for adapter in request.adapters:
+        if adapter.image is None:
+            continue  # mounted from its volume
         target = f"{ADAPTER_MOUNT}/{adapter.name}"
         containers.append(
             {
@@ -181,9 +210,7 @@ def serving_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     if request.config_map is not None:
         mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
-    if request.adapters:
-        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
-    return mounts
+    return [*mounts, *adapter_mounts(request)]
 
 
 def pod_template(
@@ -201,8 +228,7 @@ def pod_template(
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
     if request.config_map is not None:
         volumes.append({"name": "config", "configMap": {"name": request.config_map}})
-    if request.adapters:
-        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    volumes += adapter_volumes(request)
     init: list[dict[str, Any]] = []
     if weights_artifact is not None:
         volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})

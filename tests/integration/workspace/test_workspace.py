@@ -204,13 +204,59 @@ async def test_tuning_job_runs_to_completion(operator: Any) -> None:
     assert operator.condition_of(workspace, "JobStarted")["status"] == "True"
     (job,) = await operator.list("batch/v1", "Job")
     pod = job["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["initContainers"]] == ["data-downloader"]
-    assert [c["name"] for c in pod["containers"]] == ["tuning", "output-pusher"]
-    assert "--method=qlora" in pod["containers"][0]["args"]
+    assert [c["name"] for c in pod["initContainers"]] == ["model-weights-downloader", "data-downloader"]
+    assert [c["name"] for c in pod["containers"]] == [name, "pusher"]
+    assert "fine_tuning.py" in pod["containers"][0]["command"][2]
     assert job["metadata"]["ownerReferences"][0]["name"] == name
+    # no tuning.config: the trainer reads a copy of the qlora default, owned by the Workspace
+    config_volume = next(v for v in pod["volumes"] if v["name"] == "config-volume")
+    (config,) = [
+        c for c in await operator.list("v1", "ConfigMap") if c["metadata"]["name"] == f"{name}-tuning-config"
+    ]
+    assert config_volume["configMap"]["name"] == config["metadata"]["name"]
+    assert "load_in_4bit: true" in config["data"]["training_config.yaml"]
+    assert config["metadata"]["ownerReferences"][0]["name"] == name
 
     await operator.delete_workspace(name)
     await _gone(operator, "batch/v1", "Job", f"{name}-tuning")
+
+
+async def test_a_tuning_config_of_the_users_own_is_mounted_and_places_the_results(operator: Any) -> None:
+    """tuning.config names a ConfigMap that does not exist yet: the Workspace fails naming the field; once
+    the ConfigMap exists the Job mounts it (not the default) and the results volume (a PVC) where its
+    output_dir says, and the tuning succeeds."""
+    name = "workspace-tuning-phi-3"
+    claim = {"persistentVolumeClaim": {"claimName": "adapters"}}
+    sample = yaml.safe_load((SAMPLES / "workspace-tuning-phi-3.yaml").read_text())
+    tuning = {**sample["tuning"], "config": "my-tuning", "output": {"volumeSource": claim}}
+    await operator.apply_sample("workspace-tuning-phi-3.yaml", tuning=tuning)
+
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", "False", within=30.0)
+    failed = operator.condition_of(workspace, "WorkspaceSucceeded")
+    assert failed["reason"] == "ConfigMapNotFound"
+    assert failed["message"].startswith("tuning.config: ConfigMap 'my-tuning' does not exist")
+
+    text = "training_config:\n  TrainingArguments:\n    output_dir: adapters/phi-3\n    num_train_epochs: 1\n"
+    await operator.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "my-tuning"},
+            "data": {"training_config.yaml": text},
+        }
+    )
+    workspace = await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
+    assert operator.condition_of(workspace, "JobStarted")["status"] == "True"
+    (job,) = await operator.list("batch/v1", "Job")
+    pod = job["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config-volume"]["configMap"]["name"] == "my-tuning"
+    assert volumes["results-volume"]["persistentVolumeClaim"] == {"claimName": "adapters"}
+    trainer = pod["containers"][0]
+    assert {"name": "results-volume", "mountPath": "/mnt/adapters/phi-3"} in trainer["volumeMounts"]
+    assert [c["name"] for c in pod["containers"]] == [name]  # a volume output needs no pusher
+    names = [c["metadata"]["name"] for c in await operator.list("v1", "ConfigMap")]
+    assert f"{name}-tuning-config" not in names  # no default copy when the user gives a config
 
 
 @pytest.mark.parametrize(
@@ -376,22 +422,31 @@ async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> No
     ]
     assert "phi-3-adapter=/mnt/adapter/phi-3-adapter" in spec["containers"][0]["args"]
 
-    second = {"source": {"name": "second", "image": "myregistry.azurecr.io/adapters/second:0.1"}}
+    # the second adapter is one a tuning Job wrote to a volume: mounted as it is, no copy
+    claim = {"persistentVolumeClaim": {"claimName": "tuned-adapter"}}
+    second = {"source": {"name": "second", "volumeSource": claim}}
     sample = yaml.safe_load((SAMPLES / "workspace-phi-3-mini-adapter.yaml").read_text())
     inference = {**sample["inference"], "adapters": [*sample["inference"]["adapters"], second]}
     await operator.apply_sample("workspace-phi-3-mini-adapter.yaml", inference=inference)
 
     async def rolled() -> dict[str, Any] | None:
         (deployment,) = await operator.list("apps/v1", "Deployment")
-        names = [c["name"] for c in deployment["spec"]["template"]["spec"].get("initContainers", [])]
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
         workspace = await operator.workspace(name)
         succeeded = operator.condition_of(workspace, "WorkspaceSucceeded")
         ready = succeeded.get("observedGeneration") == 2 and succeeded.get("status") == "True"
-        wanted = ["model-weights-downloader", "adapter-phi-3-adapter", "adapter-second"]
-        return deployment if names == wanted and ready else None
+        return deployment if {"name": "adapter-volume-second", **claim} in volumes and ready else None
 
     after = await operator.eventually(rolled)
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    spec = after["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == [
+        "model-weights-downloader",
+        "adapter-phi-3-adapter",
+    ]
+    server = spec["containers"][0]
+    assert {"name": "adapter-volume-second", "mountPath": "/mnt/adapter/second"} in server["volumeMounts"]
+    assert "second=/mnt/adapter/second" in server["args"]
 
 
 @pytest.mark.parametrize("provisioner", ["karpenter"])
