@@ -246,7 +246,7 @@ def test_aks_settings_and_workload_identity(tmp_path: Path) -> None:
         f"provisioner.aks.workloadIdentity.clientId={client_id}",
         "serviceAccount.annotations.team=ml",
     )
-    assert _one(docs, "ConfigMap")["data"] == {
+    assert _one(docs, "ConfigMap", "kaito-controller-config")["data"] == {
         "AZURE_SUBSCRIPTION_ID": "11111111-2222-3333-4444-555555555555",
         "AZURE_RESOURCE_GROUP": "my-rg",
         "AKS_CLUSTER_NAME": "my-aks",
