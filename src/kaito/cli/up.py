@@ -11,6 +11,12 @@ Workspace(s) in FILE and prints one line per phase as each is reached (validated
 launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
+
+Secure by default, as a real cluster is: the API server speaks HTTPS only (its generated CA in the
+kubeconfig), every request must carry the admin token of the 0600 kubeconfig (401 otherwise), and RBAC is on:
+as admin `up` applies the install's ServiceAccount, ClusterRole and bindings (`kaito manifests install`'s
+objects) and runs the operator with a token of that ServiceAccount, so it holds exactly the rights a real
+install grants it. `--insecure` is the explicit opt-out: plain HTTP, no authentication, the operator as admin.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import yaml
 
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
-from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.cli.install_manifests import DEFAULT_NAMESPACE, NAME, install_objects
+from kaito.controllers.operator import FIELD_MANAGER, Operator, OperatorConfig, build_operator, install_crds
 from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
@@ -39,6 +46,9 @@ __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "r
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
+_RBAC_KINDS = frozenset(
+    {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class UpOptions:
     port: int = 0
     health_port: int | None = 0
     provisioner: Literal["aks", "karpenter"] = "aks"
+    insecure: bool = False
 
 
 def add_parser(subparsers: Any) -> None:
@@ -88,6 +99,12 @@ def add_parser(subparsers: Any) -> None:
         choices=("aks", "karpenter"),
         default="aks",
         help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP without authentication or RBAC (any local process can then read Secrets "
+        "and change the cluster); the default is HTTPS, an admin token in the kubeconfig, and RBAC",
     )
     parser.set_defaults(func=run)
 
@@ -150,7 +167,10 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     manifests = load_manifests(options.apply) if options.apply is not None else []
     karpenter = options.provisioner == "karpenter"
     async with Cluster(
-        port=options.port, kubeconfig_path=options.kubeconfig_out, karpenter=karpenter
+        port=options.port,
+        kubeconfig_path=options.kubeconfig_out,
+        karpenter=karpenter,
+        insecure=options.insecure,
     ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
@@ -162,43 +182,78 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             connection_verify=arm.ca_path,
         )
         kubeconfig = str(cluster.kubeconfig)
-        async with (
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
-        ):
-            await install_crds(client)
-            operator = build_operator(
-                client,
-                OperatorConfig(
-                    provisioner=options.provisioner,
-                    aks=aks,
-                    aks_credential=StaticTokenCredential(),
-                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
-                    health_port=options.health_port,
-                ),
-            )
-            running = asyncio.create_task(operator.run(), name="kaito-operator")
-            print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
-            print(f"provisioner: {options.provisioner}", file=out)
-            print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
-            print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
-            try:
-                code = await _apply_and_watch(user, manifests, options, out, started, running)
-                if code is not None:
-                    return code
-                print("operator running; press Ctrl-C to stop", file=out, flush=True)
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if running.done() and running.exception() is not None:
-                    print(f"error: the operator stopped: {running.exception()}", file=out)
-                    return 1
-                print("stopping the operator and the cluster", file=out, flush=True)
-                return 0
-            finally:
-                operator.stop()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await running
+        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
+            await install_crds(user)
+            operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user)
+            async with await ctrl.Client.from_kubeconfig(
+                operator_kubeconfig, field_manager=FIELD_MANAGER
+            ) as client:
+                operator = build_operator(
+                    client,
+                    OperatorConfig(
+                        provisioner=options.provisioner,
+                        aks=aks,
+                        aks_credential=StaticTokenCredential(),
+                        karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
+                        health_port=options.health_port,
+                    ),
+                )
+                print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+                print(f"provisioner: {options.provisioner}", file=out)
+                print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+                print(_security_line(options), file=out)
+                print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+                return await _operate(operator, user, manifests, options, out, started, stop)
+
+
+async def _operate(
+    operator: Operator,
+    user: ctrl.Client,
+    manifests: list[dict[str, Any]],
+    options: UpOptions,
+    out: TextIO,
+    started: float,
+    stop: asyncio.Event,
+) -> int:
+    """Run the operator, apply and follow the manifests, then wait for `stop`; the exit code."""
+    running = asyncio.create_task(operator.run(), name="kaito-operator")
+    try:
+        code = await _apply_and_watch(user, manifests, options, out, started, running)
+        if code is not None:
+            return code
+        print("operator running; press Ctrl-C to stop", file=out, flush=True)
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if running.done() and running.exception() is not None:
+            print(f"error: the operator stopped: {running.exception()}", file=out)
+            return 1
+        print("stopping the operator and the cluster", file=out, flush=True)
+        return 0
+    finally:
+        operator.stop()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await running
+
+
+async def _install_rbac(cluster: Cluster, admin: ctrl.Client) -> str:
+    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path) sending that account's token."""
+    for obj in install_objects():
+        if obj["kind"] in _RBAC_KINDS:
+            await admin.apply(obj, force=True)
+    return str(cluster.service_account_token(DEFAULT_NAMESPACE, NAME).kubeconfig)
+
+
+def _security_line(options: UpOptions) -> str:
+    if options.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication or RBAC; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        f"the operator runs as ServiceAccount {DEFAULT_NAMESPACE}/{NAME} under RBAC"
+    )
 
 
 async def _apply_and_watch(
@@ -258,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
         provisioner=args.provisioner,
+        insecure=args.insecure,
     )
 
     async def main() -> int:
