@@ -1,5 +1,5 @@
 """kaito.sim's RBAC over HTTP: ServiceAccount tokens from real clients (kubernetes-asyncio via kaito.ctrl, and
-kubectl), 403 Status bodies as kube-apiserver words them, 401 for unknown tokens, full access with the admin's."""
+kubectl), 403 Status bodies as kube-apiserver words them, 401 for unknown tokens, the admin token allowed."""
 
 from __future__ import annotations
 
