@@ -5,13 +5,16 @@ the right, the admin allowed; and a cluster started with insecure=True is the pl
 from __future__ import annotations
 
 import datetime
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from integration.admin_http import admin_session
+from integration.foreground import assert_secured, foreground, kubeconfig_access, kubectl
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -135,9 +138,11 @@ async def test_anonymous_requests_reach_only_health_and_version(
     cluster: Cluster, path: str, status: int
 ) -> None:
     connector = aiohttp.TCPConnector(ssl=cluster.client_ssl_context())
-    async with aiohttp.ClientSession(base_url=cluster.url, connector=connector) as http:
-        async with http.get(path) as answer:
-            assert answer.status == status, await answer.text()
+    async with (
+        aiohttp.ClientSession(base_url=cluster.url, connector=connector) as http,
+        http.get(path) as answer,
+    ):
+        assert answer.status == status, await answer.text()
 
 
 async def test_the_api_is_served_over_https_only(cluster: Cluster) -> None:
@@ -173,3 +178,21 @@ async def test_an_insecure_cluster_is_plain_http_open_to_anyone() -> None:
 def test_contradictory_security_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Cluster(**options)
+
+
+async def test_kaito_sim_up_with_default_flags_is_https_with_authentication(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "sim.kubeconfig"
+    snapshot = tmp_path / "data" / "sim.json"
+    args = ["sim", "up", "--no-workloads", f"--kubeconfig={kubeconfig}", f"--snapshot={snapshot}"]
+    async with foreground(*args, ready="press Ctrl-C") as sim:
+        said = await assert_secured(kubeconfig)
+        if "skipped" not in said:
+            code, output = await kubectl(kubeconfig, "create", "configmap", "kept", "--from-literal=a=b")
+            assert code == 0, output
+    printed = "".join(sim.output)
+    assert "requests without a valid token get 401" in printed
+    assert kubeconfig_access(kubeconfig).token not in printed  # the admin token is in the file only
+    assert stat.S_IMODE(snapshot.parent.stat().st_mode) == 0o700  # the data directory it made
+    assert stat.S_IMODE(snapshot.stat().st_mode) == 0o600  # it holds every Secret
+    if "skipped" in said:
+        pytest.skip(said)
