@@ -4,8 +4,9 @@
     kubectl --kubeconfig kaito-sim.kubeconfig create namespace mirror
     python examples/configmap_mirror.py --kubeconfig kaito-sim.kubeconfig --source default --target mirror
 
-Level-triggered: each reconcile reads the source from the shared cache and applies the mirror (server-side
-apply), or deletes the mirror when the source is gone. Edits to a mirror enqueue its source, so drift heals.
+Level-triggered: each reconcile reads the source through the manager's cached client (from the shared cache,
+no request) and applies the mirror (server-side apply), or deletes the mirror when the source is gone.
+Edits to a mirror enqueue its source, so drift heals.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ SOURCE = "mirror.kaito.sh/source-namespace"
 class ConfigMapMirror:
     """Makes target/<name> a copy of source/<name>."""
 
-    def __init__(self, client: ctrl.Client, sources: ctrl.Store, target: str) -> None:
-        self.client, self.sources, self.target = client, sources, target
+    def __init__(self, client: ctrl.CachedClient, target: str) -> None:
+        self.client, self.target = client, target
 
     async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
-        source = self.sources.get_object(request.name, request.namespace)
-        if source is None:
+        try:
+            source = await self.client.get(CONFIGMAP, request.name, request.namespace)
+        except ctrl.NotFound:
             with contextlib.suppress(ctrl.NotFound):
                 await self.client.delete(CONFIGMAP, request.name, self.target)
             return ctrl.Result()
@@ -54,13 +56,12 @@ def source_of(mirror: Any) -> list[ctrl.Request]:
 def build_manager(client: ctrl.Client, source: str, target: str, **options: Any) -> ctrl.Manager:
     """A manager running the mirror controller from `source` to `target`."""
     manager = ctrl.Manager(client, **options)
-    sources = manager.informers.informer_for(CONFIGMAP, namespace=source).store
     (
         ctrl.ControllerBuilder(manager)
         .named("configmap-mirror")
         .for_(CONFIGMAP, namespace=source)
         .watches(CONFIGMAP, source_of, namespace=target)
-        .complete(ConfigMapMirror(client, sources, target))
+        .complete(ConfigMapMirror(manager.cached_client, target))
     )
     return manager
 

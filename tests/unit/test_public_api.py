@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -19,6 +20,10 @@ PACKAGES = [
     "kaito.provisioners",
     "kaito.controllers",
     "kaito.sim",
+    "kaito.sim.server",
+    "kaito.sim.workloads",
+    "kaito.sim.cloud",
+    "kaito.sim.cloud.arm",
 ]
 
 
@@ -49,3 +54,15 @@ def test_package_exports_come_from_its_modules(name: str) -> None:
     for attr in exported:
         assert attr in declared, f"{name}.{attr} is not in any module's __all__"
         assert getattr(package, attr) is declared[attr], f"{name}.{attr} is not the module's object"
+
+
+SNAPSHOTS = Path(__file__).parent / "public_names"
+
+
+@pytest.mark.parametrize("name", [p for p in PACKAGES if p != "kaito.sim"])
+def test_public_names_match_the_reviewed_snapshot(name: str) -> None:
+    """A name added to or dropped from a package is an API change: update public_names/<package>.txt."""
+    expected = (SNAPSHOTS / f"{name}.txt").read_text().split()
+    actual = sorted(importlib.import_module(name).__all__)
+    added, dropped = sorted(set(actual) - set(expected)), sorted(set(expected) - set(actual))
+    assert (added, dropped) == ([], []), f"{name}: new public names {added}, removed {dropped}"

@@ -9,285 +9,63 @@ Modules, lowest first (each imports only those above it):
 - `formats`: image references, DNS names, adapter strengths, data URLs.
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
+- `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
 - `workspace`, `machine`: the two kinds.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
+- `v1alpha1`: the Workspace as KAITO first served it (served, converted, never stored).
+- `conversion`: v1alpha1 <-> v1beta1, lossless both ways (the `/convert` webhook's logic).
 - `crd`: CustomResourceDefinitions generated from the models.
 
+Every public name of every module is re-exported here (each written once, in its module's `__all__`).
 This package imports nothing from the rest of kaito: runtimes, provisioners and controllers build on it.
 """
 
 from __future__ import annotations
 
-from kaito.api.base import (
-    ApiModel,
-    FreeForm,
-    Quantity,
-    Time,
-    format_time,
-    parse_time,
-)
-from kaito.api.conditions import (
-    CONDITION_FALSE,
-    CONDITION_TRUE,
-    CONDITION_UNKNOWN,
-    Condition,
-    ConditionStatus,
-    condition_status,
-    find_condition,
-    is_condition_true,
-    remove_condition,
-    set_condition,
-)
-from kaito.api.crd import (
-    MACHINE_CRD,
-    WORKSPACE_CRD,
-    CrdDefinition,
-    PrinterColumn,
-    all_crds,
-    crd_filename,
-    custom_resource_definition,
-    openapi_schema,
-    render_yaml,
-    write_crds,
-)
-from kaito.api.errors import (
-    FieldError,
-    InvalidObjectError,
-    field_errors_from_pydantic,
-    parse_object,
-    render_value,
-)
-from kaito.api.formats import (
-    DNS_LABEL_PATTERN,
-    DNS_SUBDOMAIN_PATTERN,
-    IMAGE_REFERENCE_PATTERN,
-    STRENGTH_PATTERN,
-    data_url_problem,
-    dns_label_problem,
-    dns_subdomain_problem,
-    image_reference_problem,
-    is_image_reference,
-    is_strength,
-)
-from kaito.api.machine import (
-    Machine,
-    MachineList,
-    MachineSpec,
-    MachineStatus,
-    ProvisionerName,
-    Taint,
-    WorkspaceReference,
-)
-from kaito.api.meta import (
-    LabelSelector,
-    LabelSelectorRequirement,
-    ListMeta,
-    ObjectMeta,
-    OwnerReference,
-    controller_reference,
-)
-from kaito.api.names import (
-    API_GROUP,
-    API_VERSION,
-    CONDITION_INFERENCE_READY,
-    CONDITION_JOB_STARTED,
-    CONDITION_NODE_CLAIM_READY,
-    CONDITION_RESOURCE_READY,
-    CONDITION_WORKSPACE_DELETING,
-    CONDITION_WORKSPACE_SUCCEEDED,
-    FINALIZER_MACHINE_CLEANUP,
-    FINALIZER_WORKSPACE_CLEANUP,
-    GPU_TAINT_EFFECT,
-    GPU_TAINT_KEY,
-    GPU_TAINT_VALUE,
-    KIND_MACHINE,
-    KIND_WORKSPACE,
-    LABEL_MACHINE,
-    LABEL_MACHINE_TYPE,
-    LABEL_WORKSPACE,
-    LABEL_WORKSPACE_NAMESPACE,
-    MACHINE_CONDITION_INITIALIZED,
-    MACHINE_CONDITION_LAUNCHED,
-    MACHINE_CONDITION_READY,
-    MACHINE_CONDITION_REGISTERED,
-    MACHINE_CONDITION_TYPES,
-    PLURAL_MACHINES,
-    PLURAL_WORKSPACES,
-    PROVISIONER_AKS,
-    PROVISIONER_KARPENTER,
-    REASON_AWAITING_RECONCILIATION,
-    STATE_FAILED,
-    STATE_NOT_READY,
-    STATE_PENDING,
-    STATE_READY,
-    STATE_RUNNING,
-    STATE_SUCCEEDED,
-    VERSION,
-    WORKSPACE_CONDITION_TYPES,
-)
-from kaito.api.rules import (
-    ADAPTER_NEEDS_IMAGE_OR_VOLUME,
-    ADAPTER_NEEDS_NAME,
-    ADAPTER_NO_URLS,
-    IMAGE_REFERENCE,
-    INFERENCE_NOT_BOTH,
-    INFERENCE_PRESET_OR_TEMPLATE,
-    INSTANCE_TYPE_OR_BYO,
-    MACHINE_SPEC_IMMUTABLE,
-    STRENGTH_RANGE,
-    TUNING_INPUT_ONE_SOURCE,
-    TUNING_OUTPUT_NEEDS_PUSH_SECRET,
-    TUNING_OUTPUT_ONE_DESTINATION,
-    TUNING_SINGLE_NODE,
-    WORKSPACE_NOT_BOTH,
-    WORKSPACE_NOT_NEITHER,
-    CelRule,
-    validations,
-)
-from kaito.api.validation import (
-    check_workspace,
-    validate,
-)
-from kaito.api.workspace import (
-    MAX_ADAPTERS,
-    AdapterSpec,
-    DataDestination,
-    DataSource,
-    InferenceSpec,
-    PresetOptions,
-    PresetSpec,
-    ResourceSpec,
-    TuningMethod,
-    TuningSpec,
-    Workspace,
-    WorkspaceList,
-    WorkspaceState,
-    WorkspaceStatus,
-)
+from kaito.api.base import *  # noqa: F403
+from kaito.api.base import __all__ as _base_all
+from kaito.api.conditions import *  # noqa: F403
+from kaito.api.conditions import __all__ as _conditions_all
+from kaito.api.conversion import *  # noqa: F403
+from kaito.api.conversion import __all__ as _conversion_all
+from kaito.api.crd import *  # noqa: F403
+from kaito.api.crd import __all__ as _crd_all
+from kaito.api.errors import *  # noqa: F403
+from kaito.api.errors import __all__ as _errors_all
+from kaito.api.formats import *  # noqa: F403
+from kaito.api.formats import __all__ as _formats_all
+from kaito.api.machine import *  # noqa: F403
+from kaito.api.machine import __all__ as _machine_all
+from kaito.api.meta import *  # noqa: F403
+from kaito.api.meta import __all__ as _meta_all
+from kaito.api.names import *  # noqa: F403
+from kaito.api.names import __all__ as _names_all
+from kaito.api.partition import *  # noqa: F403
+from kaito.api.partition import __all__ as _partition_all
+from kaito.api.rules import *  # noqa: F403
+from kaito.api.rules import __all__ as _rules_all
+from kaito.api.v1alpha1 import *  # noqa: F403
+from kaito.api.v1alpha1 import __all__ as _v1alpha1_all
+from kaito.api.validation import *  # noqa: F403
+from kaito.api.validation import __all__ as _validation_all
+from kaito.api.workspace import *  # noqa: F403
+from kaito.api.workspace import __all__ as _workspace_all
 
-__all__ = [
-    "ADAPTER_NEEDS_IMAGE_OR_VOLUME",
-    "ADAPTER_NEEDS_NAME",
-    "ADAPTER_NO_URLS",
-    "API_GROUP",
-    "API_VERSION",
-    "CONDITION_FALSE",
-    "CONDITION_INFERENCE_READY",
-    "CONDITION_JOB_STARTED",
-    "CONDITION_NODE_CLAIM_READY",
-    "CONDITION_RESOURCE_READY",
-    "CONDITION_TRUE",
-    "CONDITION_UNKNOWN",
-    "CONDITION_WORKSPACE_DELETING",
-    "CONDITION_WORKSPACE_SUCCEEDED",
-    "DNS_LABEL_PATTERN",
-    "DNS_SUBDOMAIN_PATTERN",
-    "FINALIZER_MACHINE_CLEANUP",
-    "FINALIZER_WORKSPACE_CLEANUP",
-    "GPU_TAINT_EFFECT",
-    "GPU_TAINT_KEY",
-    "GPU_TAINT_VALUE",
-    "IMAGE_REFERENCE",
-    "IMAGE_REFERENCE_PATTERN",
-    "INFERENCE_NOT_BOTH",
-    "INFERENCE_PRESET_OR_TEMPLATE",
-    "INSTANCE_TYPE_OR_BYO",
-    "KIND_MACHINE",
-    "KIND_WORKSPACE",
-    "LABEL_MACHINE",
-    "LABEL_MACHINE_TYPE",
-    "LABEL_WORKSPACE",
-    "LABEL_WORKSPACE_NAMESPACE",
-    "MACHINE_CONDITION_INITIALIZED",
-    "MACHINE_CONDITION_LAUNCHED",
-    "MACHINE_CONDITION_READY",
-    "MACHINE_CONDITION_REGISTERED",
-    "MACHINE_CONDITION_TYPES",
-    "MACHINE_CRD",
-    "MACHINE_SPEC_IMMUTABLE",
-    "MAX_ADAPTERS",
-    "PLURAL_MACHINES",
-    "PLURAL_WORKSPACES",
-    "PROVISIONER_AKS",
-    "PROVISIONER_KARPENTER",
-    "REASON_AWAITING_RECONCILIATION",
-    "STATE_FAILED",
-    "STATE_NOT_READY",
-    "STATE_PENDING",
-    "STATE_READY",
-    "STATE_RUNNING",
-    "STATE_SUCCEEDED",
-    "STRENGTH_PATTERN",
-    "STRENGTH_RANGE",
-    "TUNING_INPUT_ONE_SOURCE",
-    "TUNING_OUTPUT_NEEDS_PUSH_SECRET",
-    "TUNING_OUTPUT_ONE_DESTINATION",
-    "TUNING_SINGLE_NODE",
-    "VERSION",
-    "WORKSPACE_CONDITION_TYPES",
-    "WORKSPACE_CRD",
-    "WORKSPACE_NOT_BOTH",
-    "WORKSPACE_NOT_NEITHER",
-    "AdapterSpec",
-    "ApiModel",
-    "CelRule",
-    "Condition",
-    "ConditionStatus",
-    "CrdDefinition",
-    "DataDestination",
-    "DataSource",
-    "FieldError",
-    "FreeForm",
-    "InferenceSpec",
-    "InvalidObjectError",
-    "LabelSelector",
-    "LabelSelectorRequirement",
-    "ListMeta",
-    "Machine",
-    "MachineList",
-    "MachineSpec",
-    "MachineStatus",
-    "ObjectMeta",
-    "OwnerReference",
-    "PresetOptions",
-    "PresetSpec",
-    "PrinterColumn",
-    "ProvisionerName",
-    "Quantity",
-    "ResourceSpec",
-    "Taint",
-    "Time",
-    "TuningMethod",
-    "TuningSpec",
-    "Workspace",
-    "WorkspaceList",
-    "WorkspaceReference",
-    "WorkspaceState",
-    "WorkspaceStatus",
-    "all_crds",
-    "check_workspace",
-    "condition_status",
-    "controller_reference",
-    "crd_filename",
-    "custom_resource_definition",
-    "data_url_problem",
-    "dns_label_problem",
-    "dns_subdomain_problem",
-    "field_errors_from_pydantic",
-    "find_condition",
-    "format_time",
-    "image_reference_problem",
-    "is_condition_true",
-    "is_image_reference",
-    "is_strength",
-    "openapi_schema",
-    "parse_object",
-    "parse_time",
-    "remove_condition",
-    "render_value",
-    "render_yaml",
-    "set_condition",
-    "validate",
-    "validations",
-    "write_crds",
-]
+__all__ = sorted(
+    {
+        *_base_all,
+        *_conditions_all,
+        *_conversion_all,
+        *_crd_all,
+        *_errors_all,
+        *_formats_all,
+        *_machine_all,
+        *_meta_all,
+        *_names_all,
+        *_partition_all,
+        *_rules_all,
+        *_v1alpha1_all,
+        *_validation_all,
+        *_workspace_all,
+    }
+)

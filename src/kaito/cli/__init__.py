@@ -2,6 +2,9 @@
 
 Each subcommand lives in its own module of this package and exposes `add_parser(subparsers)`, which registers
 an argparse sub-parser whose `func` default takes the parsed namespace and returns the exit code.
+
+A run imports only the module of the verb it runs (`kaito plan` never loads the simulator, the API
+client or the Azure SDK); the full parser, with every verb, is built for `kaito --help` and unknown verbs.
 """
 
 from __future__ import annotations
@@ -13,18 +16,28 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
-# Modules that register subcommands, in the order `kaito --help` lists them.
-_COMMAND_MODULES = ("up", "run", "manifests", "plan", "sim")
+# Each verb and the module that registers it, in the order `kaito --help` lists them.
+_VERB_MODULES = {
+    "up": "up",
+    "chat": "chat",
+    "run": "run",
+    "manifests": "manifests",
+    "plan": "plan",
+    "presets": "plan",
+    "skus": "plan",
+    "sim": "sim",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full `kaito` argument parser with every subcommand registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `kaito` argument parser: only `command`'s sub-parser when it names a verb, else every verb."""
     parser = argparse.ArgumentParser(
         prog="kaito",
         description="Serve large language models on Kubernetes (kaito-py).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    wanted = [_VERB_MODULES[command]] if command in _VERB_MODULES else _VERB_MODULES.values()
+    for name in dict.fromkeys(wanted):
         module = importlib.import_module(f"kaito.cli.{name}")
         module.add_parser(subparsers)
     return parser
@@ -32,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kaito` console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(arguments)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)

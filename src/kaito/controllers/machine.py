@@ -2,7 +2,9 @@
 
 One reconcile, level-triggered (it never assumes the previous one finished):
 
-1. Read the Machine (a GET, so the decision is never made on a stale copy). Gone: nothing to do.
+1. The Machine comes parsed from the manager's cache (a typed primary: `for_(Machine)`). Gone: nothing to
+   do. Every write carries its resourceVersion, so a decision made on a stale copy ends in Conflict and
+   a fresh reconcile, never in a lost update.
 2. Being deleted: delete the cloud resource, requeue until the provisioner reports it GONE, then drop the
    `kaito.sh/machine-cleanup` finalizer. Nothing else is cordoned or drained: we only remove what we made.
 3. Failed for good: make sure its cloud resource is deleted (requeue until GONE); never retry in place.
@@ -22,16 +24,21 @@ Wire it into a manager with `add_machine_controller(manager, provisioners, optio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from pydantic import ValidationError
 
 from kaito import ctrl
 from kaito.api import names
 from kaito.api.machine import Machine, MachineStatus
 from kaito.controllers.machine_status import (
     MachineEvent,
+    MachineObservation,
+    MachineTimeouts,
     changed,
     launch_requested,
     launch_time_left,
@@ -74,6 +81,17 @@ class MachineControllerOptions:
     retry_interval: float = 5.0  # retryable errors without a Retry-After
     max_concurrent_reconciles: int = 4
 
+    @property
+    def timeouts(self) -> MachineTimeouts:
+        """The timings the Machine's pure status planner needs."""
+        return MachineTimeouts(
+            launch_timeout=self.launch_timeout,
+            poll_interval=self.poll_interval,
+            registration_timeout=self.registration_timeout,
+            initialization_timeout=self.initialization_timeout,
+            node_lost_timeout=self.node_lost_timeout,
+        )
+
     def __post_init__(self) -> None:
         for label in (
             "launch_timeout",
@@ -106,9 +124,8 @@ class MachineReconciler:
 
     def __init__(
         self,
-        client: ctrl.Client,
+        client: ctrl.CachedClient,
         provisioners: ProvisionerRegistry,
-        nodes: ctrl.Store,
         recorder: ctrl.EventRecorder,
         *,
         clock: ctrl.Clock | None = None,
@@ -116,17 +133,18 @@ class MachineReconciler:
     ) -> None:
         self.client = client
         self.provisioners = provisioners
-        self.nodes = nodes
         self.recorder = recorder
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self.options = options or MachineControllerOptions()
+        # name -> (versions our writes replaced, what we wrote last): see _read_your_writes
+        self._own_writes: dict[str, tuple[frozenset[str], Machine]] = {}
 
-    async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
-        try:
-            obj = await self.client.get(MACHINE, request.name)
-        except ctrl.NotFound:
+    async def reconcile(self, request: ctrl.Request, machine: Machine | None) -> ctrl.Result:
+        if machine is None:
+            self._own_writes.pop(request.name, None)
             return ctrl.Result()
-        machine = Machine.model_validate(obj)
+        machine = self._read_your_writes(machine)
+        obj = ctrl.to_dict(machine)
         try:
             provisioner = self.provisioners.for_machine(machine)
         except ProvisionerError as exc:
@@ -166,18 +184,8 @@ class MachineReconciler:
                 MachineEvent("Warning", observed.reason or "ProvisioningFailed", observed.message or "")
             )
             observed = ObservedState.deleting(observed.resource)
-        node = self._find_node(machine, provisioner, observed)
-        decision = plan_machine(
-            machine,
-            observed,
-            node,
-            now=now,
-            launch_timeout=self.options.launch_timeout,
-            poll_interval=self.options.poll_interval,
-            registration_timeout=self.options.registration_timeout,
-            initialization_timeout=self.options.initialization_timeout,
-            node_lost_timeout=self.options.node_lost_timeout,
-        )
+        node = await self._find_node(machine, provisioner, observed)
+        decision = plan_machine(MachineObservation(machine, observed, node, now), self.options.timeouts)
         requeue = decision.requeue_after
         if decision.delete_cloud_resource and observed.exists and not refused:
             if observed.phase is not Phase.DELETING:
@@ -260,15 +268,35 @@ class MachineReconciler:
 
     # ---- I/O helpers --------------------------------------------------------------------------------
 
-    def _find_node(
+    def _read_your_writes(self, cached: Machine) -> Machine:
+        """The cache lags our own writes by a watch event: a cached copy still at a version we replaced is
+        swapped for what we wrote, so the next reconcile neither repeats the work nor ends in Conflict."""
+        name = cached.metadata.name or ""
+        mine = self._own_writes.get(name)
+        if mine is not None and cached.metadata.resource_version in mine[0]:
+            return mine[1]
+        self._own_writes.pop(name, None)  # the cache caught up (or someone else wrote): trust it
+        return cached
+
+    def _remember(self, before: dict[str, Any], written: dict[str, Any]) -> None:
+        name = (written.get("metadata") or {}).get("name", "")
+        replaced = (before.get("metadata") or {}).get("resourceVersion")
+        earlier = self._own_writes.get(name)
+        versions = {replaced} if replaced else set()
+        if earlier is not None and earlier[1].metadata.resource_version == replaced:
+            versions |= earlier[0] | {replaced}  # a chain of our own writes in one reconcile
+        with contextlib.suppress(ValidationError):
+            self._own_writes[name] = (frozenset(v for v in versions if v), Machine.model_validate(written))
+
+    async def _find_node(
         self, machine: Machine, provisioner: Provisioner, observed: ObservedState
     ) -> Mapping[str, Any] | None:
         name = machine.metadata.name or ""
-        candidates = list(self.nodes.by_index(ctrl.BY_LABEL, f"{names.LABEL_MACHINE}={name}"))
+        labelled = await self.client.list(NODE, label_selector=f"{names.LABEL_MACHINE}={name}")
+        candidates = list(labelled.items)
         if observed.node_name:
-            named = self.nodes.get_object(observed.node_name)
-            if named is not None:
-                candidates.append(named)
+            with contextlib.suppress(ctrl.NotFound):
+                candidates.append(await self.client.get(NODE, observed.node_name))
         matching = [node for node in candidates if provisioner.matches(node, machine)]
         if observed.provider_id:
             exact = [n for n in matching if (n.get("spec") or {}).get("providerID") == observed.provider_id]
@@ -290,7 +318,9 @@ class MachineReconciler:
     async def _set_finalizers(self, obj: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
-        return await self.client.patch(MACHINE, meta.get("name", ""), patch)
+        updated: dict[str, Any] = await self.client.patch(MACHINE, meta.get("name", ""), patch)
+        self._remember(obj, updated)
+        return updated
 
     async def _write_status(self, obj: dict[str, Any], old: MachineStatus | None, new: MachineStatus) -> None:
         """PUT the status when it changed; `obj` then becomes the server's copy (Events cite its version)."""
@@ -299,6 +329,7 @@ class MachineReconciler:
         body = dict(obj)
         body["status"] = new.model_dump(mode="json", by_alias=True, exclude_none=True)
         written = await self.client.update_status(body)
+        self._remember(obj, written)
         obj.clear()
         obj.update(written)
 
@@ -315,11 +346,9 @@ def add_machine_controller(
     The returned reconciler is already added; `manager.run()` starts it.
     """
     options = options or MachineControllerOptions()
-    nodes = manager.informers.informer_for(NODE)
     reconciler = MachineReconciler(
-        manager.client,
+        manager.cached_client,
         provisioners,
-        nodes.store,
         manager.event_recorder(COMPONENT),
         clock=manager.clock,
         options=options,
@@ -327,7 +356,7 @@ def add_machine_controller(
     builder = (
         ctrl.ControllerBuilder(manager)
         .named(name)
-        .for_(MACHINE)
+        .for_(Machine)
         .watches(NODE, machine_for_labelled_object)
         .with_options(max_concurrent_reconciles=options.max_concurrent_reconciles)
     )

@@ -59,6 +59,8 @@ __all__ = [
     "STARTUP_TAINTS",
     "MachineDecision",
     "MachineEvent",
+    "MachineObservation",
+    "MachineTimeouts",
     "changed",
     "format_duration",
     "initialization_time_left",
@@ -111,6 +113,27 @@ class MachineDecision:
     requeue_after: float | None = None
 
 
+@dataclass(frozen=True)
+class MachineTimeouts:
+    """How long each stage may take (seconds), and how often to look at a Machine still on its way."""
+
+    launch_timeout: float = 30 * 60.0  # from creation to Launched
+    poll_interval: float = 10.0
+    registration_timeout: float = 15 * 60.0  # from Launched to a registered Node
+    initialization_timeout: float = 15 * 60.0  # from Registered to Initialized
+    node_lost_timeout: float = 10 * 60.0  # from the Node disappearing to failing the Machine
+
+
+@dataclass(frozen=True)
+class MachineObservation:
+    """What one reconcile saw: the Machine, what the cloud holds for it, its Node (None: none), and when."""
+
+    machine: Machine
+    observed: ObservedState
+    node: Mapping[str, Any] | None
+    now: datetime
+
+
 def format_duration(seconds: float) -> str:
     """`30m0s`, `1m30s`, `0.5s`: Go's time.Duration spelling, which kubectl users know."""
     if seconds < 60:
@@ -151,31 +174,13 @@ def node_initialization(node: Mapping[str, Any]) -> tuple[bool, str, str]:
     return True, "Initialized", f"Node {name} is Ready with {gpus} {GPU_RESOURCE} allocatable."
 
 
-def plan_machine(
-    machine: Machine,
-    observed: ObservedState,
-    node: Mapping[str, Any] | None,
-    *,
-    now: datetime,
-    launch_timeout: float,
-    poll_interval: float,
-    registration_timeout: float = 15 * 60.0,
-    initialization_timeout: float = 15 * 60.0,
-    node_lost_timeout: float = 10 * 60.0,
-) -> MachineDecision:
+def plan_machine(seen: MachineObservation, timeouts: MachineTimeouts) -> MachineDecision:
     """The next status of a live (not deleting, not failed) Machine and what to do about it."""
+    machine, observed, node, now = seen.machine, seen.observed, seen.node, seen.now
+    poll_interval = timeouts.poll_interval
     old = machine.status or MachineStatus()
     resource = observed.resource or "the cloud resource"
-    failure = _failure(
-        machine,
-        observed,
-        node,
-        now=now,
-        launch_timeout=launch_timeout,
-        registration_timeout=registration_timeout,
-        initialization_timeout=initialization_timeout,
-        node_lost_timeout=node_lost_timeout,
-    )
+    failure = _failure(seen, timeouts)
     if failure is not None:
         reason, message = failure
         status = _with(old, names.MACHINE_CONDITION_LAUNCHED, CONDITION_FALSE, reason, message, now)
@@ -253,30 +258,23 @@ def plan_machine(
         )
         requeue = poll_interval
         if not launched:
-            remaining = launch_time_left(machine, now, launch_timeout)
+            remaining = launch_time_left(machine, now, timeouts.launch_timeout)
             requeue = max(0.0, min(poll_interval, remaining))
         elif node is None:
-            left = registration_time_left(status, now, registration_timeout)
+            left = registration_time_left(status, now, timeouts.registration_timeout)
             if left is None:
-                left = node_lost_time_left(status, now, node_lost_timeout)
+                left = node_lost_time_left(status, now, timeouts.node_lost_timeout)
             if left is not None:
                 requeue = max(0.0, min(poll_interval, left))
-        elif (left := initialization_time_left(status, now, initialization_timeout)) is not None:
+        elif (left := initialization_time_left(status, now, timeouts.initialization_timeout)) is not None:
             requeue = max(0.0, min(poll_interval, left))
     return MachineDecision(status, _events(old, status, None), requeue_after=requeue)
 
 
-def _failure(
-    machine: Machine,
-    observed: ObservedState,
-    node: Mapping[str, Any] | None,
-    *,
-    now: datetime,
-    launch_timeout: float,
-    registration_timeout: float,
-    initialization_timeout: float,
-    node_lost_timeout: float,
-) -> tuple[str, str] | None:
+def _failure(seen: MachineObservation, timeouts: MachineTimeouts) -> tuple[str, str] | None:
+    machine, observed, node, now = seen.machine, seen.observed, seen.node, seen.now
+    launch_timeout, registration_timeout = timeouts.launch_timeout, timeouts.registration_timeout
+    initialization_timeout, node_lost_timeout = timeouts.initialization_timeout, timeouts.node_lost_timeout
     resource = observed.resource or "the cloud resource"
     if observed.phase is Phase.FAILED and not observed.retryable:
         return observed.reason or "ProvisioningFailed", observed.message or f"{resource} failed."

@@ -1,14 +1,18 @@
 """The Workspace reconciler: nodes, then the vLLM workload (or the tuning Job), then a truthful status.
 
 One reconcile, level-triggered and idempotent (it never assumes the previous one finished; every decision
-is a pure function of the caches, in the sibling modules):
+is a pure function of the caches, in the sibling modules). The Workspace arrives parsed (a typed primary,
+`for_(Workspace)`); everything else is read through the manager's cached client, so reads of the watched
+kinds send no request:
 
 1. Being deleted: delete the Workspace's Machines, wait until the Machine controller reports them gone
    (their cloud resources with them), then drop the `kaito.sh/workspace-cleanup` finalizer. The workload
    objects carry the Workspace as owner, so the garbage collector removes them.
 2. Add the finalizer; `kaito.api.validate` (invalid: WorkspaceSucceeded=False naming the field; nothing is
    created).
-3. `workspace_plan.resolve_plan`: preset, GPU shape (the SKU catalog, or bring-your-own nodes' GPU labels),
+3. `workspace_plan.resolve_plan`: preset (a Hugging Face model id outside the catalog is first read from
+   the hub by `model_hub`, with the token of the Workspace's model-access Secret), GPU shape (the SKU
+   catalog, or bring-your-own nodes' GPU labels),
    sizing (`status.targetNodeCount`); a refusal becomes a condition with the sizing sentence.
 4. Nodes: with an instanceType, `workspace_machines.plan_machines` creates the missing Machines
    (deterministic names, so a stale cache cannot duplicate them); otherwise the selected existing nodes.
@@ -27,10 +31,11 @@ Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `in
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -52,14 +57,21 @@ from kaito.api import (
     ProvisionerName,
     Workspace,
     WorkspaceStatus,
+    field_errors_from_pydantic,
     find_condition,
     format_time,
-    parse_object,
     validate,
 )
 from kaito.controllers.machine import MACHINE, NODE
+from kaito.controllers.model_hub import ModelHub, ModelHubError
 from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
-from kaito.controllers.workspace_machines import launched_count, machine_name, plan_machines
+from kaito.controllers.workspace_machines import (
+    MachineInputs,
+    MachinePlan,
+    launched_count,
+    machine_name,
+    plan_machines,
+)
 from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
 from kaito.controllers.workspace_plan import (
     CONFIG_KEY,
@@ -85,6 +97,18 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
+from kaito.provisioners.base import ProvisionerError
+from kaito.runtimes import (
+    HF_TOKEN_KEY,
+    GpuConfig,
+    Preset,
+    UnknownPresetError,
+    UnknownSkuError,
+    get_gpu_config,
+    get_preset,
+    is_hugging_face_id,
+    is_unlisted_n_series,
+)
 
 __all__ = [
     "CONFIGMAP",
@@ -96,7 +120,6 @@ __all__ = [
     "WORKSPACE_COMPONENT",
     "WorkspaceControllerOptions",
     "WorkspaceReconciler",
-    "WorkspaceStores",
     "add_workspace_controller",
     "workspaces_for_configmap",
     "workspaces_for_machine",
@@ -107,12 +130,15 @@ log = logging.getLogger("kaito.controllers.workspace")
 
 WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
 CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
+SECRET: Final = ctrl.GVK("v1", "Secret")
 SERVICE: Final = ctrl.GVK("v1", "Service")
 POD: Final = ctrl.GVK("v1", "Pod")
 DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
 STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
 JOB: Final = ctrl.GVK("batch/v1", "Job")
 WORKSPACE_COMPONENT: Final = "kaito-workspace-controller"
+SkuLookup = Callable[[str], Awaitable[GpuConfig | None]]
+"""Resolves an instance type the SKU catalog lacks (the provisioners' `gpu_config`)."""
 _OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
 
 
@@ -127,6 +153,8 @@ class WorkspaceControllerOptions:
     # the provisioner new Machines are pinned to, so a later change of the operator's default never strands
     # a node with a provisioner that did not make it (None: leave it to the Machine controller's default)
     provisioner: ProvisionerName | None = None
+    # where Hugging Face model ids are read from (None: HF_ENDPOINT, else https://huggingface.co)
+    model_hub_url: str | None = None
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -139,16 +167,6 @@ class WorkspaceControllerOptions:
                 f"WorkspaceControllerOptions.max_concurrent_reconciles is {self.max_concurrent_reconciles}; "
                 "give 1 or more"
             )
-
-
-@dataclass
-class WorkspaceStores:
-    """The informer caches the reconciler reads: Workspaces, Machines, Nodes, and owned kinds by kind."""
-
-    workspaces: ctrl.Store
-    machines: ctrl.Store
-    nodes: ctrl.Store
-    owned: dict[str, ctrl.Store] = field(default_factory=dict)  # by kind
 
 
 def workspaces_for_machine(machine: Mapping[str, Any]) -> list[ctrl.Request]:
@@ -221,16 +239,16 @@ class WorkspaceReconciler:
 
     def __init__(
         self,
-        client: ctrl.Client,
-        stores: WorkspaceStores,
+        client: ctrl.CachedClient,
         recorder: ctrl.EventRecorder,
         *,
         clock: ctrl.Clock,
         metrics: WorkspaceMetrics,
         options: WorkspaceControllerOptions | None = None,
+        sku_lookup: SkuLookup | None = None,
     ) -> None:
         self.client = client
-        self.stores = stores
+        self.sku_lookup = sku_lookup
         self.recorder = recorder
         self.clock = clock
         self.metrics = metrics
@@ -238,27 +256,22 @@ class WorkspaceReconciler:
         self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
+        self.model_hub = ModelHub(self.options.model_hub_url)
 
     # ---- entry ----------------------------------------------------------------------------------------
 
-    async def reconcile(self, request: ctrl.Request) -> ctrl.Result:
-        raw = self.stores.workspaces.get_object(request.name, request.namespace or None)
-        if raw is None:
+    async def reconcile(self, request: ctrl.Request, workspace: Workspace | None) -> ctrl.Result:
+        if workspace is None:
             self.states.pop(str(request), None)
             self.metrics.count_states(self.states.values())
-            return ctrl.Result()
-        try:
-            workspace = parse_object(Workspace, ctrl.thaw(raw))
-        except InvalidObjectError as error:
-            await self._write_unparsable(raw, error)
             return ctrl.Result()
         self.states[str(request)] = workspace.status.state if workspace.status else None
         try:
             if workspace.metadata.deletion_timestamp is not None:
-                return await self._finalize(workspace, raw)
+                return await self._finalize(workspace)
             if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
                 await self._set_finalizers(
-                    raw, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
+                    workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
                 )
             return await self._reconcile(workspace)
         finally:
@@ -273,12 +286,19 @@ class WorkspaceReconciler:
             await self._write_status(workspace, observed)
             return ctrl.Result()
         byo_nodes = (
-            select_byo_nodes(workspace, self.stores.nodes.list())
+            select_byo_nodes(workspace, (await self.client.list(NODE)).items)
             if workspace.resource.is_bring_your_own
             else []
         )
         try:
-            plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=self._config_text(workspace))
+            config_text = await self._config_text(workspace)
+            plan = resolve_plan(
+                workspace,
+                byo_nodes=byo_nodes,
+                config_text=config_text,
+                hub_preset=await self._hub_preset(workspace),
+                instance_gpu=await self._unlisted_instance_type(workspace),
+            )
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
             await self._write_status(workspace, Observed(generation, tuning=tuning, plan_failure=failure))
@@ -292,8 +312,11 @@ class WorkspaceReconciler:
         if old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation:
             await self.recorder.normal(_involved(workspace), "Planned", plan.describe())
         observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
+        machine_plan: MachinePlan | None = None
         if workspace.resource.instance_type:
-            observed, machines, retry_in = await self._ensure_machines(workspace, plan, observed)
+            machines = await self._machines_of(workspace)
+            machine_plan = await self._plan_machines(workspace, plan, machines)
+            observed, retry_in = await self._ensure_machines(workspace, plan, machine_plan, observed)
         else:
             machines, retry_in = [], None
             ready = [node.name for node in byo_nodes][: plan.target_nodes]
@@ -311,8 +334,8 @@ class WorkspaceReconciler:
         except WorkloadProblem as problem:
             observed = _replace(observed, workload_failure=Failure(problem.reason, problem.message))
         settled = resources_ready and (observed.workload_ready or observed.job_state is not None)
-        if workspace.resource.instance_type and settled:
-            await self._delete_stale_machines(workspace, plan, machines)
+        if machine_plan is not None:
+            await self._retire_machines(workspace, machine_plan.retire(settled))
         status = await self._write_status(workspace, observed)
         self._observe_phases(workspace, status, machines, plan)
         if retry_in is not None:  # a failed Machine will be replaced: come back then
@@ -323,39 +346,43 @@ class WorkspaceReconciler:
 
     # ---- nodes ----------------------------------------------------------------------------------------
 
-    def _machines_of(self, workspace: Workspace) -> list[Machine]:
+    async def _machines_of(self, workspace: Workspace) -> list[Machine]:
         found = []
-        for raw in self.stores.machines.by_index(
-            ctrl.BY_LABEL, f"{LABEL_WORKSPACE}={workspace.metadata.name}"
-        ):
-            labels = (raw.get("metadata") or {}).get("labels") or {}
-            if labels.get(LABEL_WORKSPACE_NAMESPACE) != workspace.metadata.namespace:
-                continue
+        selector = {
+            LABEL_WORKSPACE: workspace.metadata.name or "",
+            LABEL_WORKSPACE_NAMESPACE: workspace.metadata.namespace or "",
+        }
+        for raw in (await self.client.list(MACHINE, label_selector=selector)).items:
             try:
                 found.append(Machine.model_validate(ctrl.thaw(raw)))
             except ValidationError as error:
                 log.warning("ignoring Machine %s that does not parse: %s", raw["metadata"].get("name"), error)
         return found
 
+    async def _plan_machines(
+        self, workspace: Workspace, plan: WorkspacePlan, machines: list[Machine]
+    ) -> MachinePlan:
+        """The Machine plan of this reconcile: computed once, used to converge and later to retire."""
+        nodes = (await self.client.list(NODE)).items
+        return plan_machines(
+            MachineInputs(
+                workspace,
+                instance_type=workspace.resource.instance_type or "",
+                target=plan.target_nodes,
+                disk_gib=plan.preset.disk_gib if plan.preset is not None else None,
+                existing=machines,
+                nodes_ready={str(n["metadata"]["name"]): node_is_ready(n) for n in nodes},
+                now=self.clock.now(),
+                retry_failed_after=self.options.machine_retry_interval,
+                provisioner=self.options.provisioner,
+            )
+        )
+
     async def _ensure_machines(
-        self, workspace: Workspace, plan: WorkspacePlan, observed: Observed
-    ) -> tuple[Observed, list[Machine], float | None]:
+        self, workspace: Workspace, plan: WorkspacePlan, decision: MachinePlan, observed: Observed
+    ) -> tuple[Observed, float | None]:
         """Create missing Machines, replace failed ones when due; returns the retry delay, if any."""
         instance_type = workspace.resource.instance_type or ""
-        machines = self._machines_of(workspace)
-        nodes_ready = {str(n["metadata"]["name"]): node_is_ready(n) for n in self.stores.nodes.list()}
-        decision = plan_machines(
-            workspace,
-            instance_type=instance_type,
-            target=plan.target_nodes,
-            disk_gib=plan.preset.disk_gib if plan.preset is not None else None,
-            existing=machines,
-            nodes_ready=nodes_ready,
-            workload_settled=False,
-            now=self.clock.now(),
-            retry_failed_after=self.options.machine_retry_interval,
-            provisioner=self.options.provisioner,
-        )
         for name in decision.delete:  # only failed Machines whose retry is due (nothing is settled yet)
             with contextlib.suppress(ctrl.NotFound):
                 await self.client.delete(MACHINE, name)
@@ -387,22 +414,10 @@ class WorkspaceReconciler:
             nodes_message=decision.progress(plan.target_nodes),
             node_failure=failure,
         )
-        return observed, machines, min(retries) if retries else None
+        return observed, min(retries) if retries else None
 
-    async def _delete_stale_machines(
-        self, workspace: Workspace, plan: WorkspacePlan, machines: list[Machine]
-    ) -> None:
-        nodes_ready = {str(n["metadata"]["name"]): node_is_ready(n) for n in self.stores.nodes.list()}
-        decision = plan_machines(
-            workspace,
-            instance_type=workspace.resource.instance_type or "",
-            target=plan.target_nodes,
-            disk_gib=None,
-            existing=machines,
-            nodes_ready=nodes_ready,
-            workload_settled=True,
-        )
-        for name in decision.delete:
+    async def _retire_machines(self, workspace: Workspace, stale: list[str]) -> None:
+        for name in stale:
             with contextlib.suppress(ctrl.NotFound):
                 await self.client.delete(MACHINE, name)
                 await self.recorder.normal(
@@ -411,13 +426,88 @@ class WorkspaceReconciler:
 
     # ---- workload -------------------------------------------------------------------------------------
 
-    def _config_text(self, workspace: Workspace) -> str | None:
+    async def _hub_preset(self, workspace: Workspace) -> Preset | None:
+        """The preset of a Hugging Face model id outside the catalog, read from the hub; None otherwise."""
+        inference = workspace.inference
+        if inference is None or inference.preset is None or workspace.tuning is not None:
+            return None
+        name = inference.preset.name
+        if name in self.known_presets or not is_hugging_face_id(name):
+            return None
+        try:
+            return get_preset(name)  # a catalog preset named by its Hugging Face repo
+        except UnknownPresetError:
+            pass
+        options = inference.preset.preset_options
+        secret = options.model_access_secret if options is not None else None
+        token = await self._hub_token(secret, workspace.metadata.namespace) if secret else None
+        try:
+            return await self.model_hub.preset(name, token)
+        except ModelHubError as error:
+            raise PlanProblem(
+                "ModelMetadataUnavailable", f"inference.preset.name: {error}", permanent=error.permanent
+            ) from None
+
+    async def _unlisted_instance_type(self, workspace: Workspace) -> GpuConfig | None:
+        """An instance type the catalog lacks, resolved by the provisioners (ARM's resource SKUs)."""
+        instance_type = workspace.resource.instance_type
+        if not instance_type or self.sku_lookup is None:
+            return None
+        try:
+            get_gpu_config(instance_type)
+            return None
+        except UnknownSkuError as unknown:
+            if not is_unlisted_n_series(instance_type):
+                return None  # resolve_plan refuses it with the catalog's "did you mean"
+            try:
+                found = await self.sku_lookup(instance_type)
+            except UnknownSkuError as error:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {error}") from None
+            except ProvisionerError as error:
+                raise PlanProblem(
+                    "InstanceTypeLookupFailed",
+                    f"resource.instanceType: cannot read {instance_type!r} from the cloud's resource SKUs "
+                    f"({error}); kaito retries.",
+                    permanent=False,
+                ) from None
+            if found is None:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {unknown}") from None
+            return found
+
+    async def _hub_token(self, secret: str, namespace: str | None) -> str:
+        """HF_TOKEN of the Workspace's model-access Secret (read, never logged)."""
+        where = "inference.preset.presetOptions.modelAccessSecret"
+        try:
+            body = await self.client.get(SECRET, secret, namespace)
+        except ctrl.NotFound:
+            raise PlanProblem(
+                "ModelAccessSecretNotFound",
+                f"{where}: Secret {secret!r} does not exist in namespace {namespace!r}; create it with "
+                f"the key {HF_TOKEN_KEY} holding a Hugging Face token.",
+                permanent=False,
+            ) from None
+        encoded = (body.get("data") or {}).get(HF_TOKEN_KEY)
+        token = base64.b64decode(encoded).decode("utf-8", "replace").strip() if encoded else ""
+        if not token:
+            raise PlanProblem(
+                "ModelAccessSecretInvalid",
+                f"{where}: Secret {secret!r} has no {HF_TOKEN_KEY} key; put a Hugging Face token under it.",
+                permanent=False,
+            )
+        return token
+
+    async def _cached(self, kind: ctrl.GVK, name: str, namespace: str | None) -> Any | None:
+        """The object from the cache (these kinds are watched), or None."""
+        try:
+            return await self.client.get(kind, name, namespace)
+        except ctrl.NotFound:
+            return None
+
+    async def _config_text(self, workspace: Workspace) -> str | None:
         inference = workspace.inference
         if inference is None or inference.config is None:
             return None
-        configmap = self.stores.owned[CONFIGMAP.kind].get_object(
-            inference.config, workspace.metadata.namespace
-        )
+        configmap = await self._cached(CONFIGMAP, inference.config, workspace.metadata.namespace)
         if configmap is None:
             raise PlanProblem(
                 "ConfigMapNotFound",
@@ -432,7 +522,7 @@ class WorkspaceReconciler:
         applied = []
         for obj in objects:
             meta = obj["metadata"]
-            cached = self.stores.owned[obj["kind"]].get_object(meta["name"], meta["namespace"])
+            cached = await self._cached(_OWNED_BY_KIND[obj["kind"]], meta["name"], meta["namespace"])
             cached_hash = ((cached or {}).get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
             if cached_hash == meta["annotations"][APPLIED_HASH]:
                 continue
@@ -448,7 +538,9 @@ class WorkspaceReconciler:
         """Delete objects this Workspace owns that the current rendering no longer has."""
         wanted = {(obj["kind"], obj["metadata"]["name"]) for obj in keep}
         for kind in _OWNED_KINDS:
-            for obj in self.stores.owned[kind.kind].by_index(ctrl.BY_OWNER_UID, workspace.metadata.uid or ""):
+            for obj in (await self.client.list(kind, workspace.metadata.namespace)).items:
+                if not _owned_by(obj, workspace.metadata.uid):
+                    continue
                 name = obj["metadata"]["name"]
                 if (kind.kind, name) in wanted or obj["metadata"].get("deletionTimestamp"):
                     continue
@@ -464,9 +556,9 @@ class WorkspaceReconciler:
         self, workspace: Workspace, plan: WorkspacePlan, observed: Observed, resources_ready: bool
     ) -> Observed:
         name, namespace = workspace.metadata.name or "", workspace.metadata.namespace
-        existing = self.stores.owned[DEPLOYMENT.kind].get_object(name, namespace) or self.stores.owned[
-            STATEFULSET.kind
-        ].get_object(name, namespace)
+        existing = await self._cached(DEPLOYMENT, name, namespace) or await self._cached(
+            STATEFULSET, name, namespace
+        )
         if not resources_ready:
             if existing is None:
                 return observed
@@ -481,7 +573,7 @@ class WorkspaceReconciler:
         objects = inference_objects(workspace, plan, list(observed.ready_nodes[: plan.target_nodes]))
         await self._apply_changed(workspace, objects)
         workload = objects[-1]
-        cached = self.stores.owned[workload["kind"]].get_object(name, namespace)
+        cached = await self._cached(_OWNED_BY_KIND[workload["kind"]], name, namespace)
         readiness = workload_readiness(cached, workload["metadata"]["annotations"][APPLIED_HASH])
         if readiness.ready:
             await self._prune(workspace, objects)
@@ -493,7 +585,7 @@ class WorkspaceReconciler:
         self, workspace: Workspace, plan: WorkspacePlan, observed: Observed, resources_ready: bool
     ) -> Observed:
         name, namespace = job_name(workspace), workspace.metadata.namespace
-        cached = self.stores.owned[JOB.kind].get_object(name, namespace)
+        cached = await self._cached(JOB, name, namespace)
         if not resources_ready and cached is None:
             return observed
         desired_hash = None
@@ -583,6 +675,12 @@ class WorkspaceReconciler:
             await self.recorder.event(involved, event.type, event.reason, event.message)
         return new
 
+    async def report_unparsable(self, raw: Mapping[str, Any], error: ValidationError) -> None:
+        """A stored Workspace that does not parse: WorkspaceSucceeded=False naming the fields, an Event."""
+        name = (raw.get("metadata") or {}).get("name")
+        invalid = InvalidObjectError("Workspace", name, field_errors_from_pydantic(Workspace, error))
+        await self._write_unparsable(raw, invalid)
+
     async def _write_unparsable(self, raw: Mapping[str, Any], error: InvalidObjectError) -> None:
         meta = raw.get("metadata") or {}
         status = raw.get("status") or {}
@@ -644,24 +742,24 @@ class WorkspaceReconciler:
 
     # ---- finalizer ------------------------------------------------------------------------------------
 
-    async def _set_finalizers(self, raw: Mapping[str, Any], finalizers: list[str]) -> None:
-        meta = raw["metadata"]
+    async def _set_finalizers(self, workspace: Workspace, finalizers: list[str]) -> None:
+        meta = workspace.metadata
         await self.client.patch(
             WORKSPACE,
-            meta["name"],
+            meta.name or "",
             [
-                {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+                {"op": "test", "path": "/metadata/resourceVersion", "value": meta.resource_version},
                 {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
             ],
-            namespace=meta.get("namespace"),
+            namespace=meta.namespace,
             patch_type=ctrl.PatchType.JSON,
         )
 
-    async def _finalize(self, workspace: Workspace, raw: Mapping[str, Any]) -> ctrl.Result:
+    async def _finalize(self, workspace: Workspace) -> ctrl.Result:
         finalizers = list(workspace.metadata.finalizers or [])
         if FINALIZER_WORKSPACE_CLEANUP not in finalizers:
             return ctrl.Result()
-        machines = self._machines_of(workspace)
+        machines = await self._machines_of(workspace)
         for machine in machines:
             if machine.metadata.deletion_timestamp is None:
                 with contextlib.suppress(ctrl.NotFound):
@@ -681,9 +779,17 @@ class WorkspaceReconciler:
                 ),
             )
             return ctrl.Result(requeue_after=self.options.deletion_poll)
-        await self._set_finalizers(raw, [f for f in finalizers if f != FINALIZER_WORKSPACE_CLEANUP])
+        await self._set_finalizers(workspace, [f for f in finalizers if f != FINALIZER_WORKSPACE_CLEANUP])
         self.metrics.forget(workspace.metadata.uid or "")
         return ctrl.Result()
+
+
+_OWNED_BY_KIND: Final = {kind.kind: kind for kind in _OWNED_KINDS}
+
+
+def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return bool(uid) and any(ref.get("uid") == uid for ref in refs)
 
 
 def _replace(observed: Observed, **changes: Any) -> Observed:
@@ -712,36 +818,40 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def add_workspace_controller(
-    manager: ctrl.Manager, options: WorkspaceControllerOptions | None = None, *, name: str = "workspace"
+    manager: ctrl.Manager,
+    options: WorkspaceControllerOptions | None = None,
+    *,
+    name: str = "workspace",
+    sku_lookup: SkuLookup | None = None,
 ) -> WorkspaceReconciler:
     """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
     options = options or WorkspaceControllerOptions()
-    informers = manager.informers
-    stores = WorkspaceStores(
-        workspaces=informers.informer_for(WORKSPACE).store,
-        machines=informers.informer_for(MACHINE).store,
-        nodes=informers.informer_for(NODE).store,
-        owned={kind.kind: informers.informer_for(kind).store for kind in _OWNED_KINDS},
-    )
     reconciler = WorkspaceReconciler(
-        manager.client,
-        stores,
+        manager.cached_client,
         manager.event_recorder(WORKSPACE_COMPONENT),
         clock=manager.clock,
         metrics=workspace_metrics(manager.registry),
         options=options,
+        sku_lookup=sku_lookup,
     )
+    workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
+    for kind in (MACHINE, NODE, *_OWNED_KINDS):
+        manager.cached_client.cache(kind)
     (
         ctrl.ControllerBuilder(manager)
         .named(name)
-        .for_(WORKSPACE, ctrl.Or(ctrl.GenerationChanged(), ctrl.Funcs(update=_deletion_changed)))
+        .for_(
+            Workspace,
+            ctrl.Or(ctrl.GenerationChanged(), ctrl.Funcs(update=_deletion_changed)),
+            on_parse_error=reconciler.report_unparsable,
+        )
         .owns(DEPLOYMENT)
         .owns(STATEFULSET)
         .owns(JOB)
         .owns(SERVICE)
         .watches(MACHINE, workspaces_for_machine)
-        .watches(CONFIGMAP, workspaces_for_configmap(stores.workspaces))
-        .watches(NODE, workspaces_for_node(stores.workspaces), ctrl.Funcs(update=_node_changed))
+        .watches(CONFIGMAP, workspaces_for_configmap(workspaces))
+        .watches(NODE, workspaces_for_node(workspaces), ctrl.Funcs(update=_node_changed))
         .with_options(max_concurrent_reconciles=options.max_concurrent_reconciles)
         .complete(reconciler)
     )

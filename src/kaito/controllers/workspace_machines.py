@@ -8,12 +8,13 @@ come up next to the old ones. Machines are cluster-scoped, so they carry no owne
 owner is invalid there): the labels `kaito.sh/workspace` and `kaito.sh/workspacenamespace` and
 `spec.workspaceRef` tie them to their Workspace.
 
-`plan_machines` sorts what exists into: current (the names wanted now), stale (any other Machine of the
-Workspace: an old instance type or an index beyond the node count) and missing (wanted, absent). Stale
-Machines are deleted only once the current ones are Ready and the workload has rolled onto them
-(`workload_settled`): new before old, so serving never stops for a spec change. A Machine that failed for
-good (quota, capacity) is reported, and replaced only after `retry_failed_after` seconds: deleted, then
-created afresh under the same name by a later reconcile.
+`plan_machines(MachineInputs(...))` sorts what exists into: current (the names wanted now), stale (any
+other Machine of the Workspace: an old instance type or an index beyond the node count) and missing
+(wanted, absent). It runs once per reconcile; the plan it returns says what to create and replace now,
+and `MachinePlan.retire(workload_settled)` which stale Machines may go once the current ones are Ready
+and the workload has rolled onto them: new before old, so serving never stops for a spec change. A
+Machine that failed for good (quota, capacity) is reported, and replaced only after `retry_failed_after`
+seconds: deleted, then created afresh under the same name by a later reconcile.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from kaito.api import (
+    ANNOTATION_NODE_IMAGE_FAMILY,
     GPU_TAINT_EFFECT,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
@@ -43,6 +46,7 @@ from kaito.api import (
 
 __all__ = [
     "MachineFailure",
+    "MachineInputs",
     "MachinePlan",
     "desired_machine",
     "launched_count",
@@ -50,6 +54,16 @@ __all__ = [
     "machine_name",
     "plan_machines",
 ]
+
+
+def _image_family(workspace: Workspace) -> Literal["ubuntu", "azurelinux"] | None:
+    """KAITO's kaito.sh/node-image-family annotation, normalized (validate() refused other values)."""
+    value = (workspace.metadata.annotations or {}).get(ANNOTATION_NODE_IMAGE_FAMILY, "").strip().lower()
+    if value == "ubuntu":
+        return "ubuntu"
+    if value == "azurelinux":
+        return "azurelinux"
+    return None
 
 
 def machine_name(workspace: Workspace, instance_type: str, index: int) -> str:
@@ -86,6 +100,7 @@ def desired_machine(
             node_labels=node_labels,
             taints=[Taint(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)],
             os_disk_size_gb=disk_gib,
+            image_family=_image_family(workspace),
             workspace_ref=WorkspaceReference(
                 namespace=workspace.metadata.namespace or "default",
                 name=workspace.metadata.name or "",
@@ -107,14 +122,42 @@ class MachineFailure:
 
 
 @dataclass(frozen=True)
+class MachineInputs:
+    """What `plan_machines` decides from: what the Workspace wants, and what exists now.
+
+    `nodes_ready` maps node names to whether the Node is Ready. With `retry_failed_after` seconds and
+    `now`, a Machine failed for good is replaced that long after it failed.
+    """
+
+    workspace: Workspace
+    instance_type: str
+    target: int
+    existing: Sequence[Machine] = ()
+    nodes_ready: Mapping[str, bool] = field(default_factory=dict)
+    disk_gib: int | None = None
+    now: datetime | None = None
+    retry_failed_after: float | None = None
+    provisioner: ProvisionerName | None = None
+
+
+@dataclass(frozen=True)
 class MachinePlan:
     """What to do with the Workspace's Machines now, and what they show."""
 
+    target: int = 0
     create: list[Machine] = field(default_factory=list)
-    delete: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)  # failed Machines whose replacement is due
     ready_nodes: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     failures: list[MachineFailure] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # other Machines of the Workspace, not being deleted
+
+    def retire(self, workload_settled: bool) -> list[str]:
+        """The stale Machines to delete: only once every current one is ready and the workload has moved
+        onto them (`workload_settled`), so serving never stops."""
+        if self.stale and workload_settled and len(self.ready_nodes) == self.target:
+            return list(self.stale)
+        return []
 
     def progress(self, target: int) -> str:
         """`2 of 3 nodes ready (waiting for ws1234abcd: Launched)`."""
@@ -149,33 +192,22 @@ def _ready_node(machine: Machine, nodes_ready: Mapping[str, bool]) -> str | None
     return status.node_name if nodes_ready.get(status.node_name, False) else None
 
 
-def plan_machines(
-    workspace: Workspace,
-    *,
-    instance_type: str,
-    target: int,
-    disk_gib: int | None,
-    existing: Sequence[Machine],
-    nodes_ready: Mapping[str, bool],
-    workload_settled: bool,
-    now: datetime | None = None,
-    retry_failed_after: float | None = None,
-    provisioner: ProvisionerName | None = None,
-) -> MachinePlan:
-    """Create what is missing, report readiness, and free stale Machines once the workload has moved.
+def plan_machines(inputs: MachineInputs) -> MachinePlan:
+    """Create what is missing, replace failed Machines when due, report readiness, and name the stale ones.
 
-    `nodes_ready` maps node names to whether the Node is Ready; `workload_settled` is True when the
-    workload runs, ready, on exactly the current Machines' nodes. A failed Machine is kept (its message is
-    the evidence) and, with `retry_failed_after` seconds and `now`, deleted that long after it failed, so
-    the next reconcile creates it afresh (quota raised, capacity back).
+    A failed Machine is kept (its message is the evidence) and deleted `retry_failed_after` seconds after
+    it failed, so the next reconcile creates it afresh (quota raised, capacity back).
     """
+    workspace, instance_type, target = inputs.workspace, inputs.instance_type, inputs.target
     wanted = [machine_name(workspace, instance_type, index) for index in range(target)]
-    by_name = {m.metadata.name: m for m in existing}
-    plan = MachinePlan()
+    by_name = {m.metadata.name: m for m in inputs.existing}
+    plan = MachinePlan(target=target)
     for index, name in enumerate(wanted):
         machine = by_name.get(name)
         if machine is None:
-            plan.create.append(desired_machine(workspace, instance_type, index, disk_gib, provisioner))
+            plan.create.append(
+                desired_machine(workspace, instance_type, index, inputs.disk_gib, inputs.provisioner)
+            )
             plan.pending.append(f"{name}: Requested")
             continue
         if machine.metadata.deletion_timestamp is not None:
@@ -183,9 +215,9 @@ def plan_machines(
             continue
         if machine.status is not None and machine.status.failed:
             retry_in = None
-            if retry_failed_after is not None and now is not None:
-                elapsed = (now - _failed_since(machine)).total_seconds()
-                retry_in = max(0.0, retry_failed_after - elapsed)
+            if inputs.retry_failed_after is not None and inputs.now is not None:
+                elapsed = (inputs.now - _failed_since(machine)).total_seconds()
+                retry_in = max(0.0, inputs.retry_failed_after - elapsed)
                 if retry_in == 0:
                     plan.delete.append(name)
             plan.failures.append(
@@ -197,18 +229,19 @@ def plan_machines(
                 )
             )
             continue
-        node = _ready_node(machine, nodes_ready)
+        node = _ready_node(machine, inputs.nodes_ready)
         if node is None:
             plan.pending.append(f"{name}: {_stage(machine)}")
         else:
             plan.ready_nodes.append(node)
     wanted_set = set(wanted)
-    stale = [
-        m for m in existing if m.metadata.name not in wanted_set and m.metadata.deletion_timestamp is None
-    ]
-    all_ready = len(plan.ready_nodes) == target
-    if stale and all_ready and workload_settled:
-        plan.delete.extend(sorted(m.metadata.name or "" for m in stale))
+    plan.stale.extend(
+        sorted(
+            m.metadata.name or ""
+            for m in inputs.existing
+            if m.metadata.name not in wanted_set and m.metadata.deletion_timestamp is None
+        )
+    )
     return plan
 
 

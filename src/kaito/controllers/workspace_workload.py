@@ -22,16 +22,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kaito.api import API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
+from kaito.api import (
+    ANNOTATION_ENABLE_LB,
+    ANNOTATION_RUNTIME,
+    API_VERSION,
+    KIND_WORKSPACE,
+    Workspace,
+    controller_reference,
+)
 from kaito.controllers.workspace_plan import CONFIG_KEY, WorkspacePlan
 from kaito.runtimes import (
     GPU_TOLERATIONS,
     MODEL_PORT,
     Adapter,
+    RuntimeName,
     RuntimesError,
     UnsupportedRequestError,
     WorkloadRequest,
     build_workload,
+    gpu_resource,
     node_affinity,
     render_deployment,
     render_service,
@@ -47,6 +56,7 @@ __all__ = [
     "default_config_name",
     "inference_objects",
     "owned",
+    "requested_runtime",
     "workload_readiness",
     "workload_request",
 ]
@@ -108,12 +118,34 @@ def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
     return tuple(adapters)
 
 
+_RUNTIMES: tuple[RuntimeName, ...] = ("vllm", "transformers")
+
+
+def requested_runtime(workspace: Workspace) -> RuntimeName | None:
+    """The runtime the `kaito.sh/runtime` annotation asks for (None: the preset's own)."""
+    value = (workspace.metadata.annotations or {}).get(ANNOTATION_RUNTIME)
+    if value is None or value == "":
+        return None
+    for name in _RUNTIMES:
+        if value == name:
+            return name
+    raise WorkloadProblem(
+        "InvalidRuntime",
+        f"metadata.annotations[{ANNOTATION_RUNTIME}] is {value!r}; use one of {', '.join(_RUNTIMES)} "
+        "(or remove it to serve with the preset's runtime).",
+    )
+
+
 def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]) -> WorkloadRequest:
     """What the runtime needs to know about the Workspace (runtimes never read kaito.api types)."""
     preset = workspace.inference.preset if workspace.inference else None
     options = preset.preset_options if preset else None
+    config = workspace.inference.config if workspace.inference else None
+    partition = workspace.resource.partition
     try:
         return WorkloadRequest(
+            runtime=requested_runtime(workspace),
+            config_map=config or default_config_name(workspace),
             workspace=workspace.metadata.name or "",
             namespace=workspace.metadata.namespace or "default",
             node_names=tuple(sorted(nodes)),
@@ -123,6 +155,14 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
             image=options.image if options else None,
             image_pull_secrets=tuple(options.image_pull_secrets or ()) if options else (),
             model_access_secret=options.model_access_secret if options else None,
+            service_type=(
+                "LoadBalancer"
+                if (workspace.metadata.annotations or {}).get(ANNOTATION_ENABLE_LB) == "True"
+                else "ClusterIP"
+            ),
+            gpu_resource=gpu_resource(
+                partition.mode if partition else None, partition.profile if partition else None
+            ),
         )
     except ValueError as error:
         raise WorkloadProblem("InvalidWorkload", str(error)) from None

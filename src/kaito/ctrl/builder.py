@@ -2,6 +2,7 @@
 
     ControllerBuilder(manager)
         .for_(("apps/v1", "Deployment"))                 # the primary kind: enqueue the object itself
+                                                         # (a pydantic model class: typed primaries)
         .owns(("v1", "Pod"))                             # enqueue the controller owner of these
         .watches(("v1", "ConfigMap"), map_fn)            # enqueue what map_fn(obj) returns
         .with_predicates(GenerationChanged())            # applied to every watch
@@ -10,6 +11,11 @@
 
 Mistakes fail in `complete()` with a sentence saying what to add, before anything runs:
 "owns() needs for_()", a second for_(), a controller with nothing to watch, a duplicate name.
+
+`for_(Model)` with a pydantic model class makes the controller typed: `complete()` then takes a
+`TypedReconciler` (`reconcile(request, obj: Model | None)`), fed by `TypedPrimary` from the cache
+(see `kaito.ctrl.typed_reconciler`); `on_parse_error` replaces the default report of an object that
+does not parse.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
+
+from pydantic import BaseModel
 
 from kaito.ctrl.client import KindRef, gvk_of
 from kaito.ctrl.controller import Controller
@@ -30,6 +38,7 @@ from kaito.ctrl.manager import Manager
 from kaito.ctrl.predicates import Predicate
 from kaito.ctrl.ratelimiter import RateLimiter
 from kaito.ctrl.reconcile import Reconciler, Request
+from kaito.ctrl.typed_reconciler import ParseErrorHandler, TypedPrimary, TypedReconciler
 
 __all__ = ["BuilderError", "ControllerBuilder"]
 
@@ -67,15 +76,23 @@ class ControllerBuilder:
         self._watches: list[_Watch] = []
         self._predicates: list[Predicate] = []
         self._options = _Options()
+        self._on_parse_error: ParseErrorHandler | None = None
 
     def named(self, name: str) -> ControllerBuilder:
         """The controller's name (metrics label, log field); default: the for_() kind, lowercased."""
         self._name = name
         return self
 
-    def for_(self, kind: KindRef, *predicates: Predicate, namespace: str | None = None) -> ControllerBuilder:
-        """The primary kind: each of its objects is reconciled."""
+    def for_(
+        self,
+        kind: KindRef,
+        *predicates: Predicate,
+        namespace: str | None = None,
+        on_parse_error: ParseErrorHandler | None = None,
+    ) -> ControllerBuilder:
+        """The primary kind: each of its objects is reconciled (typed when `kind` is a model class)."""
         self._for_calls += 1
+        self._on_parse_error = on_parse_error
         self._for = _Watch(kind, EnqueueRequestForObject(), predicates, namespace)
         return self
 
@@ -145,13 +162,23 @@ class ControllerBuilder:
             )
         return name
 
-    def complete(self, reconciler: Reconciler) -> Controller:
+    def complete(self, reconciler: Reconciler | TypedReconciler[Any]) -> Controller:
         """Build the controller, register its watches on shared informers, and add it to the manager."""
         name = self._validate()
         manager = self._manager
+        primary = self._for
+        if primary is not None and isinstance(primary.kind, type) and issubclass(primary.kind, BaseModel):
+            store = manager.informers.informer_for(primary.kind, namespace=primary.namespace).store
+            reconciler = TypedPrimary(
+                primary.kind,
+                cast("TypedReconciler[Any]", reconciler),
+                store,
+                recorder=manager.event_recorder(name),
+                on_parse_error=self._on_parse_error,
+            )
         controller = Controller(
             name,
-            reconciler,
+            cast(Reconciler, reconciler),
             max_concurrent_reconciles=self._options.max_concurrent_reconciles,
             rate_limiter=self._options.rate_limiter,
             clock=manager.clock,

@@ -19,15 +19,9 @@ import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 from pydantic import BaseModel
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.errors import (
@@ -39,16 +33,17 @@ from kaito.ctrl.errors import (
 )
 from kaito.ctrl.transport import HttpRequest, HttpResponse, KubeTransport, Transport
 
+if TYPE_CHECKING:  # tenacity loads with the first request
+    from tenacity import RetryCallState
+
 __all__ = [
     "GVK",
-    "ApiResource",
     "Client",
     "KindRef",
     "ObjectList",
     "PatchType",
     "RetryPolicy",
     "WatchEvent",
-    "WatchStream",
     "gvk_of",
     "object_key",
     "to_dict",
@@ -264,6 +259,8 @@ class Client:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send with retries on transient failures; a non-2xx answer raises the matching ApiError."""
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=self.retry.wait,

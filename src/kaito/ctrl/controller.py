@@ -22,9 +22,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
-
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING, Any
 
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.errors import CtrlError, TerminalError
@@ -36,7 +34,10 @@ from kaito.ctrl.ratelimiter import RateLimiter
 from kaito.ctrl.reconcile import Reconciler, Request, Result
 from kaito.ctrl.workqueue import ShutDown, WorkQueue
 
-__all__ = ["CacheSyncTimeout", "Controller", "EventSource"]
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+__all__ = ["CacheSyncTimeout", "Controller"]
 
 log = logging.getLogger("kaito.ctrl.controller")
 

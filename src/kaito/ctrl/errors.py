@@ -48,8 +48,6 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "UnknownKind",
-    "error_from_response",
-    "is_transient",
 ]
 
 

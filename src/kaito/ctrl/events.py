@@ -22,7 +22,7 @@ from kaito.ctrl.client import GVK, Client, PatchType, to_dict
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.errors import CtrlError, NotFound
 
-__all__ = ["EVENT", "EventRecorder"]
+__all__ = ["EventRecorder"]
 
 log = logging.getLogger("kaito.ctrl.events")
 

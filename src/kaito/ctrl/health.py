@@ -11,11 +11,13 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from kaito.ctrl.metrics import default_registry
 
-from kaito.ctrl.metrics import REGISTRY
+if TYPE_CHECKING:  # aiohttp's server is imported when the probe server starts
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["Check", "ProbeServer"]
 
@@ -32,7 +34,7 @@ class ProbeServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.registry = registry or REGISTRY
+        self.registry = registry or default_registry()
         self.health_checks: dict[str, Check] = {"ping": lambda: True}
         self.ready_checks: dict[str, Check] = {}
         self._runner: web.AppRunner | None = None
@@ -42,6 +44,8 @@ class ProbeServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -77,6 +81,8 @@ class ProbeServer:
     async def _answer(self, request: web.Request, checks: dict[str, Check]) -> web.Response:
         results = await self.evaluate(checks)
         healthy = all(results.values())
+        from aiohttp import web
+
         if healthy and "verbose" not in request.query:
             return web.Response(text="ok")
         lines = [f"[{'+' if ok else '-'}]{name} {'ok' if ok else 'failed'}" for name, ok in results.items()]
@@ -90,5 +96,8 @@ class ProbeServer:
         return await self._answer(request, self.ready_checks)
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -26,7 +26,7 @@ from kaito.ctrl.client import GVK, Client
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.errors import AlreadyExists, CtrlError, LeaderElectionLost, NotFound
 
-__all__ = ["LEASE", "LeaderElectionConfig", "LeaderElector"]
+__all__ = ["LeaderElectionConfig"]
 
 log = logging.getLogger("kaito.ctrl.leader")
 

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "ObjectLogger", "configure_logging", "object_logger"]
+__all__ = ["configure_logging"]
 
 CONTEXT_FIELDS = ("controller", "key", "namespace", "reconcile_id", "kind")  # not "name": LogRecord has one
 

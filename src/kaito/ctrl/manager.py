@@ -20,6 +20,10 @@ returns 1).
 to stop and get `graceful_shutdown_timeout` seconds to finish the work in hand before being cancelled; a
 held Lease is released so a successor starts at once.
 
+`manager.client` talks to the API server directly; `manager.cached_client` (a `CachedClient`) serves
+reads of watched kinds from the shared caches and sends writes to the API server: reconcilers should use
+it (see `kaito.ctrl.cached_client` for the rules).
+
 A runnable is anything with `async run(stop: asyncio.Event)` that returns soon after `stop` is set, and a
 `need_leader_election` attribute (default True when absent).
 """
@@ -30,10 +34,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CollectorRegistry
-
+from kaito.ctrl.cached_client import CachedClient
 from kaito.ctrl.client import Client
 from kaito.ctrl.clock import Clock, SystemClock
 from kaito.ctrl.controller import CacheSyncTimeout
@@ -42,7 +45,10 @@ from kaito.ctrl.events import EventRecorder
 from kaito.ctrl.health import Check, ProbeServer
 from kaito.ctrl.informer import SharedInformerFactory
 from kaito.ctrl.leader import LeaderElectionConfig, LeaderElector
-from kaito.ctrl.metrics import REGISTRY
+from kaito.ctrl.metrics import default_registry
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["Manager", "Runnable", "run_until_stopped"]
 
@@ -75,10 +81,11 @@ class Manager:
     ) -> None:
         self.client = client
         self.clock: Clock = clock or SystemClock()
-        self.registry = registry or REGISTRY
+        self.registry = registry or default_registry()
         self.informers = SharedInformerFactory(
             client, clock=self.clock, resync_period=resync_period, namespace=namespace
         )
+        self.cached_client = CachedClient(client, self.informers)
         self.leader_election = leader_election
         self.elector = LeaderElector(client, leader_election, clock=self.clock) if leader_election else None
         self.cache_sync_timeout = cache_sync_timeout

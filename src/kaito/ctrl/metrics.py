@@ -1,6 +1,7 @@
 """Prometheus metrics with controller-runtime's names, registered once per `CollectorRegistry`.
 
-`REGISTRY` is the library-wide default registry (served by the manager's /metrics). Tests pass their own
+`default_registry()` (also `REGISTRY`) is the library-wide registry served by the manager's /metrics; it
+and prometheus-client load on first use, so importing kaito.ctrl stays light. Tests pass their own
 `CollectorRegistry()` so counters never leak between tests. `workqueue_metrics(registry)` and
 `controller_metrics(registry)` return the same metric objects for the same registry (memoised), because
 prometheus-client refuses to register a name twice.
@@ -10,23 +11,38 @@ Work-queue metrics carry the labels `controller` and `name` (both the queue's na
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["REGISTRY", "ControllerMetrics", "WorkqueueMetrics", "controller_metrics", "workqueue_metrics"]
+__all__ = [
+    "ControllerMetrics",
+    "WorkqueueMetrics",
+    "controller_metrics",
+    "default_registry",
+    "workqueue_metrics",
+]
 
-REGISTRY = CollectorRegistry(auto_describe=True)
-for _collector in (ProcessCollector, PlatformCollector, GCCollector):  # what every exporter serves
-    _collector(registry=REGISTRY)
+
+@functools.cache
+def default_registry() -> CollectorRegistry:
+    """The library-wide registry, with the process, platform and GC collectors every exporter serves."""
+    from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (ProcessCollector, PlatformCollector, GCCollector):
+        collector(registry=registry)
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":  # module attribute created on first use (PEP 562)
+        return default_registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # 10 ns .. 1 s by decades, client-go's ExponentialBuckets(1e-8, 10, 10)
 _QUEUE_BUCKETS = tuple(1e-8 * 10**i for i in range(10))
@@ -63,7 +79,9 @@ _CONTROLLER: dict[int, tuple[CollectorRegistry, ControllerMetrics]] = {}
 
 def workqueue_metrics(registry: CollectorRegistry | None = None) -> WorkqueueMetrics:
     """The work-queue metric family for `registry` (default: REGISTRY), created on first use."""
-    registry = registry or REGISTRY
+    from prometheus_client import Counter, Gauge, Histogram
+
+    registry = registry or default_registry()
     cached = _WORKQUEUE.get(id(registry))
     if cached is not None and cached[0] is registry:
         return cached[1]
@@ -110,7 +128,9 @@ def workqueue_metrics(registry: CollectorRegistry | None = None) -> WorkqueueMet
 
 def controller_metrics(registry: CollectorRegistry | None = None) -> ControllerMetrics:
     """The controller metric family for `registry` (default: REGISTRY), created on first use."""
-    registry = registry or REGISTRY
+    from prometheus_client import Counter, Gauge, Histogram
+
+    registry = registry or default_registry()
     cached = _CONTROLLER.get(id(registry))
     if cached is not None and cached[0] is registry:
         return cached[1]

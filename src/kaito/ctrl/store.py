@@ -20,16 +20,7 @@ from typing import Any
 from kaito.ctrl.client import object_key
 from kaito.ctrl.frozen import freeze
 
-__all__ = [
-    "BY_LABEL",
-    "BY_NAMESPACE",
-    "BY_OWNER_UID",
-    "IndexFunc",
-    "Store",
-    "index_by_label",
-    "index_by_namespace",
-    "index_by_owner_uid",
-]
+__all__ = ["BY_LABEL", "BY_NAMESPACE", "BY_OWNER_UID", "Store"]
 
 Obj = Mapping[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]

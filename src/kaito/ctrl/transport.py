@@ -7,8 +7,8 @@ Python; everything below it talks to a socket. Two transports exist:
   bearer tokens, client certificates and exec/oidc plugins from a kubeconfig or the in-cluster service
   account) with `_preload_content=False`, so bodies stay raw JSON bytes and are never turned into
   generated models (slow) — and so a watch can be read line by line.
-* `MockTransport(handler)` turns any function `HttpRequest -> HttpResponse` (sync or async) into a
-  server, the way httpx's MockTransport does; unit tests run the whole client against it without sockets.
+* `kaito.ctrl.testing.MockTransport(handler)` turns any function `HttpRequest -> HttpResponse` (sync or
+  async) into a server, the way httpx's MockTransport does; unit tests run the client without sockets.
 
 An `HttpResponse` always exposes `read()` for a whole body and `iter_lines()` for a streamed watch; `close()`
 releases the connection (it is how the informer's inactivity watchdog ends a dead watch).
@@ -16,29 +16,18 @@ releases the connection (it is how the informer's inactivity watchdog ends a dea
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
-
-import aiohttp
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import ApiClient, Configuration
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from kaito.ctrl.errors import ConfigError, TransportError
 
-__all__ = [
-    "HttpRequest",
-    "HttpResponse",
-    "KubeTransport",
-    "MockResponse",
-    "MockStream",
-    "MockTransport",
-    "Transport",
-    "load_configuration",
-]
+if TYPE_CHECKING:  # imported when a KubeTransport is made: kubernetes-asyncio and aiohttp cost ~0.5 s
+    import aiohttp
+    from kubernetes_asyncio.client import Configuration
+
+__all__ = ["HttpRequest", "HttpResponse", "KubeTransport", "Transport"]
 
 
 @dataclass(frozen=True)
@@ -84,99 +73,6 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-class MockResponse:
-    """An HttpResponse built in memory: `json=` a document, `body=` bytes, `stream=` watch lines."""
-
-    def __init__(
-        self,
-        status: int = 200,
-        *,
-        json: Any = None,
-        body: bytes = b"",
-        stream: AsyncIterable[bytes] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self._status = status
-        self._body = body if json is None else _dumps(json)
-        self._stream = stream
-        self._headers = dict(headers or {})
-        self.closed = False
-
-    @property
-    def status(self) -> int:
-        return self._status
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    async def read(self) -> bytes:
-        if self._stream is None:
-            return self._body
-        return b"".join([chunk async for chunk in self._stream])
-
-    async def iter_lines(self) -> AsyncIterator[bytes]:
-        if self._stream is None:
-            for line in self._body.splitlines():
-                if self.closed:
-                    return
-                yield line
-            return
-        async for chunk in self._stream:
-            if self.closed:
-                return
-            yield chunk
-
-    def close(self) -> None:
-        self.closed = True
-        if isinstance(self._stream, MockStream):
-            self._stream.end()
-
-
-class MockStream:
-    """A watch body fed by the test: `send(type, obj)` writes one event line, `end()` closes the stream."""
-
-    def __init__(self) -> None:
-        self._lines: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def send(self, event_type: str, obj: Mapping[str, Any]) -> None:
-        self._lines.put_nowait(_dumps({"type": event_type, "object": obj}))
-
-    def end(self) -> None:
-        self._lines.put_nowait(None)
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    async def __anext__(self) -> bytes:
-        line = await self._lines.get()
-        if line is None:
-            self._lines.put_nowait(None)
-            raise StopAsyncIteration
-        return line
-
-
-Handler = Callable[[HttpRequest], "HttpResponse | Awaitable[HttpResponse]"]
-
-
-class MockTransport:
-    """Routes every request to `handler`, a plain (sync or async) function; records requests for asserts."""
-
-    def __init__(self, handler: Handler) -> None:
-        self._handler = handler
-        self.requests: list[HttpRequest] = []
-
-    async def send(self, request: HttpRequest) -> HttpResponse:
-        self.requests.append(request)
-        result = self._handler(request)
-        if isinstance(result, Awaitable):
-            result = await result
-        return result
-
-    async def close(self) -> None:
-        return None
-
-
 class _AiohttpResponse:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
@@ -190,6 +86,8 @@ class _AiohttpResponse:
         return self._response.headers
 
     async def read(self) -> bytes:
+        import aiohttp
+
         try:
             return await self._response.read()
         except (aiohttp.ClientError, OSError) as exc:
@@ -198,6 +96,8 @@ class _AiohttpResponse:
             self._response.release()
 
     async def iter_lines(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
         try:
             while True:
                 line = await self._response.content.readline()
@@ -219,6 +119,8 @@ class KubeTransport:
     """Requests through kubernetes-asyncio's REST client (auth, TLS, proxies from its Configuration)."""
 
     def __init__(self, configuration: Configuration) -> None:
+        from kubernetes_asyncio.client import ApiClient
+
         self._api = ApiClient(configuration)
         self._host = str(configuration.host or "").rstrip("/")
 
@@ -227,6 +129,8 @@ class KubeTransport:
         return cls(await load_configuration(path, context=context))
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        import aiohttp
+
         headers = {"Accept": "application/json", **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
@@ -250,6 +154,9 @@ class KubeTransport:
 
 async def load_configuration(path: str | None = None, *, context: str | None = None) -> Configuration:
     """Configuration from `path` (or $KUBECONFIG, ~/.kube/config), else from the in-cluster account."""
+    from kubernetes_asyncio import config as kube_config
+    from kubernetes_asyncio.client import Configuration
+
     configuration = Configuration()
     candidate, exists = _kubeconfig_candidate(path)
     if exists:
@@ -275,7 +182,3 @@ def _kubeconfig_candidate(path: str | None) -> tuple[str, bool]:
         return path, True
     candidate = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     return candidate, os.path.exists(candidate.split(os.pathsep)[0])
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

@@ -27,13 +27,14 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Hashable
-from typing import Generic, TypeVar
-
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from kaito.ctrl.clock import Clock, SystemClock, Timer
 from kaito.ctrl.metrics import workqueue_metrics
 from kaito.ctrl.ratelimiter import RateLimiter, default_controller_rate_limiter
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["ShutDown", "WorkQueue"]
 

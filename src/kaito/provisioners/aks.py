@@ -29,12 +29,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from azure.core.credentials import AccessToken
-from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.mgmt.containerservice.aio import ContainerServiceClient
+from typing import TYPE_CHECKING, Any
 
 from kaito import ctrl
 from kaito.api import names
@@ -54,8 +49,18 @@ from kaito.provisioners.base import (
     ProvisionerError,
     ThrottledError,
 )
+from kaito.runtimes.resource_skus import gpu_config_from_resource_sku, is_unlisted_n_series
+from kaito.runtimes.skus import GpuConfig
+
+if TYPE_CHECKING:  # the Azure SDK (about 0.5 s to import) loads when an AksProvisioner is built
+    from azure.core.credentials import AccessToken
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.core.exceptions import AzureError
+    from azure.mgmt.containerservice.aio import ContainerServiceClient
 
 __all__ = ["AksConfig", "AksProvisioner", "StaticTokenCredential"]
+
+_SKUS_API_VERSION = "2021-07-01"
 
 
 @dataclass(frozen=True)
@@ -90,18 +95,25 @@ class AksConfig:
         return kwargs
 
 
-class StaticTokenCredential(AsyncTokenCredential):
-    """An async credential handing out one fixed token: for endpoints that accept any bearer (kaito.sim)."""
+class StaticTokenCredential:
+    """An async credential handing out one fixed token: for endpoints that accept any bearer (kaito.sim).
+
+    It satisfies azure-core's `AsyncTokenCredential` protocol without importing the SDK."""
 
     def __init__(self, token: str = "kaito-sim", *, lifetime_s: int = 3600) -> None:
         self._token = token
         self._lifetime_s = lifetime_s
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.credentials import AccessToken
+
         return AccessToken(self._token, int(time.time()) + self._lifetime_s)
 
     async def close(self) -> None:
         return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         return None
@@ -124,9 +136,11 @@ class AksProvisioner(Provisioner):
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self._quiet_until: float | None = None  # monotonic time before which ARM asked not to be called
         self.credential = credential
-        self.client = client or ContainerServiceClient(
-            credential, config.subscription_id, **config.client_kwargs()
-        )
+        if client is None:
+            from azure.mgmt.containerservice.aio import ContainerServiceClient
+
+            client = ContainerServiceClient(credential, config.subscription_id, **config.client_kwargs())
+        self.client = client
         self.throttled = 0
 
     @classmethod
@@ -145,9 +159,36 @@ class AksProvisioner(Provisioner):
         await self.client.close()
         await self.credential.close()
 
+    async def gpu_config(self, instance_type: str) -> GpuConfig | None:
+        """An unlisted Standard_N* size, from ARM's resource SKUs (kaito.runtimes.resource_skus)."""
+        if not is_unlisted_n_series(instance_type):
+            return None
+        from azure.core.exceptions import AzureError
+        from azure.core.rest import HttpRequest
+
+        self._respect_retry_after()
+        url = (
+            f"/subscriptions/{self.config.subscription_id}/providers/Microsoft.Compute/skus"
+            f"?api-version={_SKUS_API_VERSION}"
+        )
+        try:
+            response = await self.client.send_request(HttpRequest("GET", url))
+            response.raise_for_status()
+            body = response.json()
+        except AzureError as exc:
+            raise self._classify(exc) from None
+        for sku in body.get("value") or []:
+            if sku.get("resourceType") == "virtualMachines" and str(sku.get("name", "")).lower() == (
+                instance_type.lower()
+            ):
+                return gpu_config_from_resource_sku(sku)
+        return None
+
     # ---- the contract -------------------------------------------------------------------------------
 
     async def create(self, machine: Machine) -> ObservedState:
+        from azure.core.exceptions import AzureError
+
         self._respect_retry_after()
         existing = await self.get(machine)
         if existing.exists:
@@ -170,6 +211,8 @@ class AksProvisioner(Provisioner):
         return observe_pool(body)
 
     async def get(self, machine: Machine) -> ObservedState:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
         self._respect_retry_after()
         name = pool_name(machine.metadata.name or "")
         try:
@@ -186,6 +229,8 @@ class AksProvisioner(Provisioner):
         await self._delete_pool(pool_name(machine.metadata.name or ""))
 
     async def list(self) -> Sequence[OwnedResource]:
+        from azure.core.exceptions import AzureError
+
         self._respect_retry_after()
         owned: list[OwnedResource] = []
         try:
@@ -203,6 +248,8 @@ class AksProvisioner(Provisioner):
         await self._delete_pool(owned.name)
 
     async def _delete_pool(self, name: str) -> None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
         self._respect_retry_after()
         try:
             poller = await self.client.agent_pools.begin_delete(

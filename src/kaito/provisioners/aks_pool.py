@@ -23,15 +23,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
-
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.mgmt.containerservice.models import AgentPool, AgentPoolManagedClusterAgentPoolProfileProperties
+from typing import TYPE_CHECKING, Any, Final
 
 from kaito.api import names
 from kaito.api.machine import Machine
@@ -46,6 +38,15 @@ from kaito.provisioners.base import (
     RetryableError,
     ThrottledError,
 )
+
+if TYPE_CHECKING:  # the Azure SDK is imported when a pool is built or an Azure error read
+    from azure.core.exceptions import (
+        AzureError,
+        HttpResponseError,
+    )
+    from azure.mgmt.containerservice.models import (
+        AgentPool,
+    )
 
 __all__ = [
     "CAPACITY_CODES",
@@ -112,10 +113,19 @@ def pool_taints(machine: Machine) -> list[str]:
     return taints
 
 
+# The Workspace's node image family (kaito.sh/node-image-family) as AKS spells the pool's osSKU.
+_OS_SKUS = {"ubuntu": "Ubuntu", "azurelinux": "AzureLinux"}
+
+
 def build_agent_pool(
     machine: Machine, *, extra_tags: Mapping[str, str] | None = None, created_at: datetime | None = None
 ) -> AgentPool:
     """The AgentPool body for one Machine (see the module docstring); `created_at` becomes a tag."""
+    from azure.mgmt.containerservice.models import (
+        AgentPool,
+        AgentPoolManagedClusterAgentPoolProfileProperties,
+    )
+
     tags = {TAG_MACHINE: _name(machine), TAG_CREATED_BY: CREATED_BY_KAITO, **(extra_tags or {})}
     if created_at is not None:
         tags[TAG_CREATED_AT] = created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -129,6 +139,7 @@ def build_agent_pool(
         type_properties_type="VirtualMachineScaleSets",
         os_type="Linux",
         os_disk_size_gb=machine.spec.os_disk_size_gb,
+        os_sku=_OS_SKUS.get(machine.spec.image_family or ""),
         enable_auto_scaling=False,
         node_labels=pool_node_labels(machine),
         node_taints=pool_taints(machine),
@@ -211,6 +222,8 @@ def classify_error_code(code: str, message: str, *, status: int | None = None) -
 
 def classify_azure_error(exc: AzureError) -> ProvisionerError:
     """The typed error for an exception the azure SDK raised (Retry-After read from the response)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return RetryableError("ConnectionFailed", f"The Azure endpoint did not answer: {exc.message}")
     if not isinstance(exc, HttpResponseError):

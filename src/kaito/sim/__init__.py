@@ -7,95 +7,44 @@ operator. The usual entry point is `Cluster`:
     async with Cluster() as cluster:
         print(cluster.kubeconfig)   # point kubectl at it
 
-Layers, bottom up:
-- `store` (objects, resourceVersions, watches, admission, patches) and `gc` (owner references, namespace
-  deletion);
-- `apiserver` (REST, watch streaming, discovery, Table printing, faults), `authz` (optional RBAC),
-  `proxy` (the services/pods proxy);
-- `workloads`, the node and workload simulator: the `deployments`, `replicasets`, `statefulsets` and `jobs`
-  controllers, the `scheduler`, and the `kubelet` running pods on nodes (`processes` optionally runs
-  containers as real local processes);
-- `arm` (AKS agentPools over HTTPS, creating Nodes) and `karpenter` (a fake Karpenter turning NodeClaims
-  into Nodes);
-- `cluster` assembles them.
+Rooms, bottom up (import contracts keep them in this order):
+- `kaito.sim.server`: the API server — store (generic core, per-kind strategies, persistence hook), watches,
+  admission and CRD conversion webhooks, patches, discovery, printing, RBAC, the services/pods proxy;
+- `kaito.sim.workloads`: workload controllers, scheduler, kubelet (optionally running real processes),
+  garbage collector; and `kaito.sim.cloud`: the AKS ARM endpoint, a fake Karpenter, the VM size catalogue;
+- `cluster` assembles them; `__main__` is `kaito sim up`.
 
-This module re-exports the public face; everything else stays importable from its own module.
+This module exports what a user of the embedded cluster needs: the cluster and its options, kubeconfig
+writing, the fault knobs. Everything else is exported by its room.
 """
 
-from kaito.sim.apiserver import ApiServer
-from kaito.sim.arm import DEFAULT_SUBSCRIPTION_ID, ArmServer
-from kaito.sim.arm_faults import ArmFaults
-from kaito.sim.authz import Authorization, ServiceAccountCredentials
+from __future__ import annotations
+
+from kaito.sim.cloud.arm.faults import ArmFaults, QuotaLimit
+from kaito.sim.cloud.arm.server import DEFAULT_SUBSCRIPTION_ID
+from kaito.sim.cloud.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND
 from kaito.sim.cluster import Cluster
-from kaito.sim.errors import (
-    AlreadyExists,
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    Gone,
-    InternalError,
-    Invalid,
-    NotFound,
-    TooManyRequests,
-)
-from kaito.sim.faults import Faults
-from kaito.sim.gc import GarbageCollector
-from kaito.sim.karpenter import NODECLAIM_API_VERSION, NODECLAIM_KIND, KarpenterSimulator, nodeclaim_crd
-from kaito.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
-from kaito.sim.processes import ImageMapping, ProcessRuntime, ProcessRuntimeConfig
-from kaito.sim.proxy import ServiceProxy
-from kaito.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
-from kaito.sim.store import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, Store
-from kaito.sim.tls import TlsBundle
-from kaito.sim.vmsizes import VmSize, find_vm_size, vm_sizes
-from kaito.sim.watch import Watch, WatchEvent
-from kaito.sim.workloads import Timings, WorkloadSimulator
+from kaito.sim.server.authz import ServiceAccountCredentials
+from kaito.sim.server.errors import ApiError
+from kaito.sim.server.faults import Faults, Match
+from kaito.sim.server.kubeconfig import kubeconfig_dict, write_kubeconfig
+from kaito.sim.workloads.kubelet import Timings
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
 __all__ = [
-    "APPLY_PATCH",
-    "BUILTIN_TYPES",
     "DEFAULT_SUBSCRIPTION_ID",
-    "JSON_PATCH",
-    "MERGE_PATCH",
     "NODECLAIM_API_VERSION",
     "NODECLAIM_KIND",
-    "STRATEGIC_MERGE_PATCH",
-    "AlreadyExists",
     "ApiError",
-    "ApiServer",
     "ArmFaults",
-    "ArmServer",
-    "Authorization",
-    "BadRequest",
     "Cluster",
-    "Conflict",
     "Faults",
-    "Forbidden",
-    "GarbageCollector",
-    "Gone",
     "ImageMapping",
-    "InternalError",
-    "Invalid",
-    "KarpenterSimulator",
-    "NotFound",
-    "ProcessRuntime",
+    "Match",
     "ProcessRuntimeConfig",
-    "ResourceRegistry",
-    "ResourceType",
+    "QuotaLimit",
     "ServiceAccountCredentials",
-    "ServiceProxy",
-    "Store",
     "Timings",
-    "TlsBundle",
-    "TooManyRequests",
-    "VmSize",
-    "Watch",
-    "WatchEvent",
-    "WorkloadSimulator",
-    "find_vm_size",
     "kubeconfig_dict",
-    "nodeclaim_crd",
-    "vm_sizes",
     "write_kubeconfig",
 ]

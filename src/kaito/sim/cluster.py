@@ -3,18 +3,19 @@
 ``async with Cluster() as c:`` gives a running cluster on loopback and a kubeconfig file pointing at it
 (``c.kubeconfig``), which any real client can load. The parts, started in this order and stopped in reverse:
 
-- the :class:`~kaito.sim.store.Store` (loaded from ``snapshot_path`` when that file exists);
-- the garbage collector loop (:mod:`kaito.sim.gc`: ownerReferences, namespace deletion);
-- the :class:`~kaito.sim.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one), over TLS
-  with a freshly minted CA, authenticating every request (:mod:`kaito.sim.authz`);
-- the workload simulator (:mod:`kaito.sim.workloads`: scheduler, kubelet, Deployment/StatefulSet/Job
+- the :class:`~kaito.sim.server.store.Store` (loaded from ``snapshot_path`` when that file exists);
+- the garbage collector loop (:mod:`kaito.sim.workloads.gc`: ownerReferences, namespace deletion);
+- the :class:`~kaito.sim.server.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one),
+  over TLS with a freshly minted CA, authenticating every request (:mod:`kaito.sim.server.authz`);
+- the workload simulator (:mod:`kaito.sim.workloads.simulator`: scheduler, kubelet, Deployment/StatefulSet/Job
   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns; with
   ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
-  processes (:mod:`kaito.sim.processes`);
-- the ARM agentPools endpoint (:mod:`kaito.sim.arm`, always HTTPS) when ``arm=True``;
-- the fake Karpenter (:mod:`kaito.sim.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
+  processes (:mod:`kaito.sim.workloads.processes`), and Services get ClusterIPs reachable on this machine
+  (:mod:`kaito.sim.workloads.cluster_ips`);
+- the ARM agentPools endpoint (:mod:`kaito.sim.cloud.arm.server`, always HTTPS) when ``arm=True``;
+- the fake Karpenter (:mod:`kaito.sim.cloud.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
   ``karpenter=True``, with ``karpenter_options`` as its keyword arguments (``c.karpenter``);
-- authentication and RBAC (:mod:`kaito.sim.authz`): the kubeconfig carries a random admin token (user
+- authentication and RBAC (:mod:`kaito.sim.server.authz`): the kubeconfig carries a random admin token (user
   ``kaito-admin``, group ``system:masters``) and the CA; a request without a token may only read health and
   ``/version``, anything else without a valid token is 401; a token from :meth:`Cluster.service_account_token`
   (or ``kubectl create token``) is held to the Roles bound to its ServiceAccount (``authorization=False``
@@ -26,12 +27,14 @@ without credentials: no TLS, no authentication, every request allowed. Files at 
 Secrets, so they are private to the user: the kubeconfigs and the snapshot are written 0600, a directory this
 creates for them 0700, and the temporary directory (TLS keys, ServiceAccount kubeconfigs) is 0700.
 
-On stop the store is saved to ``snapshot_path`` (when given), so a test can stop a cluster, start another on
-the same file and find the same objects — what an operator sees when its API server restarts. The file holds
-the store's snapshot with the ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.arm_snapshot`),
-so the restarted cloud still has the pools that made its Nodes, under the same ids, with their operations
-resumed; a cluster started without ARM carries that section over unchanged. The restarted cluster listens on
-new ports with a new CA: clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
+With ``snapshot_path``, the store persists through a
+:class:`~kaito.sim.server.persistence.SnapshotFile` (it loads from the file at start and sees every committed
+write; the file is written on stop), so a test can stop a cluster, start another on the same file and find the
+same objects — what an operator sees when its API server restarts. The file holds the store's image with the
+ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.cloud.arm.snapshot`), so the restarted cloud
+still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started
+without ARM carries that section over unchanged. The restarted cluster listens on new ports with a new CA:
+clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
 Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
@@ -41,8 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
+import random
 import shutil
 import ssl
 import tempfile
@@ -50,20 +52,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from kaito.sim.apiserver import ApiServer, LogProvider
-from kaito.sim.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
-from kaito.sim.faults import Faults
-from kaito.sim.gc import GarbageCollector
-from kaito.sim.kubeconfig import write_kubeconfig
-from kaito.sim.store import Store
-from kaito.sim.tls import TlsBundle
+from kaito.sim.server.apiserver import ApiServer, LogProvider
+from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
+from kaito.sim.server.faults import Faults
+from kaito.sim.server.kubeconfig import write_kubeconfig
+from kaito.sim.server.persistence import SnapshotFile
+from kaito.sim.server.store import Store
+from kaito.sim.server.tls import TlsBundle
+from kaito.sim.workloads.gc import GarbageCollector
 
 if TYPE_CHECKING:
-    from kaito.sim.arm import ArmServer
-    from kaito.sim.karpenter import KarpenterSimulator
-    from kaito.sim.kubelet import Timings
-    from kaito.sim.processes import ProcessRuntimeConfig
-    from kaito.sim.workloads import WorkloadSimulator
+    from kaito.sim.cloud.arm.server import ArmServer
+    from kaito.sim.cloud.karpenter import KarpenterSimulator
+    from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
+    from kaito.sim.workloads.kubelet import Timings
+    from kaito.sim.workloads.processes import ProcessRuntimeConfig
+    from kaito.sim.workloads.simulator import WorkloadSimulator
 
 __all__ = ["Cluster"]
 
@@ -107,11 +111,15 @@ class Cluster:
         self.authorization: Authorization | None = None
         self._want_workloads = workloads
         self._want_arm = arm
-        self._process_runtime = process_runtime  # None: every container is simulated (kaito.sim.processes)
+        self._process_runtime = (
+            process_runtime  # None: every container is simulated (kaito.sim.workloads.processes)
+        )
+        self.cluster_ips: ClusterIpForwarder | None = None  # with the process runtime: reachable ClusterIPs
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
         self._arm_section: Any = None  # the snapshot's ARM section, restored at start and kept without ARM
+        self._snapshot: SnapshotFile | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._gc: GarbageCollector | None = None
         self._started = False
@@ -183,10 +191,13 @@ class Cluster:
         return self
 
     async def _start(self) -> None:
-        if self.snapshot_path is not None and self.snapshot_path.exists():
-            data = _read_json(self.snapshot_path)
-            self.store = Store.from_snapshot(data)
-            self._arm_section = data.get("arm")
+        if self.snapshot_path is not None:
+            self._snapshot = SnapshotFile(self.snapshot_path)
+            if self.snapshot_path.exists():
+                self.store = Store(persistence=self._snapshot)
+                self._arm_section = self._snapshot.sections.get("arm")
+            else:
+                self.store.use_persistence(self._snapshot)
         self.faults.store = self.store
         self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
         if self.tls or self._want_arm:
@@ -203,7 +214,7 @@ class Cluster:
         if self._want_arm:
             await self._start_arm()
         if self._want_karpenter:
-            from kaito.sim.karpenter import KarpenterSimulator
+            from kaito.sim.cloud.karpenter import KarpenterSimulator
 
             self.karpenter = KarpenterSimulator(self.store, **self._karpenter_options)
             self.karpenter.start()
@@ -221,17 +232,31 @@ class Cluster:
         self._tasks.append(asyncio.create_task(gc.run(), name="kaito-sim-gc"))
 
     async def _start_workloads(self) -> None:
-        from kaito.sim.workloads import WorkloadSimulator
+        from kaito.sim.workloads.simulator import WorkloadSimulator
 
         workloads = WorkloadSimulator(self.store, timings=self.timings, process_runtime=self._process_runtime)
         self.workloads = workloads
         await workloads.start()
+        if self._process_runtime is not None:  # ClusterIPs reachable on this machine (workloads.cluster_ips)
+            from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
+
+            prefix = f"127.{random.randint(251, 254)}.{random.randint(0, 255)}"  # pods' /24s: 127.16-250.x
+            self.store.cluster_ip_prefix = prefix
+            recorder = workloads.recorder
+            self.cluster_ips = ClusterIpForwarder(
+                self.store,
+                f"{prefix}.0/24",
+                warn=lambda svc, reason, msg: recorder.event(
+                    svc, "Warning", reason, msg, component="kube-proxy"
+                ),
+            )
+            self.cluster_ips.start()
         if self.apiserver is not None:
             self.apiserver.log_provider = workloads.logs
 
     async def _start_arm(self) -> None:
-        from kaito.sim.arm import ArmServer
-        from kaito.sim.arm_snapshot import ids_options
+        from kaito.sim.cloud.arm.server import ArmServer
+        from kaito.sim.cloud.arm.snapshot import ids_options
 
         saved = ids_options(self._arm_section) if self._arm_section is not None else {}
         arm = ArmServer(self.store, tls=self.tls_bundle, **{**saved, **self._arm_options})
@@ -249,6 +274,8 @@ class Cluster:
             self.karpenter.stop()
         if self.arm is not None:
             await self.arm.stop()
+        if self.cluster_ips is not None:
+            await self.cluster_ips.stop()
         if self.workloads is not None:
             await self.workloads.stop()
         if self.apiserver is not None:
@@ -260,12 +287,8 @@ class Cluster:
                 await task
         self._tasks.clear()
         self.store.drop_watches()
-        if self.snapshot_path is not None:
-            data = self.store.snapshot()
-            arm_section = self.arm.snapshot() if self.arm is not None else self._arm_section
-            if arm_section is not None:
-                data["arm"] = arm_section
-            _write_json(self.snapshot_path, data)
+        if self._snapshot is not None:
+            self._snapshot.save(arm=self.arm.snapshot() if self.arm is not None else self._arm_section)
         if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -298,23 +321,3 @@ def _security(tls: bool | None, authorization: bool | None, insecure: bool) -> t
             "the cluster serves HTTPS with authentication, or plain HTTP without any with insecure=True"
         )
     return True, authorization is not False
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a sibling file, then rename), as Store.save does.
-
-    The snapshot holds every Secret, so the file is 0600 and a directory made for it 0700."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(data, separators=(",", ":")))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"snapshot {path} holds {type(data).__name__}; a store snapshot is a JSON object")
-    return data

@@ -14,8 +14,8 @@ import pytest
 
 from kaito import ctrl
 from kaito.cli.install_manifests import install_objects
-from kaito.sim.authz import request_attributes, service_account_identity
 from kaito.sim.cluster import Cluster
+from kaito.sim.server.authz import request_attributes, service_account_identity
 
 pytestmark = [
     pytest.mark.integration,
@@ -101,7 +101,9 @@ async def test_kaito_manifests_output_applies_and_its_account_gets_the_role(clus
         ("POST", "/apis/apps/v1/namespaces/team-a/deployments", True),
         ("GET", "/api/v1/nodes", True),
         ("PATCH", "/api/v1/nodes/n", False),
-        ("GET", "/api/v1/namespaces/default/secrets/s", False),
+        ("GET", "/api/v1/namespaces/default/secrets/s", True),
+        ("GET", "/api/v1/namespaces/default/secrets", False),
+        ("PUT", "/api/v1/namespaces/default/secrets/s", False),
         ("DELETE", "/apis/kaito.sh/v1beta1/namespaces/default/workspaces/w", False),
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kaito-ops/leases/kaito-operator", True),
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kaito-ops/leases/another", False),

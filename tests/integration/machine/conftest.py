@@ -25,8 +25,8 @@ from kaito.controllers.machine import MACHINE, MachineControllerOptions, add_mac
 from kaito.provisioners.aks import AksConfig, AksProvisioner, StaticTokenCredential
 from kaito.provisioners.base import ProvisionerRegistry
 from kaito.provisioners.karpenter import KarpenterProvisioner
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 GPU = "Standard_NC24ads_A100_v4"
 FAST = MachineControllerOptions(launch_timeout=60.0, poll_interval=0.1, retry_interval=0.1)

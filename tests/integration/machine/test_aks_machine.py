@@ -19,6 +19,7 @@ from kaito import ctrl
 from kaito.api.conditions import find_condition
 from kaito.api.machine import Machine
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
+from kaito.ctrl.events import EVENT
 from kaito.provisioners.aks_pool import pool_name
 from kaito.sim.cluster import Cluster
 
@@ -42,7 +43,7 @@ def _is_ready(machine: Machine | None) -> bool:
 
 
 async def _events(client: ctrl.Client, name: str) -> list[dict[str, Any]]:
-    events = (await client.list(ctrl.EVENT, "default")).items
+    events = (await client.list(EVENT, "default")).items
     return [e for e in events if e["involvedObject"].get("name") == name]
 
 

@@ -21,8 +21,8 @@ from kaito.api.machine import Machine
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.provisioners.karpenter import NODECLAIM, KarpenterProvisioner
 from kaito.provisioners.karpenter_claim import nodeclaim_name
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 pytestmark = pytest.mark.integration
 

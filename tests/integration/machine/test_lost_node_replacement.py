@@ -25,8 +25,8 @@ from kaito.controllers.operator import Operator, OperatorConfig, build_operator,
 from kaito.controllers.orphans import OrphanSweepOptions
 from kaito.controllers.workspace import WORKSPACE, WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from kaito.api.machine import Machine
 from kaito.controllers.machine import MachineControllerOptions
 from kaito.provisioners.aks_pool import pool_name
 from kaito.provisioners.karpenter_claim import nodeclaim_name
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -27,8 +27,8 @@ from kaito.provisioners.aks_pool import pool_name
 from kaito.provisioners.base import ProvisionerRegistry
 from kaito.provisioners.karpenter import NODECLAIM, KarpenterProvisioner
 from kaito.provisioners.karpenter_claim import nodeclaim_name
+from kaito.sim.cloud.karpenter import KarpenterSimulator
 from kaito.sim.cluster import Cluster
-from kaito.sim.karpenter import KarpenterSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -25,10 +25,10 @@ from azure.mgmt.containerservice.models import AgentPool
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 
-from kaito.sim.arm import ArmServer
+from kaito.sim.cloud.arm.server import ArmServer
 from kaito.sim.cluster import Cluster
-from kaito.sim.store import Store
-from kaito.sim.tls import TlsBundle
+from kaito.sim.server.store import Store
+from kaito.sim.server.tls import TlsBundle
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from integration.admin_http import admin_session
 from kaito.sim.cluster import Cluster
-from kaito.sim.processes import ImageMapping, ProcessRuntimeConfig
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ import pytest
 from integration import rbac_support as rbac
 from integration.secret_scan import leaks, log_texts, object_texts, pod_log_texts
 from kaito.runtimes import BASE_IMAGE
-from kaito.sim.processes import ImageMapping, ProcessRuntimeConfig
+from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from kaito.cli import build_parser
 from kaito.cli import up as up_module
 from kaito.sim.cluster import Cluster
-from kaito.sim.errors import NotFound
+from kaito.sim.server.errors import NotFound
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "workspace-phi-3-mini.yaml"
 

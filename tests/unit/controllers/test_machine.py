@@ -23,7 +23,10 @@ from kaito.api.conditions import find_condition
 from kaito.api.crd import MACHINE_CRD, custom_resource_definition
 from kaito.api.machine import Machine, MachineSpec
 from kaito.api.meta import ObjectMeta
-from kaito.controllers.machine import MACHINE, MachineControllerOptions, MachineReconciler
+from kaito.controllers.machine import MACHINE, NODE, MachineControllerOptions, MachineReconciler
+from kaito.ctrl.events import EVENT
+from kaito.ctrl.informer import SharedInformerFactory
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
 from kaito.provisioners.base import (
     ObservedState,
     OwnedResource,
@@ -34,9 +37,9 @@ from kaito.provisioners.base import (
     RetryableError,
     ThrottledError,
 )
-from kaito.sim.discovery import api_resource_list
-from kaito.sim.errors import ApiError as SimApiError
-from kaito.sim.store import Store
+from kaito.sim.server.discovery import api_resource_list
+from kaito.sim.server.errors import ApiError as SimApiError
+from kaito.sim.server.store import Store
 
 
 class StoreApi:
@@ -44,12 +47,12 @@ class StoreApi:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.transport = ctrl.MockTransport(self.handle)
+        self.transport = MockTransport(self.handle)
 
     def writes(self, method: str, path_part: str = "") -> int:
         return sum(1 for r in self.transport.requests if r.method == method and path_part in r.path)
 
-    def handle(self, request: ctrl.HttpRequest) -> ctrl.MockResponse:
+    def handle(self, request: ctrl.HttpRequest) -> MockResponse:
         parts = request.path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
             return self._json(api_resource_list(self.store.registry, "", parts[1]))
@@ -86,16 +89,16 @@ class StoreApi:
             if request.method == "DELETE":
                 return self._json(self.store.delete(api_version, kind, name or "", namespace))
         except SimApiError as exc:
-            return ctrl.MockResponse(exc.code, json=exc.to_status())
-        return ctrl.MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
+            return MockResponse(exc.code, json=exc.to_status())
+        return MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
 
     @staticmethod
-    def _json(doc: Any, status: int = 200) -> ctrl.MockResponse:
+    def _json(doc: Any, status: int = 200) -> MockResponse:
         if doc is None:
-            return ctrl.MockResponse(
+            return MockResponse(
                 404, json={"kind": "Status", "code": 404, "reason": "NotFound", "message": "no"}
             )
-        return ctrl.MockResponse(status, json=json.loads(json.dumps(doc)))
+        return MockResponse(status, json=json.loads(json.dumps(doc)))
 
 
 class FakeProvisioner(Provisioner):
@@ -153,12 +156,12 @@ OPTIONS = MachineControllerOptions(launch_timeout=1800.0, poll_interval=10.0, re
 
 
 @pytest.fixture
-def clock() -> ctrl.FakeClock:
-    return ctrl.FakeClock(START)
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def store(clock: ctrl.FakeClock) -> Store:
+def store(clock: FakeClock) -> Store:
     store = Store(clock=clock.now)
     store.create(
         "apiextensions.k8s.io/v1", "CustomResourceDefinition", custom_resource_definition(MACHINE_CRD)
@@ -185,21 +188,28 @@ class World:
     """The reconciler under test and everything around it."""
 
     def __init__(
-        self, client: ctrl.Client, api: StoreApi, provisioner: FakeProvisioner, clock: ctrl.FakeClock
+        self, client: ctrl.Client, api: StoreApi, provisioner: FakeProvisioner, clock: FakeClock
     ) -> None:
         self.client, self.api, self.provisioner, self.clock = client, api, provisioner, clock
-        self.nodes = ctrl.Store()
+        informers = SharedInformerFactory(client)
+        node_cache = informers.informer_for(NODE)
+        node_cache.replace([], "1")  # synced and empty: the test adds Nodes to the cache by hand
+        self.nodes = node_cache.store
         self.reconciler = MachineReconciler(
-            client,
+            ctrl.CachedClient(client, informers),
             ProvisionerRegistry([provisioner]),
-            self.nodes,
             ctrl.EventRecorder(client, "kaito-machine-controller", clock=clock),
             clock=clock,
             options=OPTIONS,
         )
 
     async def reconcile(self, name: str = "m1") -> ctrl.Result:
-        return await self.reconciler.reconcile(ctrl.Request("", name))
+        """One reconcile with the Machine as the API server holds it now (what the cache converges to)."""
+        try:
+            machine: Machine | None = await self.client.get(Machine, name)
+        except ctrl.NotFound:
+            machine = None
+        return await self.reconciler.reconcile(ctrl.Request("", name), machine)
 
     async def machine(self, name: str = "m1") -> Machine:
         return Machine.model_validate(await self.client.get(MACHINE, name))
@@ -210,7 +220,7 @@ class World:
         return (found.status, found.reason) if found else None
 
     async def events(self) -> list[tuple[str, str]]:
-        items = (await self.client.list(ctrl.EVENT, "default")).items
+        items = (await self.client.list(EVENT, "default")).items
         return [(e["type"], e["reason"]) for e in items]
 
     def add_node(
@@ -235,7 +245,7 @@ class World:
 
 @pytest.fixture
 async def world(
-    client: ctrl.Client, api: StoreApi, fake_provisioner: FakeProvisioner, clock: ctrl.FakeClock
+    client: ctrl.Client, api: StoreApi, fake_provisioner: FakeProvisioner, clock: FakeClock
 ) -> World:
     world = World(client, api, fake_provisioner, clock)
     machine = Machine(
@@ -444,3 +454,16 @@ async def test_a_missing_machine_is_nothing_to_do(world: World) -> None:
 def test_options_refuse_nonsense(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MachineControllerOptions(**options)
+
+
+async def test_a_cache_that_has_not_seen_our_own_write_yet_causes_no_conflict_and_no_second_create(
+    world: World,
+) -> None:
+    stale = await world.machine()  # what the cache still holds after the first reconcile's writes
+    await world.reconciler.reconcile(ctrl.Request("", "m1"), stale)
+    world.provisioner.launch("m1")
+    result = await world.reconciler.reconcile(ctrl.Request("", "m1"), stale)
+
+    assert result != ctrl.Result(requeue=True)  # no Conflict from writing over the stale copy
+    assert world.provisioner.created == ["m1"]
+    assert await world.condition("Launched") == ("True", "Launched")

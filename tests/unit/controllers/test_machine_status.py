@@ -11,6 +11,8 @@ from kaito.api.conditions import find_condition
 from kaito.api.machine import Machine, MachineSpec, MachineStatus
 from kaito.api.meta import ObjectMeta
 from kaito.controllers.machine_status import (
+    MachineObservation,
+    MachineTimeouts,
     changed,
     format_duration,
     initialization_time_left,
@@ -52,14 +54,8 @@ def _node(*, ready: bool = True, gpus: str = "1", taints: list[str] = ()) -> dic
 
 
 def _plan(observed: ObservedState, node: dict[str, Any] | None = None, *, after: float = 60.0, status=None):  # type: ignore[no-untyped-def]
-    return plan_machine(
-        _machine(status),
-        observed,
-        node,
-        now=CREATED + timedelta(seconds=after),
-        launch_timeout=TIMEOUT,
-        poll_interval=10.0,
-    )
+    seen = MachineObservation(_machine(status), observed, node, CREATED + timedelta(seconds=after))
+    return plan_machine(seen, MachineTimeouts(launch_timeout=TIMEOUT, poll_interval=10.0))
 
 
 def _conditions(status: MachineStatus) -> dict[str, tuple[str, str]]:

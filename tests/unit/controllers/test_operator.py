@@ -11,13 +11,14 @@ from kaito.controllers.operator import (
     aks_config_from_environment,
     build_operator,
 )
+from kaito.ctrl.testing import MockResponse, MockTransport
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 
 AKS = AksConfig(subscription_id="s", resource_group="rg", cluster_name="c", base_url="https://127.0.0.1:1")
 
 
 def client() -> ctrl.Client:
-    return ctrl.Client(ctrl.MockTransport(lambda request: ctrl.MockResponse(404, json={})))
+    return ctrl.Client(MockTransport(lambda request: MockResponse(404, json={})))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from kaito.api import names
 from kaito.api.crd import MACHINE_CRD, custom_resource_definition
 from kaito.api.machine import Machine
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, decide_orphans
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
 from kaito.provisioners.base import (
     ObservedState,
     OwnedResource,
@@ -21,9 +22,9 @@ from kaito.provisioners.base import (
     ProvisionerRegistry,
     RetryableError,
 )
-from kaito.sim.discovery import api_resource_list
-from kaito.sim.errors import ApiError as SimApiError
-from kaito.sim.store import Store
+from kaito.sim.server.discovery import api_resource_list
+from kaito.sim.server.errors import ApiError as SimApiError
+from kaito.sim.server.store import Store
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -97,13 +98,13 @@ class Cloud(Provisioner):
         ]
 
 
-def _handler(store: Store) -> ctrl.MockTransport:
-    def handle(request: ctrl.HttpRequest) -> ctrl.MockResponse:
+def _handler(store: Store) -> MockTransport:
+    def handle(request: ctrl.HttpRequest) -> MockResponse:
         parts = request.path.strip("/").split("/")
         if parts[0] == "api" and len(parts) == 2:
-            return ctrl.MockResponse(200, json=api_resource_list(store.registry, "", parts[1]))
+            return MockResponse(200, json=api_resource_list(store.registry, "", parts[1]))
         if parts[0] == "apis" and len(parts) == 3:
-            return ctrl.MockResponse(200, json=api_resource_list(store.registry, parts[1], parts[2]))
+            return MockResponse(200, json=api_resource_list(store.registry, parts[1], parts[2]))
         group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
         namespace = rest[1] if rest[0] == "namespaces" else None
         plural = rest[2] if namespace else rest[0]
@@ -112,24 +113,24 @@ def _handler(store: Store) -> ctrl.MockTransport:
         try:
             if request.method == "GET":
                 items, rv = store.list(rt.api_version, rt.kind, namespace)
-                return ctrl.MockResponse(200, json={"items": items, "metadata": {"resourceVersion": rv}})
+                return MockResponse(200, json={"items": items, "metadata": {"resourceVersion": rv}})
             if request.method == "POST":
                 created = store.create(rt.api_version, rt.kind, request.body, namespace=namespace)
-                return ctrl.MockResponse(201, json=created)
+                return MockResponse(201, json=created)
         except SimApiError as exc:
-            return ctrl.MockResponse(exc.code, json=exc.to_status())
-        return ctrl.MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
+            return MockResponse(exc.code, json=exc.to_status())
+        return MockResponse(405, json={"kind": "Status", "code": 405, "reason": "MethodNotAllowed"})
 
-    return ctrl.MockTransport(handle)
-
-
-@pytest.fixture
-def clock() -> ctrl.FakeClock:
-    return ctrl.FakeClock(NOW)
+    return MockTransport(handle)
 
 
 @pytest.fixture
-def store(clock: ctrl.FakeClock) -> Store:
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def store(clock: FakeClock) -> Store:
     store = Store(clock=clock.now)
     store.create(
         "apiextensions.k8s.io/v1", "CustomResourceDefinition", custom_resource_definition(MACHINE_CRD)
@@ -144,7 +145,7 @@ def _machine(store: Store, name: str, provisioner: str | None = None) -> None:
     store.create(names.API_VERSION, names.KIND_MACHINE, {"metadata": {"name": name}, "spec": spec})
 
 
-def _sweeper(store: Store, clock: ctrl.FakeClock, *clouds: Cloud, min_age: float = 30.0) -> OrphanSweeper:
+def _sweeper(store: Store, clock: FakeClock, *clouds: Cloud, min_age: float = 30.0) -> OrphanSweeper:
     client = ctrl.Client(_handler(store), retry=ctrl.RetryPolicy(attempts=1))
     return OrphanSweeper(
         client,
@@ -156,7 +157,7 @@ def _sweeper(store: Store, clock: ctrl.FakeClock, *clouds: Cloud, min_age: float
 
 
 async def test_a_sweep_deletes_only_what_has_no_machine_of_its_provisioner_and_says_so(
-    store: Store, clock: ctrl.FakeClock
+    store: Store, clock: FakeClock
 ) -> None:
     _machine(store, "live")  # default provisioner: aks
     _machine(store, "claimed", provisioner="karpenter")
@@ -185,7 +186,7 @@ async def test_a_sweep_deletes_only_what_has_no_machine_of_its_provisioner_and_s
 
 
 async def test_a_resource_without_a_creation_time_is_aged_from_when_the_sweep_first_saw_it(
-    store: Store, clock: ctrl.FakeClock
+    store: Store, clock: FakeClock
 ) -> None:
     aks = Cloud("aks", [_owned("p", "gone", age=None)])
     sweeper = _sweeper(store, clock, aks)
@@ -196,7 +197,7 @@ async def test_a_resource_without_a_creation_time_is_aged_from_when_the_sweep_fi
     assert [o.owned.name for o in await sweeper.sweep()] == ["p"]
 
 
-async def test_a_resource_owned_again_is_forgotten(store: Store, clock: ctrl.FakeClock) -> None:
+async def test_a_resource_owned_again_is_forgotten(store: Store, clock: FakeClock) -> None:
     aks = Cloud("aks", [_owned("p", "m", age=None)])
     sweeper = _sweeper(store, clock, aks)
     await sweeper.sweep()
@@ -207,7 +208,7 @@ async def test_a_resource_owned_again_is_forgotten(store: Store, clock: ctrl.Fak
 
 
 async def test_one_cloud_failing_to_list_does_not_stop_the_sweep_of_another(
-    store: Store, clock: ctrl.FakeClock
+    store: Store, clock: FakeClock
 ) -> None:
     aks = Cloud("aks", [])
     aks.fail_list = RetryableError("ServiceUnavailable", "ARM is down.")
@@ -224,9 +225,7 @@ async def _until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition never held")
 
 
-async def test_run_sweeps_at_once_then_every_interval_until_stopped(
-    store: Store, clock: ctrl.FakeClock
-) -> None:
+async def test_run_sweeps_at_once_then_every_interval_until_stopped(store: Store, clock: FakeClock) -> None:
     aks = Cloud("aks", [_owned("p1", "gone")])
     sweeper = _sweeper(store, clock, aks)
     stop = asyncio.Event()

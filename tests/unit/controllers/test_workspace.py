@@ -8,15 +8,25 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from kaito import ctrl
+from kaito.api import Workspace
+from kaito.controllers.machine import MACHINE, NODE
 from kaito.controllers.workspace import (
+    CONFIGMAP,
+    DEPLOYMENT,
+    JOB,
+    SERVICE,
+    STATEFULSET,
+    WORKSPACE,
     WorkspaceControllerOptions,
     WorkspaceReconciler,
-    WorkspaceStores,
     workspaces_for_configmap,
     workspaces_for_machine,
     workspaces_for_node,
 )
 from kaito.controllers.workspace_metrics import workspace_metrics
+from kaito.ctrl.informer import SharedInformerFactory
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
+from kaito.ctrl.typed_reconciler import TypedPrimary
 
 
 def ws(name: str, namespace: str = "default", **fields: Any) -> dict[str, Any]:
@@ -112,41 +122,48 @@ class FakeApi:
             {"name": "workspaces/status", "kind": "Workspace", "namespaced": True},
             {"name": "machines", "kind": "Machine", "namespaced": False},
         ],
-        "/api/v1": [{"name": "events", "kind": "Event", "namespaced": True}],
+        "/api/v1": [
+            {"name": "events", "kind": "Event", "namespaced": True},
+            {"name": "nodes", "kind": "Node", "namespaced": False},
+            {"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
+            {"name": "services", "kind": "Service", "namespaced": True},
+        ],
+        "/apis/apps/v1": [
+            {"name": "deployments", "kind": "Deployment", "namespaced": True},
+            {"name": "statefulsets", "kind": "StatefulSet", "namespaced": True},
+        ],
+        "/apis/batch/v1": [{"name": "jobs", "kind": "Job", "namespaced": True}],
     }
 
     def __init__(self) -> None:
         self.writes: list[ctrl.HttpRequest] = []
 
-    def __call__(self, request: ctrl.HttpRequest) -> ctrl.MockResponse:
+    def __call__(self, request: ctrl.HttpRequest) -> MockResponse:
         if request.method == "GET" and request.path in self.RESOURCES:
-            return ctrl.MockResponse(200, json={"resources": self.RESOURCES[request.path]})
+            return MockResponse(200, json={"resources": self.RESOURCES[request.path]})
         self.writes.append(request)
-        return ctrl.MockResponse(200, json=request.body if isinstance(request.body, dict) else {})
+        return MockResponse(200, json=request.body if isinstance(request.body, dict) else {})
 
     def status_patches(self) -> list[dict[str, Any]]:
         return [w.body["status"] for w in self.writes if w.path.endswith("/status")]
 
 
-def reconciler(api: FakeApi, *workspaces: dict[str, Any]) -> WorkspaceReconciler:
-    client = ctrl.Client(ctrl.MockTransport(api))
-    clock = ctrl.FakeClock()
-    store = ctrl.Store()
-    for obj in workspaces:
-        store.upsert(obj)
-    stores = WorkspaceStores(
-        store,
-        ctrl.Store(),
-        ctrl.Store(),
-        {k: ctrl.Store() for k in ("ConfigMap", "Service", "Deployment", "StatefulSet", "Job")},
-    )
-    return WorkspaceReconciler(
-        client,
-        stores,
+def reconciler(api: FakeApi, *workspaces: dict[str, Any]) -> TypedPrimary[Workspace]:
+    """The reconciler as its controller runs it: the Workspace parsed from a synced cache."""
+    client = ctrl.Client(MockTransport(api))
+    clock = FakeClock()
+    informers = SharedInformerFactory(client)
+    cache = informers.informer_for(WORKSPACE)
+    cache.replace(list(workspaces), "1")
+    for kind in (MACHINE, NODE, CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB):
+        informers.informer_for(kind).replace([], "1")  # synced and empty
+    inner = WorkspaceReconciler(
+        ctrl.CachedClient(client, informers),
         ctrl.EventRecorder(client, "test", clock=clock),
         clock=clock,
         metrics=workspace_metrics(CollectorRegistry()),
     )
+    return TypedPrimary(Workspace, inner, cache.store, on_parse_error=inner.report_unparsable)
 
 
 def stored(**fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 
 from kaito.api import Machine, Workspace
 from kaito.controllers.workspace_machines import (
+    MachineInputs,
     desired_machine,
     launched_count,
     machine_name,
@@ -100,14 +101,7 @@ def test_desired_machine_is_tied_by_labels_and_workspace_ref_not_owner_reference
 
 def test_new_machines_are_pinned_to_the_operators_provisioner() -> None:
     decision = plan_machines(
-        workspace(),
-        instance_type=GPU,
-        target=1,
-        disk_gib=100,
-        existing=[],
-        nodes_ready={},
-        workload_settled=False,
-        provisioner="karpenter",
+        MachineInputs(workspace(), instance_type=GPU, target=1, disk_gib=100, provisioner="karpenter")
     )
     assert [m.spec.provisioner for m in decision.create] == ["karpenter"]
 
@@ -117,18 +111,19 @@ def plan(
     *,
     target: int = 2,
     ready_nodes: dict[str, bool] | None = None,
-    settled: bool = False,
     instance_type: str = GPU,
 ) -> Any:
-    return plan_machines(
-        workspace(),
-        instance_type=instance_type,
-        target=target,
-        disk_gib=100,
-        existing=existing,
-        nodes_ready=ready_nodes or {},
-        workload_settled=settled,
+    decision = plan_machines(
+        MachineInputs(
+            workspace(),
+            instance_type=instance_type,
+            target=target,
+            disk_gib=100,
+            existing=existing,
+            nodes_ready=ready_nodes or {},
+        )
     )
+    return decision
 
 
 def test_missing_machines_are_created_and_existing_ones_reported() -> None:
@@ -168,15 +163,16 @@ def test_stale_machines_go_only_after_the_new_ones_serve(
     ws = workspace()
     old = machine(ws, 0, instance_type="Standard_NC6s_v3", ready=True, node="old")
     new = machine(ws, 0, ready=True, node="new")
-    decision = plan([old, new], target=1, ready_nodes={"old": True, "new": all_ready}, settled=settled)
-    assert decision.delete == ([old.metadata.name] if deleted else [])
+    decision = plan([old, new], target=1, ready_nodes={"old": True, "new": all_ready})
+    assert decision.delete == []  # a stale Machine is never deleted before the workload has moved
+    assert decision.retire(settled) == ([old.metadata.name] if deleted else [])
 
 
 def test_scaling_down_frees_the_highest_indexes() -> None:
     ws = workspace()
     existing = [machine(ws, i, ready=True, node=f"n{i}") for i in range(3)]
-    decision = plan(existing, target=1, ready_nodes={"n0": True, "n1": True, "n2": True}, settled=True)
-    assert decision.delete == sorted([machine_name(ws, GPU, 1), machine_name(ws, GPU, 2)])
+    decision = plan(existing, target=1, ready_nodes={"n0": True, "n1": True, "n2": True})
+    assert decision.retire(True) == sorted([machine_name(ws, GPU, 1), machine_name(ws, GPU, 2)])
     assert decision.ready_nodes == ["n0"]
 
 
@@ -201,17 +197,35 @@ def test_a_failed_machine_is_replaced_once_its_retry_is_due(
     ws = workspace()
     failed_at = datetime(2026, 1, 1, tzinfo=UTC)  # the Ready condition's transition in machine()
     decision = plan_machines(
-        ws,
-        instance_type=GPU,
-        target=1,
-        disk_gib=100,
-        existing=[machine(ws, 0, failed=True)],
-        nodes_ready={},
-        workload_settled=False,
-        now=failed_at + timedelta(minutes=minutes_since_failure),
-        retry_failed_after=15 * 60,
+        MachineInputs(
+            ws,
+            instance_type=GPU,
+            target=1,
+            disk_gib=100,
+            existing=[machine(ws, 0, failed=True)],
+            now=failed_at + timedelta(minutes=minutes_since_failure),
+            retry_failed_after=15 * 60,
+        )
     )
     (failure,) = decision.failures
     assert failure.retry_in == retry_in
     assert decision.delete == ([machine_name(ws, GPU, 0)] if replaced else [])
     assert decision.create == []  # created again only once the old one is gone
+
+
+@pytest.mark.parametrize(
+    ("annotation", "family"), [(" AzureLinux", "azurelinux"), ("ubuntu", "ubuntu"), (None, None)]
+)
+def test_the_node_image_family_annotation_reaches_the_machine(
+    annotation: str | None, family: str | None
+) -> None:
+    ws = workspace()
+    if annotation is not None:
+        ws = ws.model_copy(
+            update={
+                "metadata": ws.metadata.model_copy(
+                    update={"annotations": {"kaito.sh/node-image-family": annotation}}
+                )
+            }
+        )
+    assert desired_machine(ws, GPU, 0, 120).spec.image_family == family

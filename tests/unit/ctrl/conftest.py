@@ -15,8 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.client import Client, RetryPolicy
-from kaito.ctrl.clock import FakeClock
-from kaito.ctrl.transport import HttpRequest, MockResponse, MockStream, MockTransport
+from kaito.ctrl.testing import FakeClock, MockResponse, MockStream, MockTransport
+from kaito.ctrl.transport import HttpRequest
 
 RESOURCES = {
     "v1": [("configmaps", "ConfigMap", True), ("events", "Event", True), ("namespaces", "Namespace", False)],

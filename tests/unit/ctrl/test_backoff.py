@@ -7,7 +7,7 @@ import random
 import pytest
 
 from kaito.ctrl.backoff import Backoff
-from kaito.ctrl.clock import FakeClock
+from kaito.ctrl.testing import FakeClock
 
 
 async def test_doubles_with_jitter_caps_and_resets(clock: FakeClock) -> None:

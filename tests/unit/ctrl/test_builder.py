@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.builder import BuilderError, ControllerBuilder
 from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.manager import Manager
 from kaito.ctrl.reconcile import ReconcilerFunc, Request, Result
+from kaito.ctrl.testing import FakeClock
 
 DEPLOY = GVK("apps/v1", "Deployment")
 CM = GVK("v1", "ConfigMap")

@@ -8,7 +8,6 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from kaito.ctrl.client import GVK, Client, PatchType, RetryPolicy, gvk_of, object_key
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.errors import (
     AlreadyExists,
     Conflict,
@@ -20,7 +19,8 @@ from kaito.ctrl.errors import (
     TransportError,
     UnknownKind,
 )
-from kaito.ctrl.transport import HttpRequest, MockResponse, MockTransport
+from kaito.ctrl.testing import FakeClock, MockResponse, MockTransport
+from kaito.ctrl.transport import HttpRequest
 
 CM = GVK("v1", "ConfigMap")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from kaito.ctrl.clock import FakeClock, SystemClock
+from kaito.ctrl.clock import SystemClock
+from kaito.ctrl.testing import FakeClock
 
 
 async def test_sleepers_wake_in_order_and_only_when_due(clock: FakeClock) -> None:

@@ -12,7 +12,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.controller import CacheSyncTimeout, Controller
 from kaito.ctrl.errors import TerminalError
 from kaito.ctrl.handlers import EnqueueRequestForObject
@@ -20,6 +19,7 @@ from kaito.ctrl.informer import SharedInformer
 from kaito.ctrl.predicates import GenerationChanged
 from kaito.ctrl.ratelimiter import ItemExponentialFailureRateLimiter
 from kaito.ctrl.reconcile import ReconcilerFunc, Request, Result
+from kaito.ctrl.testing import FakeClock
 
 REQ = Request("default", "a")
 

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from kaito.ctrl.client import Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.events import EventRecorder
-from kaito.ctrl.transport import MockResponse
+from kaito.ctrl.testing import FakeClock, MockResponse
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod", "uid": "u1"}}
 

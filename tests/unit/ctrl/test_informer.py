@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory
-from kaito.ctrl.transport import MockResponse
+from kaito.ctrl.testing import FakeClock, MockResponse
 
 CM = GVK("v1", "ConfigMap")
 

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from kaito.ctrl.client import Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.errors import LeaderElectionLost
 from kaito.ctrl.leader import LeaderElectionConfig, LeaderElector
-from kaito.ctrl.transport import MockResponse
+from kaito.ctrl.testing import FakeClock, MockResponse
 
 
 def elector(client: Client, clock: FakeClock, identity: str) -> LeaderElector:

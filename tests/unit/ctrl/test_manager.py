@@ -14,13 +14,12 @@ from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.builder import ControllerBuilder
 from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.controller import CacheSyncTimeout
 from kaito.ctrl.errors import LeaderElectionLost
 from kaito.ctrl.leader import LeaderElectionConfig
 from kaito.ctrl.manager import Manager, run_until_stopped
 from kaito.ctrl.reconcile import ReconcilerFunc, Request, Result
-from kaito.ctrl.transport import MockResponse
+from kaito.ctrl.testing import FakeClock, MockResponse
 
 CM = GVK("v1", "ConfigMap")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.ratelimiter import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     default_controller_rate_limiter,
 )
+from kaito.ctrl.testing import FakeClock
 
 
 def test_exponential_per_item_doubles_caps_and_forgets() -> None:

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from kaito.ctrl.client import GVK, Client
 from kaito.ctrl.errors import ConfigError, NotFound
-from kaito.ctrl.transport import HttpRequest, MockResponse, MockStream, MockTransport, load_configuration
+from kaito.ctrl.testing import MockResponse, MockStream, MockTransport
+from kaito.ctrl.transport import HttpRequest, load_configuration
 
 
 async def test_mock_transport_accepts_sync_and_async_handlers() -> None:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from kaito.ctrl.clock import FakeClock
 from kaito.ctrl.ratelimiter import ItemExponentialFailureRateLimiter
+from kaito.ctrl.testing import FakeClock
 from kaito.ctrl.workqueue import ShutDown, WorkQueue
 
 

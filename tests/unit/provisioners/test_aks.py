@@ -13,9 +13,9 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice.models import AgentPool
 
-from kaito import ctrl
 from kaito.api.machine import Machine, MachineSpec
 from kaito.api.meta import ObjectMeta
+from kaito.ctrl.testing import FakeClock
 from kaito.provisioners.aks import AksConfig, AksProvisioner, StaticTokenCredential
 from kaito.provisioners.base import Phase, QuotaError, ThrottledError
 
@@ -97,8 +97,8 @@ class FakeClient:
 
 
 @pytest.fixture
-def clock() -> ctrl.FakeClock:
-    return ctrl.FakeClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def fake() -> FakeClient:
 
 
 @pytest.fixture
-def aks(fake: FakeClient, clock: ctrl.FakeClock) -> AksProvisioner:
+def aks(fake: FakeClient, clock: FakeClock) -> AksProvisioner:
     return AksProvisioner(CONFIG, StaticTokenCredential(), client=fake, clock=clock)  # type: ignore[arg-type]
 
 
@@ -169,7 +169,7 @@ async def test_delete_is_idempotent(aks: AksProvisioner, fake: FakeClient) -> No
 
 
 async def test_after_a_429_calls_wait_out_the_retry_after_without_touching_arm(
-    aks: AksProvisioner, fake: FakeClient, clock: ctrl.FakeClock
+    aks: AksProvisioner, fake: FakeClient, clock: FakeClock
 ) -> None:
     fake.agent_pools.errors["get"].append(
         _error(HttpResponseError, 429, "TooManyRequests", "Slow down.", **{"Retry-After": "10"})
