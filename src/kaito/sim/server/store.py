@@ -41,6 +41,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import random
 import uuid
 from collections import deque
@@ -1042,10 +1043,14 @@ class Store:
             self.strategy(rt).loaded(self, entry.object)
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename)."""
+        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename), mode 0600: it
+        holds every Secret."""
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(self.snapshot(), separators=(",", ":")))
+        tmp.chmod(0o600)
         tmp.replace(target)
 
     def load(self, path: str | Path) -> None:
