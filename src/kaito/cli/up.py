@@ -11,6 +11,11 @@ Workspace(s) in FILE and prints one line per phase as each is reached (validated
 launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
+
+The cluster is durable: its objects and its cloud's pools live in `--data-dir` (default
+:func:`default_data_dir`, `$XDG_DATA_HOME/kaito-py` or `~/.local/share/kaito-py`; see
+:mod:`kaito.sim.server.durable`), so a second `kaito up` - after Ctrl-C or a crash - finds the Workspaces,
+Nodes and pools of the first. `--in-memory` keeps nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -34,7 +40,7 @@ from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.sim.cluster import Cluster
 
-__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "run", "up"]
+__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "default_data_dir", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
@@ -52,6 +58,15 @@ class UpOptions:
     port: int = 0
     health_port: int | None = 0
     provisioner: Literal["aks", "karpenter"] = "aks"
+    data_dir: Path | None = None  # None: in memory
+
+
+def default_data_dir() -> Path:
+    """Where `kaito up` keeps its cluster by default: ``$XDG_DATA_HOME/kaito-py``, else
+    ``~/.local/share/kaito-py``."""
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    root = Path(base) if Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "kaito-py"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -88,6 +103,18 @@ def add_parser(subparsers: Any) -> None:
         choices=("aks", "karpenter"),
         default="aks",
         help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
+    )
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the cluster's objects and pools in DIR (SQLite, every write), so a restart resumes them "
+        "(default: $XDG_DATA_HOME/kaito-py or ~/.local/share/kaito-py)",
+    )
+    storage.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: the cluster starts empty and forgets at exit"
     )
     parser.set_defaults(func=run)
 
@@ -150,7 +177,10 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     manifests = load_manifests(options.apply) if options.apply is not None else []
     karpenter = options.provisioner == "karpenter"
     async with Cluster(
-        port=options.port, kubeconfig_path=options.kubeconfig_out, karpenter=karpenter
+        port=options.port,
+        kubeconfig_path=options.kubeconfig_out,
+        karpenter=karpenter,
+        data_dir=options.data_dir,
     ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
@@ -180,6 +210,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             running = asyncio.create_task(operator.run(), name="kaito-operator")
             print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
             print(f"provisioner: {options.provisioner}", file=out)
+            print(f"data: {options.data_dir or 'in memory (nothing kept)'}", file=out)
             print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
             print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
             try:
@@ -258,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
         provisioner=args.provisioner,
+        data_dir=None if args.in_memory else (args.data_dir or default_data_dir()),
     )
 
     async def main() -> int:
