@@ -33,8 +33,8 @@ in ``DIR/kaito-sim.db`` (SQLite, WAL) before the request that made it is answere
 section is saved in the same database after every change of its pools (a write request, an operation's end,
 a Node turning Ready), so a cluster killed with SIGKILL and started again on the same directory has every
 acknowledged object, the same resourceVersions going on upwards, watches resumable from a retained
-resourceVersion (410 Gone for older ones) and its cloud's pools. Karpenter's state is its NodeClaims and Nodes,
-which are in the store. ``data_dir`` and ``snapshot_path`` exclude each other. The optional
+resourceVersion (410 Gone for older ones) and its cloud's pools. Karpenter's state is its NodeClaims and
+Nodes, which are in the store. ``data_dir`` and ``snapshot_path`` exclude each other. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
 """

@@ -59,7 +59,7 @@ async def _sim_up(data_dir: Path, kubeconfig: Path) -> AsyncIterator[tuple[str, 
 async def _watch_events(
     http: aiohttp.ClientSession, url: str, resource_version: str, count: int, then: Any = None
 ) -> list[dict[str, Any]]:
-    """The first ``count`` events of a watch from ``resource_version`` (calling ``then()`` once it is open)."""
+    """The first ``count`` events of a watch from ``resource_version`` (``then()`` is awaited once open)."""
     events: list[dict[str, Any]] = []
     params = {"watch": "1", "resourceVersion": resource_version}
     async with asyncio.timeout(30), http.get(url + CONFIGMAPS, params=params) as response:

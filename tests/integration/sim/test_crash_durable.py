@@ -55,7 +55,8 @@ async def _url_of(kubeconfig: Path, process: multiprocessing.process.BaseProcess
         assert process.is_alive(), f"the sim exited with {process.exitcode}"
         assert time.monotonic() < deadline, "the sim did not write its kubeconfig within 60 s"
         try:
-            server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+            text = await asyncio.to_thread(kubeconfig.read_text)
+            server = yaml.safe_load(text)["clusters"][0]["cluster"]["server"]
             return str(server)
         except (OSError, TypeError, KeyError, IndexError, yaml.YAMLError):
             await asyncio.sleep(0.02)
@@ -84,7 +85,7 @@ async def _writer(
         try:
             async with http.request(method, url + target, json=body, headers=headers) as response:
                 answer = await response.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
             return  # killed while this write was in flight: it may or may not have happened
         assert response.status in (200, 201), answer  # each key has one writer: no conflict is possible
         del ledger.in_flight[key]

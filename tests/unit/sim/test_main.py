@@ -32,7 +32,7 @@ def test_kaito_sim_up_keeps_state_in_a_data_dir_or_a_snapshot_not_both(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sim", "up", "--data-dir", "d", "--snapshot", "s.json"])
     assert "not allowed with argument" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="snapshot_path .* and data_dir .* were both given"):
+    with pytest.raises(ValueError, match=r"snapshot_path .* and data_dir .* were both given"):
         Cluster(snapshot_path="s.json", data_dir="d")
 
 

@@ -233,7 +233,8 @@ class SqliteBackend:
 
     def _set_meta(self, key: str, value: int) -> None:
         self._db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, str(value)),
         )
 
