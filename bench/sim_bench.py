@@ -289,8 +289,8 @@ async def fanout_phase(session: aiohttp.ClientSession, url: str, config: BenchCo
     return [(times[i] - sent[i]) * 1000 for times in receipts for i in range(min(len(times), len(sent)))]
 
 
-async def run_load(url: str, server_pid: int, config: BenchConfig) -> dict[str, float]:
-    """Run every phase, print its line; returns requests per second by phase (fan-out: deliveries/s)."""
+async def run_load(url: str, server_pid: int, config: BenchConfig) -> dict[str, tuple[float, float]]:
+    """Run every phase, print its line; returns (requests/s, server CPU us/request) by load phase."""
     connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4)
     async with aiohttp.ClientSession(connector=connector, headers={"Accept": "application/json"}) as session:
         await setup(session, url, config)
@@ -312,9 +312,8 @@ async def run_load(url: str, server_pid: int, config: BenchConfig) -> dict[str, 
             f"max {max(latencies, default=0.0):.2f} ms  (mean {statistics.fmean(latencies or [0.0]):.2f} ms)",
             flush=True,
         )
-    rates = {result.name: result.rps for result in results}
-    rates["watched writes"] = fanout_rate
-    return rates
+    print(f"watched writes         {fanout_rate:.0f} writes/s", flush=True)
+    return {result.name: (result.rps, result.server_cpu_us_per_request) for result in results}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -371,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             with server_process(config.server_cpu, data_dir) as (url, server_pid):
                 asyncio.run(run_load(url, server_pid, config))
         return
-    runs: dict[str, list[dict[str, float]]] = {"memory": [], "durable": []}
+    runs: dict[str, list[dict[str, tuple[float, float]]]] = {"memory": [], "durable": []}
     for round_ in range(args.compare):
         for mode in ("memory", "durable"):
             print(f"--- round {round_ + 1}/{args.compare}: {mode}", flush=True)
@@ -379,11 +378,16 @@ def main(argv: list[str] | None = None) -> None:
                 data_dir = Path(tmp) if mode == "durable" else None
                 with server_process(config.server_cpu, data_dir) as (url, server_pid):
                     runs[mode].append(asyncio.run(run_load(url, server_pid, config)))
-    print(f"median req/s over {args.compare} interleaved runs each:  memory   durable   durable/memory")
+    print(f"medians over {args.compare} interleaved runs each (durable/memory: req/s ratio, CPU cost ratio)")
     for phase in runs["memory"][0]:
-        memory = statistics.median(r[phase] for r in runs["memory"])
-        durable_rate = statistics.median(r[phase] for r in runs["durable"])
-        print(f"  {phase:<24} {memory:8.0f}  {durable_rate:8.0f}   {durable_rate / memory:6.2f}x", flush=True)
+        rate = {m: statistics.median(r[phase][0] for r in runs[m]) for m in runs}
+        cost = {m: statistics.median(r[phase][1] for r in runs[m]) for m in runs}
+        print(
+            f"  {phase:<20} req/s {rate['memory']:7.0f} -> {rate['durable']:7.0f} ({rate['durable'] / rate['memory']:4.2f}x)"
+            f"   server us/request {cost['memory']:6.0f} -> {cost['durable']:6.0f} "
+            f"({cost['durable'] / cost['memory']:4.2f}x)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
