@@ -383,7 +383,8 @@ def main(argv: list[str] | None = None) -> None:
         rate = {m: statistics.median(r[phase][0] for r in runs[m]) for m in runs}
         cost = {m: statistics.median(r[phase][1] for r in runs[m]) for m in runs}
         print(
-            f"  {phase:<20} req/s {rate['memory']:7.0f} -> {rate['durable']:7.0f} ({rate['durable'] / rate['memory']:4.2f}x)"
+            f"  {phase:<20} req/s {rate['memory']:7.0f} -> {rate['durable']:7.0f} "
+            f"({rate['durable'] / rate['memory']:4.2f}x)"
             f"   server us/request {cost['memory']:6.0f} -> {cost['durable']:6.0f} "
             f"({cost['durable'] / cost['memory']:4.2f}x)",
             flush=True,
