@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from kaito.sim.server.apiserver import ApiServer, LogProvider
 from kaito.sim.server.authz import Authorization, ServiceAccountCredentials
+from kaito.sim.server.durable import DataDirInUse, SqliteBackend, open_data_dir
 from kaito.sim.server.errors import (
     AlreadyExists,
     ApiError,
@@ -33,7 +34,6 @@ from kaito.sim.server.errors import (
     TooManyRequests,
 )
 from kaito.sim.server.faults import Faults, Match
-from kaito.sim.server.durable import DataDirInUse, SqliteBackend, open_data_dir
 from kaito.sim.server.fieldvalidation import FieldValidation
 from kaito.sim.server.kubeconfig import kubeconfig_dict, write_kubeconfig
 from kaito.sim.server.persistence import (
