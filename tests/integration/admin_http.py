@@ -10,13 +10,17 @@ Imported as ``integration.admin_http`` (pytest's ``pythonpath = ["tests"]``).
 
 from __future__ import annotations
 
+import base64
+import ssl
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
 from kaito.sim.cluster import Cluster
 
-__all__ = ["admin_headers", "admin_session"]
+__all__ = ["admin_headers", "admin_session", "kubeconfig_session"]
 
 
 def admin_headers(cluster: Cluster) -> dict[str, str]:
@@ -31,3 +35,20 @@ def admin_session(cluster: Cluster, **options: Any) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(ssl=context) if context is not None else None
     headers = {**admin_headers(cluster), **options.pop("headers", {})}
     return aiohttp.ClientSession(base_url=cluster.url, connector=connector, headers=headers, **options)
+
+
+def kubeconfig_session(kubeconfig: str | Path, **options: Any) -> aiohttp.ClientSession:
+    """A session as the user of a kubeconfig file the sim wrote (a ``kaito sim up`` in another process):
+    trusting its ``certificate-authority-data`` and sending its bearer token; plain for an insecure one."""
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    cluster = config["clusters"][0]["cluster"]
+    user = config["users"][0]["user"]
+    context = None
+    if cluster.get("certificate-authority-data"):
+        context = ssl.create_default_context(
+            cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+        )
+    connector = aiohttp.TCPConnector(ssl=context) if context is not None else None
+    token = user.get("token")
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **options.pop("headers", {})}
+    return aiohttp.ClientSession(connector=connector, headers=headers, **options)

@@ -16,6 +16,11 @@ launched, nodes ready, workload created, inference ready). It then keeps the clu
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
 
+The cluster is durable: its objects and its cloud's pools live in `--data-dir` (default
+:func:`default_data_dir`, `$XDG_DATA_HOME/kaito-py` or `~/.local/share/kaito-py`; see
+:mod:`kaito.sim.server.durable`), so a second `kaito up` - after Ctrl-C or a crash - finds the Workspaces,
+Nodes and pools of the first. `--in-memory` keeps nothing.
+
 With `--serve` the inference pods run for real: the sim's process runtime starts the serving program
 (`python3 -m kaito.serve vllm|transformers`, the one a real pod runs) on this machine's CPU, from a Python
 environment installed into the user cache on first use (kaito.cli.serving), with a tiny generated model
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -56,7 +62,7 @@ from kaito.runtimes import UnknownPresetError, get_preset
 from kaito.sim.cluster import Cluster
 from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
-__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "run", "up"]
+__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "default_data_dir", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
@@ -79,6 +85,15 @@ class UpOptions:
     provisioner: Literal["aks", "karpenter"] = "aks"
     serve: bool = False
     insecure: bool = False
+    data_dir: Path | None = None  # None: in memory
+
+
+def default_data_dir() -> Path:
+    """Where `kaito up` keeps its cluster by default: ``$XDG_DATA_HOME/kaito-py``, else
+    ``~/.local/share/kaito-py``."""
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    root = Path(base) if Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "kaito-py"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -115,6 +130,18 @@ def add_parser(subparsers: Any) -> None:
         choices=("aks", "karpenter"),
         default="aks",
         help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
+    )
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the cluster's objects and pools in DIR (SQLite, every write), so a restart resumes them "
+        "(default: $XDG_DATA_HOME/kaito-py or ~/.local/share/kaito-py)",
+    )
+    storage.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: the cluster starts empty and forgets at exit"
     )
     parser.add_argument(
         "--serve",
@@ -235,6 +262,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
         port=options.port,
         kubeconfig_path=options.kubeconfig_out,
         karpenter=karpenter,
+        data_dir=options.data_dir,
         process_runtime=process_runtime,
         insecure=options.insecure,
     ) as cluster:
@@ -285,6 +313,7 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
                     await route_webhook_service(user, webhook.port)
                     print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
                     print(f"provisioner: {options.provisioner}", file=out)
+                    print(f"data: {options.data_dir or 'in memory (nothing kept)'}", file=out)
                     print(
                         f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
                         file=out,
@@ -414,6 +443,7 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
         provisioner=args.provisioner,
+        data_dir=None if args.in_memory else (args.data_dir or default_data_dir()),
         serve=args.serve,
         insecure=args.insecure,
     )

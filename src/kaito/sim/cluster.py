@@ -35,7 +35,15 @@ ARM endpoint's pools beside it (key ``arm``, :mod:`kaito.sim.cloud.arm.snapshot`
 still has the pools that made its Nodes, under the same ids, with their operations resumed; a cluster started
 without ARM carries that section over unchanged. The restarted cluster listens on new ports with a new CA:
 clients follow it by re-reading the rewritten kubeconfig and ``arm.url``/``ca_path``.
-Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start. The optional
+Karpenter needs no section: it re-derives every NodeClaim's next step from the claim at start.
+
+With ``data_dir``, the cluster is durable instead (:mod:`kaito.sim.server.durable`): every committed write is
+in ``DIR/kaito-sim.db`` (SQLite, WAL) before the request that made it is answered, and the ARM endpoint's
+section is saved in the same database after every change of its pools (a write request, an operation's end,
+a Node turning Ready), so a cluster killed with SIGKILL and started again on the same directory has every
+acknowledged object, the same resourceVersions going on upwards, watches resumable from a retained
+resourceVersion (410 Gone for older ones) and its cloud's pools. Karpenter's state is its NodeClaims and
+Nodes, which are in the store. ``data_dir`` and ``snapshot_path`` exclude each other. The optional
 parts are imported lazily, so a cluster without them needs none of their code. Nothing here is global: two
 clusters in one process are independent.
 """
@@ -54,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaito.sim.server.apiserver import ApiServer, LogProvider
 from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, write_token_kubeconfig
+from kaito.sim.server.durable import SqliteBackend, open_data_dir
 from kaito.sim.server.faults import Faults
 from kaito.sim.server.kubeconfig import write_kubeconfig
 from kaito.sim.server.persistence import SnapshotFile
@@ -85,6 +94,7 @@ class Cluster:
         workloads: bool = True,
         arm: bool = True,
         snapshot_path: Path | str | None = None,
+        data_dir: Path | str | None = None,
         timings: Timings | None = None,
         kubeconfig_path: Path | str | None = None,
         arm_options: dict[str, Any] | None = None,
@@ -97,7 +107,13 @@ class Cluster:
         self.port = port
         self.insecure = insecure
         self.tls, self._want_authorization = _security(tls, authorization, insecure)
+        if snapshot_path is not None and data_dir is not None:
+            raise ValueError(
+                f"snapshot_path ({snapshot_path}) and data_dir ({data_dir}) were both given; a cluster keeps "
+                "its state in one of them: data_dir (durable, every write) or snapshot_path (saved at stop)"
+            )
         self.snapshot_path = Path(snapshot_path) if snapshot_path is not None else None
+        self.data_dir = Path(data_dir).expanduser() if data_dir is not None else None
         self.timings = timings
         self.faults = Faults()
         self.store = Store()
@@ -120,6 +136,8 @@ class Cluster:
         self._tmpdir: Path | None = None
         self._arm_section: Any = None  # the snapshot's ARM section, restored at start and kept without ARM
         self._snapshot: SnapshotFile | None = None
+        self._durable: SqliteBackend | None = None
+        self._data_dir_lock: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._gc: GarbageCollector | None = None
         self._started = False
@@ -198,6 +216,10 @@ class Cluster:
                 self._arm_section = self._snapshot.sections.get("arm")
             else:
                 self.store.use_persistence(self._snapshot)
+        if self.data_dir is not None:
+            self._durable, self._data_dir_lock = open_data_dir(self.data_dir)
+            self.store.use_persistence(self._durable)
+            self._arm_section = self._durable.section("arm")
         self.faults.store = self.store
         self._tmpdir = Path(tempfile.mkdtemp(prefix="kaito-sim-"))
         if self.tls or self._want_arm:
@@ -263,6 +285,9 @@ class Cluster:
         if self._arm_section is not None:
             arm.restore(self._arm_section)  # refused: self.arm stays None and stop() keeps the section
         self.arm = arm
+        durable = self._durable
+        if durable is not None:
+            arm.service.on_change = lambda: durable.save_section("arm", arm.snapshot())
         await arm.start(host=_HOST, port=0)
 
     async def stop(self) -> None:
@@ -289,6 +314,14 @@ class Cluster:
         self.store.drop_watches()
         if self._snapshot is not None:
             self._snapshot.save(arm=self.arm.snapshot() if self.arm is not None else self._arm_section)
+        if self._durable is not None:
+            if self.arm is not None:
+                self._durable.save_section("arm", self.arm.snapshot())
+            self._durable.close()
+            self._durable = None
+        if self._data_dir_lock is not None:
+            self._data_dir_lock.close()
+            self._data_dir_lock = None
         if self._tmpdir is not None:  # the generated kubeconfig and TLS files; a given kubeconfig path stays
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

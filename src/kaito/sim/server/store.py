@@ -282,7 +282,7 @@ class Store:
         else:
             bucket.setdefault(namespace, {})[md["name"]] = obj
         self._persistence.committed(
-            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj)
+            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj, prev)
         )
         change = Change(self._rv, type_, rt.storage_key, rt.kind, obj, prev, namespace)
         self._history.append(change)
@@ -1035,7 +1035,16 @@ class Store:
             if (entry.group, entry.plural) != _CRD_KEY:
                 self._loaded(entry)
         self._rv = image.resource_version
-        self._compacted = self._rv
+        self._compacted = self._rv if image.compacted is None else image.compacted
+        kept = image.history[-self.history_limit :] if self.history_limit > 0 else ()
+        if len(kept) < len(image.history):  # the older part of the image's window is compacted here
+            self._compacted = max(self._compacted, kept[0].revision - 1 if kept else self._rv)
+        for write in kept:
+            rt = self._type_for_key((write.group, write.plural))
+            if rt is not None and write.revision > self._compacted:
+                change = Change(write.revision, write.type, rt.storage_key, rt.kind, write.object, write.prev,
+                                write.namespace)  # fmt: skip
+                self._history.append(change)
 
     def _loaded(self, entry: StoredObject) -> None:
         rt = self._type_for_key((entry.group, entry.plural))
