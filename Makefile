@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test unit integration lint fmt manifests helm run serve bench image e2e-kind e2e-vllm e2e-serve clean
+.PHONY: setup test slow unit integration lint fmt manifests helm run serve bench image e2e-kind e2e-vllm e2e-serve clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 
 ## unit + integration (the README's and CI's test command)
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve and not slow" $(PYTEST_ARGS)
+
+## tests over a minute each (the durable sim's random-kill crash test, 100 rounds); CI runs them
+slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

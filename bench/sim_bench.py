@@ -1,4 +1,4 @@
-"""Throughput and watch fan-out of kaito.sim's API server, measured over loopback HTTP.
+"""Throughput and watch fan-out of kaito.sim's API server, measured over loopback HTTPS with the admin token.
 
 Not a test: it prints figures. Run with `python bench/sim_bench.py` (options: --help).
 
@@ -22,6 +22,11 @@ Watch fan-out: `--watchers` concurrent watch streams on one namespace, then `--w
 object, one at a time; for every write, the time from just before the PATCH is sent to each watcher's
 receipt of the event line (p50/p99/max over writes x watchers). The next write starts once every watcher has
 the previous event, so latencies do not pile up behind each other.
+
+Durable storage: `--durable` runs the server with `Cluster(data_dir=...)` (SQLite, every write committed
+before it is answered; `--data-dir DIR` to choose the directory, default a fresh temporary one), and
+`--compare N` runs N in-memory and N durable servers interleaved (memory, durable, memory, ...) in one session
+and prints each phase's median requests per second side by side with the durable/memory ratio.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -113,15 +119,24 @@ def percentile(values: list[float], pct: float) -> float:
 # ------------------------------------------------------------------------------------------------ server side
 
 
-def serve(url_file: Path, cpu: int) -> None:
-    """Child process: pin to `cpu`, run a Cluster, write its URL to `url_file`, run until stdin closes."""
+def serve(url_file: Path, cpu: int, data_dir: Path | None) -> None:
+    """Child process: pin to `cpu`, run a Cluster (its defaults: HTTPS, token checked), write its URL, admin
+    token and CA to `url_file` as JSON, run until stdin closes."""
     os.sched_setaffinity(0, {cpu})
 
     async def run() -> None:
         from kaito.sim.cluster import Cluster
 
-        async with Cluster(workloads=False, arm=False) as cluster:
-            await asyncio.to_thread(url_file.write_text, cluster.url)
+        async with Cluster(workloads=False, arm=False, data_dir=data_dir) as cluster:
+            assert cluster.tls_bundle is not None
+            where = {
+                "url": cluster.url,
+                "token": cluster.admin_token,
+                "ca": cluster.tls_bundle.ca_pem().decode(),
+            }
+            tmp = url_file.with_name("url.tmp")
+            await asyncio.to_thread(tmp.write_text, json.dumps(where))
+            await asyncio.to_thread(tmp.replace, url_file)
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, sys.stdin.read)  # parent closes our stdin to stop us
 
@@ -129,11 +144,12 @@ def serve(url_file: Path, cpu: int) -> None:
 
 
 @contextlib.contextmanager
-def server_process(cpu: int) -> Any:
+def server_process(cpu: int, data_dir: Path | None) -> Any:
     with tempfile.TemporaryDirectory(prefix="sim-bench-") as tmp:
         url_file = Path(tmp) / "url"
+        durable = ["--data-dir", str(data_dir)] if data_dir is not None else []
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(url_file), "--server-cpu", str(cpu)],
+            [sys.executable, __file__, "--serve", str(url_file), "--server-cpu", str(cpu), *durable],
             stdin=subprocess.PIPE,
         )
         try:
@@ -142,7 +158,7 @@ def server_process(cpu: int) -> Any:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the benchmark server did not start (exit code {proc.poll()})")
                 time.sleep(0.05)
-            yield url_file.read_text(), proc.pid
+            yield json.loads(url_file.read_text()), proc.pid
         finally:
             assert proc.stdin is not None
             proc.stdin.close()
@@ -283,9 +299,15 @@ async def fanout_phase(session: aiohttp.ClientSession, url: str, config: BenchCo
     return [(times[i] - sent[i]) * 1000 for times in receipts for i in range(min(len(times), len(sent)))]
 
 
-async def run_load(url: str, server_pid: int, config: BenchConfig) -> None:
-    connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4)
-    async with aiohttp.ClientSession(connector=connector, headers={"Accept": "application/json"}) as session:
+async def run_load(
+    server: dict[str, str], server_pid: int, config: BenchConfig
+) -> dict[str, tuple[float, float]]:
+    """Run every phase, print its line; returns (requests/s, server CPU us/request) by load phase."""
+    url = server["url"]
+    trusted = ssl.create_default_context(cadata=server["ca"])
+    connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4, ssl=trusted)
+    headers = {"Accept": "application/json", "Authorization": f"Bearer {server['token']}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         await setup(session, url, config)
         results = [
             await load_phase(session, url, "get", config, config.objects, server_pid),
@@ -296,13 +318,17 @@ async def run_load(url: str, server_pid: int, config: BenchConfig) -> None:
         ]
         for result in results:
             print(result.line(), flush=True)
+        started = time.monotonic()
         latencies = await fanout_phase(session, url, config)
+        fanout_rate = config.writes / (time.monotonic() - started)
         print(
             f"watch fan-out          {config.watchers} watchers x {config.writes} writes = {len(latencies)} "
             f"deliveries: p50 {percentile(latencies, 50):.2f} ms  p99 {percentile(latencies, 99):.2f} ms  "
             f"max {max(latencies, default=0.0):.2f} ms  (mean {statistics.fmean(latencies or [0.0]):.2f} ms)",
             flush=True,
         )
+    print(f"watched writes         {fanout_rate:.0f} writes/s", flush=True)
+    return {result.name: (result.rps, result.server_cpu_us_per_request) for result in results}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -314,6 +340,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--watchers", type=int, default=100, help="concurrent watch streams")
     parser.add_argument("--writes", type=int, default=300, help="writes observed by the watchers")
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server process is pinned to")
+    parser.add_argument("--durable", action="store_true", help="the server keeps every write in SQLite")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="the durable server's directory (implies --durable)"
+    )
+    parser.add_argument(
+        "--compare", type=int, default=0, metavar="N", help="N in-memory and N durable runs, interleaved"
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -321,7 +354,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.serve is not None:
-        serve(args.serve, args.server_cpu)
+        serve(args.serve, args.server_cpu, args.data_dir)
         return
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu = next((c for c in cpus if c != args.server_cpu), None)
@@ -340,10 +373,37 @@ def main(argv: list[str] | None = None) -> None:
         f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}); concurrency {config.concurrency}",
         flush=True,
     )
-    with server_process(config.server_cpu) as (url, server_pid):
-        if client_cpu is not None:
-            os.sched_setaffinity(0, {client_cpu})
-        asyncio.run(run_load(url, server_pid, config))
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    if not args.compare:
+        durable = args.durable or args.data_dir is not None
+        with contextlib.ExitStack() as stack:
+            data_dir = args.data_dir
+            if durable and data_dir is None:
+                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim-bench-data-")))
+            print(f"storage: {data_dir or 'in memory'}", flush=True)
+            with server_process(config.server_cpu, data_dir) as (server, server_pid):
+                asyncio.run(run_load(server, server_pid, config))
+        return
+    runs: dict[str, list[dict[str, tuple[float, float]]]] = {"memory": [], "durable": []}
+    for round_ in range(args.compare):
+        for mode in ("memory", "durable"):
+            print(f"--- round {round_ + 1}/{args.compare}: {mode}", flush=True)
+            with tempfile.TemporaryDirectory(prefix="sim-bench-data-") as tmp:
+                data_dir = Path(tmp) if mode == "durable" else None
+                with server_process(config.server_cpu, data_dir) as (server, server_pid):
+                    runs[mode].append(asyncio.run(run_load(server, server_pid, config)))
+    print(f"medians over {args.compare} interleaved runs each (durable/memory: req/s ratio, CPU cost ratio)")
+    for phase in runs["memory"][0]:
+        rate = {m: statistics.median(r[phase][0] for r in runs[m]) for m in runs}
+        cost = {m: statistics.median(r[phase][1] for r in runs[m]) for m in runs}
+        print(
+            f"  {phase:<20} req/s {rate['memory']:7.0f} -> {rate['durable']:7.0f} "
+            f"({rate['durable'] / rate['memory']:4.2f}x)"
+            f"   server us/request {cost['memory']:6.0f} -> {cost['durable']:6.0f} "
+            f"({cost['durable'] / cost['memory']:4.2f}x)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ tests/integration/deploy's `rbac_operator`) do the same on a ``Cluster(**RBAC_SI
 3. after the operator has stopped, :func:`assert_no_denials`: any request of the operator the cluster
    refused fails the test with kube-apiserver's own 403 sentence, so a missing permission cannot pass.
 
-TLS because kubectl sends no bearer token to a plain-http server; the operator's client would send it
-either way, but kubectl-based checks of the ServiceAccount need it. :func:`require_enforcement` refuses a
-cluster started without both, so a test that overrides `sim_options` and forgets them fails with that
-reason instead of silently running the operator with the admin's rights.
+TLS, authentication and RBAC are ``Cluster()``'s defaults; RBAC_SIM_OPTIONS names them anyway, so a fixture
+says what it relies on. :func:`require_enforcement` refuses a cluster started without them (e.g. with
+``insecure=True``), so a test that overrides `sim_options` that way fails with that reason instead of
+silently running the operator with the admin's rights.
 
 Conftests import it as ``integration.rbac_support`` (pytest's ``pythonpath = ["tests"]``).
 """

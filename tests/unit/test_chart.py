@@ -144,8 +144,12 @@ def test_chart_renders_what_kustomize_renders(tmp_path: Path, directory: str, se
 @needs_helm
 @pytest.mark.parametrize(
     "sets",
-    [(), ("provisioner.type=karpenter", "metrics.serviceMonitor.enabled=true", "crds.install=false")],
-    ids=["defaults", "karpenter-servicemonitor"],
+    [
+        (),
+        ("provisioner.type=karpenter", "metrics.serviceMonitor.enabled=true", "crds.install=false"),
+        ("webhook.enabled=false",),
+    ],
+    ids=["defaults", "karpenter-servicemonitor", "no-webhook"],
 )
 def test_helm_lint_strict_is_clean(tmp_path: Path, sets: tuple[str, ...]) -> None:
     args = ["lint", "--strict", str(CHART)]
@@ -190,6 +194,16 @@ def test_helm_lint_strict_is_clean(tmp_path: Path, sets: tuple[str, ...]) -> Non
         ),
         (("crds.keep=maybe",), "crds.keep: Invalid type. Expected: boolean, given: string"),
         (
+            ("webhook.failurePolicy=Never",),
+            'webhook.failurePolicy must be one of the following: "Fail", "Ignore"',
+        ),
+        (("webhook.timeoutSeconds=31",), "webhook.timeoutSeconds: Must be less than or equal to 30"),
+        (("webhook.port=443",), "webhook.port: Must be greater than or equal to 1024"),
+        (
+            ("webhook.port=8081",),
+            "webhook.port is 8081, the port of the controller's health probes; choose another port",
+        ),
+        (
             ("leaderElection.enabled=false",),
             "replicaCount is 2 with leaderElection.enabled false; replicas would reconcile at the same time, "
             "so set replicaCount to 0 or 1, or enable leader election",
@@ -232,7 +246,7 @@ def test_aks_settings_and_workload_identity(tmp_path: Path) -> None:
         f"provisioner.aks.workloadIdentity.clientId={client_id}",
         "serviceAccount.annotations.team=ml",
     )
-    assert _one(docs, "ConfigMap")["data"] == {
+    assert _one(docs, "ConfigMap", "kaito-controller-config")["data"] == {
         "AZURE_SUBSCRIPTION_ID": "11111111-2222-3333-4444-555555555555",
         "AZURE_RESOURCE_GROUP": "my-rg",
         "AKS_CLUSTER_NAME": "my-aks",
@@ -268,7 +282,8 @@ def test_a_provisioner_setting_changes_the_pod_template(tmp_path: Path) -> None:
 @needs_helm
 def test_without_leader_election_there_is_no_lease_role(tmp_path: Path) -> None:
     docs = render(tmp_path, "leaderElection.enabled=false", "replicaCount=1")
-    assert {d["kind"] for d in docs}.isdisjoint({"Role", "RoleBinding"})
+    roles = {d["metadata"]["name"] for d in docs if d["kind"] in ("Role", "RoleBinding")}
+    assert roles == {"kaito-webhook-cert"}
     assert not any(arg.startswith("--leader-elect") for arg in _manager(docs)["args"])
     assert _one(docs, "Deployment")["spec"]["replicas"] == 1
 
@@ -302,11 +317,8 @@ def test_pod_placement_image_resources_security_and_flags(tmp_path: Path) -> Non
     assert deployment["spec"]["replicas"] == 3
     assert container["image"] == "myregistry.azurecr.io/kaito-py:0.2.0"
     assert container["imagePullPolicy"] == "Always"
-    assert container["args"][-3:] == [
-        "--log-level=debug",
-        "--launch-timeout=45m",
-        "--orphan-sweep-interval=5m",
-    ]
+    assert "--log-level=debug" in container["args"]
+    assert container["args"][-2:] == ["--launch-timeout=45m", "--orphan-sweep-interval=5m"]
     # Helm merges maps with the defaults: what is not overridden stays (null removes a key)
     assert container["resources"] == {
         "requests": {"cpu": "200m", "memory": "512Mi"},
@@ -339,24 +351,90 @@ def test_metrics_service_and_service_monitor_toggles(tmp_path: Path) -> None:
         tmp_path, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.interval=15s",
         "metrics.serviceMonitor.labels.release=prometheus",
     )  # fmt: skip
-    monitor, service = _one(docs, "ServiceMonitor"), _one(docs, "Service")
+    monitor, service = _one(docs, "ServiceMonitor"), _one(docs, "Service", "kaito-controller-metrics")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["kaito-system"]}
-    assert "Service" not in {d["kind"] for d in render(tmp_path, "metrics.service.enabled=false")}
+    services = {d["metadata"]["name"] for d in render(tmp_path, "metrics.service.enabled=false")
+                if d["kind"] == "Service"}  # fmt: skip
+    assert services == {"kaito-webhook-service"}
 
 
 @needs_helm
 def test_everything_namespaced_lands_in_the_release_namespace(tmp_path: Path) -> None:
     docs = render(tmp_path, namespace="ml-ops")
-    namespaced = [
-        d for d in docs if d["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding")
-    ]
+    cluster_scoped = (
+        "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"
+    )  # fmt: skip
+    namespaced = [d for d in docs if d["kind"] not in cluster_scoped]
     assert {d["metadata"]["namespace"] for d in namespaced} == {"ml-ops"}
     subjects = [s for d in docs if d["kind"].endswith("Binding") for s in d["subjects"]]
     assert {s["namespace"] for s in subjects} == {"ml-ops"}
+    # the API server calls the webhook Service of this release, for admission and for conversion
+    admission = _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["service"]
+    crd = _one(docs, "CustomResourceDefinition", "workspaces.kaito.sh")
+    conversion = crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"]
+    for service in (admission, conversion):
+        assert (service["namespace"], service["name"], service["port"]) == (
+            "ml-ops",
+            "kaito-webhook-service",
+            443,
+        )
+    assert _one(docs, "Service", "kaito-webhook-service")["metadata"]["namespace"] == "ml-ops"
+
+
+def _webhook_objects(docs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if "webhook" in d["metadata"]["name"] or d["kind"] == "ValidatingWebhookConfiguration"
+    }
+
+
+@needs_helm
+def test_webhook_settings_land_and_no_ca_bundle_is_rendered(tmp_path: Path) -> None:
+    """The operator patches the caBundles in: a rendered one would be stale, and each `helm upgrade` would
+    put it back over the operator's, so no object of the chart carries one."""
+    docs = render(tmp_path, "webhook.port=10250", "webhook.failurePolicy=Ignore", "webhook.timeoutSeconds=5")
+    container = _manager(docs)
+    assert container["args"][-2:] == ["--webhook-port=10250", "--webhook-namespace=$(POD_NAMESPACE)"]
+    assert {"name": "webhook", "containerPort": 10250, "protocol": "TCP"} in container["ports"]
+    webhook = _one(docs, "ValidatingWebhookConfiguration")["webhooks"][0]
+    assert (webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("Ignore", 5)
+    service = _one(docs, "Service", "kaito-webhook-service")
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    pod_labels = _one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert "caBundle" not in json.dumps(render(tmp_path))
+
+
+@needs_helm
+def test_without_the_webhook_the_crd_serves_only_what_it_stores(tmp_path: Path) -> None:
+    """No webhook objects, flags or port; and since nothing could convert, the Workspace CRD converts nothing
+    and serves v1beta1 (its storage version) only, instead of failing every v1alpha1 request."""
+    assert _webhook_objects(render(tmp_path)) == {
+        ("Service", "kaito-webhook-service"),
+        ("ValidatingWebhookConfiguration", "validation.workspace.kaito.sh"),
+        ("Role", "kaito-webhook-cert"),
+        ("RoleBinding", "kaito-webhook-cert"),
+        ("ClusterRole", "kaito-webhook-cabundle"),
+        ("ClusterRoleBinding", "kaito-webhook-cabundle"),
+    }
+    docs = render(tmp_path, "webhook.enabled=false")
+    assert _webhook_objects(docs) == set()
+    container = _manager(docs)
+    assert not any(arg.startswith("--webhook") for arg in container["args"])
+    assert "webhook" not in {port["name"] for port in container["ports"]}
+    crd = _one(docs, "CustomResourceDefinition", "workspaces.kaito.sh")
+    assert crd["spec"]["conversion"] == {"strategy": "None"}
+    served = {v["name"]: (v["served"], v["storage"]) for v in crd["spec"]["versions"]}
+    assert served == {"v1alpha1": (False, False), "v1beta1": (True, True)}
+    machines = _one(docs, "CustomResourceDefinition", "machines.kaito.sh")
+    assert machines == _one(render(tmp_path), "CustomResourceDefinition", "machines.kaito.sh")
 
 
 # ------------------------------------------------------------------------------------------------ docs

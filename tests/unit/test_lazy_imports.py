@@ -59,6 +59,20 @@ def test_they_load_when_used() -> None:
     ]  # the guard above would notice a rename of what it watches
 
 
+def test_importing_the_reconcile_library_loads_none_of_its_modules() -> None:
+    prefixes = ("kaito.ctrl.", "pydantic", "asyncio", "ssl")
+    probe = f"import kaito.ctrl, sys\nprint(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    probe = "import kaito.ctrl, sys\nkaito.ctrl.Request\nassert 'kaito.ctrl.reconcile' in sys.modules"
+    subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_kaito_plan_leaves_the_api_models_unloaded() -> None:
+    probe = PLAN + "\nimport sys\nassert 'kaito.api' not in sys.modules, 'kaito.api loaded'"
+    subprocess.run([sys.executable, "-c", probe], check=True)
+
+
 def test_the_reconcile_library_defers_its_metrics_until_a_controller_is_made() -> None:
     present = loaded_after("import kaito.ctrl")
     assert present == []

@@ -67,3 +67,15 @@ def test_public_names_match_the_reviewed_snapshot(name: str) -> None:
     actual = sorted(importlib.import_module(name).__all__)
     added, dropped = sorted(set(actual) - set(expected)), sorted(set(expected) - set(actual))
     assert (added, dropped) == ([], []), f"{name}: new public names {added}, removed {dropped}"
+
+
+@pytest.mark.parametrize("name", ["kaito.api", "kaito.ctrl", "kaito.runtimes"])
+def test_the_lazy_export_table_matches_its_modules(name: str) -> None:
+    """These packages load names on first use from a name -> module table; a name added to a module's
+    `__all__` without the table (or the other way round) fails here."""
+    package = importlib.import_module(name)
+    table: dict[str, str] = package._EXPORTS
+    for module_name in set(table.values()):
+        module = importlib.import_module(f"{name}.{module_name}")
+        listed = sorted(n for n, m in table.items() if m == module_name)
+        assert listed == sorted(module.__all__), f"{name}._EXPORTS disagrees with {module.__name__}.__all__"

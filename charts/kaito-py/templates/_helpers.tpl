@@ -18,6 +18,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/* The labels of the webhook's objects (its Service, configuration and certificate Roles), as in manifests/webhook. */}}
+{{- define "kaito-py.webhookLabels" -}}
+{{ include "kaito-py.labels" . | fromYaml | merge (dict "app.kubernetes.io/component" "webhook") | toYaml }}
+{{- end -}}
+
+{{/* The Service kube-apiserver calls for admission and conversion; `kaito manifests crds` writes this name
+into the Workspace CRD's conversion stanza, and the operator patches the caBundle of whatever names it. */}}
+{{- define "kaito-py.webhookService" -}}
+kaito-webhook-service
+{{- end -}}
+
 {{/* The controller image, the chart's appVersion when image.tag is empty. */}}
 {{- define "kaito-py.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
@@ -30,5 +41,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) -}}
 {{- fail (printf "replicaCount is %d with leaderElection.enabled false; replicas would reconcile at the same time, so set replicaCount to 0 or 1, or enable leader election" (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- if and .Values.webhook.enabled (has (int .Values.webhook.port) (list 8080 8081)) -}}
+{{- fail (printf "webhook.port is %d, the port of the controller's %s; choose another port from 1024 to 65535" (int .Values.webhook.port) (ternary "metrics" "health probes" (eq (int .Values.webhook.port) 8080))) -}}
 {{- end -}}
 {{- end -}}

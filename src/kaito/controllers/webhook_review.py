@@ -45,6 +45,7 @@ from kaito.controllers.workspace_plan import (
     select_byo_nodes,
     tunable_presets,
 )
+from kaito.runtimes import UnknownSkuError, get_gpu_config, is_hugging_face_id, is_unlisted_n_series
 
 __all__ = [
     "KubeFieldError",
@@ -95,6 +96,8 @@ def create_errors(obj: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]] = (
         workspace = check_workspace(obj, known_presets=known_presets(), tunable_presets=tunable_presets())
     except InvalidObjectError as invalid:
         return [_invalid(error) for error in invalid.errors]
+    if _sized_by_the_controller(workspace):
+        return []
     try:
         byo = select_byo_nodes(workspace, nodes) if workspace.resource.is_bring_your_own else []
         resolve_plan(workspace, byo_nodes=byo)
@@ -105,6 +108,23 @@ def create_errors(obj: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]] = (
             return []
         return [_from_problem(problem)]
     return []
+
+
+def _sized_by_the_controller(workspace: Workspace) -> bool:
+    """What admission cannot size without I/O: a Hugging Face model id outside the catalog (its config.json
+    is on the hub) or a Standard_N* size the catalog lacks (its GPUs are in the cloud's resource SKUs). The
+    controller reads them and reports what does not fit on the Workspace, as KAITO does."""
+    preset = workspace.inference.preset if workspace.inference else None
+    if preset is not None and preset.name not in known_presets() and is_hugging_face_id(preset.name):
+        return True
+    instance_type = workspace.resource.instance_type
+    if not instance_type or not is_unlisted_n_series(instance_type):
+        return False
+    try:
+        get_gpu_config(instance_type)
+    except UnknownSkuError:
+        return True
+    return False
 
 
 def _skips_fit_check(workspace: Workspace) -> bool:

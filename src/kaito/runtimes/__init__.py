@@ -16,58 +16,177 @@ Modules, one job each:
 * workload    shared Kubernetes rendering: pod template, Deployment, StatefulSet, Services
 * base        the Runtime interface; vllm and transformers implement it; runtime selects one
 * errors      the exception hierarchy
+
+Every public name is re-exported here and loaded on first use: `kaito plan` imports only the modules it needs.
 """
 
-from kaito.runtimes.base import *  # noqa: F403
-from kaito.runtimes.base import __all__ as _base_all
-from kaito.runtimes.config import *  # noqa: F403
-from kaito.runtimes.config import __all__ as _config_all
-from kaito.runtimes.errors import *  # noqa: F403
-from kaito.runtimes.errors import __all__ as _errors_all
-from kaito.runtimes.hf_preset import *  # noqa: F403
-from kaito.runtimes.hf_preset import __all__ as _hf_preset_all
-from kaito.runtimes.partitions import *  # noqa: F403
-from kaito.runtimes.partitions import __all__ as _partitions_all
-from kaito.runtimes.precedence import *  # noqa: F403
-from kaito.runtimes.precedence import __all__ as _precedence_all
-from kaito.runtimes.presets import *  # noqa: F403
-from kaito.runtimes.presets import __all__ as _presets_all
-from kaito.runtimes.probes import *  # noqa: F403
-from kaito.runtimes.probes import __all__ as _probes_all
-from kaito.runtimes.request import *  # noqa: F403
-from kaito.runtimes.request import __all__ as _request_all
-from kaito.runtimes.resource_skus import *  # noqa: F403
-from kaito.runtimes.resource_skus import __all__ as _resource_skus_all
-from kaito.runtimes.runtime import *  # noqa: F403
-from kaito.runtimes.runtime import __all__ as _runtime_all
-from kaito.runtimes.sizing import *  # noqa: F403
-from kaito.runtimes.sizing import __all__ as _sizing_all
-from kaito.runtimes.skus import *  # noqa: F403
-from kaito.runtimes.skus import __all__ as _skus_all
-from kaito.runtimes.transformers import *  # noqa: F403
-from kaito.runtimes.transformers import __all__ as _transformers_all
-from kaito.runtimes.vllm import *  # noqa: F403
-from kaito.runtimes.vllm import __all__ as _vllm_all
-from kaito.runtimes.workload import *  # noqa: F403
-from kaito.runtimes.workload import __all__ as _workload_all
+from __future__ import annotations
 
-__all__ = sorted(
-    {
-        *_base_all,
-        *_config_all,
-        *_errors_all,
-        *_hf_preset_all,
-        *_partitions_all,
-        *_precedence_all,
-        *_presets_all,
-        *_probes_all,
-        *_request_all,
-        *_resource_skus_all,
-        *_runtime_all,
-        *_sizing_all,
-        *_skus_all,
-        *_transformers_all,
-        *_vllm_all,
-        *_workload_all,
-    }
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads from its module on first use
+    from kaito.runtimes.base import *  # noqa: F403
+    from kaito.runtimes.config import *  # noqa: F403
+    from kaito.runtimes.errors import *  # noqa: F403
+    from kaito.runtimes.hf_preset import *  # noqa: F403
+    from kaito.runtimes.partitions import *  # noqa: F403
+    from kaito.runtimes.precedence import *  # noqa: F403
+    from kaito.runtimes.presets import *  # noqa: F403
+    from kaito.runtimes.probes import *  # noqa: F403
+    from kaito.runtimes.request import *  # noqa: F403
+    from kaito.runtimes.resource_skus import *  # noqa: F403
+    from kaito.runtimes.runtime import *  # noqa: F403
+    from kaito.runtimes.sizing import *  # noqa: F403
+    from kaito.runtimes.skus import *  # noqa: F403
+    from kaito.runtimes.transformers import *  # noqa: F403
+    from kaito.runtimes.vllm import *  # noqa: F403
+    from kaito.runtimes.workload import *  # noqa: F403
+
+# Each public name and the module that defines it (its module's `__all__` is the source of truth; a test
+# checks the two agree). `import kaito.runtimes` loads none of them; `kaito.runtimes.Name` loads one module.
+_EXPORTS = {
+    "ADAPTER_MOUNT": "workload",
+    "Adapter": "request",
+    "Args": "config",
+    "BASE_IMAGE": "presets",
+    "CHAT_TEMPLATE_DIR": "vllm",
+    "CONFIG_FILE": "workload",
+    "CONFIG_MOUNT": "workload",
+    "CannotSplitError": "errors",
+    "Cloud": "skus",
+    "DEFAULT_CONTEXT": "hf_preset",
+    "DEFAULT_SIZING_TOKENS": "sizing",
+    "Dtype": "presets",
+    "FlagType": "config",
+    "FlagValue": "config",
+    "GIB": "sizing",
+    "GPU_RESOURCE": "workload",
+    "GPU_TOLERATIONS": "workload",
+    "GpuConfig": "skus",
+    "GpuTooSmallError": "errors",
+    "HEADROOM_SHARE": "sizing",
+    "HEALTH_PATH": "probes",
+    "HF_TOKEN_KEY": "base",
+    "IMAGE_REGISTRY": "presets",
+    "InferenceConfig": "config",
+    "InferenceConfigError": "errors",
+    "KaitoEstimate": "sizing",
+    "LABEL_COMPUTE_MAJOR": "skus",
+    "LABEL_COMPUTE_MINOR": "skus",
+    "LABEL_GPU_COUNT": "skus",
+    "LABEL_GPU_MEMORY": "skus",
+    "LABEL_GPU_PRODUCT": "skus",
+    "MODEL_PORT": "workload",
+    "MemoryBreakdown": "sizing",
+    "N_SERIES_PREFIX": "resource_skus",
+    "NodeLabelError": "errors",
+    "NotEnoughNodesError": "errors",
+    "ORAS_IMAGE": "presets",
+    "OVERHEAD_GIB": "sizing",
+    "Override": "config",
+    "PARALLEL_FLAGS": "precedence",
+    "POD_INDEX_LABEL": "workload",
+    "PROBE_PERIOD_S": "probes",
+    "Preset": "presets",
+    "RAY_PORT": "workload",
+    "RUNTIMES": "runtime",
+    "Runtime": "base",
+    "RuntimeName": "presets",
+    "RuntimesError": "errors",
+    "SERVE_ENTRYPOINT": "workload",
+    "SERVICE_PORT": "workload",
+    "SizingPlan": "sizing",
+    "SizingRefusal": "errors",
+    "TRANSFORMERS_ENTRYPOINT": "transformers",
+    "TransformersRuntime": "transformers",
+    "UnknownPresetError": "errors",
+    "UnknownSkuError": "errors",
+    "UnsizableModelError": "errors",
+    "UnsupportedDtypeError": "errors",
+    "UnsupportedRequestError": "errors",
+    "VLLM_ENTRYPOINT": "vllm",
+    "VllmRuntime": "vllm",
+    "WEIGHTS_PATH": "workload",
+    "WEIGHT_FACTOR": "sizing",
+    "WORKSPACE_LABEL": "workload",
+    "Workload": "workload",
+    "WorkloadRequest": "request",
+    "adapter_init_containers": "workload",
+    "adapter_mounts": "workload",
+    "adapter_volumes": "workload",
+    "apply_overrides": "config",
+    "apply_parallelism": "precedence",
+    "build_workload": "runtime",
+    "choose_dtype": "sizing",
+    "default_gpu_memory_utilization": "sizing",
+    "exec_probes": "probes",
+    "flag_types": "config",
+    "get_gpu_config": "skus",
+    "get_preset": "presets",
+    "gpu_config_from_node_labels": "skus",
+    "gpu_config_from_resource_sku": "resource_skus",
+    "gpu_resource": "partitions",
+    "headless_service_name": "workload",
+    "http_probes": "probes",
+    "is_hugging_face_id": "hf_preset",
+    "is_unlisted_n_series": "resource_skus",
+    "kaito_estimate": "sizing",
+    "leader_address": "workload",
+    "list_gpu_configs": "skus",
+    "list_presets": "presets",
+    "load_presets": "presets",
+    "managed_flags": "config",
+    "memory_breakdown": "sizing",
+    "min_headroom_gib": "sizing",
+    "model_env": "base",
+    "model_source": "base",
+    "multi_node_script": "vllm",
+    "node_affinity": "workload",
+    "parallelism_inputs": "config",
+    "parse_inference_config": "config",
+    "partition_gpu": "partitions",
+    "plan_inference": "sizing",
+    "plan_nodes": "sizing",
+    "pod_template": "workload",
+    "preset_from_hf": "hf_preset",
+    "render_args": "config",
+    "render_deployment": "workload",
+    "render_headless_service": "workload",
+    "render_service": "workload",
+    "render_statefulset": "workload",
+    "retired_flags": "config",
+    "retired_keys": "config",
+    "select_runtime": "runtime",
+    "selector_labels": "workload",
+    "serve_options": "workload",
+    "serving_image": "base",
+    "serving_mounts": "workload",
+    "sizing_inputs": "config",
+    "smallest_single_node_sku": "sizing",
+    "startup_failure_threshold": "probes",
+    "tensor_parallel_valid": "sizing",
+    "transformers_args": "transformers",
+    "validate_overrides": "config",
+    "vllm_args": "vllm",
+    "vllm_command": "vllm",
+    "weights_artifact": "base",
+    "weights_bytes_from_index": "hf_preset",
+    "weights_init_container": "workload",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562) and keep it in the package namespace."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

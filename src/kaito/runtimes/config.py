@@ -26,12 +26,12 @@ import difflib
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from kaito.runtimes._catalog_yaml import load_catalog
 from kaito.runtimes.errors import InferenceConfigError
 from kaito.runtimes.presets import RuntimeName
 
@@ -63,7 +63,7 @@ _TOP_LEVEL = ("vllm", "transformers", "max_probe_steps", "kv_cache_cpu_memory_ut
 class InferenceConfig(BaseModel):
     """The parsed `inference_config.yaml`: one raw flag map per runtime."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     vllm: dict[str, Any] = Field(default_factory=dict)
     transformers: dict[str, Any] = Field(default_factory=dict)
@@ -74,7 +74,7 @@ class InferenceConfig(BaseModel):
 class Override(BaseModel):
     """One validated user flag: set it to `value`, or remove the operator's flag when `remove`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     flag: str
     value: FlagValue = None
@@ -84,8 +84,7 @@ class Override(BaseModel):
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    text = resources.files("kaito.runtimes").joinpath("data/flags.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
+    loaded: dict[str, Any] = load_catalog("flags.yaml")
     return loaded
 
 

@@ -20,12 +20,11 @@ import difflib
 import functools
 import math
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kaito.runtimes._catalog_yaml import load_catalog
 from kaito.runtimes.errors import UnknownPresetError
 
 __all__ = [
@@ -63,7 +62,7 @@ _READINESS_MAX_S = 180 * 60
 class Preset(BaseModel):
     """One servable model and the figures sizing and the workload builders need."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     hf_repo: str
@@ -173,8 +172,7 @@ class Preset(BaseModel):
 @functools.cache
 def load_presets() -> tuple[Preset, ...]:
     """Every preset in the packaged catalog, in file order (parsed once per process)."""
-    text = resources.files("kaito.runtimes").joinpath("data/presets.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_catalog("presets.yaml")
     presets = tuple(Preset.model_validate(entry) for entry in raw["presets"])
     names = [p.name for p in presets]
     duplicates = sorted({n for n in names if names.count(n) > 1})

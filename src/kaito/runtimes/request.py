@@ -33,7 +33,7 @@ class Adapter(BaseModel):
     or from a volume (the adapter's files at the volume's root). Either way the server finds it in
     /mnt/adapter/<name>."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     image: str | None = None
@@ -60,7 +60,7 @@ class Adapter(BaseModel):
 class WorkloadRequest(BaseModel):
     """One workspace's inference request, as the workload builders consume it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     workspace: str
     namespace: str = "default"

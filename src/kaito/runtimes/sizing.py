@@ -105,7 +105,7 @@ _DP_WEIGHT_FRACTION = 0.5
 class MemoryBreakdown(BaseModel):
     """GiB on the busiest GPU: weights + kv_cache + overhead + headroom = usable = total - reserved."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     gpu_memory_gib: float
     usable_gib: float = Field(description="utilization x GPU memory: what vLLM may take")
@@ -122,7 +122,7 @@ class MemoryBreakdown(BaseModel):
 class SizingPlan(BaseModel):
     """How one workspace's model is laid out on nodes of one instance type."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     preset: str
     instance_type: str
@@ -152,7 +152,7 @@ class SizingPlan(BaseModel):
 class KaitoEstimate(BaseModel):
     """What KAITO's estimator (HEAD nodes, v0.8 max-model-len) decides, for comparison."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     nodes: int
     min_gpus: int
@@ -165,7 +165,7 @@ class KaitoEstimate(BaseModel):
 
 
 class _Layout(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     nodes: int
     tp: int

@@ -19,12 +19,11 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from kaito.runtimes._catalog_yaml import load_catalog
 from kaito.runtimes.errors import NodeLabelError, UnknownSkuError
 
 __all__ = [
@@ -55,7 +54,7 @@ _A10_FAMILY = re.compile(r"\bA10G?(?![0-9])", re.IGNORECASE)
 class GpuConfig(BaseModel):
     """One node shape: GPU count, memory per GPU, GPU model, compute capability, local NVMe."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     cloud: Cloud
@@ -110,8 +109,7 @@ def _gpu_table() -> dict[str, tuple[str, tuple[int, int]]]:
 
 @functools.cache
 def _raw_catalog() -> dict[str, Any]:
-    text = resources.files("kaito.runtimes").joinpath("data/skus.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
+    loaded: dict[str, Any] = load_catalog("skus.yaml")
     return loaded
 
 

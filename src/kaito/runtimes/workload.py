@@ -87,7 +87,7 @@ GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
 class Workload(BaseModel):
     """Everything one workspace's inference needs applied, plus the serving command for display."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     runtime: RuntimeName
     kind: Literal["Deployment", "StatefulSet"]

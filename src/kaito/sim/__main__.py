@@ -1,8 +1,14 @@
 """``python -m kaito.sim`` (and ``kaito sim up``): run the embedded cluster in the foreground.
 
-It starts a :class:`~kaito.sim.cluster.Cluster`, writes its kubeconfig, prints how to use it, and serves until
-SIGINT (Ctrl-C) or SIGTERM, then stops cleanly (saving the snapshot when ``--snapshot`` is given, so the next
-run starts with the same objects). The argument definitions live here so that ``kaito sim up`` (in
+It starts a :class:`~kaito.sim.cluster.Cluster` (HTTPS, every request authenticated, RBAC; ``--insecure``
+for plain HTTP without authentication), writes its kubeconfig (0600, holding the admin token and the CA),
+prints how to use it, and serves until SIGINT (Ctrl-C) or SIGTERM, then stops cleanly. By default the cluster
+is in memory and forgets at exit (it is the bare cluster for experiments and tests, started fresh each time).
+With ``--data-dir DIR`` it is durable (:mod:`kaito.sim.server.durable`): every write is committed to
+``DIR/kaito-sim.db`` before it is acknowledged, so a run killed even with SIGKILL restarts on the same DIR
+with every acknowledged object, resourceVersions going on upwards and watches resumable. ``--snapshot FILE``
+(the older option, kept) saves the objects only at a clean stop. The argument definitions live here so that
+``kaito sim up`` (in
 ``kaito.cli``, which may import ``kaito.sim`` but not the other way round) registers exactly the same options.
 """
 
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kaito.sim.cluster import Cluster
+from kaito.sim.server.durable import DataDirInUse
 
 __all__ = ["DEFAULT_KUBECONFIG", "add_up_arguments", "main", "serve", "up"]
 
@@ -34,10 +41,32 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_KUBECONFIG,
         help=f"where to write the kubeconfig (default: ./{DEFAULT_KUBECONFIG})",
     )
-    parser.add_argument(
-        "--snapshot", type=Path, default=None, help="load objects from this file at start, save them at stop"
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep every write in DIR (SQLite, committed before it is acknowledged; survives a crash) and "
+        "resume from it at start (default: in memory, nothing kept)",
     )
-    parser.add_argument("--tls", action="store_true", help="serve the API over HTTPS with a generated CA")
+    storage.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        help="load objects from this file at start, save them at a clean stop (lost on a crash)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a generated CA (the default; kept for old scripts)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP and answer every request without authentication (for tests that need it; "
+        "any local process can then read Secrets and change the cluster)",
+    )
     parser.add_argument(
         "--no-workloads", action="store_true", help="do not simulate nodes, pods and controllers"
     )
@@ -54,13 +83,28 @@ async def serve(
         print(f"kaito-sim API server: {cluster.url}", file=out)
         if cluster.arm is not None:
             print(f"kaito-sim ARM endpoint: {cluster.arm.url} (CA: {cluster.arm.ca_path})", file=out)
+        if cluster.data_dir is not None:
+            print(f"kaito-sim data: {cluster.data_dir}", file=out)
         print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+        print(_security_line(cluster), file=out)
         print(f"  export KUBECONFIG={cluster.kubeconfig.resolve()}", file=out)
         print("press Ctrl-C to stop", file=out, flush=True)
         if ready is not None:
             ready.set()
         await stop.wait()
     print("kaito-sim stopped", file=out, flush=True)
+
+
+def _security_line(cluster: Cluster) -> str:
+    if cluster.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        "requests without a valid token get 401"
+    )
 
 
 def up(args: argparse.Namespace) -> int:
@@ -71,12 +115,16 @@ def up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.insecure and args.tls:
+        print("error: --insecure serves plain HTTP and --tls HTTPS; give one of them", file=sys.stderr)
+        return 2
     cluster = Cluster(
         port=args.port,
-        tls=args.tls,
+        insecure=args.insecure,
         workloads=not args.no_workloads,
         arm=not args.no_arm,
         snapshot_path=args.snapshot,
+        data_dir=args.data_dir,
         kubeconfig_path=args.kubeconfig,
     )
 
@@ -89,6 +137,9 @@ def up(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
+    except DataDirInUse as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"error: cannot start the cluster on port {args.port}: {err}", file=sys.stderr)
         return 1

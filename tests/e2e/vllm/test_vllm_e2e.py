@@ -28,10 +28,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
+from integration.admin_http import admin_session
 from kaito import ctrl
 from kaito.cli.serving import serving_mapping
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
@@ -247,7 +247,7 @@ async def test_a_workspace_serves_openai_chat_through_the_service_proxy(
     assert pod_ip.startswith("127.") and pod["spec"]["nodeName"].startswith("aks-")
     assert _condition(pod, "Ready") == "True"
 
-    async with aiohttp.ClientSession(base_url=cluster.url) as http:
+    async with admin_session(cluster) as http:
         async with http.get(f"{PROXY}/v1/models") as response:
             assert response.status == 200
             assert [m["id"] for m in (await response.json())["data"]] == [PRESET]

@@ -20,6 +20,7 @@ import pytest_asyncio
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from integration.admin_http import admin_session
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ async def api(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
 
 @pytest_asyncio.fixture
 async def http(cluster: Cluster) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=cluster.url) as session:
+    async with admin_session(cluster) as session:
         yield session
 
 
@@ -502,7 +503,7 @@ async def test_pod_logs_come_from_the_workload_simulator(api: client.ApiClient) 
 
 
 async def test_tls_cluster_is_trusted_through_its_kubeconfig() -> None:
-    async with Cluster(tls=True, workloads=False, arm=False) as tls_cluster:
+    async with Cluster(workloads=False, arm=False) as tls_cluster:
         assert tls_cluster.url.startswith("https://127.0.0.1:")
         async with await _api_client(Path(tls_cluster.kubeconfig)) as api_client:
             names = {ns.metadata.name for ns in (await client.CoreV1Api(api_client).list_namespace()).items}

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from integration.admin_http import admin_session
 from integration.sim.test_proxy import IMAGE, NODE, deployment, service
 from kaito.sim.cluster import Cluster
 from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
@@ -122,7 +123,7 @@ async def test_the_quick_starts_curl_pod_reaches_the_clusterip(cluster: Cluster,
 
     assert await _until(finished, 20, "the curl pod finished") == "Succeeded"
     async with (
-        aiohttp.ClientSession(base_url=cluster.url) as http,
+        admin_session(cluster) as http,
         http.get("/api/v1/namespaces/default/pods/curl/log") as response,
     ):
         assert (await response.text()).splitlines()[-1] == '{"prompt":"YOUR QUESTION HERE"}'

@@ -25,7 +25,9 @@ def test_package_all_is_the_union_of_its_modules_all() -> None:
 
 
 def test_api_imports_nothing_above_it() -> None:
-    code = "import sys, kaito.api; print(' '.join(m for m in sys.modules if m.startswith('kaito')))"
+    # `import *` loads every module of the package (a plain `import kaito.api` loads none: names load on use)
+    code = "import sys\nfrom kaito.api import *\n"
+    code += "print(' '.join(m for m in sys.modules if m.startswith('kaito')))"
     loaded = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout.split()

@@ -11,7 +11,7 @@ import pytest
 
 from kaito import ctrl
 from kaito.cli import build_parser
-from kaito.cli.up import UpOptions, load_manifests, up
+from kaito.cli.up import UpOptions, default_data_dir, load_manifests, up
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 INVALID = Path(__file__).resolve().parents[2] / "data" / "invalid"
@@ -51,6 +51,27 @@ def test_bad_arguments_exit_2(
     args = build_parser().parse_args(["up", *argv])
     assert args.func(args) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("xdg", "expected"),
+    [("/srv/data", Path("/srv/data/kaito-py")), ("", None), ("relative/dir", None)],
+)
+def test_kaito_up_keeps_its_cluster_in_the_users_data_dir_by_default(
+    monkeypatch: pytest.MonkeyPatch, xdg: str, expected: Path | None
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", xdg)  # a relative XDG_DATA_HOME is ignored, as the spec says
+    assert default_data_dir() == (expected or Path.home() / ".local" / "share" / "kaito-py")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [((), "default"), (("--data-dir", "/d"), Path("/d")), (("--in-memory",), None)],
+)
+def test_kaito_up_data_dir_options(argv: tuple[str, ...], expected: object) -> None:
+    args = build_parser().parse_args(["up", *argv])
+    assert args.in_memory is (expected is None)
+    assert args.data_dir == (expected if isinstance(expected, Path) else None)
 
 
 @pytest.mark.integration

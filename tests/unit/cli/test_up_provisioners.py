@@ -64,6 +64,8 @@ def test_kaito_up_provisions_the_workspace_node_with_the_chosen_provisioner(
             "60",
             "--kubeconfig-out",
             str(tmp_path / "kubeconfig"),
+            "--data-dir",
+            str(tmp_path / "data"),
         ]
     )
     code = args.func(args)

@@ -207,3 +207,19 @@ def test_several_errors_are_joined_as_kube_aggregates_them() -> None:
     text = render_errors(update_errors(old, new))
     assert text.startswith("[resource.count: Forbidden: field is immutable") and text.endswith("]")
     assert ", resource.instanceType: Forbidden:" in text
+
+
+@pytest.mark.parametrize(
+    ("changes", "admitted"),
+    [
+        ({"inference": {"preset": {"name": "meta-llama/Llama-3.2-1B"}}}, True),  # sized from the hub
+        ({"inference": {"preset": {"name": "not-a-preset"}}}, False),  # neither the catalog nor org/model
+        (
+            {"resource": {"instanceType": "Standard_NCC40ads_H100_v5", "labelSelector": {"matchLabels": {}}}},
+            True,  # an unlisted N-series size: the controller reads its GPUs from the resource SKUs
+        ),
+        ({"resource": {"instanceType": "Standard_D4s_v5", "labelSelector": {"matchLabels": {}}}}, False),
+    ],
+)
+def test_what_only_the_controller_can_size_is_left_to_it(changes: dict[str, Any], admitted: bool) -> None:
+    assert (create_errors(workspace(**changes)) == []) is admitted

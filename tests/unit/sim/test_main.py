@@ -21,6 +21,19 @@ def test_kaito_sim_up_parses_its_options() -> None:
     assert callable(args.func)
     defaults = build_parser().parse_args(["sim", "up"])
     assert (defaults.port, defaults.kubeconfig, defaults.snapshot) == (0, DEFAULT_KUBECONFIG, None)
+    assert defaults.data_dir is None  # `kaito sim up` is in memory unless asked
+    durable = build_parser().parse_args(["sim", "up", "--data-dir", "d"])
+    assert durable.data_dir == Path("d")
+
+
+def test_kaito_sim_up_keeps_state_in_a_data_dir_or_a_snapshot_not_both(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sim", "up", "--data-dir", "d", "--snapshot", "s.json"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"snapshot_path .* and data_dir .* were both given"):
+        Cluster(snapshot_path="s.json", data_dir="d")
 
 
 def test_kaito_sim_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

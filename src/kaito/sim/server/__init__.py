@@ -5,7 +5,8 @@
   come in through :class:`~.apiserver.LogProvider` and the proxy's resolver).
 - :mod:`.store` is the generic registry core (revisions, preconditions, merges, watch fan-out, persistence
   hook); :mod:`.strategy` / :mod:`.strategies` hold what each kind does differently; :mod:`.persistence` is
-  where committed writes go and start-up loads from.
+  where committed writes go and start-up loads from; :mod:`.durable` is its SQLite backend (a data directory
+  that survives SIGKILL).
 - Admission: :mod:`.defaults`, :mod:`.validation`, :mod:`.schema` + :mod:`.cel` (custom resources),
   :mod:`.fieldvalidation`, :mod:`.crds`; wire formats: :mod:`.patches`, :mod:`.protobuf`, :mod:`.printing`,
   :mod:`.jsonpath`, :mod:`.discovery`; access: :mod:`.authz`, :mod:`.tokenrequest`, :mod:`.kubeconfig`,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from kaito.sim.server.apiserver import ApiServer, LogProvider
 from kaito.sim.server.authz import Authorization, ServiceAccountCredentials
+from kaito.sim.server.durable import DataDirInUse, SqliteBackend, open_data_dir
 from kaito.sim.server.errors import (
     AlreadyExists,
     ApiError,
@@ -63,6 +65,7 @@ __all__ = [
     "BadRequest",
     "CommittedWrite",
     "Conflict",
+    "DataDirInUse",
     "Faults",
     "FieldError",
     "FieldValidation",
@@ -80,6 +83,7 @@ __all__ = [
     "ServiceAccountCredentials",
     "ServiceProxy",
     "SnapshotFile",
+    "SqliteBackend",
     "Store",
     "StoreImage",
     "StoredObject",
@@ -92,5 +96,6 @@ __all__ = [
     "WatchEvent",
     "default_strategies",
     "kubeconfig_dict",
+    "open_data_dir",
     "write_kubeconfig",
 ]

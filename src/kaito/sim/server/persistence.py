@@ -16,12 +16,15 @@ or copy them, never change them).
 Backends here: :class:`MemoryOnly` (the default; keeps nothing) and :class:`SnapshotFile` (the cluster's
 snapshot-at-stop: it keeps the latest image from the writes it is told of and writes it to a JSON file,
 atomically, when :meth:`SnapshotFile.save` is called; a file holds the image and optional extra sections, such
-as the ARM endpoint's ``arm``). A durable backend (SQLite...) implements the same three methods.
+as the ARM endpoint's ``arm``). The durable one, :class:`~kaito.sim.server.durable.SqliteBackend`, commits
+each write to SQLite inside :meth:`Persistence.committed`, so a write is on disk before it is acknowledged,
+and its image carries a window of ``history`` so that watches resume across a restart.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,10 +62,18 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class StoreImage:
-    """The whole content of a store: its objects and its global revision."""
+    """The whole content of a store: its objects and its global revision.
+
+    A backend that keeps history adds ``history`` (the committed writes after revision ``compacted``, oldest
+    first, each with its ``prev``) so that a restarted store replays them to watches resumed from a retained
+    resourceVersion; without it (``compacted`` None) a restarted store can only serve watches from now.
+    The snapshot file format keeps neither.
+    """
 
     resource_version: int
     objects: tuple[StoredObject, ...] = ()
+    history: tuple[CommittedWrite, ...] = ()
+    compacted: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot file format (version 1): ``{"version", "resourceVersion", "objects": [...]}``."""
@@ -88,7 +99,10 @@ class StoreImage:
 
 @dataclass(frozen=True)
 class CommittedWrite:
-    """One committed write: ``type`` is ADDED, MODIFIED or DELETED; ``object`` as stored at ``revision``."""
+    """One committed write: ``type`` is ADDED, MODIFIED or DELETED; ``object`` as stored at ``revision``.
+
+    ``prev`` is the object as stored before this write (None for a create, or where it is not known).
+    """
 
     revision: int
     type: str
@@ -97,6 +111,7 @@ class CommittedWrite:
     namespace: str
     name: str
     object: dict[str, Any]
+    prev: dict[str, Any] | None = None
 
 
 class Persistence(Protocol):
@@ -174,10 +189,15 @@ class SnapshotFile:
         )
 
     def save(self, **sections: Any) -> None:
-        """Write the image and the ``sections`` that are not None to ``path`` atomically (sibling, rename)."""
+        """Write the image and the ``sections`` that are not None to ``path`` atomically (sibling, rename).
+
+        The file holds every Secret, so it is written 0600 and a directory made for it 0700."""
         data = self.image().to_json()
         data.update({k: v for k, v in sections.items() if v is not None})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(data, separators=(",", ":")))
+        tmp.chmod(0o600)
         tmp.replace(self.path)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import random
 import uuid
 from collections import deque
@@ -281,7 +282,7 @@ class Store:
         else:
             bucket.setdefault(namespace, {})[md["name"]] = obj
         self._persistence.committed(
-            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj)
+            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj, prev)
         )
         change = Change(self._rv, type_, rt.storage_key, rt.kind, obj, prev, namespace)
         self._history.append(change)
@@ -1034,7 +1035,16 @@ class Store:
             if (entry.group, entry.plural) != _CRD_KEY:
                 self._loaded(entry)
         self._rv = image.resource_version
-        self._compacted = self._rv
+        self._compacted = self._rv if image.compacted is None else image.compacted
+        kept = image.history[-self.history_limit :] if self.history_limit > 0 else ()
+        if len(kept) < len(image.history):  # the older part of the image's window is compacted here
+            self._compacted = max(self._compacted, kept[0].revision - 1 if kept else self._rv)
+        for write in kept:
+            rt = self._type_for_key((write.group, write.plural))
+            if rt is not None and write.revision > self._compacted:
+                change = Change(write.revision, write.type, rt.storage_key, rt.kind, write.object, write.prev,
+                                write.namespace)  # fmt: skip
+                self._history.append(change)
 
     def _loaded(self, entry: StoredObject) -> None:
         rt = self._type_for_key((entry.group, entry.plural))
@@ -1042,10 +1052,14 @@ class Store:
             self.strategy(rt).loaded(self, entry.object)
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename)."""
+        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename), mode 0600: it
+        holds every Secret."""
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(self.snapshot(), separators=(",", ":")))
+        tmp.chmod(0o600)
         tmp.replace(target)
 
     def load(self, path: str | Path) -> None:

@@ -148,6 +148,9 @@ class AgentPoolService:
         self._ready_timers: dict[str, Timer] = {}
         self.ready_due: dict[str, datetime.datetime] = {}  # Node name -> when it turns Ready
         self.addresses = 0  # internal IPs handed out so far (the next Node gets the next one)
+        # Called after each change of pools, operations or due times (a write request, a timer's effect), so
+        # a durable cluster can save them at once (kaito.sim.server.durable).
+        self.on_change: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------ reads
     def render(self, pool: PoolRecord) -> dict[str, Any]:
@@ -483,12 +486,21 @@ class AgentPoolService:
                 f"If-Match '{if_match}' does not match agent pool '{name}': {current}.",
             )
 
+    def changed(self) -> None:
+        """Tell :attr:`on_change` (if set) that the pools, operations or due times changed."""
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("saving the ARM simulator's state failed")
+
     def _guarded(self, effect: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
                 effect()
             except Exception:  # a timer callback has no caller to raise to; keep the loop alive
                 log.exception("ARM simulator timer failed")
+            self.changed()
 
         return run
 

@@ -227,7 +227,10 @@ class ArmServer:
                 )
             params = match.groupdict()
             self._check_scope(params)
-            return await handler(request, params)
+            response = await handler(request, params)
+            if request.method != "GET":
+                self.service.changed()
+            return response
         raise ArmError(
             404,
             "InvalidResourceType",

@@ -1,0 +1,280 @@
+"""Durable storage for the embedded cluster: the store's persistence hook over SQLite, the way kine keeps k3s.
+
+:class:`SqliteBackend` implements :class:`~kaito.sim.server.persistence.Persistence` over one SQLite file
+(stdlib ``sqlite3``, WAL journal, ``synchronous=NORMAL``). Each committed write of the store is one
+``INSERT`` in autocommit mode, executed inside :meth:`SqliteBackend.committed`, i.e. inside the store call
+that made the write and before the API server answers the request: a request is acknowledged only after its
+row is committed, and with WAL + NORMAL a committed row survives the process being SIGKILLed (it can lose the
+last commits only on an OS crash or power loss; ``synchronous="FULL"`` closes that too, at an fsync per
+write). Writes run synchronously on the event loop's thread, so the acknowledgement needs no change to the
+API server. Measured on a loaded 2-core machine: a store-level merge-patch costs about 75 us in memory and
+165-180 us durable (the INSERT and its WAL append; the JSON encoding is about 10 us of it); over HTTP
+(``bench/sim_bench.py --compare 3``) reads cost the same and a merge-patch about 1.3-1.6x the server CPU.
+Next steps if writes must get cheaper: ``locking_mode=EXCLUSIVE`` (about 15 us less, but no outside reader),
+or group commit in a writer thread with the API server awaiting a durability barrier before it answers.
+
+Tables and their invariants:
+
+- ``kv``: one append-only row per committed write, as kine's table: ``id`` is the write's revision (the
+  store's global resourceVersion, so ids grow with every write and never repeat), the key
+  (``grp``, ``plural``, ``namespace``, ``name``), ``type`` (ADDED, MODIFIED, DELETED), ``prev_revision`` (the
+  row this one supersedes, NULL for a create) and ``value`` (the object as stored, JSON). The current state
+  of a key is its newest row unless that row is a DELETED tombstone.
+- ``meta``: ``format`` (:data:`DB_FORMAT_VERSION`) and ``compacted``, the revision below which history is
+  gone. The store's revision at load is ``max(max(id), compacted)``, so resourceVersions never go backwards
+  across a restart, even when the newest rows were compacted tombstones.
+- ``sections``: named JSON documents beside the objects (the ARM endpoint's pools under ``arm``), each written
+  in one transaction whenever its owner reports a change (:meth:`SqliteBackend.save_section`).
+
+Compaction keeps a window of at least ``retain`` revisions: every ``compact_every`` writes the rows
+superseded by a row at or below ``revision - retain`` are deleted, and so are tombstones there (kine's rule),
+so every row still in the window has its ``prev`` row and a watch resumed from a revision in the window
+replays every change after it; a watch from an older revision gets 410 Gone from the store and relists.
+
+:meth:`SqliteBackend.load` reads the current state of every key and the window's rows (with their ``prev``)
+as a :class:`~kaito.sim.server.persistence.StoreImage`; an uncommitted transaction of a killed process is
+never seen (SQLite rolls it back). :meth:`SqliteBackend.reset` replaces the content in one transaction.
+The database lives in a data directory (:func:`open_data_dir`): the directory is made 0700, the files 0600,
+and an exclusive lock on ``DIR/lock`` keeps a second cluster off a directory in use. One thread only: the
+simulator's event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from kaito.sim.server.persistence import CommittedWrite, StoredObject, StoreImage
+
+__all__ = ["DB_FILE", "DB_FORMAT_VERSION", "DataDirInUse", "SqliteBackend", "open_data_dir"]
+
+DB_FORMAT_VERSION = 1
+DB_FILE = "kaito-sim.db"
+_LOCK_FILE = "lock"
+
+_Key = tuple[str, str, str, str]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    id INTEGER PRIMARY KEY,
+    grp TEXT NOT NULL,
+    plural TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    prev_revision INTEGER,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sections (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class DataDirInUse(RuntimeError):
+    """Another running cluster holds the data directory's lock."""
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class SqliteBackend:
+    """The store's persistence in one SQLite database (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        retain: int = 10_000,
+        compact_every: int = 1_000,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        if retain < 1:
+            raise ValueError(f"retain is {retain}; keep a window of at least 1 revision")
+        if compact_every < 1:
+            raise ValueError(f"compact_every is {compact_every}; compact every 1 or more writes")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous is {synchronous!r}; use 'NORMAL' or 'FULL'")
+        self.path = Path(path)
+        self.retain = retain
+        self.compact_every = compact_every
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # isolation_level=None: autocommit; each INSERT is its own committed transaction.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self._check_format()
+        self._latest: dict[_Key, int] = {}  # key -> revision of its newest row (live keys only)
+        self._compacted = self._meta_int("compacted")
+        self._since_compaction = 0
+        for suffix in ("-wal", "-shm"):
+            sibling = self.path.with_name(self.path.name + suffix)
+            if sibling.exists():
+                sibling.chmod(0o600)
+
+    # ------------------------------------------------------------------------------ the hook
+    def load(self) -> StoreImage | None:
+        """The current state of every key and the retained window; None for an empty database."""
+        rows = self._db.execute(
+            "SELECT id, grp, plural, namespace, name, type, prev_revision, value FROM kv ORDER BY id"
+        ).fetchall()
+        if not rows and self._meta_int("compacted") == 0:
+            return None
+        values: dict[int, dict[str, Any]] = {}
+        current: dict[_Key, tuple[int, dict[str, Any]]] = {}
+        history: list[CommittedWrite] = []
+        for rev, grp, plural, ns, name, type_, prev_rev, raw in rows:
+            obj = json.loads(raw)
+            values[rev] = obj
+            key = (grp, plural, ns, name)
+            if type_ == "DELETED":
+                current.pop(key, None)
+            else:
+                current[key] = (rev, obj)
+            if rev > self._compacted:
+                prev = values.get(prev_rev) if prev_rev is not None else None
+                history.append(CommittedWrite(rev, type_, grp, plural, ns, name, obj, prev))
+        self._latest = {key: rev for key, (rev, _) in current.items()}
+        revision = max(rows[-1][0] if rows else 0, self._compacted)
+        objects = tuple(StoredObject(key[0], key[1], obj) for key, (_, obj) in current.items())
+        return StoreImage(revision, objects, tuple(history), self._compacted)
+
+    def reset(self, image: StoreImage) -> None:
+        """Replace the content with ``image`` in one transaction; history before it is compacted."""
+        rows = []
+        for entry in image.objects:
+            rev = int((entry.object.get("metadata") or {}).get("resourceVersion") or 0)
+            rows.append((rev, entry.group, entry.plural, entry.namespace, entry.name, _dumps(entry.object)))
+        with self._transaction():
+            self._db.execute("DELETE FROM kv")
+            self._db.executemany(
+                "INSERT INTO kv (id, grp, plural, namespace, name, type, prev_revision, value) "
+                "VALUES (?, ?, ?, ?, ?, 'ADDED', NULL, ?)",
+                rows,
+            )
+            self._set_meta("compacted", image.resource_version)
+        self._compacted = image.resource_version
+        self._latest = {(r[1], r[2], r[3], r[4]): r[0] for r in rows}
+
+    def committed(self, write: CommittedWrite) -> None:
+        """Commit ``write`` as one row; returns only once it is committed (the request is then answered)."""
+        key = (write.group, write.plural, write.namespace, write.name)
+        prev = self._latest.pop(key, None) if write.type == "DELETED" else self._latest.get(key)
+        self._db.execute(
+            "INSERT INTO kv (id, grp, plural, namespace, name, type, prev_revision, value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (write.revision, *key, write.type, prev, _dumps(write.object)),
+        )
+        if write.type != "DELETED":
+            self._latest[key] = write.revision
+        self._since_compaction += 1
+        if self._since_compaction >= self.compact_every:
+            self.compact(write.revision - self.retain)
+
+    # ------------------------------------------------------------------------------ the rest
+    def compact(self, revision: int) -> None:
+        """Delete the rows superseded at or below ``revision``, and the tombstones there (kine's rule)."""
+        self._since_compaction = 0
+        if revision <= self._compacted:
+            return
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM kv WHERE id IN (SELECT prev_revision FROM kv "
+                "WHERE id > ? AND id <= ? AND prev_revision IS NOT NULL)",
+                (self._compacted, revision),
+            )
+            self._db.execute(
+                "DELETE FROM kv WHERE id > ? AND id <= ? AND type = 'DELETED'", (self._compacted, revision)
+            )
+            self._set_meta("compacted", revision)
+        self._compacted = revision
+
+    @property
+    def compacted(self) -> int:
+        """Watches from below this revision get 410 Gone after a restart."""
+        return self._compacted
+
+    def section(self, name: str) -> Any:
+        """The JSON document saved under ``name``, or None."""
+        row = self._db.execute("SELECT value FROM sections WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
+    def save_section(self, name: str, value: Any) -> None:
+        """Replace the document under ``name`` (one committed transaction)."""
+        self._db.execute(
+            "INSERT INTO sections (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, _dumps(value)),
+        )
+
+    def close(self) -> None:
+        """Fold the WAL back into the database file and close it."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _meta_int(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    def _check_format(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (str(DB_FORMAT_VERSION),))
+        elif row[0] != str(DB_FORMAT_VERSION):
+            self._db.close()
+            raise ValueError(
+                f"database {self.path} has format {row[0]}; this kaito-sim reads format {DB_FORMAT_VERSION} "
+                "(move the data directory aside to start empty)"
+            )
+
+
+def open_data_dir(data_dir: Path | str, **options: Any) -> tuple[SqliteBackend, Any]:
+    """Make ``data_dir`` (0700), take its lock and open its database; returns the backend and the lock.
+
+    Close the backend, then the lock (a file object), when done. :class:`DataDirInUse` when another running
+    cluster holds the directory.
+    """
+    directory = Path(data_dir).expanduser()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    fd = os.open(directory / _LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    lock = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise DataDirInUse(
+            f"data directory {directory} is in use by another running kaito-sim; stop it, or pass another "
+            "--data-dir"
+        ) from None
+    try:
+        return SqliteBackend(directory / DB_FILE, **options), lock
+    except BaseException:
+        lock.close()
+        raise
