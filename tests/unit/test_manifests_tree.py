@@ -222,16 +222,19 @@ def test_no_rule_grants_a_wildcard() -> None:
             assert not any("*" in value for value in rule.get(field) or ()), f"{role}: {field} {rule[field]}"
 
 
-def test_the_operator_has_no_access_to_secrets() -> None:
-    """The operator never touches a Secret itself: the roles name none (nor a wildcard that could reach one).
+def test_the_operator_reads_a_secret_only_by_name() -> None:
+    """The operator may `get` one Secret by name and nothing more: no list, watch or write, no wildcard.
 
-    The tuning output push needs no Secret access either: the Job's pod mounts `imagePushSecret` as a volume
-    (and a gated model's token arrives through `secretKeyRef`), and the kubelet, not the operator, reads them.
-    Creating a pod that references a Secret requires no permission on the Secret.
+    The one read is the model-access Secret a Workspace names when its preset is a Hugging Face model id:
+    its token reads the model's config.json from the hub to size it (KAITO does the same). The tuning
+    output push needs no Secret access: the Job's pod mounts `imagePushSecret` as a volume (and the serving
+    pod's token arrives through `secretKeyRef`), and the kubelet, not the operator, reads them.
     """
     for role, rule in _rbac_rules():
         resources = {r.split("/")[0] for r in rule.get("resources") or ()}
-        assert "secrets" not in resources, role
+        if "secrets" in resources:
+            assert resources == {"secrets"} and rule.get("verbs") == ["get"], role
+            assert rule.get("apiGroups") == [""] and "resourceNames" not in rule, role
         assert "serviceaccounts" not in resources, (
             f"{role}: a token request would be a way to another identity"
         )

@@ -9,6 +9,7 @@ Modules, lowest first (each imports only those above it):
 - `formats`: image references, DNS names, adapter strengths, data URLs.
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
+- `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
 - `workspace`, `machine`: the two kinds.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
 - `crd`: CustomResourceDefinitions generated from the models.
@@ -35,6 +36,8 @@ from kaito.api.meta import *  # noqa: F403
 from kaito.api.meta import __all__ as _meta_all
 from kaito.api.names import *  # noqa: F403
 from kaito.api.names import __all__ as _names_all
+from kaito.api.partition import *  # noqa: F403
+from kaito.api.partition import __all__ as _partition_all
 from kaito.api.rules import *  # noqa: F403
 from kaito.api.rules import __all__ as _rules_all
 from kaito.api.validation import *  # noqa: F403
@@ -52,6 +55,7 @@ __all__ = sorted(
         *_machine_all,
         *_meta_all,
         *_names_all,
+        *_partition_all,
         *_rules_all,
         *_validation_all,
         *_workspace_all,

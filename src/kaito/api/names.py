@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ANNOTATION_ENABLE_LB",
+    "ANNOTATION_NODE_IMAGE_FAMILY",
     "API_GROUP",
     "API_VERSION",
     "CONDITION_INFERENCE_READY",
@@ -34,6 +36,7 @@ __all__ = [
     "MACHINE_CONDITION_READY",
     "MACHINE_CONDITION_REGISTERED",
     "MACHINE_CONDITION_TYPES",
+    "NODE_IMAGE_FAMILIES",
     "PLURAL_MACHINES",
     "PLURAL_WORKSPACES",
     "PROVISIONER_AKS",
@@ -104,6 +107,12 @@ LABEL_WORKSPACE: Final = "kaito.sh/workspace"
 LABEL_WORKSPACE_NAMESPACE: Final = "kaito.sh/workspacenamespace"
 LABEL_MACHINE: Final = "kaito.sh/machine"
 LABEL_MACHINE_TYPE: Final = "kaito.sh/machine-type"
+
+# Workspace annotations KAITO reads: a LoadBalancer Service (value "True"), and the node image family of
+# the nodes provisioned for it (ubuntu or azurelinux, any case).
+ANNOTATION_ENABLE_LB: Final = "kaito.sh/enablelb"
+ANNOTATION_NODE_IMAGE_FAMILY: Final = "kaito.sh/node-image-family"
+NODE_IMAGE_FAMILIES: Final = ("azurelinux", "ubuntu")
 
 FINALIZER_WORKSPACE_CLEANUP: Final = "kaito.sh/workspace-cleanup"
 FINALIZER_MACHINE_CLEANUP: Final = "kaito.sh/machine-cleanup"

@@ -60,6 +60,7 @@ CLUSTER_ROLE_RULES: Final[list[dict[str, Any]]] = [
     _rule(["apps"], ["deployments", "statefulsets"], list(_ALL_WRITES)),
     _rule(["batch"], ["jobs"], list(_ALL_WRITES)),
     _rule([""], ["pods"], ["get", "list"]),
+    _rule([""], ["secrets"], ["get"]),
     _rule([""], ["events"], ["create", "patch"]),
     _rule(["karpenter.sh"], ["nodeclaims"], ["get", "list", "watch", "create", "delete"]),
 ]

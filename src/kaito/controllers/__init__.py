@@ -12,6 +12,7 @@ Modules, one job each:
 * workspace_progress            the phases `kaito up` prints (pure)
 * workspace_metrics             phase-duration histograms and Workspaces by state
 * orphans                       the sweep deleting pools/NodeClaims whose Machine is gone
+* model_hub                     reads a Hugging Face model's config.json and weight size, builds its preset
 * operator                      one Manager with both controllers and the sweep, from an OperatorConfig
 
 Every public name of every module is re-exported here.
@@ -21,6 +22,8 @@ from kaito.controllers.machine import *  # noqa: F403
 from kaito.controllers.machine import __all__ as _machine_all
 from kaito.controllers.machine_status import *  # noqa: F403
 from kaito.controllers.machine_status import __all__ as _machine_status_all
+from kaito.controllers.model_hub import *  # noqa: F403
+from kaito.controllers.model_hub import __all__ as _model_hub_all
 from kaito.controllers.operator import *  # noqa: F403
 from kaito.controllers.operator import __all__ as _operator_all
 from kaito.controllers.orphans import *  # noqa: F403
@@ -46,6 +49,7 @@ __all__ = sorted(
     {
         *_machine_all,
         *_machine_status_all,
+        *_model_hub_all,
         *_operator_all,
         *_orphans_all,
         *_tuning_all,

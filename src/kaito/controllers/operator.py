@@ -173,7 +173,7 @@ def build_operator(
     workspace_options = config.workspace
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
-    workspace = add_workspace_controller(manager, workspace_options)
+    workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     return Operator(manager, workspace, provisioners, orphans)
 

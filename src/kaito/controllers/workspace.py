@@ -10,7 +10,9 @@ kinds send no request:
    objects carry the Workspace as owner, so the garbage collector removes them.
 2. Add the finalizer; `kaito.api.validate` (invalid: WorkspaceSucceeded=False naming the field; nothing is
    created).
-3. `workspace_plan.resolve_plan`: preset, GPU shape (the SKU catalog, or bring-your-own nodes' GPU labels),
+3. `workspace_plan.resolve_plan`: preset (a Hugging Face model id outside the catalog is first read from
+   the hub by `model_hub`, with the token of the Workspace's model-access Secret), GPU shape (the SKU
+   catalog, or bring-your-own nodes' GPU labels),
    sizing (`status.targetNodeCount`); a refusal becomes a condition with the sizing sentence.
 4. Nodes: with an instanceType, `workspace_machines.plan_machines` creates the missing Machines
    (deterministic names, so a stale cache cannot duplicate them); otherwise the selected existing nodes.
@@ -29,9 +31,10 @@ Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `in
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -60,6 +63,7 @@ from kaito.api import (
     validate,
 )
 from kaito.controllers.machine import MACHINE, NODE
+from kaito.controllers.model_hub import ModelHub, ModelHubError
 from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
 from kaito.controllers.workspace_machines import (
     MachineInputs,
@@ -93,6 +97,18 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
+from kaito.provisioners.base import ProvisionerError
+from kaito.runtimes import (
+    HF_TOKEN_KEY,
+    GpuConfig,
+    Preset,
+    UnknownPresetError,
+    UnknownSkuError,
+    get_gpu_config,
+    get_preset,
+    is_hugging_face_id,
+    is_unlisted_n_series,
+)
 
 __all__ = [
     "CONFIGMAP",
@@ -114,12 +130,15 @@ log = logging.getLogger("kaito.controllers.workspace")
 
 WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
 CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
+SECRET: Final = ctrl.GVK("v1", "Secret")
 SERVICE: Final = ctrl.GVK("v1", "Service")
 POD: Final = ctrl.GVK("v1", "Pod")
 DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
 STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
 JOB: Final = ctrl.GVK("batch/v1", "Job")
 WORKSPACE_COMPONENT: Final = "kaito-workspace-controller"
+SkuLookup = Callable[[str], Awaitable[GpuConfig | None]]
+"""Resolves an instance type the SKU catalog lacks (the provisioners' `gpu_config`)."""
 _OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
 
 
@@ -134,6 +153,8 @@ class WorkspaceControllerOptions:
     # the provisioner new Machines are pinned to, so a later change of the operator's default never strands
     # a node with a provisioner that did not make it (None: leave it to the Machine controller's default)
     provisioner: ProvisionerName | None = None
+    # where Hugging Face model ids are read from (None: HF_ENDPOINT, else https://huggingface.co)
+    model_hub_url: str | None = None
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -224,8 +245,10 @@ class WorkspaceReconciler:
         clock: ctrl.Clock,
         metrics: WorkspaceMetrics,
         options: WorkspaceControllerOptions | None = None,
+        sku_lookup: SkuLookup | None = None,
     ) -> None:
         self.client = client
+        self.sku_lookup = sku_lookup
         self.recorder = recorder
         self.clock = clock
         self.metrics = metrics
@@ -233,6 +256,7 @@ class WorkspaceReconciler:
         self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
+        self.model_hub = ModelHub(self.options.model_hub_url)
 
     # ---- entry ----------------------------------------------------------------------------------------
 
@@ -267,8 +291,13 @@ class WorkspaceReconciler:
             else []
         )
         try:
-            config_text = await self._config_text(workspace)
-            plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=config_text)
+            plan = resolve_plan(
+                workspace,
+                byo_nodes=byo_nodes,
+                config_text=await self._config_text(workspace),
+                hub_preset=await self._hub_preset(workspace),
+                instance_gpu=await self._unlisted_instance_type(workspace),
+            )
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
             await self._write_status(workspace, Observed(generation, tuning=tuning, plan_failure=failure))
@@ -402,6 +431,76 @@ class WorkspaceReconciler:
             return await self.client.get(kind, name, namespace)
         except ctrl.NotFound:
             return None
+
+    async def _hub_preset(self, workspace: Workspace) -> Preset | None:
+        """The preset of a Hugging Face model id outside the catalog, read from the hub; None otherwise."""
+        inference = workspace.inference
+        if inference is None or inference.preset is None or workspace.tuning is not None:
+            return None
+        name = inference.preset.name
+        if name in self.known_presets or not is_hugging_face_id(name):
+            return None
+        try:
+            return get_preset(name)  # a catalog preset named by its Hugging Face repo
+        except UnknownPresetError:
+            pass
+        options = inference.preset.preset_options
+        secret = options.model_access_secret if options is not None else None
+        token = await self._hub_token(secret, workspace.metadata.namespace) if secret else None
+        try:
+            return await self.model_hub.preset(name, token)
+        except ModelHubError as error:
+            raise PlanProblem(
+                "ModelMetadataUnavailable", f"inference.preset.name: {error}", permanent=error.permanent
+            ) from None
+
+    async def _unlisted_instance_type(self, workspace: Workspace) -> GpuConfig | None:
+        """An instance type the catalog lacks, resolved by the provisioners (ARM's resource SKUs)."""
+        instance_type = workspace.resource.instance_type
+        if not instance_type or self.sku_lookup is None:
+            return None
+        try:
+            get_gpu_config(instance_type)
+            return None
+        except UnknownSkuError as unknown:
+            if not is_unlisted_n_series(instance_type):
+                return None  # resolve_plan refuses it with the catalog's "did you mean"
+            try:
+                found = await self.sku_lookup(instance_type)
+            except UnknownSkuError as error:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {error}") from None
+            except ProvisionerError as error:
+                raise PlanProblem(
+                    "InstanceTypeLookupFailed",
+                    f"resource.instanceType: cannot read {instance_type!r} from the cloud's resource SKUs "
+                    f"({error}); kaito retries.",
+                    permanent=False,
+                ) from None
+            if found is None:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {unknown}") from None
+            return found
+
+    async def _hub_token(self, secret: str, namespace: str | None) -> str:
+        """HF_TOKEN of the Workspace's model-access Secret (read, never logged)."""
+        where = "inference.preset.presetOptions.modelAccessSecret"
+        try:
+            body = await self.client.get(SECRET, secret, namespace)
+        except ctrl.NotFound:
+            raise PlanProblem(
+                "ModelAccessSecretNotFound",
+                f"{where}: Secret {secret!r} does not exist in namespace {namespace!r}; create it with "
+                f"the key {HF_TOKEN_KEY} holding a Hugging Face token.",
+                permanent=False,
+            ) from None
+        encoded = (body.get("data") or {}).get(HF_TOKEN_KEY)
+        token = base64.b64decode(encoded).decode("utf-8", "replace").strip() if encoded else ""
+        if not token:
+            raise PlanProblem(
+                "ModelAccessSecretInvalid",
+                f"{where}: Secret {secret!r} has no {HF_TOKEN_KEY} key; put a Hugging Face token under it.",
+                permanent=False,
+            )
+        return token
 
     async def _config_text(self, workspace: Workspace) -> str | None:
         inference = workspace.inference
@@ -718,7 +817,11 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def add_workspace_controller(
-    manager: ctrl.Manager, options: WorkspaceControllerOptions | None = None, *, name: str = "workspace"
+    manager: ctrl.Manager,
+    options: WorkspaceControllerOptions | None = None,
+    *,
+    name: str = "workspace",
+    sku_lookup: SkuLookup | None = None,
 ) -> WorkspaceReconciler:
     """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
     options = options or WorkspaceControllerOptions()
@@ -728,6 +831,7 @@ def add_workspace_controller(
         clock=manager.clock,
         metrics=workspace_metrics(manager.registry),
         options=options,
+        sku_lookup=sku_lookup,
     )
     workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
     for kind in (MACHINE, NODE, *_OWNED_KINDS):

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kaito.api import API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
+from kaito.api import ANNOTATION_ENABLE_LB, API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
 from kaito.controllers.workspace_plan import CONFIG_KEY, WorkspacePlan
 from kaito.runtimes import (
     GPU_TOLERATIONS,
@@ -32,6 +32,7 @@ from kaito.runtimes import (
     UnsupportedRequestError,
     WorkloadRequest,
     build_workload,
+    gpu_resource,
     node_affinity,
     render_deployment,
     render_service,
@@ -112,6 +113,7 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
     """What the runtime needs to know about the Workspace (runtimes never read kaito.api types)."""
     preset = workspace.inference.preset if workspace.inference else None
     options = preset.preset_options if preset else None
+    partition = workspace.resource.partition
     try:
         return WorkloadRequest(
             workspace=workspace.metadata.name or "",
@@ -123,6 +125,14 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
             image=options.image if options else None,
             image_pull_secrets=tuple(options.image_pull_secrets or ()) if options else (),
             model_access_secret=options.model_access_secret if options else None,
+            service_type=(
+                "LoadBalancer"
+                if (workspace.metadata.annotations or {}).get(ANNOTATION_ENABLE_LB) == "True"
+                else "ClusterIP"
+            ),
+            gpu_resource=gpu_resource(
+                partition.mode if partition else None, partition.profile if partition else None
+            ),
         )
     except ValueError as error:
         raise WorkloadProblem("InvalidWorkload", str(error)) from None

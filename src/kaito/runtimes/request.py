@@ -8,7 +8,7 @@ kaito.api types, which keeps this layer testable with plain values.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -62,6 +62,10 @@ class WorkloadRequest(BaseModel):
     runtime: RuntimeName | None = Field(default=None, description="override the preset's runtime")
     image: str | None = Field(default=None, description="serve with this image instead of the preset's")
     image_pull_secrets: tuple[str, ...] = ()
+    service_type: Literal["ClusterIP", "LoadBalancer"] = "ClusterIP"
+    gpu_resource: str = Field(
+        default="nvidia.com/gpu", description="the extended resource requested (a MIG profile's on a slice)"
+    )
     model_access_secret: str | None = Field(
         default=None, description="Secret whose HF_TOKEN key downloads gated weights"
     )

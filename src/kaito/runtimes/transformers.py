@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kaito.runtimes.base import Runtime, model_env, model_source, serving_image
+from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import UnsupportedRequestError
 from kaito.runtimes.presets import Preset, RuntimeName
@@ -26,7 +26,6 @@ from kaito.runtimes.request import WorkloadRequest
 from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
-    GPU_RESOURCE,
     MODEL_PORT,
     Workload,
     pod_template,
@@ -89,11 +88,11 @@ class TransformersRuntime(Runtime):
             "args": args,
             **({"env": env} if env else {}),
             "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-            "resources": {"requests": {GPU_RESOURCE: gpus}, "limits": {GPU_RESOURCE: gpus}},
+            "resources": {"requests": {request.gpu_resource: gpus}, "limits": {request.gpu_resource: gpus}},
             **http_probes(MODEL_PORT, preset.readiness_timeout_s),
             "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
         }
-        template = pod_template(request, container)
+        template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
         return Workload(
             runtime=self.name,
             kind="Deployment",

@@ -21,7 +21,8 @@ Checks before anything is rendered (each a sentence naming the field): adapters 
 apply LoRA to, adapter strengths other than 1.0 (vLLM applies adapters at full strength), a gated model
 without an access secret, overrides that are unknown, managed by kaito, ill-typed, or disagree with the
 plan (a max-model-len or gpu-memory-utilization the plan was not sized for, bfloat16 on a GPU without it,
-enable-lora off while adapters are attached).
+enable-lora off while adapters are attached). Parallel sizes always come from the plan, which already took
+the user's where the nodes can run them (kaito.runtimes.precedence).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from __future__ import annotations
 import shlex
 from typing import Any, ClassVar
 
-from kaito.runtimes.base import Runtime, model_env, model_source, serving_image
+from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, Override, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import InferenceConfigError, UnsupportedRequestError
+from kaito.runtimes.precedence import PARALLEL_FLAGS
 from kaito.runtimes.presets import Preset, RuntimeName
 from kaito.runtimes.probes import exec_probes, http_probes
 from kaito.runtimes.request import WorkloadRequest
@@ -39,7 +41,6 @@ from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
     ADAPTER_MOUNT,
-    GPU_RESOURCE,
     MODEL_PORT,
     POD_INDEX_LABEL,
     RAY_PORT,
@@ -96,6 +97,10 @@ def _check_overrides(
                     "size the plan with the same inference config (kaito.runtimes.config.sizing_inputs)."
                 )
             continue
+        if override.flag in PARALLEL_FLAGS:
+            # The plan already holds the user's value where the nodes can run it
+            # (kaito.runtimes.precedence.apply_parallelism), and a note says why where they cannot.
+            continue
         if override.flag == "gpu-memory-utilization" and override.value is not None:
             if abs(float(str(override.value)) - plan.gpu_memory_utilization) > 1e-9:
                 problems.append(
@@ -135,7 +140,8 @@ def _operator_args(request: WorkloadRequest, preset: Preset, plan: SizingPlan) -
     args += [
         ("gpu-memory-utilization", f"{plan.gpu_memory_utilization:g}"),
         ("max-model-len", str(plan.max_model_len)),
-        ("dtype", plan.dtype),
+        # Quantized checkpoints (fp8, mxfp4...) pick their own activation dtype, as KAITO lets them.
+        ("dtype", "auto" if preset.quant_method else plan.dtype),
     ]
     if preset.tool_call_parser:
         args += [("tool-call-parser", preset.tool_call_parser), ("enable-auto-tool-choice", None)]
@@ -219,7 +225,7 @@ def _container(
     container.update(
         {
             "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-            "resources": {"requests": {GPU_RESOURCE: gpus}, "limits": {GPU_RESOURCE: gpus}},
+            "resources": {"requests": {request.gpu_resource: gpus}, "limits": {request.gpu_resource: gpus}},
             **probes,
             "volumeMounts": mounts,
         }
@@ -245,7 +251,7 @@ class VllmRuntime(Runtime):
             container = _container(
                 request, preset, plan, list(VLLM_ENTRYPOINT), server[len(VLLM_ENTRYPOINT) :]
             )
-            template = pod_template(request, container)
+            template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
             return Workload(
                 runtime=self.name,
                 kind="Deployment",
@@ -256,7 +262,7 @@ class VllmRuntime(Runtime):
             )
         script = multi_node_script(request, plan, server)
         container = _container(request, preset, plan, ["/bin/sh", "-c", script], [])
-        template = pod_template(request, container)
+        template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
         return Workload(
             runtime=self.name,
             kind="StatefulSet",

@@ -4,10 +4,12 @@ Renders plain dicts (what a client applies), never API types. No ownerReferences
 adds its own before applying. Conventions, the same for every workspace:
 
 * selector label `kaito.sh/workspace: <workspace>`; the user's labels are added to pods and objects;
-* the model server listens on 5000; Service `<ws>` maps port 80 to it (multi-node: only pod 0, selected by
+* the model server listens on 5000; Service `<ws>` (ClusterIP, or LoadBalancer when the Workspace has
+  KAITO's `kaito.sh/enablelb: "True"`) maps port 80 to it (multi-node: only pod 0, selected by
   `apps.kubernetes.io/pod-index: "0"`); headless Service `<ws>-headless` (Ray port 6379, not-ready
   addresses published) gives StatefulSet pods stable DNS names for Ray;
-* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools) and `nvidia.com/gpu:NoSchedule`, are pinned to the
+* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools), `nvidia.com/gpu:NoSchedule` and AKS spot pools
+  `kubernetes.azure.com/scalesetpriority=spot:NoSchedule` (as KAITO does on Azure), are pinned to the
   workspace's nodes by node name, request all GPUs of a node, and get a memory-backed /dev/shm
   (NCCL and PyTorch use shared memory between GPU workers);
 * a single-node Deployment rolls out with maxSurge 0 / maxUnavailable 1: every GPU is taken, so a surge pod
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kaito.runtimes.presets import RuntimeName
+from kaito.runtimes.presets import ORAS_IMAGE, RuntimeName
 from kaito.runtimes.request import WorkloadRequest
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "POD_INDEX_LABEL",
     "RAY_PORT",
     "SERVICE_PORT",
+    "WEIGHTS_PATH",
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
@@ -44,6 +47,7 @@ __all__ = [
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "weights_init_container",
 ]
 
 WORKSPACE_LABEL = "kaito.sh/workspace"
@@ -56,6 +60,13 @@ ADAPTER_MOUNT = "/mnt/adapter"
 GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+    # AKS spot node pools taint their nodes; KAITO's pods tolerate it on Azure so spot GPU nodes serve.
+    {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    },
 )
 
 
@@ -110,6 +121,22 @@ def node_affinity(node_names: Sequence[str]) -> dict[str, Any] | None:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
+WEIGHTS_PATH = "/workspace/vllm/weights"
+"""Where the model server reads hosted weights (KAITO's path): the ORAS init container pulls them here."""
+_WEIGHTS_VOLUME = "model-weights"
+
+
+def weights_init_container(artifact: str) -> dict[str, Any]:
+    """KAITO's `model-weights-downloader`: `oras pull <artifact>` into the weights volume."""
+    return {
+        "name": "model-weights-downloader",
+        "image": ORAS_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["oras", "pull", artifact, "-o", WEIGHTS_PATH],
+        "volumeMounts": [{"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}],
+    }
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
     """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
@@ -132,17 +159,28 @@ def pod_template(
     container: dict[str, Any],
     *,
     extra_labels: dict[str, str] | None = None,
+    weights_artifact: str | None = None,
 ) -> dict[str, Any]:
-    """Pod template around the serving `container` (which must mount the volumes declared here)."""
+    """Pod template around the serving `container` (which must mount the volumes declared here).
+
+    weights_artifact: an OCI artifact of hosted weights; an init container pulls it into an emptyDir that
+    is mounted on the serving container at WEIGHTS_PATH (KAITO v0.12's layout).
+    """
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
     if request.adapters:
         volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    init: list[dict[str, Any]] = []
+    if weights_artifact is not None:
+        volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})
+        init.append(weights_init_container(weights_artifact))
+        mount = {"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}
+        container = {**container, "volumeMounts": [*container.get("volumeMounts", []), mount]}
     spec: dict[str, Any] = {
         "containers": [container],
         "tolerations": [dict(t) for t in GPU_TOLERATIONS],
         "volumes": volumes,
     }
-    init = adapter_init_containers(request)
+    init += adapter_init_containers(request)
     if init:
         spec["initContainers"] = init
     affinity = node_affinity(request.node_names)
@@ -195,7 +233,7 @@ def render_service(request: WorkloadRequest, *, leader_only: bool) -> dict[str, 
         "kind": "Service",
         "metadata": _metadata(request, request.workspace),
         "spec": {
-            "type": "ClusterIP",
+            "type": request.service_type,
             "selector": selector,
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": MODEL_PORT, "protocol": "TCP"}],
         },

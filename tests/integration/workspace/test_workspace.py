@@ -358,7 +358,11 @@ async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> No
     await operator.wait_condition(name, "WorkspaceSucceeded")
     (before,) = await operator.list("apps/v1", "Deployment")
     spec = before["spec"]["template"]["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["adapter-phi-3-adapter"]
+    # the ORAS pull of the preset's weights artifact first, then one copy per adapter
+    assert [c["name"] for c in spec["initContainers"]] == [
+        "model-weights-downloader",
+        "adapter-phi-3-adapter",
+    ]
     assert "phi-3-adapter=/mnt/adapter/phi-3-adapter" in spec["containers"][0]["args"]
 
     second = {"source": {"name": "second", "image": "myregistry.azurecr.io/adapters/second:0.1"}}
@@ -372,7 +376,8 @@ async def test_changing_the_adapter_list_rolls_the_workload(operator: Any) -> No
         workspace = await operator.workspace(name)
         succeeded = operator.condition_of(workspace, "WorkspaceSucceeded")
         ready = succeeded.get("observedGeneration") == 2 and succeeded.get("status") == "True"
-        return deployment if names == ["adapter-phi-3-adapter", "adapter-second"] and ready else None
+        wanted = ["model-weights-downloader", "adapter-phi-3-adapter", "adapter-second"]
+        return deployment if names == wanted and ready else None
 
     after = await operator.eventually(rolled)
     assert after["metadata"]["generation"] > before["metadata"]["generation"]

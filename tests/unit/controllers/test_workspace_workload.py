@@ -70,7 +70,7 @@ def test_the_hash_is_stable_and_moves_with_nodes_and_adapters() -> None:
     with_adapter = objects(workspace(adapters=[adapter]))[-1]
     assert _hash(with_adapter) != _hash(base)
     spec = with_adapter["spec"]["template"]["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["adapter-ad"]
+    assert [c["name"] for c in spec["initContainers"]] == ["model-weights-downloader", "adapter-ad"]
     assert "--enable-lora" in spec["containers"][0]["args"]
 
 
@@ -134,3 +134,55 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, wanted)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def test_a_mig_workspace_requests_its_slice_not_whole_gpus() -> None:
+    from kaito.controllers.workspace_workload import workload_request
+
+    body = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "labelSelector": {"matchLabels": {"a": "b"}},
+            "partition": {"mode": "mig", "profile": "2g.24gb"},
+        },
+        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+    }
+    ws = Workspace.model_validate(body)
+    a100 = {
+        "metadata": {"name": "n0", "labels": {
+            "a": "b", "nvidia.com/gpu.product": "NVIDIA-H100-NVL", "nvidia.com/gpu.count": "1",
+            "nvidia.com/gpu.memory": "95830", "nvidia.com/cuda.compute.major": "9",
+            "nvidia.com/cuda.compute.minor": "0",
+        }},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }  # fmt: skip
+    from kaito.controllers.workspace_plan import select_byo_nodes
+
+    plan = resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [a100]))
+    request = workload_request(ws, plan, ["n0"])
+    assert request.gpu_resource == "nvidia.com/mig-2g.24gb"
+    container = inference_objects(ws, plan, ["n0"])[-1]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"] == {"nvidia.com/mig-2g.24gb": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "service_type"), [("True", "LoadBalancer"), ("true", "ClusterIP"), (None, "ClusterIP")]
+)
+def test_kaitos_enablelb_annotation_makes_a_load_balancer(value: str | None, service_type: str) -> None:
+    body: dict[str, Any] = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "instanceType": "Standard_NC24ads_A100_v4",
+            "labelSelector": {"matchLabels": {"a": "b"}},
+        },
+        "inference": {"preset": {"name": "phi-4"}},
+    }
+    if value is not None:
+        body["metadata"]["annotations"] = {"kaito.sh/enablelb": value}
+    ws = Workspace.model_validate(body)
+    objects = inference_objects(ws, resolve_plan(ws), ["n0"])
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    assert service["spec"]["type"] == service_type
+    template = objects[-1]["spec"]["template"]["spec"]
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+            "effect": "NoSchedule"} in template["tolerations"]  # fmt: skip

@@ -164,7 +164,17 @@ def test_single_node_is_a_deployment_with_the_command_as_args() -> None:
     assert container["command"] + container["args"] == vllm_command(WS, p, g, plan)
     assert container["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
-    assert container["image"] == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.1.1"
+    assert container["image"] == "mcr.microsoft.com/aks/kaito/kaito-base:0.5.0"
+    (puller,) = workload.pod_template["spec"]["initContainers"]
+    assert puller["name"] == "model-weights-downloader"
+    assert puller["command"] == [
+        "oras",
+        "pull",
+        "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.2.0",
+        "-o",
+        "/workspace/vllm/weights",
+    ]
+    assert {"name": "model-weights", "mountPath": "/workspace/vllm/weights"} in container["volumeMounts"]
 
 
 def test_multi_node_starts_ray_head_then_vllm_and_workers_join() -> None:
