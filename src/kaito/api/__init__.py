@@ -10,7 +10,7 @@ Modules, lowest first (each imports only those above it):
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
 - `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
-- `workspace`, `machine`: the two kinds.
+- `workspace`, `machine`: the two kinds; `inferenceset`: replicas of a Workspace template (v1alpha1/v1beta1).
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
 - `crd`: CustomResourceDefinitions generated from the models.
 
@@ -30,6 +30,8 @@ from kaito.api.errors import *  # noqa: F403
 from kaito.api.errors import __all__ as _errors_all
 from kaito.api.formats import *  # noqa: F403
 from kaito.api.formats import __all__ as _formats_all
+from kaito.api.inferenceset import *  # noqa: F403
+from kaito.api.inferenceset import __all__ as _inferenceset_all
 from kaito.api.machine import *  # noqa: F403
 from kaito.api.machine import __all__ as _machine_all
 from kaito.api.meta import *  # noqa: F403
@@ -52,6 +54,7 @@ __all__ = sorted(
         *_crd_all,
         *_errors_all,
         *_formats_all,
+        *_inferenceset_all,
         *_machine_all,
         *_meta_all,
         *_names_all,

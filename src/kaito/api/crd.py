@@ -33,10 +33,18 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from kaito.api import names
+from kaito.api.inferenceset import (
+    INFERENCESET_API_VERSIONS,
+    INFERENCESET_STORAGE_VERSION,
+    KIND_INFERENCESET,
+    PLURAL_INFERENCESETS,
+    InferenceSet,
+)
 from kaito.api.machine import Machine
 from kaito.api.workspace import Workspace
 
 __all__ = [
+    "INFERENCESET_CRD",
     "MACHINE_CRD",
     "WORKSPACE_CRD",
     "CrdDefinition",
@@ -89,6 +97,11 @@ class CrdDefinition:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
+    # served versions (all share one schema, kube's "None" conversion) and the one objects are stored at
+    versions: tuple[str, ...] = (names.VERSION,)
+    storage_version: str = names.VERSION
+    # the scale subresource's paths (specReplicasPath, statusReplicasPath, labelSelectorPath), if any
+    scale: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -136,6 +149,28 @@ MACHINE_CRD = CrdDefinition(
     ),
 )
 
+INFERENCESET_CRD = CrdDefinition(
+    model=InferenceSet,
+    kind=KIND_INFERENCESET,
+    plural=PLURAL_INFERENCESETS,
+    singular="inferenceset",
+    scope="Namespaced",
+    short_names=("is", "isets"),  # KAITO's
+    categories=("inferenceset", "kaito"),
+    printer_columns=(
+        PrinterColumn("Replicas", ".spec.replicas", type="integer"),
+        PrinterColumn("ReadyReplicas", ".status.readyReplicas", type="integer"),
+        _AGE,
+    ),
+    versions=INFERENCESET_API_VERSIONS,
+    storage_version=INFERENCESET_STORAGE_VERSION,
+    scale=(
+        ("labelSelectorPath", ".status.selector"),
+        ("specReplicasPath", ".spec.replicas"),
+        ("statusReplicasPath", ".status.replicas"),
+    ),
+)
+
 
 def openapi_schema(model: type[BaseModel]) -> Schema:
     """The structural openAPIV3Schema of a top-level kind."""
@@ -167,15 +202,21 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
         crd_names["shortNames"] = list(definition.short_names)
     if definition.categories:
         crd_names["categories"] = list(definition.categories)
-    version: Schema = {
-        "name": names.VERSION,
-        "served": True,
-        "storage": True,
-        "schema": {"openAPIV3Schema": openapi_schema(definition.model)},
-        "subresources": {"status": {}},
-    }
-    if definition.printer_columns:
-        version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
+    subresources: Schema = {"status": {}}
+    if definition.scale:
+        subresources["scale"] = dict(definition.scale)
+    versions = []
+    for version_name in definition.versions:
+        version: Schema = {
+            "name": version_name,
+            "served": True,
+            "storage": version_name == definition.storage_version,
+            "schema": {"openAPIV3Schema": openapi_schema(definition.model)},
+            "subresources": subresources,
+        }
+        if definition.printer_columns:
+            version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
+        versions.append(version)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -184,14 +225,18 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
             "group": names.API_GROUP,
             "names": crd_names,
             "scope": definition.scope,
-            "versions": [version],
+            "versions": versions,
         },
     }
 
 
 def all_crds() -> list[Schema]:
     """Every CRD kaito-py installs, in a stable order."""
-    return [custom_resource_definition(WORKSPACE_CRD), custom_resource_definition(MACHINE_CRD)]
+    return [
+        custom_resource_definition(WORKSPACE_CRD),
+        custom_resource_definition(MACHINE_CRD),
+        custom_resource_definition(INFERENCESET_CRD),
+    ]
 
 
 def crd_filename(crd: Schema) -> str:

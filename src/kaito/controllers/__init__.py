@@ -18,6 +18,10 @@ Modules, one job each:
 Every public name of every module is re-exported here.
 """
 
+from kaito.controllers.inferenceset import *  # noqa: F403
+from kaito.controllers.inferenceset import __all__ as _inferenceset_all
+from kaito.controllers.inferenceset_plan import *  # noqa: F403
+from kaito.controllers.inferenceset_plan import __all__ as _inferenceset_plan_all
 from kaito.controllers.machine import *  # noqa: F403
 from kaito.controllers.machine import __all__ as _machine_all
 from kaito.controllers.machine_status import *  # noqa: F403
@@ -47,6 +51,8 @@ from kaito.controllers.workspace_workload import __all__ as _workspace_workload_
 
 __all__ = sorted(
     {
+        *_inferenceset_all,
+        *_inferenceset_plan_all,
         *_machine_all,
         *_machine_status_all,
         *_model_hub_all,

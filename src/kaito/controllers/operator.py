@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 
 from kaito import ctrl
 from kaito.api import all_crds
+from kaito.controllers.inferenceset import add_inferenceset_controller
 from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.workspace import (
@@ -174,12 +175,14 @@ def build_operator(
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
     workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
+    add_inferenceset_controller(manager)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     return Operator(manager, workspace, provisioners, orphans)
 
 
 async def install_crds(client: ctrl.Client) -> list[str]:
-    """Apply the Workspace and Machine CustomResourceDefinitions (kaito.api's generator); their names."""
+    """Apply kaito's CustomResourceDefinitions (kaito.api's generator: Workspace, Machine, InferenceSet);
+    their names."""
     names = []
     for crd in all_crds():
         await client.apply(crd, force=True)

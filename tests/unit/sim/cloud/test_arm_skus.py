@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaito.sim.arm_skus import resource_skus
+from kaito.sim.cloud.arm.skus import resource_skus
 
 
 def _by_name(body: dict[str, object]) -> dict[str, dict[str, object]]:
