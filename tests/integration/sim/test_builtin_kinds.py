@@ -124,7 +124,8 @@ async def test_kinds_beside_a_workspace_apply_and_claims_bind_to_a_local_directo
     assert await kubectl.run("get", "pvc", "data", "-o", "jsonpath={.spec.storageClassName}") == "default"
     volume = await kubectl.run("get", "pvc", "shared", "-o", "jsonpath={.spec.volumeName}")
     path = await kubectl.run("get", "pv", volume, "-o", "jsonpath={.spec.hostPath.path}")
-    assert Path(path).is_dir()
+    assert cluster.workloads is not None
+    assert path.startswith(f"{cluster.workloads.volume_dir}/pvc-"), path  # a directory pods of the claim share
     table = await kubectl.run("get", "pvc", "shared")
     assert "Bound" in table and "RWX" in table and "azurefile-csi" in table, table
     classes = await kubectl.run("get", "storageclass")
@@ -162,7 +163,8 @@ async def test_a_claim_of_a_missing_class_waits_and_says_which_classes_exist(kub
             "data[tls.key]: Required value",
         ),
         (
-            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\nspec: {accessModes: [ReadWriteOnce]}\n",
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n"
+            "spec: {accessModes: [ReadWriteOnce]}\n",
             "spec.resources[storage]: Required value",
         ),
         (
