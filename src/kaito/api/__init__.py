@@ -10,7 +10,8 @@ Modules, lowest first (each imports only those above it):
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
 - `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
-- `workspace`, `machine`: the two kinds; `inferenceset`: replicas of a Workspace template (v1alpha1/v1beta1).
+- `workspace`, `machine`: the two kinds; `inferenceset`: replicas of a Workspace template (v1alpha1/v1beta1);
+  `multiroleinference`: prefill/decode roles, each an InferenceSet.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
 - `crd`: CustomResourceDefinitions generated from the models.
 
@@ -36,6 +37,8 @@ from kaito.api.machine import *  # noqa: F403
 from kaito.api.machine import __all__ as _machine_all
 from kaito.api.meta import *  # noqa: F403
 from kaito.api.meta import __all__ as _meta_all
+from kaito.api.multiroleinference import *  # noqa: F403
+from kaito.api.multiroleinference import __all__ as _multiroleinference_all
 from kaito.api.names import *  # noqa: F403
 from kaito.api.names import __all__ as _names_all
 from kaito.api.partition import *  # noqa: F403
@@ -57,6 +60,7 @@ __all__ = sorted(
         *_inferenceset_all,
         *_machine_all,
         *_meta_all,
+        *_multiroleinference_all,
         *_names_all,
         *_partition_all,
         *_rules_all,

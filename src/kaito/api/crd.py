@@ -41,11 +41,17 @@ from kaito.api.inferenceset import (
     InferenceSet,
 )
 from kaito.api.machine import Machine
+from kaito.api.multiroleinference import (
+    KIND_MULTIROLEINFERENCE,
+    PLURAL_MULTIROLEINFERENCES,
+    MultiRoleInference,
+)
 from kaito.api.workspace import Workspace
 
 __all__ = [
     "INFERENCESET_CRD",
     "MACHINE_CRD",
+    "MULTIROLEINFERENCE_CRD",
     "WORKSPACE_CRD",
     "CrdDefinition",
     "PrinterColumn",
@@ -171,6 +177,19 @@ INFERENCESET_CRD = CrdDefinition(
     ),
 )
 
+MULTIROLEINFERENCE_CRD = CrdDefinition(
+    model=MultiRoleInference,
+    kind=KIND_MULTIROLEINFERENCE,
+    plural=PLURAL_MULTIROLEINFERENCES,
+    singular="multiroleinference",
+    scope="Namespaced",
+    short_names=("mri",),
+    categories=("kaito",),
+    printer_columns=(_condition_column("RolesReady", "RolesReady"), _AGE),
+    versions=("v1alpha1",),
+    storage_version="v1alpha1",
+)
+
 
 def openapi_schema(model: type[BaseModel]) -> Schema:
     """The structural openAPIV3Schema of a top-level kind."""
@@ -236,6 +255,7 @@ def all_crds() -> list[Schema]:
         custom_resource_definition(WORKSPACE_CRD),
         custom_resource_definition(MACHINE_CRD),
         custom_resource_definition(INFERENCESET_CRD),
+        custom_resource_definition(MULTIROLEINFERENCE_CRD),
     ]
 
 

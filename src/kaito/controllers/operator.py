@@ -27,6 +27,7 @@ from kaito import ctrl
 from kaito.api import all_crds
 from kaito.controllers.inferenceset import add_inferenceset_controller
 from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.multirole import add_multirole_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.workspace import (
     WorkspaceControllerOptions,
@@ -176,12 +177,14 @@ def build_operator(
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
     workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
     add_inferenceset_controller(manager)
+    add_multirole_controller(manager)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     return Operator(manager, workspace, provisioners, orphans)
 
 
 async def install_crds(client: ctrl.Client) -> list[str]:
-    """Apply kaito's CustomResourceDefinitions (kaito.api's generator: Workspace, Machine, InferenceSet);
+    """Apply kaito's CustomResourceDefinitions (kaito.api's generator: Workspace, Machine, InferenceSet,
+    MultiRoleInference);
     their names."""
     names = []
     for crd in all_crds():

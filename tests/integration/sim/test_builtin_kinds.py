@@ -125,7 +125,9 @@ async def test_kinds_beside_a_workspace_apply_and_claims_bind_to_a_local_directo
     volume = await kubectl.run("get", "pvc", "shared", "-o", "jsonpath={.spec.volumeName}")
     path = await kubectl.run("get", "pv", volume, "-o", "jsonpath={.spec.hostPath.path}")
     assert cluster.workloads is not None
-    assert path.startswith(f"{cluster.workloads.volume_dir}/pvc-"), path  # a directory pods of the claim share
+    assert path.startswith(f"{cluster.workloads.volume_dir}/pvc-"), (
+        path
+    )  # a directory pods of the claim share
     table = await kubectl.run("get", "pvc", "shared")
     assert "Bound" in table and "RWX" in table and "azurefile-csi" in table, table
     classes = await kubectl.run("get", "storageclass")

@@ -55,7 +55,12 @@ async def test_the_controllers_share_one_manager() -> None:
     )
     operator = build_operator(client(), config)
     try:
-        assert operator.manager.controller_names == {"workspace", "machine", "inferenceset"}
+        assert operator.manager.controller_names == {
+            "workspace",
+            "machine",
+            "inferenceset",
+            "multiroleinference",
+        }
         assert operator.provisioners.names == ["aks", "karpenter"]
         assert operator.provisioners.default == "aks"
         assert operator.manager.leader_election is not None

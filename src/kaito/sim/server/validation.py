@@ -13,6 +13,8 @@ non-empty list into one 422 Invalid error with every cause, as kube does. Checke
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -242,6 +244,13 @@ def _secret_errors(obj: dict[str, Any]) -> list[FieldError]:
                     "FieldValueRequired", "metadata.annotations[kubernetes.io/service-account.name]", ""
                 )
             )
+    for key, value in (obj.get("data") or {}).items():
+        if not isinstance(value, str) or not _is_base64(value):
+            errors.append(
+                FieldError(
+                    "FieldValueInvalid", f"data[{key}]", "illegal base64 data; data values are base64", value
+                )
+            )
     for key in keys:
         if not re.fullmatch(r"[-._a-zA-Z0-9]+", str(key)):
             errors.append(
@@ -253,6 +262,14 @@ def _secret_errors(obj: dict[str, Any]) -> list[FieldError]:
                 )
             )
     return errors
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _hpa_errors(spec: dict[str, Any]) -> list[FieldError]:
