@@ -13,6 +13,8 @@ Modules, lowest first (each imports only those above it):
 - `workspace`, `machine`: the two kinds; `inferenceset`: replicas of a Workspace template (v1alpha1/v1beta1);
   `multiroleinference`: prefill/decode roles, each an InferenceSet.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
+- `v1alpha1`: the Workspace as KAITO first served it (served, converted, never stored).
+- `conversion`: v1alpha1 <-> v1beta1, lossless both ways (the `/convert` webhook's logic).
 - `crd`: CustomResourceDefinitions generated from the models.
 
 Every public name of every module is re-exported here (each written once, in its module's `__all__`).
@@ -25,6 +27,8 @@ from kaito.api.base import *  # noqa: F403
 from kaito.api.base import __all__ as _base_all
 from kaito.api.conditions import *  # noqa: F403
 from kaito.api.conditions import __all__ as _conditions_all
+from kaito.api.conversion import *  # noqa: F403
+from kaito.api.conversion import __all__ as _conversion_all
 from kaito.api.crd import *  # noqa: F403
 from kaito.api.crd import __all__ as _crd_all
 from kaito.api.errors import *  # noqa: F403
@@ -45,6 +49,8 @@ from kaito.api.partition import *  # noqa: F403
 from kaito.api.partition import __all__ as _partition_all
 from kaito.api.rules import *  # noqa: F403
 from kaito.api.rules import __all__ as _rules_all
+from kaito.api.v1alpha1 import *  # noqa: F403
+from kaito.api.v1alpha1 import __all__ as _v1alpha1_all
 from kaito.api.validation import *  # noqa: F403
 from kaito.api.validation import __all__ as _validation_all
 from kaito.api.workspace import *  # noqa: F403
@@ -54,6 +60,7 @@ __all__ = sorted(
     {
         *_base_all,
         *_conditions_all,
+        *_conversion_all,
         *_crd_all,
         *_errors_all,
         *_formats_all,
@@ -64,6 +71,7 @@ __all__ = sorted(
         *_names_all,
         *_partition_all,
         *_rules_all,
+        *_v1alpha1_all,
         *_validation_all,
         *_workspace_all,
     }

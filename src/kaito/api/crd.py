@@ -46,6 +46,7 @@ from kaito.api.multiroleinference import (
     PLURAL_MULTIROLEINFERENCES,
     MultiRoleInference,
 )
+from kaito.api.v1alpha1 import V1ALPHA1, V1Alpha1Workspace
 from kaito.api.workspace import Workspace
 
 __all__ = [
@@ -53,8 +54,10 @@ __all__ = [
     "MACHINE_CRD",
     "MULTIROLEINFERENCE_CRD",
     "WORKSPACE_CRD",
+    "ConversionWebhook",
     "CrdDefinition",
     "PrinterColumn",
+    "ServedVersion",
     "all_crds",
     "crd_filename",
     "custom_resource_definition",
@@ -83,12 +86,51 @@ class PrinterColumn:
     json_path: str
     type: str = "string"
     description: str = ""
+    priority: int = 0
 
     def schema(self) -> Schema:
         column: Schema = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
         if self.description:
             column["description"] = self.description
+        if self.priority:
+            column["priority"] = self.priority
         return column
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A version served beside the storage one (not stored), with its own model and printer columns."""
+
+    name: str
+    model: type[BaseModel]
+    printer_columns: tuple[PrinterColumn, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConversionWebhook:
+    """`spec.conversion` strategy Webhook: the operator's Service and path. The caBundle is left out: the
+    operator patches it in at start (kaito.controllers.webhook_certs)."""
+
+    service_name: str
+    service_namespace: str
+    path: str
+    port: int = 443
+
+    def stanza(self) -> Schema:
+        return {
+            "strategy": "Webhook",
+            "webhook": {
+                "clientConfig": {
+                    "service": {
+                        "name": self.service_name,
+                        "namespace": self.service_namespace,
+                        "path": self.path,
+                        "port": self.port,
+                    }
+                },
+                "conversionReviewVersions": ["v1"],
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -103,8 +145,9 @@ class CrdDefinition:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
-    # served versions (all share one schema, kube's "None" conversion) and the one objects are stored at
-    versions: tuple[str, ...] = (names.VERSION,)
+    served_versions: tuple[ServedVersion, ...] = ()
+    conversion: ConversionWebhook | None = None
+    # the version objects are stored at; the served_versions share its storage
     storage_version: str = names.VERSION
     # the scale subresource's paths (specReplicasPath, statusReplicasPath, labelSelectorPath), if any
     scale: tuple[tuple[str, str], ...] = ()
@@ -114,8 +157,8 @@ class CrdDefinition:
         return f"{self.plural}.{names.API_GROUP}"
 
 
-def _condition_column(name: str, condition_type: str) -> PrinterColumn:
-    return PrinterColumn(name, f'.status.conditions[?(@.type=="{condition_type}")].status')
+def _condition_column(name: str, condition_type: str, *, priority: int = 0) -> PrinterColumn:
+    return PrinterColumn(name, f'.status.conditions[?(@.type=="{condition_type}")].status', priority=priority)
 
 
 _AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")
@@ -137,6 +180,27 @@ WORKSPACE_CRD = CrdDefinition(
         _condition_column("WorkspaceSucceeded", names.CONDITION_WORKSPACE_SUCCEEDED),
         _AGE,
     ),
+    # v1alpha1 shows the columns of KAITO's quick start: WORKSPACEREADY is the WorkspaceSucceeded condition
+    # under the name it had in v1alpha1; JobStarted (tuning) shows with -o wide.
+    served_versions=(
+        ServedVersion(
+            V1ALPHA1,
+            V1Alpha1Workspace,
+            (
+                PrinterColumn("Instance", ".resource.instanceType"),
+                _condition_column("ResourceReady", names.CONDITION_RESOURCE_READY),
+                _condition_column("InferenceReady", names.CONDITION_INFERENCE_READY),
+                _condition_column("WorkspaceReady", names.CONDITION_WORKSPACE_SUCCEEDED),
+                _AGE,
+                _condition_column("JobStarted", names.CONDITION_JOB_STARTED, priority=1),
+            ),
+        ),
+    ),
+    conversion=ConversionWebhook(
+        service_name=names.WEBHOOK_SERVICE_NAME,
+        service_namespace=names.OPERATOR_NAMESPACE,
+        path=names.WEBHOOK_CONVERT_PATH,
+    ),
 )
 
 MACHINE_CRD = CrdDefinition(
@@ -155,6 +219,12 @@ MACHINE_CRD = CrdDefinition(
     ),
 )
 
+_INFERENCESET_COLUMNS = (
+    PrinterColumn("Replicas", ".spec.replicas", type="integer"),
+    PrinterColumn("ReadyReplicas", ".status.readyReplicas", type="integer"),
+    _AGE,
+)
+
 INFERENCESET_CRD = CrdDefinition(
     model=InferenceSet,
     kind=KIND_INFERENCESET,
@@ -163,12 +233,13 @@ INFERENCESET_CRD = CrdDefinition(
     scope="Namespaced",
     short_names=("is", "isets"),  # KAITO's
     categories=("inferenceset", "kaito"),
-    printer_columns=(
-        PrinterColumn("Replicas", ".spec.replicas", type="integer"),
-        PrinterColumn("ReadyReplicas", ".status.readyReplicas", type="integer"),
-        _AGE,
+    printer_columns=_INFERENCESET_COLUMNS,
+    # KAITO serves both with the same schema (no conversion): v1alpha1 objects read back as v1beta1
+    served_versions=tuple(
+        ServedVersion(v, InferenceSet, _INFERENCESET_COLUMNS)
+        for v in INFERENCESET_API_VERSIONS
+        if v != INFERENCESET_STORAGE_VERSION
     ),
-    versions=INFERENCESET_API_VERSIONS,
     storage_version=INFERENCESET_STORAGE_VERSION,
     scale=(
         ("labelSelectorPath", ".status.selector"),
@@ -186,7 +257,6 @@ MULTIROLEINFERENCE_CRD = CrdDefinition(
     short_names=("mri",),
     categories=("kaito",),
     printer_columns=(_condition_column("RolesReady", "RolesReady"), _AGE),
-    versions=("v1alpha1",),
     storage_version="v1alpha1",
 )
 
@@ -224,28 +294,41 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
     subresources: Schema = {"status": {}}
     if definition.scale:
         subresources["scale"] = dict(definition.scale)
-    versions = []
-    for version_name in definition.versions:
-        version: Schema = {
-            "name": version_name,
+    version: Schema = {
+        "name": definition.storage_version,
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": openapi_schema(definition.model)},
+        "subresources": subresources,
+    }
+    if definition.printer_columns:
+        version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
+    versions = [version]
+    for served in definition.served_versions:
+        extra: Schema = {
+            "name": served.name,
             "served": True,
-            "storage": version_name == definition.storage_version,
-            "schema": {"openAPIV3Schema": openapi_schema(definition.model)},
+            "storage": False,
+            "schema": {"openAPIV3Schema": openapi_schema(served.model)},
             "subresources": subresources,
         }
-        if definition.printer_columns:
-            version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
-        versions.append(version)
+        if served.printer_columns:
+            extra["additionalPrinterColumns"] = [column.schema() for column in served.printer_columns]
+        versions.append(extra)
+    versions.sort(key=lambda v: str(v["name"]))
+    spec: Schema = {
+        "group": names.API_GROUP,
+        "names": crd_names,
+        "scope": definition.scope,
+        "versions": versions,
+    }
+    if definition.conversion is not None:
+        spec["conversion"] = definition.conversion.stanza()
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": definition.name},
-        "spec": {
-            "group": names.API_GROUP,
-            "names": crd_names,
-            "scope": definition.scope,
-            "versions": versions,
-        },
+        "spec": spec,
     }
 
 

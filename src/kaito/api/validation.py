@@ -265,6 +265,14 @@ def _check_adapter(path: str, adapter: AdapterSpec) -> list[FieldError]:
             )
     if not source.image and source.volume_source is None:
         errors.append(FieldError(f"{path}.source", rules.ADAPTER_NEEDS_IMAGE_OR_VOLUME.message))
+    if source.image and source.volume_source is not None:
+        errors.append(
+            FieldError(
+                f"{path}.source",
+                "an adapter source takes an image or a volumeSource, not both; found both "
+                f"(image {render_value(source.image)}); remove one",
+            )
+        )
     if source.urls:
         errors.append(FieldError(f"{path}.source.urls", rules.ADAPTER_NO_URLS.message))
     if source.image:

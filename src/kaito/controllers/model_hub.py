@@ -23,11 +23,12 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from kaito.runtimes import Preset, UnsizableModelError, preset_from_hf, weights_bytes_from_index
+
+if TYPE_CHECKING:  # aiohttp loads with the first hub request, not with kaito.controllers
+    import aiohttp
 
 __all__ = ["DEFAULT_HUB", "ModelHub", "ModelHubError"]
 
@@ -64,6 +65,8 @@ class ModelHub:
         cached = self._cache.get(key)
         if cached is not None and self._clock() - cached[0] < self.ttl:
             return cached[1]
+        import aiohttp
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
         try:

@@ -65,7 +65,23 @@ from kaito.api import (
 )
 from kaito.controllers.machine import MACHINE, NODE
 from kaito.controllers.model_hub import ModelHub, ModelHubError
-from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
+from kaito.controllers.tuning import (
+    TrainingConfigRef,
+    job_name,
+    job_outcome,
+    pod_failure_details,
+    render_tuning_job,
+    training_configmap,
+    training_configmap_name,
+)
+from kaito.controllers.tuning_config import (
+    CONFIG_FILE,
+    DEFAULT_TRAINING_CONFIGS,
+    TEMPLATE_CONFIGMAPS,
+    TrainingConfigError,
+    parse_training_config,
+    training_output_dir,
+)
 from kaito.controllers.workspace_machines import (
     MachineInputs,
     MachinePlan,
@@ -156,6 +172,9 @@ class WorkspaceControllerOptions:
     provisioner: ProvisionerName | None = None
     # where Hugging Face model ids are read from (None: HF_ENDPOINT, else https://huggingface.co)
     model_hub_url: str | None = None
+    # where the operator's default training configs live (lora-params-template, qlora-params-template);
+    # when absent there, the built-in defaults of kaito.controllers.tuning_config are used
+    template_namespace: str = "kaito-system"
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -178,7 +197,8 @@ def workspaces_for_machine(machine: Mapping[str, Any]) -> list[ctrl.Request]:
 
 
 def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
-    """Map a ConfigMap to its controller owner and to the Workspaces naming it in `inference.config`."""
+    """Map a ConfigMap to its controller owner and to the Workspaces naming it in `inference.config` or
+    `tuning.config`."""
     owner = ctrl.EnqueueRequestForOwner(WORKSPACE)
 
     def map_fn(configmap: Any) -> list[ctrl.Request]:
@@ -186,7 +206,7 @@ def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
         namespace, name = meta.get("namespace") or "", meta.get("name")
         found = list(owner.create(configmap))
         for ws in workspaces.list(namespace):
-            if ((ws.get("inference") or {}).get("config")) == name:
+            if name in ((ws.get("inference") or {}).get("config"), (ws.get("tuning") or {}).get("config")):
                 found.append(ctrl.request_for(ws))
         return found
 
@@ -292,10 +312,11 @@ class WorkspaceReconciler:
             else []
         )
         try:
+            config_text = await self._config_text(workspace)
             plan = resolve_plan(
                 workspace,
                 byo_nodes=byo_nodes,
-                config_text=await self._config_text(workspace),
+                config_text=config_text,
                 hub_preset=await self._hub_preset(workspace),
                 instance_gpu=await self._unlisted_instance_type(workspace),
             )
@@ -426,13 +447,6 @@ class WorkspaceReconciler:
 
     # ---- workload -------------------------------------------------------------------------------------
 
-    async def _cached(self, kind: ctrl.GVK, name: str, namespace: str | None) -> Any | None:
-        """The object from the cache (these kinds are watched), or None."""
-        try:
-            return await self.client.get(kind, name, namespace)
-        except ctrl.NotFound:
-            return None
-
     async def _hub_preset(self, workspace: Workspace) -> Preset | None:
         """The preset of a Hugging Face model id outside the catalog, read from the hub; None otherwise."""
         inference = workspace.inference
@@ -507,6 +521,13 @@ class WorkspaceReconciler:
                 permanent=False,
             )
         return token
+
+    async def _cached(self, kind: ctrl.GVK, name: str, namespace: str | None) -> Any | None:
+        """The object from the cache (these kinds are watched), or None."""
+        try:
+            return await self.client.get(kind, name, namespace)
+        except ctrl.NotFound:
+            return None
 
     async def _config_text(self, workspace: Workspace) -> str | None:
         inference = workspace.inference
@@ -594,9 +615,18 @@ class WorkspaceReconciler:
         if not resources_ready and cached is None:
             return observed
         desired_hash = None
+        config = None
         if resources_ready and plan.preset is not None and plan.gpu is not None:
+            try:
+                config = await self._training_config(workspace)
+            except WorkloadProblem:
+                if cached is None:
+                    raise
+                # a config deleted or broken after the Job was made: report the Job, do not replace it
+        if config is not None and plan.preset is not None and plan.gpu is not None:
             desired = owned(
-                workspace, render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0])
+                workspace,
+                render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0], config),
             )
             desired_hash = desired["metadata"]["annotations"][APPLIED_HASH]
             if cached is None:
@@ -608,7 +638,7 @@ class WorkspaceReconciler:
                         f"created Job {name} on node {observed.ready_nodes[0]}",
                     )
                 return _replace(
-                    observed, job_state="running", job_reason="JobRunning", job_message=f"Job {name} created"
+                    observed, job_state="pending", job_reason="JobPending", job_message=f"Job {name} created"
                 )
         assert cached is not None
         cached_hash = (cached.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
@@ -625,8 +655,8 @@ class WorkspaceReconciler:
                 )
             return _replace(
                 observed,
-                job_state="running",
-                job_reason="JobRunning",
+                job_state="pending",
+                job_reason="JobPending",
                 job_message=f"Job {name} is being replaced",
             )
         outcome = job_outcome(cached)
@@ -634,6 +664,43 @@ class WorkspaceReconciler:
         if outcome.state == "failed":
             message = await self._with_pod_failure(workspace, name, message)
         return _replace(observed, job_state=outcome.state, job_reason=outcome.reason, job_message=message)
+
+    async def _training_config(self, workspace: Workspace) -> TrainingConfigRef:
+        """The ConfigMap the trainer reads: tuning.config, else the Workspace's copy of its method's default
+        (copied once, from the operator's template when there is one, else the built-in default)."""
+        tuning = workspace.tuning
+        assert tuning is not None
+        namespace = workspace.metadata.namespace
+        if tuning.config:
+            name, source = tuning.config, f"tuning.config: ConfigMap {tuning.config!r}"
+            configmap = await self._cached(CONFIGMAP, name, namespace)
+            if configmap is None:
+                raise WorkloadProblem(
+                    "ConfigMapNotFound",
+                    f"{source} does not exist in namespace {namespace!r}; create it with the key "
+                    f"{CONFIG_FILE}, or remove tuning.config to use the {tuning.method} default.",
+                )
+            text = (configmap.get("data") or {}).get(CONFIG_FILE)
+        else:
+            name = training_configmap_name(workspace)
+            source = f"ConfigMap {name!r} (the {tuning.method} default)"
+            configmap = await self._cached(CONFIGMAP, name, namespace)
+            if configmap is None:
+                template = await self._cached(
+                    CONFIGMAP, TEMPLATE_CONFIGMAPS[tuning.method], self.options.template_namespace
+                )
+                text = ((template or {}).get("data") or {}).get(CONFIG_FILE) or DEFAULT_TRAINING_CONFIGS[
+                    tuning.method
+                ]
+                with contextlib.suppress(ctrl.AlreadyExists):
+                    await self.client.create(owned(workspace, training_configmap(workspace, text)))
+            else:
+                text = (configmap.get("data") or {}).get(CONFIG_FILE)
+        try:
+            output_dir = training_output_dir(parse_training_config(text, source=source), source=source)
+        except TrainingConfigError as error:
+            raise WorkloadProblem("InvalidTuningConfig", str(error)) from None
+        return TrainingConfigRef(name, output_dir)
 
     async def _with_pod_failure(self, workspace: Workspace, job: str, message: str) -> str:
         """Add why the Job's containers ended (one list of its pods, only while the failure is news)."""
@@ -646,15 +713,7 @@ class WorkspaceReconciler:
             pods = await self.client.list(POD, workspace.metadata.namespace, label_selector=f"job-name={job}")
         except ctrl.ApiError:
             return message
-        details = []
-        for pod in pods.items:
-            for container in (pod.get("status") or {}).get("containerStatuses") or []:
-                terminated = (container.get("state") or {}).get("terminated") or {}
-                if terminated and terminated.get("exitCode", 0) != 0:
-                    details.append(
-                        f"container {container.get('name')}: {terminated.get('reason', 'Error')}, "
-                        f"exit code {terminated.get('exitCode')}"
-                    )
+        details = pod_failure_details(pods.items)
         return f"{message} ({'; '.join(details)})" if details else message
 
     # ---- status ---------------------------------------------------------------------------------------

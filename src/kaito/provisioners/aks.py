@@ -163,13 +163,14 @@ class AksProvisioner(Provisioner):
         """An unlisted Standard_N* size, from ARM's resource SKUs (kaito.runtimes.resource_skus)."""
         if not is_unlisted_n_series(instance_type):
             return None
+        from azure.core.exceptions import AzureError
+        from azure.core.rest import HttpRequest
+
         self._respect_retry_after()
         url = (
             f"/subscriptions/{self.config.subscription_id}/providers/Microsoft.Compute/skus"
             f"?api-version={_SKUS_API_VERSION}"
         )
-        from azure.core.exceptions import AzureError
-        from azure.core.rest import HttpRequest
 
         try:
             response = await self.client.send_request(HttpRequest("GET", url))

@@ -1,9 +1,11 @@
 """The vLLM runtime: the OpenAI-compatible vLLM server, sized by the plan, shaped by the user's overrides.
 
 Command line, in this order (the operator's flags; the user's `vllm:` overrides are applied last and
-replace or remove a flag of the same name, see kaito.runtimes.config):
+replace or remove a flag of the same name, see kaito.runtimes.config). kaito.serve (the program in the
+pod) builds vLLM's OpenAI server in-process from these flags and adds KAITO's prompt API `/chat`:
 
-    python3 -m vllm.entrypoints.openai.api_server
+    python3 -m kaito.serve vllm [--kaito-config-file /mnt/config/inference_config.yaml]
+      [--kaito-adapters-dir /mnt/adapter]
       --model <weights dir or HF repo> --served-model-name <preset>
       --tensor-parallel-size T --pipeline-parallel-size P [--data-parallel-size D]
       --gpu-memory-utilization U --max-model-len L --dtype D
@@ -44,6 +46,7 @@ from kaito.runtimes.workload import (
     MODEL_PORT,
     POD_INDEX_LABEL,
     RAY_PORT,
+    SERVE_ENTRYPOINT,
     Workload,
     leader_address,
     pod_template,
@@ -51,6 +54,8 @@ from kaito.runtimes.workload import (
     render_headless_service,
     render_service,
     render_statefulset,
+    serve_options,
+    serving_mounts,
 )
 
 __all__ = [
@@ -62,7 +67,7 @@ __all__ = [
     "vllm_command",
 ]
 
-VLLM_ENTRYPOINT = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+VLLM_ENTRYPOINT = (*SERVE_ENTRYPOINT, "vllm")
 CHAT_TEMPLATE_DIR = "/workspace/chat_templates"
 _VLLM_DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 
@@ -168,8 +173,8 @@ def vllm_args(request: WorkloadRequest, preset: Preset, gpu: GpuConfig, plan: Si
 
 
 def vllm_command(request: WorkloadRequest, preset: Preset, gpu: GpuConfig, plan: SizingPlan) -> list[str]:
-    """Full argv of the vLLM server process."""
-    return [*VLLM_ENTRYPOINT, *vllm_args(request, preset, gpu, plan)]
+    """Full argv of the serving process: kaito.serve's vllm runtime, its own options, vLLM's flags."""
+    return [*VLLM_ENTRYPOINT, *serve_options(request), *vllm_args(request, preset, gpu, plan)]
 
 
 def multi_node_script(request: WorkloadRequest, plan: SizingPlan, server: list[str]) -> str:
@@ -203,9 +208,7 @@ def _container(
     if plan.multi_node:
         pod_index = {"fieldRef": {"fieldPath": f"metadata.labels['{POD_INDEX_LABEL}']"}}
         env = [{"name": "POD_INDEX", "valueFrom": pod_index}, *env]
-    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}]
-    if request.adapters:
-        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    mounts = serving_mounts(request)
     probes = (
         exec_probes(MODEL_PORT, preset.readiness_timeout_s)
         if plan.multi_node
@@ -248,9 +251,8 @@ class VllmRuntime(Runtime):
         """Deployment + Service for one node; StatefulSet + Service + headless Service across nodes."""
         server = vllm_command(request, preset, gpu, plan)
         if not plan.multi_node:
-            container = _container(
-                request, preset, plan, list(VLLM_ENTRYPOINT), server[len(VLLM_ENTRYPOINT) :]
-            )
+            command = [*VLLM_ENTRYPOINT, *serve_options(request)]
+            container = _container(request, preset, plan, command, server[len(command) :])
             template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
             return Workload(
                 runtime=self.name,

@@ -4,6 +4,9 @@ Renders plain dicts (what a client applies), never API types. No ownerReferences
 adds its own before applying. Conventions, the same for every workspace:
 
 * selector label `kaito.sh/workspace: <workspace>`; the user's labels are added to pods and objects;
+* the container runs `python3 -m kaito.serve <runtime>` (the serving program, kaito.serve) with the
+  inference ConfigMap mounted at /mnt/config (`--kaito-config-file`) and, with adapters, the adapter
+  directory /mnt/adapter (`--kaito-adapters-dir`);
 * the model server listens on 5000; Service `<ws>` (ClusterIP, or LoadBalancer when the Workspace has
   KAITO's `kaito.sh/enablelb: "True"`) maps port 80 to it (multi-node: only pod 0, selected by
   `apps.kubernetes.io/pod-index: "0"`); headless Service `<ws>-headless` (Ray port 6379, not-ready
@@ -28,16 +31,21 @@ from kaito.runtimes.request import WorkloadRequest
 
 __all__ = [
     "ADAPTER_MOUNT",
+    "CONFIG_FILE",
+    "CONFIG_MOUNT",
     "GPU_RESOURCE",
     "GPU_TOLERATIONS",
     "MODEL_PORT",
     "POD_INDEX_LABEL",
     "RAY_PORT",
+    "SERVE_ENTRYPOINT",
     "SERVICE_PORT",
     "WEIGHTS_PATH",
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
+    "adapter_mounts",
+    "adapter_volumes",
     "headless_service_name",
     "leader_address",
     "node_affinity",
@@ -47,6 +55,8 @@ __all__ = [
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "serve_options",
+    "serving_mounts",
     "weights_init_container",
 ]
 
@@ -57,6 +67,10 @@ MODEL_PORT = 5000
 SERVICE_PORT = 80
 RAY_PORT = 6379
 ADAPTER_MOUNT = "/mnt/adapter"
+CONFIG_MOUNT = "/mnt/config"
+CONFIG_FILE = f"{CONFIG_MOUNT}/inference_config.yaml"
+# The program in the inference pod (kaito.serve); the runtime's name follows, then its options.
+SERVE_ENTRYPOINT = ("python3", "-m", "kaito.serve")
 GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
@@ -137,10 +151,37 @@ def weights_init_container(artifact: str) -> dict[str, Any]:
     }
 
 
+def adapter_volumes(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The pod's adapter volumes: `adapter-volume` (emptyDir) that init containers fill from images, and
+    one `adapter-volume-<name>` per adapter from a volume (KAITO's names)."""
+    volumes: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            volumes.append({"name": f"adapter-volume-{adapter.name}", **adapter.volume_source})
+    return volumes
+
+
+def adapter_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's adapter mounts: every adapter ends up in /mnt/adapter/<name>."""
+    mounts: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            mounts.append(
+                {"name": f"adapter-volume-{adapter.name}", "mountPath": f"{ADAPTER_MOUNT}/{adapter.name}"}
+            )
+    return mounts
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
-    """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
+    """One init container per image adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
     for adapter in request.adapters:
+        if adapter.image is None:
+            continue  # mounted from its volume
         target = f"{ADAPTER_MOUNT}/{adapter.name}"
         containers.append(
             {
@@ -152,6 +193,24 @@ def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
             }
         )
     return containers
+
+
+def serve_options(request: WorkloadRequest) -> list[str]:
+    """kaito.serve's own options: the mounted inference ConfigMap and the adapter directory."""
+    options: list[str] = []
+    if request.config_map is not None:
+        options += ["--kaito-config-file", CONFIG_FILE]
+    if request.adapters:
+        options += ["--kaito-adapters-dir", ADAPTER_MOUNT]
+    return options
+
+
+def serving_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's volume mounts (the volumes `pod_template` declares)."""
+    mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+    if request.config_map is not None:
+        mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
+    return [*mounts, *adapter_mounts(request)]
 
 
 def pod_template(
@@ -167,8 +226,9 @@ def pod_template(
     is mounted on the serving container at WEIGHTS_PATH (KAITO v0.12's layout).
     """
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
-    if request.adapters:
-        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    if request.config_map is not None:
+        volumes.append({"name": "config", "configMap": {"name": request.config_map}})
+    volumes += adapter_volumes(request)
     init: list[dict[str, Any]] = []
     if weights_artifact is not None:
         volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})

@@ -10,7 +10,8 @@
 - the workload simulator (:mod:`kaito.sim.workloads.simulator`: scheduler, kubelet, Deployment/StatefulSet/Job
   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns; with
   ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
-  processes (:mod:`kaito.sim.workloads.processes`);
+  processes (:mod:`kaito.sim.workloads.processes`), and Services get ClusterIPs reachable on this machine
+  (:mod:`kaito.sim.workloads.cluster_ips`);
 - the ARM agentPools endpoint (:mod:`kaito.sim.cloud.arm.server`, always HTTPS) when ``arm=True``;
 - the fake Karpenter (:mod:`kaito.sim.cloud.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
   ``karpenter=True``, with ``karpenter_options`` as its keyword arguments (``c.karpenter``);
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -53,6 +55,7 @@ from kaito.sim.workloads.gc import GarbageCollector
 if TYPE_CHECKING:
     from kaito.sim.cloud.arm.server import ArmServer
     from kaito.sim.cloud.karpenter import KarpenterSimulator
+    from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
     from kaito.sim.workloads.kubelet import Timings
     from kaito.sim.workloads.processes import ProcessRuntimeConfig
     from kaito.sim.workloads.simulator import WorkloadSimulator
@@ -101,6 +104,7 @@ class Cluster:
         self._process_runtime = (
             process_runtime  # None: every container is simulated (kaito.sim.workloads.processes)
         )
+        self.cluster_ips: ClusterIpForwarder | None = None  # with the process runtime: reachable ClusterIPs
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
@@ -215,6 +219,20 @@ class Cluster:
         )
         self.workloads = workloads
         await workloads.start()
+        if self._process_runtime is not None:  # ClusterIPs reachable on this machine (workloads.cluster_ips)
+            from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
+
+            prefix = f"127.{random.randint(251, 254)}.{random.randint(0, 255)}"  # pods' /24s: 127.16-250.x
+            self.store.cluster_ip_prefix = prefix
+            recorder = workloads.recorder
+            self.cluster_ips = ClusterIpForwarder(
+                self.store,
+                f"{prefix}.0/24",
+                warn=lambda svc, reason, msg: recorder.event(
+                    svc, "Warning", reason, msg, component="kube-proxy"
+                ),
+            )
+            self.cluster_ips.start()
         if self.apiserver is not None:
             self.apiserver.log_provider = workloads.logs
 
@@ -238,6 +256,8 @@ class Cluster:
             self.karpenter.stop()
         if self.arm is not None:
             await self.arm.stop()
+        if self.cluster_ips is not None:
+            await self.cluster_ips.stop()
         if self.workloads is not None:
             await self.workloads.stop()
         if self.apiserver is not None:

@@ -189,6 +189,28 @@ async def test_delete_options(api: client.ApiClient, cluster: Cluster) -> None:
     assert [item.metadata.name for item in left.items] == ["keep"]
 
 
+async def test_delete_with_a_protobuf_delete_options_body(
+    api: client.ApiClient, http: aiohttp.ClientSession
+) -> None:
+    """client-go's typed clients (Helm's release storage among them) send DeleteOptions as protobuf."""
+    v1 = client.CoreV1Api(api)
+    await v1.create_namespaced_config_map("default", _cm("gone"))
+    await v1.create_namespaced_config_map("default", _cm("stays"))
+    proto = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    # the envelope k8s\0 + Unknown{typeMeta{v1, DeleteOptions}, raw}: raw empty, then dryRun=[All]
+    empty = b'k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12\x00\x1a\x00"\x00'
+    dry = b"k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12\x05*\x03All"
+    async with http.delete("/api/v1/namespaces/default/configmaps/stays", data=dry, headers=proto) as resp:
+        assert resp.status == 200, await resp.text()
+    async with http.delete("/api/v1/namespaces/default/configmaps/gone", data=empty, headers=proto) as resp:
+        assert resp.status == 200, await resp.text()
+    left = await v1.list_namespaced_config_map("default")
+    assert [item.metadata.name for item in left.items] == ["stays"]
+    async with http.delete("/api/v1/namespaces/default/configmaps/stays", data=b"k8s", headers=proto) as resp:
+        assert resp.status == 400
+        assert "DeleteOptions body is not valid protobuf" in (await resp.json())["message"]
+
+
 async def test_status_and_scale_subresources(api: client.ApiClient) -> None:
     await client.ApiextensionsV1Api(api).create_custom_resource_definition(WIDGET_CRD)
     custom = client.CustomObjectsApi(api)

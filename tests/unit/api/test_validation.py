@@ -120,6 +120,19 @@ def test_every_problem_is_reported_at_once() -> None:
     ]
 
 
+def test_an_adapter_from_both_an_image_and_a_volume_is_refused() -> None:
+    data = load(SAMPLES[0])
+    data["inference"]["adapters"] = [
+        {"source": {"name": "a", "image": "acr.io/a:1", "volumeSource": {"emptyDir": {}}}},
+        {"source": {"name": "b", "volumeSource": {"persistentVolumeClaim": {"claimName": "b"}}}},
+    ]
+    errors = validate(Workspace.model_validate(data), known_presets=KNOWN_PRESETS)
+    assert [str(e) for e in errors] == [
+        "inference.adapters[0].source: an adapter source takes an image or a volumeSource, not both; found "
+        'both (image "acr.io/a:1"); remove one.'
+    ]
+
+
 def test_check_workspace_accepts_a_model_and_returns_it() -> None:
     workspace = Workspace.model_validate(load(SAMPLES[0]))
     assert check_workspace(workspace) is workspace

@@ -46,7 +46,7 @@ def test_plan_machine_readable(capsys: pytest.CaptureFixture[str], fmt: str) -> 
     data = json.loads(out) if fmt == "json" else yaml.safe_load(out)
     assert code == 0
     assert data["plan"]["dtype"] == "float16" and data["plan"]["replicas"] == 2 and data["totalNodes"] == 2
-    assert data["command"][:3] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert data["command"][:4] == ["python3", "-m", "kaito.serve", "vllm"]
     assert data["kaitoEstimate"]["nodes"] == 1
     assert set(data["plan"]["memory"]) >= {"weights_gib", "kv_cache_gib", "overhead_gib", "headroom_gib"}
 
@@ -147,7 +147,7 @@ def test_plan_with_the_transformers_runtime(capsys: pytest.CaptureFixture[str]) 
         "transformers",
     )
     assert code == 0 and "Runtime:                 transformers (Deployment)" in out
-    assert "transformers serve --force-model /workspace/vllm/weights" in out
+    assert "python3 -m kaito.serve transformers --model /workspace/vllm/weights" in out
 
 
 def test_plan_shows_kaitos_refusal_next_to_ours(capsys: pytest.CaptureFixture[str]) -> None:

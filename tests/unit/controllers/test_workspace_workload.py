@@ -74,11 +74,21 @@ def test_the_hash_is_stable_and_moves_with_nodes_and_adapters() -> None:
     assert "--enable-lora" in spec["containers"][0]["args"]
 
 
-def test_an_adapter_from_a_volume_is_refused_naming_the_field() -> None:
-    adapter = {"source": {"name": "ad", "volumeSource": {"emptyDir": {}}}}
-    with pytest.raises(WorkloadProblem) as caught:
-        objects(workspace(adapters=[adapter]))
-    assert caught.value.message.startswith("inference.adapters[0].source: ")
+def test_an_adapter_from_a_volume_is_mounted_where_vllm_loads_it() -> None:
+    claim = {"persistentVolumeClaim": {"claimName": "tuned"}}
+    adapters = [
+        {"source": {"name": "ad", "volumeSource": claim}},
+        {"source": {"name": "img", "image": "myregistry.azurecr.io/img:1"}},
+    ]
+    spec = objects(workspace(adapters=adapters))[-1]["spec"]["template"]["spec"]
+    assert {"name": "adapter-volume-ad", **claim} in spec["volumes"]
+    # the volume adapter needs no copy: only the weights and the image adapter have init containers
+    assert [c["name"] for c in spec["initContainers"]] == ["model-weights-downloader", "adapter-img"]
+    server = spec["containers"][0]
+    assert {"name": "adapter-volume-ad", "mountPath": "/mnt/adapter/ad"} in server["volumeMounts"]
+    assert {"name": "adapter-volume", "mountPath": "/mnt/adapter"} in server["volumeMounts"]
+    modules = server["args"][server["args"].index("--lora-modules") + 1 :]
+    assert modules[:2] == ["ad=/mnt/adapter/ad", "img=/mnt/adapter/img"]
 
 
 def test_a_pod_template_runs_as_a_deployment_on_the_nodes() -> None:
@@ -134,6 +144,33 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, wanted)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def _with_annotations(ws: Workspace, annotations: dict[str, str]) -> Workspace:
+    return ws.model_copy(update={"metadata": ws.metadata.model_copy(update={"annotations": annotations})})
+
+
+@pytest.mark.parametrize(
+    ("annotations", "command"),
+    [
+        ({}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "vllm"}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "transformers"}, ["python3", "-m", "kaito.serve", "transformers"]),
+    ],
+)
+def test_the_runtime_annotation_selects_the_serving_runtime(
+    annotations: dict[str, str], command: list[str]
+) -> None:
+    deployment = objects(_with_annotations(workspace(), annotations))[-1]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [*command, "--kaito-config-file", "/mnt/config/inference_config.yaml"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in volumes
+
+
+def test_an_unknown_runtime_annotation_is_refused_naming_it() -> None:
+    with pytest.raises(WorkloadProblem, match=r"kaito.sh/runtime\] is 'tgi'; use one of vllm, transformers"):
+        objects(_with_annotations(workspace(), {"kaito.sh/runtime": "tgi"}))
 
 
 def test_a_mig_workspace_requests_its_slice_not_whole_gpus() -> None:

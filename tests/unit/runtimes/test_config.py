@@ -124,8 +124,8 @@ def test_transformers_flags_have_their_own_table() -> None:
     assert validate_overrides("transformers", {"attn_implementation": "sdpa"})[0].value == "sdpa"
     with pytest.raises(InferenceConfigError, match=r"transformers\.max-model-len is not a transformers flag"):
         validate_overrides("transformers", {"max-model-len": 1})
-    assert {"host", "port", "force-model"} == managed_flags("transformers")
-    assert flag_types("transformers")["continuous-batching"] == "bool"
+    assert {"host", "port", "model", "served-model-name"} == managed_flags("transformers")
+    assert flag_types("transformers")["trust-remote-code"] == "bool"
 
 
 def test_overrides_are_applied_last_replacing_or_removing_the_operators_flags() -> None:
