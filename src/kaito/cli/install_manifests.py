@@ -57,10 +57,19 @@ def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list
 CLUSTER_ROLE_RULES: Final[list[dict[str, Any]]] = [
     _rule(["kaito.sh"], ["workspaces"], list(_ALL_WRITES)),
     _rule(["kaito.sh"], ["workspaces/status"], ["get", "update", "patch"]),
-    _rule(["kaito.sh"], ["inferencesets"], ["get", "list", "watch"]),
+    _rule(["kaito.sh"], ["inferencesets"], ["get", "list", "watch", "patch"]),
     _rule(["kaito.sh"], ["inferencesets/status"], ["get", "update", "patch"]),
+    _rule(["kaito.sh"], ["multiroleinferences"], ["get", "list", "watch"]),
+    _rule(["kaito.sh"], ["multiroleinferences/status"], ["get", "update", "patch"]),
     _rule(
-        ["kaito.sh"], ["workspaces/finalizers", "machines/finalizers", "inferencesets/finalizers"], ["update"]
+        ["kaito.sh"],
+        [
+            "workspaces/finalizers",
+            "machines/finalizers",
+            "inferencesets/finalizers",
+            "multiroleinferences/finalizers",
+        ],
+        ["update"],
     ),
     _rule(["keda.sh"], ["scaledobjects"], ["get", "patch"]),
     _rule(["kaito.sh"], ["machines"], list(_ALL_WRITES)),
