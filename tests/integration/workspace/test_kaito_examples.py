@@ -169,6 +169,17 @@ async def _apply_and_settle(
         )
 
     await operator.eventually(owned_gone, within=60.0)
+    # the fixture's leak check deletes the default namespace's Workspaces; the examples' own go here
+    namespaces = {key[3] for key in pending} - {"default"}
+    for namespace in namespaces:
+        for workspace in (await user.list(WORKSPACE, namespace)).items:
+            await user.delete(WORKSPACE, workspace["metadata"]["name"], namespace)
+
+    async def machines_gone() -> bool:
+        left = [m["metadata"]["labels"].get("kaito.sh/workspacenamespace") for m in await operator.machines()]
+        return not any(ns in namespaces for ns in left)
+
+    await operator.eventually(machines_gone, within=120.0)
     return outcomes
 
 
