@@ -225,6 +225,7 @@ def _report(outcomes: list[Outcome]) -> str:
     return "\n".join([*lines, f"{len(outcomes)} objects: {summary}"])
 
 
+@pytest.mark.timeout(600)  # 43 files, 47 objects, ~30 Ready Workspaces and their teardown on one cluster
 async def test_kaito_v0_12_examples_without_a_namespace(operator: Any, kubeconfig: Path) -> None:
     outcomes = await _apply_and_settle(operator, kubeconfig, SHARED, within=90.0)
     print(_report(outcomes))
