@@ -10,7 +10,8 @@ Modules, lowest first (each imports only those above it):
 - `rules`: the CEL rules the CRDs carry, with their messages.
 - `errors`: FieldError and InvalidObjectError; parsing with field-named errors.
 - `partition`: GPU partitions (MIG profiles, whole-GPU accelerator counts) a Workspace may ask for.
-- `workspace`, `machine`: the two kinds.
+- `workspace`, `machine`: the two kinds; `inferenceset`: replicas of a Workspace template (v1alpha1/v1beta1);
+  `multiroleinference`: prefill/decode roles, each an InferenceSet.
 - `validation`: `validate()`, what the controller checks before acting on a Workspace.
 - `v1alpha1`: the Workspace as KAITO first served it (served, converted, never stored).
 - `conversion`: v1alpha1 <-> v1beta1, lossless both ways (the `/convert` webhook's logic).
@@ -33,8 +34,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads from it
     from kaito.api.crd import *  # noqa: F403
     from kaito.api.errors import *  # noqa: F403
     from kaito.api.formats import *  # noqa: F403
+    from kaito.api.inferenceset import *  # noqa: F403
     from kaito.api.machine import *  # noqa: F403
     from kaito.api.meta import *  # noqa: F403
+    from kaito.api.multiroleinference import *  # noqa: F403
     from kaito.api.names import *  # noqa: F403
     from kaito.api.partition import *  # noqa: F403
     from kaito.api.rules import *  # noqa: F403
@@ -86,14 +89,31 @@ _EXPORTS = {
     "HF_MODEL_ID_PATTERN": "formats",
     "IMAGE_REFERENCE": "rules",
     "IMAGE_REFERENCE_PATTERN": "formats",
+    "INFERENCESET_API_VERSIONS": "inferenceset",
+    "INFERENCESET_CRD": "crd",
+    "INFERENCESET_STORAGE_VERSION": "inferenceset",
     "INFERENCE_NOT_BOTH": "rules",
     "INFERENCE_PRESET_OR_TEMPLATE": "rules",
     "INSTANCE_TYPE_OR_BYO": "rules",
+    "InferenceSet": "inferenceset",
+    "InferenceSetList": "inferenceset",
+    "InferenceSetResource": "inferenceset",
+    "InferenceSetSpec": "inferenceset",
+    "InferenceSetStatus": "inferenceset",
+    "InferenceSetTemplate": "inferenceset",
     "InferenceSpec": "workspace",
     "InvalidObjectError": "errors",
+    "KEDA_ANNOTATION_AUTO_PROVISION": "inferenceset",
+    "KEDA_ANNOTATION_MAX_REPLICAS": "inferenceset",
+    "KEDA_ANNOTATION_METRIC_NAME": "inferenceset",
+    "KEDA_ANNOTATION_MIN_REPLICAS": "inferenceset",
+    "KEDA_ANNOTATION_THRESHOLD": "inferenceset",
+    "KIND_INFERENCESET": "inferenceset",
     "KIND_MACHINE": "names",
+    "KIND_MULTIROLEINFERENCE": "multiroleinference",
     "KIND_WORKSPACE": "names",
     "KNOWN_MIG_PROFILES": "partition",
+    "LABEL_INFERENCESET": "inferenceset",
     "LABEL_MACHINE": "names",
     "LABEL_MACHINE_TYPE": "names",
     "LABEL_WORKSPACE": "names",
@@ -110,15 +130,24 @@ _EXPORTS = {
     "MACHINE_SPEC_IMMUTABLE": "rules",
     "MAX_ADAPTERS": "workspace",
     "MIG_RESOURCE_PREFIX": "partition",
+    "MULTIROLEINFERENCE_CRD": "crd",
     "Machine": "machine",
     "MachineList": "machine",
     "MachineSpec": "machine",
     "MachineStatus": "machine",
+    "MultiRoleInference": "multiroleinference",
+    "MultiRoleInferenceList": "multiroleinference",
+    "MultiRoleInferenceModel": "multiroleinference",
+    "MultiRoleInferenceRole": "multiroleinference",
+    "MultiRoleInferenceSpec": "multiroleinference",
+    "MultiRoleInferenceStatus": "multiroleinference",
     "NODE_IMAGE_FAMILIES": "names",
     "OPERATOR_NAMESPACE": "names",
     "ObjectMeta": "meta",
     "OwnerReference": "meta",
+    "PLURAL_INFERENCESETS": "inferenceset",
     "PLURAL_MACHINES": "names",
+    "PLURAL_MULTIROLEINFERENCES": "multiroleinference",
     "PLURAL_WORKSPACES": "names",
     "PROVISIONER_AKS": "names",
     "PROVISIONER_KARPENTER": "names",

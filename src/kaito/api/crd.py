@@ -33,12 +33,26 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from kaito.api import names
+from kaito.api.inferenceset import (
+    INFERENCESET_API_VERSIONS,
+    INFERENCESET_STORAGE_VERSION,
+    KIND_INFERENCESET,
+    PLURAL_INFERENCESETS,
+    InferenceSet,
+)
 from kaito.api.machine import Machine
+from kaito.api.multiroleinference import (
+    KIND_MULTIROLEINFERENCE,
+    PLURAL_MULTIROLEINFERENCES,
+    MultiRoleInference,
+)
 from kaito.api.v1alpha1 import V1ALPHA1, V1Alpha1Workspace
 from kaito.api.workspace import Workspace
 
 __all__ = [
+    "INFERENCESET_CRD",
     "MACHINE_CRD",
+    "MULTIROLEINFERENCE_CRD",
     "WORKSPACE_CRD",
     "ConversionWebhook",
     "CrdDefinition",
@@ -133,6 +147,10 @@ class CrdDefinition:
     printer_columns: tuple[PrinterColumn, ...] = ()
     served_versions: tuple[ServedVersion, ...] = ()
     conversion: ConversionWebhook | None = None
+    # the version objects are stored at; the served_versions share its storage
+    storage_version: str = names.VERSION
+    # the scale subresource's paths (specReplicasPath, statusReplicasPath, labelSelectorPath), if any
+    scale: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -201,6 +219,47 @@ MACHINE_CRD = CrdDefinition(
     ),
 )
 
+_INFERENCESET_COLUMNS = (
+    PrinterColumn("Replicas", ".spec.replicas", type="integer"),
+    PrinterColumn("ReadyReplicas", ".status.readyReplicas", type="integer"),
+    _AGE,
+)
+
+INFERENCESET_CRD = CrdDefinition(
+    model=InferenceSet,
+    kind=KIND_INFERENCESET,
+    plural=PLURAL_INFERENCESETS,
+    singular="inferenceset",
+    scope="Namespaced",
+    short_names=("is", "isets"),  # KAITO's
+    categories=("inferenceset", "kaito"),
+    printer_columns=_INFERENCESET_COLUMNS,
+    # KAITO serves both with the same schema (no conversion): v1alpha1 objects read back as v1beta1
+    served_versions=tuple(
+        ServedVersion(v, InferenceSet, _INFERENCESET_COLUMNS)
+        for v in INFERENCESET_API_VERSIONS
+        if v != INFERENCESET_STORAGE_VERSION
+    ),
+    storage_version=INFERENCESET_STORAGE_VERSION,
+    scale=(
+        ("labelSelectorPath", ".status.selector"),
+        ("specReplicasPath", ".spec.replicas"),
+        ("statusReplicasPath", ".status.replicas"),
+    ),
+)
+
+MULTIROLEINFERENCE_CRD = CrdDefinition(
+    model=MultiRoleInference,
+    kind=KIND_MULTIROLEINFERENCE,
+    plural=PLURAL_MULTIROLEINFERENCES,
+    singular="multiroleinference",
+    scope="Namespaced",
+    short_names=("mri",),
+    categories=("kaito",),
+    printer_columns=(_condition_column("RolesReady", "RolesReady"), _AGE),
+    storage_version="v1alpha1",
+)
+
 
 def openapi_schema(model: type[BaseModel]) -> Schema:
     """The structural openAPIV3Schema of a top-level kind."""
@@ -232,12 +291,15 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
         crd_names["shortNames"] = list(definition.short_names)
     if definition.categories:
         crd_names["categories"] = list(definition.categories)
+    subresources: Schema = {"status": {}}
+    if definition.scale:
+        subresources["scale"] = dict(definition.scale)
     version: Schema = {
-        "name": names.VERSION,
+        "name": definition.storage_version,
         "served": True,
         "storage": True,
         "schema": {"openAPIV3Schema": openapi_schema(definition.model)},
-        "subresources": {"status": {}},
+        "subresources": subresources,
     }
     if definition.printer_columns:
         version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
@@ -248,7 +310,7 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
             "served": True,
             "storage": False,
             "schema": {"openAPIV3Schema": openapi_schema(served.model)},
-            "subresources": {"status": {}},
+            "subresources": subresources,
         }
         if served.printer_columns:
             extra["additionalPrinterColumns"] = [column.schema() for column in served.printer_columns]
@@ -272,7 +334,12 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
 
 def all_crds() -> list[Schema]:
     """Every CRD kaito-py installs, in a stable order."""
-    return [custom_resource_definition(WORKSPACE_CRD), custom_resource_definition(MACHINE_CRD)]
+    return [
+        custom_resource_definition(WORKSPACE_CRD),
+        custom_resource_definition(MACHINE_CRD),
+        custom_resource_definition(INFERENCESET_CRD),
+        custom_resource_definition(MULTIROLEINFERENCE_CRD),
+    ]
 
 
 def crd_filename(crd: Schema) -> str:

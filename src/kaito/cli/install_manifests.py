@@ -55,9 +55,23 @@ def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list
 
 # manifests/rbac/role.yaml, rule for rule (the comments there say why each is needed)
 CLUSTER_ROLE_RULES: Final[list[dict[str, Any]]] = [
-    _rule(["kaito.sh"], ["workspaces"], ["get", "list", "watch", "update", "patch"]),
+    _rule(["kaito.sh"], ["workspaces"], list(_ALL_WRITES)),
     _rule(["kaito.sh"], ["workspaces/status"], ["get", "update", "patch"]),
-    _rule(["kaito.sh"], ["workspaces/finalizers", "machines/finalizers"], ["update"]),
+    _rule(["kaito.sh"], ["inferencesets"], ["get", "list", "watch", "patch"]),
+    _rule(["kaito.sh"], ["inferencesets/status"], ["get", "update", "patch"]),
+    _rule(["kaito.sh"], ["multiroleinferences"], ["get", "list", "watch"]),
+    _rule(["kaito.sh"], ["multiroleinferences/status"], ["get", "update", "patch"]),
+    _rule(
+        ["kaito.sh"],
+        [
+            "workspaces/finalizers",
+            "machines/finalizers",
+            "inferencesets/finalizers",
+            "multiroleinferences/finalizers",
+        ],
+        ["update"],
+    ),
+    _rule(["keda.sh"], ["scaledobjects"], ["get", "patch"]),
     _rule(["kaito.sh"], ["machines"], list(_ALL_WRITES)),
     _rule(["kaito.sh"], ["machines/status"], ["get", "update", "patch"]),
     _rule([""], ["nodes"], ["get", "list", "watch"]),

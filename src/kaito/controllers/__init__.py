@@ -23,12 +23,20 @@ Modules, one job each:
 Every public name of every module is re-exported here.
 """
 
+from kaito.controllers.inferenceset import *  # noqa: F403
+from kaito.controllers.inferenceset import __all__ as _inferenceset_all
+from kaito.controllers.inferenceset_plan import *  # noqa: F403
+from kaito.controllers.inferenceset_plan import __all__ as _inferenceset_plan_all
 from kaito.controllers.machine import *  # noqa: F403
 from kaito.controllers.machine import __all__ as _machine_all
 from kaito.controllers.machine_status import *  # noqa: F403
 from kaito.controllers.machine_status import __all__ as _machine_status_all
 from kaito.controllers.model_hub import *  # noqa: F403
 from kaito.controllers.model_hub import __all__ as _model_hub_all
+from kaito.controllers.multirole import *  # noqa: F403
+from kaito.controllers.multirole import __all__ as _multirole_all
+from kaito.controllers.multirole_plan import *  # noqa: F403
+from kaito.controllers.multirole_plan import __all__ as _multirole_plan_all
 from kaito.controllers.operator import *  # noqa: F403
 from kaito.controllers.operator import __all__ as _operator_all
 from kaito.controllers.orphans import *  # noqa: F403
@@ -62,9 +70,13 @@ from kaito.controllers.workspace_workload import __all__ as _workspace_workload_
 
 __all__ = sorted(
     {
+        *_inferenceset_all,
+        *_inferenceset_plan_all,
         *_machine_all,
         *_machine_status_all,
         *_model_hub_all,
+        *_multirole_all,
+        *_multirole_plan_all,
         *_operator_all,
         *_orphans_all,
         *_tuning_all,

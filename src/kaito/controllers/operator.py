@@ -27,7 +27,9 @@ from typing import Any, Final, Literal
 
 from kaito import ctrl
 from kaito.api import all_crds
+from kaito.controllers.inferenceset import add_inferenceset_controller
 from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.multirole import add_multirole_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.webhook_server import WebhookOptions, WebhookServer
 from kaito.controllers.workspace import (
@@ -179,6 +181,8 @@ def build_operator(
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
     workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
+    add_inferenceset_controller(manager)
+    add_multirole_controller(manager)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     webhook = None
     if config.webhook is not None:
@@ -190,7 +194,9 @@ def build_operator(
 
 
 async def install_crds(client: ctrl.Client) -> list[str]:
-    """Apply the Workspace and Machine CustomResourceDefinitions (kaito.api's generator); their names."""
+    """Apply kaito's CustomResourceDefinitions (kaito.api's generator: Workspace, Machine, InferenceSet,
+    MultiRoleInference);
+    their names."""
     names = []
     for crd in all_crds():
         await client.apply(crd, force=True)

@@ -32,6 +32,7 @@ Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `in
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -542,7 +543,12 @@ class WorkspaceReconciler:
                 permanent=False,
             ) from None
         encoded = (body.get("data") or {}).get(HF_TOKEN_KEY)
-        token = base64.b64decode(encoded).decode("utf-8", "replace").strip() if encoded else ""
+        try:
+            token = (
+                base64.b64decode(encoded, validate=True).decode("utf-8", "replace").strip() if encoded else ""
+            )
+        except (binascii.Error, ValueError):
+            token = ""  # not base64: reported below as a Secret without a usable token
         if not token:
             raise PlanProblem(
                 "ModelAccessSecretInvalid",

@@ -183,6 +183,7 @@ class AksProvisioner(Provisioner):
             f"/subscriptions/{self.config.subscription_id}/providers/Microsoft.Compute/skus"
             f"?api-version={_SKUS_API_VERSION}"
         )
+
         try:
             response = await self.client.send_request(HttpRequest("GET", url))
             response.raise_for_status()

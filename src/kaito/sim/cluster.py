@@ -256,7 +256,12 @@ class Cluster:
     async def _start_workloads(self) -> None:
         from kaito.sim.workloads.simulator import WorkloadSimulator
 
-        workloads = WorkloadSimulator(self.store, timings=self.timings, process_runtime=self._process_runtime)
+        workloads = WorkloadSimulator(
+            self.store,
+            timings=self.timings,
+            process_runtime=self._process_runtime,
+            volume_dir=self._tmpdir / "volumes" if self._tmpdir else None,
+        )
         self.workloads = workloads
         await workloads.start()
         if self._process_runtime is not None:  # ClusterIPs reachable on this machine (workloads.cluster_ips)

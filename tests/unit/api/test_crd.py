@@ -16,7 +16,16 @@ import celpy
 import pytest
 import yaml
 
-from kaito.api.crd import MACHINE_CRD, WORKSPACE_CRD, all_crds, crd_filename, openapi_schema, render_yaml
+from kaito.api.crd import (
+    INFERENCESET_CRD,
+    MACHINE_CRD,
+    WORKSPACE_CRD,
+    all_crds,
+    crd_filename,
+    custom_resource_definition,
+    openapi_schema,
+    render_yaml,
+)
 
 ROOT = Path(__file__).parents[3]
 CRD_DIR = ROOT / "manifests" / "crd"
@@ -200,12 +209,13 @@ def test_structural_check_catches_what_kubernetes_refuses() -> None:
 
 
 @pytest.mark.parametrize("crd", all_crds(), ids=crd_filename)
-def test_crd_serves_v1beta1_with_a_status_subresource(crd: dict[str, Any]) -> None:
+def test_crd_stores_v1beta1_with_a_status_subresource(crd: dict[str, Any]) -> None:
     assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
     assert crd["spec"]["group"] == "kaito.sh"
     (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
-    assert (version["name"], version["served"], version["storage"]) == ("v1beta1", True, True)
-    assert version["subresources"] == {"status": {}}
+    stored = "v1alpha1" if crd["spec"]["names"]["kind"] == "MultiRoleInference" else "v1beta1"  # as KAITO
+    assert (version["name"], version["served"], version["storage"]) == (stored, True, True)
+    assert version["subresources"]["status"] == {}
 
 
 def _version(crd: dict[str, Any], name: str) -> dict[str, Any]:
@@ -239,6 +249,29 @@ def test_workspace_crd_serves_v1alpha1_converted_by_the_operators_webhook() -> N
     }
     assert "conversion" not in all_crds()[1]["spec"]
     assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.kaito.sh"
+
+
+def test_inferenceset_crd_matches_kaito_v0_12() -> None:
+    crd = custom_resource_definition(INFERENCESET_CRD)
+    names = crd["spec"]["names"]
+    assert (names["kind"], names["plural"], names["shortNames"]) == (
+        "InferenceSet",
+        "inferencesets",
+        ["is", "isets"],
+    )
+    versions = {v["name"]: v for v in crd["spec"]["versions"]}
+    assert sorted(versions) == ["v1alpha1", "v1beta1"]
+    for version in versions.values():
+        assert version["subresources"]["scale"] == {
+            "labelSelectorPath": ".status.selector",
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+        }
+        assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+            "Replicas",
+            "ReadyReplicas",
+            "Age",
+        ]
 
 
 def test_workspace_crd_names_and_columns_match_kaito() -> None:

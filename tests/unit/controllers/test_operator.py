@@ -44,7 +44,7 @@ def test_aks_cluster_from_the_environment() -> None:
     assert aks_config_from_environment({"AZURE_SUBSCRIPTION_ID": "s"}) is None
 
 
-async def test_both_controllers_share_one_manager() -> None:
+async def test_the_controllers_share_one_manager() -> None:
     config = OperatorConfig(
         aks=AKS,
         aks_credential=StaticTokenCredential(),
@@ -55,7 +55,12 @@ async def test_both_controllers_share_one_manager() -> None:
     )
     operator = build_operator(client(), config)
     try:
-        assert operator.manager.controller_names == {"workspace", "machine"}
+        assert operator.manager.controller_names == {
+            "workspace",
+            "machine",
+            "inferenceset",
+            "multiroleinference",
+        }
         assert operator.provisioners.names == ["aks", "karpenter"]
         assert operator.provisioners.default == "aks"
         assert operator.manager.leader_election is not None

@@ -404,7 +404,7 @@ class ApiServer:
                     },
                     406,
                 )
-            return _json(discovery.openapi_v2())
+            return _json(discovery.openapi_v2(self.registry))
         if parts[1:] == ["v3"]:
             return _json(discovery.openapi_v3_index(self.registry))
         if len(parts) >= 4 and parts[1] == "v3":

@@ -28,6 +28,7 @@ import json
 import re
 from typing import Any
 
+from kaito.sim.server.builtin_schemas import builtin_definitions, builtin_schema
 from kaito.sim.server.resources import ResourceRegistry, ResourceType
 
 __all__ = [
@@ -256,14 +257,16 @@ def aggregated_discovery(registry: ResourceRegistry, *, core: bool) -> dict[str,
 # OpenAPI
 
 
-def openapi_v2() -> dict[str, Any]:
-    """``/openapi/v2`` as JSON: an empty but valid Swagger document (schemas are published through v3)."""
+def openapi_v2(registry: ResourceRegistry | None = None) -> dict[str, Any]:
+    """``/openapi/v2`` as JSON: the built-in kinds' definitions (:mod:`.builtin_schemas`); the paths and
+    the custom resources' schemas are published through v3."""
     major, minor, patch = KUBE_VERSION
+    builtins = [(rt.group, rt.version, rt.kind) for rt in registry.all() if not rt.custom] if registry else []
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": f"v{major}.{minor}.{patch}"},
         "paths": {},
-        "definitions": {},
+        "definitions": builtin_definitions(builtins),
     }
 
 
@@ -321,7 +324,10 @@ def openapi_v3_document(registry: ResourceRegistry, group: str, version: str) ->
         paths[f"{scope}/{rt.plural}"] = {
             "post": _operation("create", rt, gvk, ref, params, bodies=("application/json",)),
         }
-        schema: dict[str, Any] = dict(rt.schema) if rt.schema else {"type": "object"}
+        if rt.schema:
+            schema: dict[str, Any] = dict(rt.schema)
+        else:
+            schema = {"type": "object"} if rt.custom else builtin_schema(rt.group, rt.kind)
         schema["x-kubernetes-group-version-kind"] = [gvk]
         schemas[_schema_name(rt)] = schema
     return {

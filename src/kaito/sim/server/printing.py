@@ -372,8 +372,38 @@ def _subjects(kind: str) -> Callable[[dict[str, Any], datetime], Any]:
     return render
 
 
+def _access_modes(*path: str) -> _Renderer:
+    short = {
+        "ReadWriteOnce": "RWO",
+        "ReadOnlyMany": "ROX",
+        "ReadWriteMany": "RWX",
+        "ReadWriteOncePod": "RWOP",
+    }
+
+    def render(obj: dict[str, Any], now: datetime) -> Any:
+        return ",".join(short.get(str(m), str(m)) for m in _get(obj, *path) or [])
+
+    return render
+
+
+def _claim(obj: dict[str, Any], now: datetime) -> Any:
+    ref = _get(obj, "spec", "claimRef") or {}
+    return f"{ref.get('namespace')}/{ref.get('name')}" if ref.get("name") else ""
+
+
+def _ingress_ports(obj: dict[str, Any], now: datetime) -> Any:
+    return "80, 443" if _get(obj, "spec", "tls") else "80"
+
+
 _Renderer = Callable[[dict[str, Any], datetime], Any]
 _COMPUTED: dict[tuple[str, str, str], _Renderer] = {
+    ("", "PersistentVolumeClaim", "Access Modes"): _access_modes("status", "accessModes"),
+    ("", "PersistentVolume", "Access Modes"): _access_modes("spec", "accessModes"),
+    ("", "PersistentVolume", "Claim"): _claim,
+    ("networking.k8s.io", "NetworkPolicy", "Pod-Selector"): lambda obj, now: (
+        _label_selector(_get(obj, "spec", "podSelector")) or "<none>"
+    ),
+    ("networking.k8s.io", "Ingress", "Ports"): _ingress_ports,
     ("", "Pod", "Ready"): _pod_ready,
     ("", "Pod", "Status"): _pod_status,
     ("", "Pod", "Restarts"): _pod_restarts,

@@ -13,6 +13,8 @@ non-empty list into one 422 Invalid error with every cause, as kube does. Checke
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -172,6 +174,12 @@ def validate_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
         errors.extend(_containers_errors("spec", obj.get("spec") or {}))
     elif rt.group in ("apps", "batch") and rt.kind in ("Deployment", "ReplicaSet", "StatefulSet", "Job"):
         errors.extend(_workload_errors(rt.kind, obj))
+    elif rt.group == "" and rt.kind == "PersistentVolumeClaim":
+        errors.extend(_claim_errors(obj.get("spec") or {}))
+    elif rt.group == "" and rt.kind == "Secret":
+        errors.extend(_secret_errors(obj))
+    elif rt.group == "autoscaling" and rt.kind == "HorizontalPodAutoscaler":
+        errors.extend(_hpa_errors(obj.get("spec") or {}))
     elif rt.group == "coordination.k8s.io" and rt.kind == "Lease":
         duration = (obj.get("spec") or {}).get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
@@ -181,3 +189,109 @@ def validate_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
                 )
             )
     return errors
+
+
+_ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+
+
+def _claim_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """kube's ValidatePersistentVolumeClaimSpec: access modes and a storage request are required."""
+    errors = []
+    modes = spec.get("accessModes") or []
+    if not modes:
+        errors.append(
+            FieldError("FieldValueRequired", "spec.accessModes", "at least 1 access mode is required")
+        )
+    for i, mode in enumerate(modes):
+        if mode not in _ACCESS_MODES:
+            errors.append(
+                FieldError(
+                    "FieldValueNotSupported",
+                    f"spec.accessModes[{i}]",
+                    f"supported values: {_quoted(_ACCESS_MODES)}",
+                    mode,
+                )
+            )
+    if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
+        errors.append(FieldError("FieldValueRequired", "spec.resources[storage]", ""))
+    return errors
+
+
+# kube's secret types and the keys each must carry (ValidateSecret)
+_SECRET_KEYS: dict[str, tuple[str, ...]] = {
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+
+
+def _secret_errors(obj: dict[str, Any]) -> list[FieldError]:
+    kind = obj.get("type") or "Opaque"
+    keys = set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+    errors = [
+        FieldError("FieldValueRequired", f"data[{key}]", "")
+        for key in _SECRET_KEYS.get(kind, ())
+        if key not in keys
+    ]
+    if kind == "kubernetes.io/basic-auth" and not keys & {"username", "password"}:
+        errors.append(FieldError("FieldValueRequired", "data[username]", ""))
+    if kind == "kubernetes.io/service-account-token":
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if not annotations.get("kubernetes.io/service-account.name"):
+            errors.append(
+                FieldError(
+                    "FieldValueRequired", "metadata.annotations[kubernetes.io/service-account.name]", ""
+                )
+            )
+    for key, value in (obj.get("data") or {}).items():
+        if not isinstance(value, str) or not _is_base64(value):
+            errors.append(
+                FieldError(
+                    "FieldValueInvalid", f"data[{key}]", "illegal base64 data; data values are base64", value
+                )
+            )
+    for key in keys:
+        if not re.fullmatch(r"[-._a-zA-Z0-9]+", str(key)):
+            errors.append(
+                FieldError(
+                    "FieldValueInvalid",
+                    f"data[{key}]",
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                    key,
+                )
+            )
+    return errors
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _hpa_errors(spec: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    ref = spec.get("scaleTargetRef") or {}
+    for part in ("kind", "name"):
+        if not ref.get(part):
+            errors.append(FieldError("FieldValueRequired", f"spec.scaleTargetRef.{part}", ""))
+    maximum, minimum = spec.get("maxReplicas"), spec.get("minReplicas")
+    if not isinstance(maximum, int) or maximum < 1:
+        errors.append(FieldError("FieldValueInvalid", "spec.maxReplicas", "must be greater than 0", maximum))
+    elif isinstance(minimum, int) and minimum > maximum:
+        errors.append(
+            FieldError(
+                "FieldValueInvalid",
+                "spec.maxReplicas",
+                "must be greater than or equal to `minReplicas`",
+                maximum,
+            )
+        )
+    return errors
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{v}"' for v in values)

@@ -23,7 +23,9 @@ per runtime unless ``address_prefix`` is given, so concurrent test runs do not c
 
 Volumes and working directory: each pod gets a scratch directory; every ``volumeMounts`` path is mapped
 to ``<pod dir>/volumes/<volume name>[/<subPath>]`` (``emptyDir`` semantics: shared by the pod's
-containers, gone with the pod) unless the image mapping maps that path already; a ``configMap`` volume's
+containers, gone with the pod) unless the image mapping maps that path already, or the volume is a bound
+``persistentVolumeClaim``: then it is the PersistentVolume's ``hostPath`` directory
+(:mod:`kaito.sim.workloads.volumes`), which outlives the pod; a ``configMap`` volume's
 keys (or its ``items``) are written there as files when the container starts, read from the store;
 ``workingDir`` is mapped the same way, defaulting to the pod directory.
 
@@ -521,6 +523,24 @@ class ProcessRuntime:
 
     # -- inside --
 
+    def _claimed_path(self, pod: Mapping[str, Any], volume_name: str) -> Path | None:
+        """The directory of the PersistentVolume bound to the pod volume's claim, if it is one."""
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            claim = volume.get("persistentVolumeClaim") if volume.get("name") == volume_name else None
+            if not claim:
+                continue
+            namespace = str((pod.get("metadata") or {}).get("namespace") or "")
+            try:
+                bound = self._lookup("PersistentVolumeClaim", str(claim.get("claimName", "")), namespace)
+                pv = self._lookup(
+                    "PersistentVolume", str((bound.get("spec") or {}).get("volumeName", "")), ""
+                )
+            except NotFound:  # an unbound claim: the pod's own directory, as emptyDir
+                return None
+            path = ((pv.get("spec") or {}).get("hostPath") or {}).get("path")
+            return Path(path) if path else None
+        return None
+
     def _prepare(
         self, pod: Mapping[str, Any], container: Mapping[str, Any], record: _Pod
     ) -> tuple[list[str], dict[str, str], str]:
@@ -533,7 +553,9 @@ class ProcessRuntime:
         for mount in container.get("volumeMounts") or []:
             mount_path = str(mount.get("mountPath", ""))
             if mount_path and mount_path not in paths:
-                local = volumes / str(mount.get("name", "volume"))
+                local = self._claimed_path(pod, str(mount.get("name", ""))) or volumes / str(
+                    mount.get("name", "volume")
+                )
                 source = declared.get(str(mount.get("name")), {}).get("configMap")
                 if source is not None:
                     self._write_config_map(source, namespace, local)

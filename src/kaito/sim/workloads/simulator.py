@@ -27,6 +27,7 @@ What reconciles what (pods are found through their controller ownerReference; or
   and waits, like kube's unschedulable queue, until a Node changes or a bound pod goes away.
 - Kubelet: bound pods run through their lifecycle in :mod:`kaito.sim.workloads.kubelet`, optionally as real
   local processes (:mod:`kaito.sim.workloads.processes`).
+- PersistentVolumeClaim -> a local PersistentVolume of its StorageClass: :mod:`kaito.sim.workloads.volumes`.
 - Node lifecycle (here): the pods of a deleted Node are deleted after ``Timings.node_gone_grace_s``.
 
 While it runs, the store deletes bound pods gracefully (``Store.graceful_pod_deletion``): the kubelet stops
@@ -41,9 +42,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from kaito.sim.server.errors import ApiError, Conflict, Gone, NotFound
@@ -69,6 +72,7 @@ from kaito.sim.workloads.replicasets import ReplicaSetController
 from kaito.sim.workloads.scheduler import bound_usage, pod_requests, schedule
 from kaito.sim.workloads.statefulsets import StatefulSetController
 from kaito.sim.workloads.templates import template_hash
+from kaito.sim.workloads.volumes import VolumeBinder, ensure_storage_classes
 from kaito.sim.workloads.workload_controller import ControllerContext, Key
 
 __all__ = [
@@ -120,6 +124,7 @@ class WorkloadSimulator:
         timings: Timings | None = None,
         clock: Callable[[], datetime] = utcnow,
         process_runtime: ProcessRuntimeConfig | None = None,
+        volume_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.timings = timings or Timings()
@@ -148,6 +153,8 @@ class WorkloadSimulator:
         replica_sets = ReplicaSetController(context)
         stateful_sets = StatefulSetController(context)
         jobs = JobController(context, retry_backoff_s=self.timings.job_retry_backoff_s)
+        self.volume_dir = volume_dir or Path(tempfile.mkdtemp(prefix="kaito-sim-volumes-"))
+        volumes = VolumeBinder(context, self.volume_dir)
         self._handlers: dict[str, Callable[[str, str], None]] = {
             "schedule": lambda _ns, _name: self._schedule_pending(),
             "Deployment": deployments.sync,
@@ -156,6 +163,8 @@ class WorkloadSimulator:
             "Job": jobs.sync,
             "NodeGone": self._node_gone,
             "JobTTL": jobs.delete_expired,
+            "PersistentVolumeClaim": volumes.sync,
+            "ClaimGone": volumes.release,
         }
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -175,7 +184,10 @@ class WorkloadSimulator:
             ("apps/v1", "ReplicaSet", self._on_replica_set),
             ("apps/v1", "StatefulSet", self._on_workload),
             ("batch/v1", "Job", self._on_workload),
+            ("v1", "PersistentVolumeClaim", self._on_claim),
+            ("storage.k8s.io/v1", "StorageClass", self._on_storage_class),
         ]
+        ensure_storage_classes(self.store)
         self._stopping = False
         for api_version, kind, handler in kinds:
             task = loop.create_task(self._pump(api_version, kind, handler), name=f"sim watch {kind}")
@@ -351,6 +363,21 @@ class WorkloadSimulator:
             return
         metadata = event.object["metadata"]
         self._queue.add((event.kind, metadata.get("namespace", ""), metadata["name"]))
+
+    def _on_claim(self, event: WatchEvent) -> None:
+        if event.type == "BOOKMARK":
+            return
+        metadata = event.object["metadata"]
+        what = "ClaimGone" if event.type == "DELETED" else "PersistentVolumeClaim"
+        self._queue.add((what, metadata.get("namespace", ""), metadata["name"]))
+
+    def _on_storage_class(self, event: WatchEvent) -> None:
+        if event.type in ("BOOKMARK", "DELETED"):
+            return
+        for claim in self.store.list("v1", "PersistentVolumeClaim")[0]:
+            if (claim.get("status") or {}).get("phase") != "Bound":
+                metadata = claim["metadata"]
+                self._queue.add(("PersistentVolumeClaim", metadata.get("namespace", ""), metadata["name"]))
 
     def _retry_unschedulable(self) -> None:
         if self._unschedulable:
