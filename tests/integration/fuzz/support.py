@@ -81,6 +81,7 @@ class Door:
         self.loop = loop
         self.base_url = base_url.rstrip("/")
         self.http = _Session(self.base_url)
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster's CA
         self.http.verify = verify
         self.http.headers.update(headers or {})
 
