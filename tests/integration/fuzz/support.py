@@ -2,8 +2,8 @@
 
 Hypothesis drives synchronous test functions, while kaito.sim runs on the test's event loop. Each door
 therefore starts the cluster in its async test and hands the hypothesis run to a worker thread
-(:func:`run_in_thread`); the worker speaks plain HTTP to the cluster with :class:`Door` (requests, blocking) and
-reaches async helpers on the loop with :meth:`Door.on_loop`.
+(:func:`run_in_thread`); the worker speaks plain HTTP to the cluster with :class:`Door` (requests,
+blocking) and reaches async helpers on the loop with :meth:`Door.on_loop`.
 
 The verdict (:meth:`Door.check`) is the issue's rule: every input gets a 4xx whose message names what was
 wrong, or is accepted (2xx); a 5xx is a server error, counted and failed on at once with the input shown.
@@ -13,7 +13,6 @@ The tally (:data:`FIGURES`) is printed at the end of the session by tests/fuzz/c
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ FIGURES = Figures()
 
 
 def fuzz_settings(max_examples: int) -> settings:
-    """A fixed, reproducible example budget (CI's time box): derandomized, no deadline, no example database."""
+    """A fixed, reproducible example budget (CI's time box): derandomized, no deadline, no database."""
     return settings(
         max_examples=max_examples,
         derandomize=True,
@@ -159,8 +158,3 @@ def _short(content: bytes | None, limit: int = 600) -> str:
         return "-"
     text = content.decode("utf-8", "replace")
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
-
-
-def dumps(value: Any) -> str:
-    """JSON text of a generated value (surrogates and non-finite floats included, as a sloppy client sends)."""
-    return json.dumps(value, allow_nan=True)

@@ -65,7 +65,7 @@ names = st.one_of(
 
 @st.composite
 def mutated_configmaps(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid ConfigMap with some fields replaced by random values (wrong types, unknown fields, odd names)."""
+    """A valid ConfigMap with some fields replaced by random values (wrong types, unknown fields, names)."""
     obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
