@@ -153,6 +153,10 @@ async def _state(harness: Any) -> dict[str, Any]:
     }
 
 
+def _uids(state: dict[str, Any]) -> dict[str, str]:
+    return {name: uid for name, (uid, _node) in state["machines"].items()}
+
+
 async def test_a_crash_mid_provisioning_converges_once_and_deletes_cleanly(restartable: Restartable) -> None:
     # 1. Half-way: the Machine exists and its pool is Creating (provisioning is slow) when everything stops.
     harness = await restartable.start(provisioning_s=600.0)
@@ -174,7 +178,9 @@ async def test_a_crash_mid_provisioning_converges_once_and_deletes_cleanly(resta
     harness = await restartable.start()
     assert restartable.arm.ids == ids
     restored = await _state(harness)
-    assert restored["machines"] == before["machines"]
+    # the same Machines (names and uids); their node is moving now that this cloud provisions fast, so it is
+    # compared only after convergence below
+    assert _uids(restored) == _uids(before)
     assert restored["pools"].keys() == before["pools"].keys()
     assert set(restored["pools"].values()) <= {"Creating", "Succeeded"}  # never lost
 
