@@ -303,6 +303,11 @@ class ApiServer:
             await self._runner.cleanup()
             self._runner = None
 
+    @property
+    def open_watches(self) -> int:
+        """How many watch streams are open now (a test waits for clients to re-watch after a drop)."""
+        return len(self._watches)
+
     def close_watches(self) -> int:
         """End every open watch stream (the client sees the response end and re-watches)."""
         watches = list(self._watches)
