@@ -149,6 +149,9 @@ async def test_malformed_and_odd_bodies_are_answered_4xx_or_accepted(cluster: Cl
     @fuzz_settings(1500)
     @given(body=bodies, method=st.sampled_from(["POST", "PUT"]))
     @example(body="null", method="POST")
+    @example(body="[" * 5000 + "]" * 5000, method="POST")  # found: RecursionError, a 500
+    @example(body='{"metadata": {"labels": "x"}, "data": {}}', method="POST")  # found: AttributeError, a 500
+    @example(body='{"":"","metadata":"0"}', method="POST")  # found: AttributeError, a 500
     @example(body='{"apiVersion": "v1", "kind": "ConfigMap", "metadata": []}', method="PUT")
     def run(body: str | bytes, method: str) -> None:
         path = CONFIGMAPS if method == "POST" else f"{CONFIGMAPS}/{TARGET}"
@@ -167,6 +170,8 @@ async def test_yaml_bodies_are_answered_4xx_or_accepted(cluster: Cluster) -> Non
 
     @fuzz_settings(600)
     @given(body=yaml_bodies)
+    @example(body="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\ndata: {a: !!binary aGk=}\n")  # found
+    @example(body='{08,"metadata":[0],08:{}}')  # found: a list as metadata, a 500
     def run(body: str) -> None:
         door.send("POST", CONFIGMAPS, body=body, content_type="application/yaml")
 
@@ -212,6 +217,8 @@ async def test_bad_patches_are_answered_4xx_or_accepted(cluster: Cluster) -> Non
     @fuzz_settings(2500)
     @given(body=patch_bodies, kind=st.sampled_from(sorted(PATCH_TYPES)), force=st.booleans())
     @example(body='[{"op": "move", "from": "/data", "path": "/data/a"}]', kind="json", force=False)
+    @example(body='[{"op": "add", "path": "0"}]', kind="json", force=False)  # found: JsonPointerException
+    @example(body='{"apiVersion": [null], "kind": "ConfigMap"}', kind="apply", force=False)  # found: a 500
     @example(body='[{"op": "add", "path": "/metadata/labels/x", "value": 1}]', kind="json", force=False)
     def run(body: str, kind: str, force: bool) -> None:
         params = {"fieldManager": "fuzz"} if kind == "apply" else {}
