@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test unit integration lint fmt manifests run bench image e2e-kind e2e-vllm clean
+.PHONY: setup test fuzz unit integration lint fmt manifests run bench image e2e-kind e2e-vllm clean
 
 setup: $(STAMP)
 
@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## unit + integration (the README's and CI's test command)
+## unit + integration (the README's and CI's test command); the fuzz suite has its own target
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_vllm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm and not fuzz" $(PYTEST_ARGS)
+
+## hypothesis at the cluster's and the operator's doors, a fixed example budget; prints its figures
+fuzz: setup
+	$(BIN)/python -m pytest -m fuzz tests/integration/fuzz $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
