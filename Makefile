@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test fuzz unit integration lint fmt manifests run bench image e2e-kind e2e-vllm clean
+.PHONY: setup test fuzz unit integration lint fmt manifests helm run serve bench image e2e-kind e2e-vllm e2e-serve clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 ## unit + integration (the README's and CI's test command); the fuzz suite has its own target
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_vllm and not fuzz" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve and not fuzz" $(PYTEST_ARGS)
 
 ## hypothesis at the cluster's and the operator's doors, a fixed example budget; prints its figures
 fuzz: setup
@@ -40,12 +40,22 @@ fmt: setup
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
+## the CRDs, generated from kaito.api: the kustomize tree's and the Helm chart's (tests keep both equal)
 manifests: setup
 	$(BIN)/kaito manifests crds --output-dir manifests/crd
+	$(BIN)/kaito manifests crds --output-dir charts/kaito-py/files/crds
+
+## a helm v3 binary for the chart tests, in ~/.cache/kaito-py/bin unless helm is on PATH (once)
+helm:
+	scripts/install-helm.sh
 
 ## the main job on the embedded default (no cluster, no cloud account)
 run: setup
 	$(BIN)/kaito up --apply manifests/samples/workspace-phi-3-mini.yaml
+
+## the same, with the model really served on this machine's CPU (then: kaito chat workspace-phi-3-mini "hello")
+serve: setup
+	$(BIN)/kaito up --serve --apply manifests/samples/workspace-phi-3-mini.yaml
 
 bench: setup
 	$(BIN)/python bench/ctrl_bench.py
@@ -61,6 +71,10 @@ e2e-kind: setup
 
 e2e-vllm: setup
 	$(BIN)/python -m pytest -m e2e_vllm tests/e2e $(PYTEST_ARGS)
+
+## the seed quick start answered by kaito.serve (vLLM CPU and transformers) under `kaito up --serve`
+e2e-serve: setup
+	$(BIN)/python -m pytest -m e2e_serve tests/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

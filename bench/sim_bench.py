@@ -1,4 +1,4 @@
-"""Throughput and watch fan-out of kaito.sim's API server, measured over loopback HTTP.
+"""Throughput and watch fan-out of kaito.sim's API server, measured over loopback HTTPS with the admin token.
 
 Not a test: it prints figures. Run with `python bench/sim_bench.py` (options: --help).
 
@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -114,14 +115,23 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def serve(url_file: Path, cpu: int) -> None:
-    """Child process: pin to `cpu`, run a Cluster, write its URL to `url_file`, run until stdin closes."""
+    """Child process: pin to `cpu`, run a Cluster (its defaults: HTTPS, token checked), write its URL, admin
+    token and CA to `url_file` as JSON, run until stdin closes."""
     os.sched_setaffinity(0, {cpu})
 
     async def run() -> None:
         from kaito.sim.cluster import Cluster
 
         async with Cluster(workloads=False, arm=False) as cluster:
-            await asyncio.to_thread(url_file.write_text, cluster.url)
+            assert cluster.tls_bundle is not None
+            where = {
+                "url": cluster.url,
+                "token": cluster.admin_token,
+                "ca": cluster.tls_bundle.ca_pem().decode(),
+            }
+            tmp = url_file.with_name("url.tmp")
+            await asyncio.to_thread(tmp.write_text, json.dumps(where))
+            await asyncio.to_thread(tmp.replace, url_file)
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, sys.stdin.read)  # parent closes our stdin to stop us
 
@@ -142,7 +152,7 @@ def server_process(cpu: int) -> Any:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the benchmark server did not start (exit code {proc.poll()})")
                 time.sleep(0.05)
-            yield url_file.read_text(), proc.pid
+            yield json.loads(url_file.read_text()), proc.pid
         finally:
             assert proc.stdin is not None
             proc.stdin.close()
@@ -283,9 +293,12 @@ async def fanout_phase(session: aiohttp.ClientSession, url: str, config: BenchCo
     return [(times[i] - sent[i]) * 1000 for times in receipts for i in range(min(len(times), len(sent)))]
 
 
-async def run_load(url: str, server_pid: int, config: BenchConfig) -> None:
-    connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4)
-    async with aiohttp.ClientSession(connector=connector, headers={"Accept": "application/json"}) as session:
+async def run_load(server: dict[str, str], server_pid: int, config: BenchConfig) -> None:
+    url = server["url"]
+    trusted = ssl.create_default_context(cadata=server["ca"])
+    connector = aiohttp.TCPConnector(limit=config.concurrency + config.watchers + 4, ssl=trusted)
+    headers = {"Accept": "application/json", "Authorization": f"Bearer {server['token']}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         await setup(session, url, config)
         results = [
             await load_phase(session, url, "get", config, config.objects, server_pid),
@@ -340,10 +353,10 @@ def main(argv: list[str] | None = None) -> None:
         f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}); concurrency {config.concurrency}",
         flush=True,
     )
-    with server_process(config.server_cpu) as (url, server_pid):
+    with server_process(config.server_cpu) as (server, server_pid):
         if client_cpu is not None:
             os.sched_setaffinity(0, {client_cpu})
-        asyncio.run(run_load(url, server_pid, config))
+        asyncio.run(run_load(server, server_pid, config))
 
 
 if __name__ == "__main__":

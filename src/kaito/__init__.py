@@ -9,6 +9,7 @@ Packages, imported one way (`api` <- `runtimes` <- `provisioners` <- `controller
 - `kaito.ctrl`: the reusable reconcile library (knows nothing of Kaito).
 - `kaito.sim`: an embedded Kubernetes API server, node simulator and AKS endpoint (knows nothing of the
   operator).
+- `kaito.tune`: the trainer a tuning Job runs (`python -m kaito.tune`; imports nothing else of kaito-py).
 """
 
 __all__ = ["__version__"]

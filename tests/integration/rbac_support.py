@@ -4,24 +4,28 @@ A platform team installs the operator as admin and runs it as the ServiceAccount
 of manifests/rbac. The fixtures that run the operator (tests/integration/workspace's `operator`,
 tests/integration/deploy's `rbac_operator`) do the same on a ``Cluster(**RBAC_SIM_OPTIONS)``:
 
-1. :func:`operator_client` — as admin, install the CRDs (the ServiceAccount has no rights on CRDs) and apply
-   manifests/rbac (:func:`install_rbac`: the files its kustomization lists, which kustomize passes through
-   unchanged); then mint a token for the ServiceAccount and open the operator's client with a kubeconfig
-   that sends it. Test-side actions keep using the admin client.
+1. :func:`operator_client` — as admin, install the CRDs (the ServiceAccount has no rights on CRDs), the
+   webhook's Service and ValidatingWebhookConfiguration (manifests/webhook) and apply manifests/rbac
+   (:func:`install_rbac`: the files its kustomization lists, which kustomize passes through unchanged); then
+   mint a token for the ServiceAccount and open the operator's client with a kubeconfig that sends it.
+   Test-side actions keep using the admin client. The operator runs with :data:`WEBHOOK_OPTIONS` and, once
+   started, :func:`serve_webhooks` waits for its certificate and caBundles and routes the webhook Service to
+   it, so every Workspace write of the suite passes the admission webhook (and v1alpha1 its conversion).
 2. the test runs; a wait that sees a refusal stops at once (:func:`denials_report` in its message);
 3. after the operator has stopped, :func:`assert_no_denials`: any request of the operator the cluster
    refused fails the test with kube-apiserver's own 403 sentence, so a missing permission cannot pass.
 
-TLS because kubectl sends no bearer token to a plain-http server; the operator's client would send it
-either way, but kubectl-based checks of the ServiceAccount need it. :func:`require_enforcement` refuses a
-cluster started without both, so a test that overrides `sim_options` and forgets them fails with that
-reason instead of silently running the operator with the admin's rights.
+TLS, authentication and RBAC are ``Cluster()``'s defaults; RBAC_SIM_OPTIONS names them anyway, so a fixture
+says what it relies on. :func:`require_enforcement` refuses a cluster started without them (e.g. with
+``insecure=True``), so a test that overrides `sim_options` that way fails with that reason instead of
+silently running the operator with the admin's rights.
 
 Conftests import it as ``integration.rbac_support`` (pytest's ``pythonpath = ["tests"]``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,7 +34,9 @@ from typing import Any
 import yaml
 
 from kaito import ctrl
-from kaito.controllers.operator import FIELD_MANAGER, install_crds
+from kaito.controllers.operator import FIELD_MANAGER, Operator, install_crds
+from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
+from kaito.controllers.webhook_server import WebhookOptions
 from kaito.sim.cluster import Cluster
 from kaito.sim.server.authz import Authorization, ServiceAccountCredentials, forbidden
 
@@ -38,17 +44,20 @@ __all__ = [
     "MANIFESTS",
     "RBAC_SIM_OPTIONS",
     "SERVICE_ACCOUNT",
+    "WEBHOOK_OPTIONS",
     "assert_no_denials",
     "denials_report",
     "install_rbac",
     "kustomization_documents",
     "operator_client",
     "require_enforcement",
+    "serve_webhooks",
 ]
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 SERVICE_ACCOUNT = ("kaito-system", "kaito-controller")
 RBAC_SIM_OPTIONS: dict[str, Any] = {"authorization": True, "tls": True}
+WEBHOOK_OPTIONS = WebhookOptions(host="127.0.0.1", port=0, resync_s=5.0)
 
 
 def kustomization_documents(directory: Path) -> list[dict[str, Any]]:
@@ -85,11 +94,21 @@ async def install_rbac(cluster: Cluster, admin: ctrl.Client) -> ServiceAccountCr
 async def operator_client(cluster: Cluster, admin: ctrl.Client) -> AsyncIterator[ctrl.Client]:
     """As admin: the CRDs and manifests/rbac; then the operator's client, sending the account's token."""
     await install_crds(admin)
+    await install_webhooks(admin)
     credentials = await install_rbac(cluster, admin)
     async with await ctrl.Client.from_kubeconfig(
         str(credentials.kubeconfig), field_manager=FIELD_MANAGER
     ) as client:
         yield client
+
+
+async def serve_webhooks(operator: Operator, admin: ctrl.Client, within: float = 15.0) -> None:
+    """Wait until the started operator's webhook serves a certificate whose CA is patched in, then route the
+    webhook Service to it (a restarted operator listens on a new port)."""
+    webhook = operator.webhook
+    assert webhook is not None, "the operator was built without webhook=WEBHOOK_OPTIONS"
+    await asyncio.wait_for(webhook.ready.wait(), within)
+    await route_webhook_service(admin, webhook.port)
 
 
 def denials_report(cluster: Cluster) -> list[str]:

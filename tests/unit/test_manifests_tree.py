@@ -118,16 +118,42 @@ def test_default_installs_everything_into_kaito_system() -> None:
     docs = _render("default")
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
-        ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "Role",
-         "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Service", "Deployment"]
-    )  # fmt: skip
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "Role",
+            "Role",
+            "ClusterRole",
+            "ClusterRole",
+            "RoleBinding",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "ConfigMap",
+            "ConfigMap",
+            "Service",
+            "Service",
+            "Deployment",
+            "ValidatingWebhookConfiguration",
+        ]
+    )  # fmt: skip  (the controller's settings, and the lora / qlora default training configs)
+    cluster_scoped = (
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingWebhookConfiguration",
+    )
     for doc in docs:
-        if doc["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+        if doc["kind"] not in cluster_scoped:
             assert doc["metadata"]["namespace"] == "kaito-system", doc["metadata"]
-    (binding,) = _by_kind(docs, "ClusterRoleBinding")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "kaito-controller", "namespace": "kaito-system"}
-    ]
+    for binding in _by_kind(docs, "ClusterRoleBinding"):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "kaito-controller", "namespace": "kaito-system"}
+        ]
 
 
 @needs_kubectl
@@ -156,9 +182,11 @@ def test_the_manager_runs_two_hardened_leader_electing_replicas() -> None:
     assert f"--metrics-port={ports['metrics']}" in container["args"]
     assert set(container["resources"]) == {"requests", "limits"}
     assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"]
-    (service,) = _by_kind(docs, "Service")
-    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
-    assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
+    metrics, webhook = _by_kind(docs, "Service")
+    assert metrics["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert metrics["spec"]["selector"] == spec["selector"]["matchLabels"]
+    assert webhook["spec"]["ports"][0]["targetPort"] == "webhook" and "webhook" in ports
+    assert f"--webhook-port={ports['webhook']}" in container["args"]
 
 
 @needs_kubectl
@@ -182,7 +210,7 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
     (deployment,) = _by_kind(docs, "Deployment")
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    (config,) = _by_kind(docs, "ConfigMap")
+    (config,) = [c for c in _by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "kaito-controller-config"]
     assert set(config["data"]) == {
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
@@ -190,7 +218,11 @@ def test_the_aks_overlay_configures_workload_identity() -> None:
     }
     assert (
         config["data"]["AZURE_RESOURCE_GROUP"]
-        != _by_kind(_render("default"), "ConfigMap")[0]["data"]["AZURE_RESOURCE_GROUP"]
+        != next(
+            c
+            for c in _by_kind(_render("default"), "ConfigMap")
+            if c["metadata"]["name"] == "kaito-controller-config"
+        )["data"]["AZURE_RESOURCE_GROUP"]
     )
 
 
@@ -222,16 +254,24 @@ def test_no_rule_grants_a_wildcard() -> None:
             assert not any("*" in value for value in rule.get(field) or ()), f"{role}: {field} {rule[field]}"
 
 
-def test_the_operator_has_no_access_to_secrets() -> None:
-    """The operator never touches a Secret itself: the roles name none (nor a wildcard that could reach one).
-
-    The tuning output push needs no Secret access either: the Job's pod mounts `imagePushSecret` as a volume
-    (and a gated model's token arrives through `secretKeyRef`), and the kubelet, not the operator, reads them.
-    Creating a pod that references a Secret requires no permission on the Secret.
+def test_the_operator_reads_secrets_only_by_name_or_its_own_certificate() -> None:
+    """Two Secret rules and nothing more: the controller may `get` one Secret at a time (the model-access
+    Secret a Workspace names when its preset is a Hugging Face model id: its token reads the model's
+    config.json from the hub, as KAITO does), and the webhook keeps its own certificate Secret, by name
+    (create cannot be limited by name, so it is granted in the operator's namespace alone). No list, watch or
+    wildcard. The tuning output push needs no Secret access: the Job's pod mounts `imagePushSecret` as a
+    volume (and the serving pod's token arrives through `secretKeyRef`), and the kubelet reads them.
     """
     for role, rule in _rbac_rules():
         resources = {r.split("/")[0] for r in rule.get("resources") or ()}
-        assert "secrets" not in resources, role
+        if "secrets" in resources:
+            assert resources == {"secrets"} and rule.get("apiGroups") == [""], role
+            if role == "Role kaito-webhook-cert":
+                assert rule.get("resourceNames") == ["kaito-webhook-cert"] or rule["verbs"] == ["create"], (
+                    rule
+                )
+            else:
+                assert rule.get("verbs") == ["get"] and "resourceNames" not in rule, role
         assert "serviceaccounts" not in resources, (
             f"{role}: a token request would be a way to another identity"
         )

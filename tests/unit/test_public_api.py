@@ -24,6 +24,7 @@ PACKAGES = [
     "kaito.sim.workloads",
     "kaito.sim.cloud",
     "kaito.sim.cloud.arm",
+    "kaito.tune",
 ]
 
 

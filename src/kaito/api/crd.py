@@ -34,13 +34,16 @@ from pydantic.fields import FieldInfo
 
 from kaito.api import names
 from kaito.api.machine import Machine
+from kaito.api.v1alpha1 import V1ALPHA1, V1Alpha1Workspace
 from kaito.api.workspace import Workspace
 
 __all__ = [
     "MACHINE_CRD",
     "WORKSPACE_CRD",
+    "ConversionWebhook",
     "CrdDefinition",
     "PrinterColumn",
+    "ServedVersion",
     "all_crds",
     "crd_filename",
     "custom_resource_definition",
@@ -69,12 +72,51 @@ class PrinterColumn:
     json_path: str
     type: str = "string"
     description: str = ""
+    priority: int = 0
 
     def schema(self) -> Schema:
         column: Schema = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
         if self.description:
             column["description"] = self.description
+        if self.priority:
+            column["priority"] = self.priority
         return column
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A version served beside the storage one (not stored), with its own model and printer columns."""
+
+    name: str
+    model: type[BaseModel]
+    printer_columns: tuple[PrinterColumn, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConversionWebhook:
+    """`spec.conversion` strategy Webhook: the operator's Service and path. The caBundle is left out: the
+    operator patches it in at start (kaito.controllers.webhook_certs)."""
+
+    service_name: str
+    service_namespace: str
+    path: str
+    port: int = 443
+
+    def stanza(self) -> Schema:
+        return {
+            "strategy": "Webhook",
+            "webhook": {
+                "clientConfig": {
+                    "service": {
+                        "name": self.service_name,
+                        "namespace": self.service_namespace,
+                        "path": self.path,
+                        "port": self.port,
+                    }
+                },
+                "conversionReviewVersions": ["v1"],
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -89,14 +131,16 @@ class CrdDefinition:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
+    served_versions: tuple[ServedVersion, ...] = ()
+    conversion: ConversionWebhook | None = None
 
     @property
     def name(self) -> str:
         return f"{self.plural}.{names.API_GROUP}"
 
 
-def _condition_column(name: str, condition_type: str) -> PrinterColumn:
-    return PrinterColumn(name, f'.status.conditions[?(@.type=="{condition_type}")].status')
+def _condition_column(name: str, condition_type: str, *, priority: int = 0) -> PrinterColumn:
+    return PrinterColumn(name, f'.status.conditions[?(@.type=="{condition_type}")].status', priority=priority)
 
 
 _AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")
@@ -117,6 +161,27 @@ WORKSPACE_CRD = CrdDefinition(
         _condition_column("JobStarted", names.CONDITION_JOB_STARTED),
         _condition_column("WorkspaceSucceeded", names.CONDITION_WORKSPACE_SUCCEEDED),
         _AGE,
+    ),
+    # v1alpha1 shows the columns of KAITO's quick start: WORKSPACEREADY is the WorkspaceSucceeded condition
+    # under the name it had in v1alpha1; JobStarted (tuning) shows with -o wide.
+    served_versions=(
+        ServedVersion(
+            V1ALPHA1,
+            V1Alpha1Workspace,
+            (
+                PrinterColumn("Instance", ".resource.instanceType"),
+                _condition_column("ResourceReady", names.CONDITION_RESOURCE_READY),
+                _condition_column("InferenceReady", names.CONDITION_INFERENCE_READY),
+                _condition_column("WorkspaceReady", names.CONDITION_WORKSPACE_SUCCEEDED),
+                _AGE,
+                _condition_column("JobStarted", names.CONDITION_JOB_STARTED, priority=1),
+            ),
+        ),
+    ),
+    conversion=ConversionWebhook(
+        service_name=names.WEBHOOK_SERVICE_NAME,
+        service_namespace=names.OPERATOR_NAMESPACE,
+        path=names.WEBHOOK_CONVERT_PATH,
     ),
 )
 
@@ -176,16 +241,32 @@ def custom_resource_definition(definition: CrdDefinition) -> Schema:
     }
     if definition.printer_columns:
         version["additionalPrinterColumns"] = [column.schema() for column in definition.printer_columns]
+    versions = [version]
+    for served in definition.served_versions:
+        extra: Schema = {
+            "name": served.name,
+            "served": True,
+            "storage": False,
+            "schema": {"openAPIV3Schema": openapi_schema(served.model)},
+            "subresources": {"status": {}},
+        }
+        if served.printer_columns:
+            extra["additionalPrinterColumns"] = [column.schema() for column in served.printer_columns]
+        versions.append(extra)
+    versions.sort(key=lambda v: str(v["name"]))
+    spec: Schema = {
+        "group": names.API_GROUP,
+        "names": crd_names,
+        "scope": definition.scope,
+        "versions": versions,
+    }
+    if definition.conversion is not None:
+        spec["conversion"] = definition.conversion.stanza()
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": definition.name},
-        "spec": {
-            "group": names.API_GROUP,
-            "names": crd_names,
-            "scope": definition.scope,
-            "versions": [version],
-        },
+        "spec": spec,
     }
 
 

@@ -1,4 +1,5 @@
-"""String formats the API accepts: image references, DNS names, adapter strengths, data-source URLs.
+"""String formats the API accepts: image references, DNS names, adapter strengths, data-source URLs, and
+Hugging Face model ids.
 
 Each format is one regular expression used in two places that must agree: `validate()` (Python `re`) and the
 CRD's `x-kubernetes-validations` rules (CEL `matches`, RE2). The expressions are therefore written in the
@@ -22,12 +23,14 @@ from urllib.parse import urlsplit
 __all__ = [
     "DNS_LABEL_PATTERN",
     "DNS_SUBDOMAIN_PATTERN",
+    "HF_MODEL_ID_PATTERN",
     "IMAGE_REFERENCE_PATTERN",
     "STRENGTH_PATTERN",
     "data_url_problem",
     "dns_label_problem",
     "dns_subdomain_problem",
     "image_reference_problem",
+    "is_hf_model_id",
     "is_image_reference",
     "is_strength",
 ]
@@ -46,8 +49,11 @@ IMAGE_REFERENCE_PATTERN: Final = f"^{_NAME}(?::{_TAG})?(?:@{_DIGEST})?$"
 STRENGTH_PATTERN: Final = "^(0*1([.]0*)?|0*[.][0-9]+|0+([.][0-9]*)?)$"
 DNS_LABEL_PATTERN: Final = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN: Final = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A Hugging Face repository id, `org/model` (KAITO accepts one as preset.name and sizes it from the hub).
+HF_MODEL_ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"
 
 _IMAGE_RE = re.compile(IMAGE_REFERENCE_PATTERN)
+_HF_MODEL_ID_RE = re.compile(HF_MODEL_ID_PATTERN)
 _STRENGTH_RE = re.compile(STRENGTH_PATTERN)
 _DNS_LABEL_RE = re.compile(DNS_LABEL_PATTERN)
 _DNS_SUBDOMAIN_RE = re.compile(DNS_SUBDOMAIN_PATTERN)
@@ -73,6 +79,11 @@ def image_reference_problem(value: str) -> str | None:
     if len(name) > _MAX_IMAGE_NAME:
         return f"the repository name is {len(name)} characters long, more than {_MAX_IMAGE_NAME}"
     return None
+
+
+def is_hf_model_id(value: str) -> bool:
+    """`org/model`, as the Hugging Face hub spells a model repository."""
+    return bool(_HF_MODEL_ID_RE.match(value))
 
 
 def is_strength(value: str) -> bool:

@@ -75,6 +75,11 @@ class MachineSpec(ApiModel):
     workspace_ref: WorkspaceReference | None = Field(
         default=None, description="The Workspace this node is for, if any."
     )
+    image_family: Literal["ubuntu", "azurelinux"] | None = Field(
+        default=None,
+        description="The node image family (the Workspace's kaito.sh/node-image-family annotation); "
+        "the provider's default when unset.",
+    )
 
 
 class MachineStatus(ApiModel):

@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ANNOTATION_BYPASS_RESOURCE_CHECKS",
+    "ANNOTATION_ENABLE_LB",
+    "ANNOTATION_NODE_IMAGE_FAMILY",
+    "ANNOTATION_RUNTIME",
     "API_GROUP",
     "API_VERSION",
     "CONDITION_INFERENCE_READY",
@@ -34,6 +38,8 @@ __all__ = [
     "MACHINE_CONDITION_READY",
     "MACHINE_CONDITION_REGISTERED",
     "MACHINE_CONDITION_TYPES",
+    "NODE_IMAGE_FAMILIES",
+    "OPERATOR_NAMESPACE",
     "PLURAL_MACHINES",
     "PLURAL_WORKSPACES",
     "PROVISIONER_AKS",
@@ -46,12 +52,27 @@ __all__ = [
     "STATE_RUNNING",
     "STATE_SUCCEEDED",
     "VERSION",
+    "WEBHOOK_CERT_SECRET",
+    "WEBHOOK_CONFIGURATION",
+    "WEBHOOK_CONVERT_PATH",
+    "WEBHOOK_SERVICE_NAME",
+    "WEBHOOK_VALIDATE_PATH",
     "WORKSPACE_CONDITION_TYPES",
 ]
 
 API_GROUP: Final = "kaito.sh"
 VERSION: Final = "v1beta1"
 API_VERSION: Final = "kaito.sh/v1beta1"  # f"{API_GROUP}/{VERSION}", spelt out so it types as a Literal
+
+# The operator's webhooks (manifests/webhook): the Service the API server calls, the paths it serves, the
+# ValidatingWebhookConfiguration (also the webhook's name) and the Secret holding its CA and serving cert.
+OPERATOR_NAMESPACE: Final = "kaito-system"
+WEBHOOK_SERVICE_NAME: Final = "kaito-webhook-service"
+WEBHOOK_VALIDATE_PATH: Final = "/validate-workspace"
+WEBHOOK_CONVERT_PATH: Final = "/convert"
+WEBHOOK_CONFIGURATION: Final = "validation.workspace.kaito.sh"
+WEBHOOK_CERT_SECRET: Final = "kaito-webhook-cert"
+ANNOTATION_BYPASS_RESOURCE_CHECKS: Final = "kaito.sh/bypass-resource-checks"
 
 KIND_WORKSPACE: Final = "Workspace"
 KIND_MACHINE: Final = "Machine"
@@ -104,6 +125,14 @@ LABEL_WORKSPACE: Final = "kaito.sh/workspace"
 LABEL_WORKSPACE_NAMESPACE: Final = "kaito.sh/workspacenamespace"
 LABEL_MACHINE: Final = "kaito.sh/machine"
 LABEL_MACHINE_TYPE: Final = "kaito.sh/machine-type"
+
+# The Workspace annotation that picks the serving runtime (KAITO's): "vllm" (default) or "transformers".
+ANNOTATION_RUNTIME: Final = "kaito.sh/runtime"
+# Workspace annotations KAITO reads: a LoadBalancer Service (value "True"), and the node image family of
+# the nodes provisioned for it (ubuntu or azurelinux, any case).
+ANNOTATION_ENABLE_LB: Final = "kaito.sh/enablelb"
+ANNOTATION_NODE_IMAGE_FAMILY: Final = "kaito.sh/node-image-family"
+NODE_IMAGE_FAMILIES: Final = ("azurelinux", "ubuntu")
 
 FINALIZER_WORKSPACE_CLEANUP: Final = "kaito.sh/workspace-cleanup"
 FINALIZER_MACHINE_CLEANUP: Final = "kaito.sh/machine-cleanup"

@@ -5,7 +5,9 @@ files. It re-checks the rules the CRD also enforces (in case the object never we
 the server cannot evaluate CEL) and adds those a CRD cannot express:
 
 - the preset name must be in the catalog: the catalog lives in `kaito.runtimes`, a layer above this one, so
-  the caller passes the known names (`known_presets`); with None the name is not checked;
+  the caller passes the known names (`known_presets`); with None the name is not checked. An inference
+  preset may also be a Hugging Face model id (`org/model`), as in KAITO: the controller sizes it from the
+  hub's metadata;
 - adapter source names unique and DNS subdomains; the Workspace name a DNS label (it names Services and pods);
 - data URLs public http(s); image references parseable; label selector operators given the right values.
 
@@ -19,16 +21,18 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from kaito.api import rules
+from kaito.api import names, rules
 from kaito.api.errors import FieldError, InvalidObjectError, parse_object, render_value
 from kaito.api.formats import (
     data_url_problem,
     dns_label_problem,
     dns_subdomain_problem,
     image_reference_problem,
+    is_hf_model_id,
     is_strength,
 )
 from kaito.api.meta import LabelSelector
+from kaito.api.partition import KNOWN_MIG_PROFILES, mig_profile_memory_gb
 from kaito.api.workspace import (
     AdapterSpec,
     DataDestination,
@@ -62,6 +66,7 @@ def validate(
         errors.append(FieldError("inference", rules.WORKSPACE_NOT_NEITHER.message))
     if workspace.inference is not None and workspace.tuning is not None:
         errors.append(FieldError("tuning", rules.WORKSPACE_NOT_BOTH.message))
+    errors += _check_annotations(workspace)
     errors += _check_resource(workspace.resource, tuning=workspace.tuning is not None)
     if workspace.inference is not None:
         errors += _check_inference(workspace.inference, known_presets)
@@ -103,6 +108,19 @@ def _check_name(workspace: Workspace) -> list[FieldError]:
     return []
 
 
+def _check_annotations(workspace: Workspace) -> list[FieldError]:
+    family = (workspace.metadata.annotations or {}).get(names.ANNOTATION_NODE_IMAGE_FAMILY)
+    if family is None or family.strip().lower() in names.NODE_IMAGE_FAMILIES:
+        return []
+    return [
+        FieldError(
+            f'metadata.annotations["{names.ANNOTATION_NODE_IMAGE_FAMILY}"]',
+            f"unsupported node image family {render_value(family)}; supported values are "
+            f"{', '.join(names.NODE_IMAGE_FAMILIES)}",
+        )
+    ]
+
+
 def _check_resource(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]:
     errors: list[FieldError] = []
     selects_nodes = bool(resource.preferred_nodes) or not resource.label_selector.is_empty
@@ -115,6 +133,49 @@ def _check_resource(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]
             )
         )
     errors += _check_selector("resource.labelSelector", resource.label_selector)
+    if resource.partition is not None:
+        errors += _check_partition(resource, tuning=tuning)
+    return errors
+
+
+def _check_partition(resource: ResourceSpec, *, tuning: bool) -> list[FieldError]:
+    partition = resource.partition
+    assert partition is not None
+    path = "resource.partition"
+    errors: list[FieldError] = []
+    if tuning:
+        errors.append(
+            FieldError(path, "GPU partitioning is not supported for tuning; remove resource.partition")
+        )
+    if resource.instance_type:
+        errors.append(
+            FieldError(
+                path,
+                f"GPU partitioning needs bring-your-own nodes, but resource.instanceType is "
+                f"{render_value(resource.instance_type)}; remove instanceType and select partitioned nodes "
+                "with labelSelector",
+            )
+        )
+    if partition.mode == "mig":
+        if partition.count is not None:
+            errors.append(FieldError(f"{path}.count", "count is only valid for accelerator mode; remove it"))
+        if not partition.profile:
+            errors.append(FieldError(f"{path}.profile", 'mig mode needs a profile such as "1g.10gb"'))
+        elif partition.profile not in KNOWN_MIG_PROFILES or mig_profile_memory_gb(partition.profile) is None:
+            errors.append(
+                FieldError(
+                    f"{path}.profile",
+                    f"{render_value(partition.profile)} is not a known MIG profile; use one of "
+                    f"{', '.join(sorted(KNOWN_MIG_PROFILES))}",
+                )
+            )
+    else:
+        if partition.profile:
+            errors.append(
+                FieldError(f"{path}.profile", "profile is not valid for accelerator mode; remove it")
+            )
+        if partition.count is None:
+            errors.append(FieldError(f"{path}.count", "accelerator mode needs count, the whole GPUs to use"))
     return errors
 
 
@@ -133,13 +194,15 @@ def _check_preset(
     path: str, preset: PresetSpec, known_presets: Collection[str] | None, use: str
 ) -> list[FieldError]:
     errors: list[FieldError] = []
-    if known_presets is not None and preset.name not in known_presets:
+    hub_model = use == "inference" and is_hf_model_id(preset.name)
+    if known_presets is not None and preset.name not in known_presets and not hub_model:
         supported = ", ".join(sorted(known_presets)) or "none"
+        also = " or a Hugging Face model id (org/model)" if use == "inference" else ""
         errors.append(
             FieldError(
                 f"{path}.name",
                 f"{render_value(preset.name)} is not a supported {use} preset; "
-                f"supported presets: {supported}",
+                f"supported presets: {supported}{also}",
             )
         )
     if preset.preset_options is not None and preset.preset_options.image is not None:
@@ -202,6 +265,14 @@ def _check_adapter(path: str, adapter: AdapterSpec) -> list[FieldError]:
             )
     if not source.image and source.volume_source is None:
         errors.append(FieldError(f"{path}.source", rules.ADAPTER_NEEDS_IMAGE_OR_VOLUME.message))
+    if source.image and source.volume_source is not None:
+        errors.append(
+            FieldError(
+                f"{path}.source",
+                "an adapter source takes an image or a volumeSource, not both; found both "
+                f"(image {render_value(source.image)}); remove one",
+            )
+        )
     if source.urls:
         errors.append(FieldError(f"{path}.source.urls", rules.ADAPTER_NO_URLS.message))
     if source.image:

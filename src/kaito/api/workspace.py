@@ -28,6 +28,7 @@ from kaito.api import names, rules
 from kaito.api.base import ApiModel, FreeForm
 from kaito.api.conditions import Condition
 from kaito.api.meta import LabelSelector, ListMeta, ObjectMeta
+from kaito.api.partition import PartitionSpec
 
 __all__ = [
     "MAX_ADAPTERS",
@@ -87,6 +88,11 @@ class ResourceSpec(ApiModel):
         description="Deprecated: names of existing nodes to use first; nodes without the required labels "
         "are ignored, and instanceType nodes are created for the remainder.",
     )
+    partition: PartitionSpec | None = Field(
+        default=None,
+        description="GPU partitioning on bring-your-own nodes: one MIG slice (mode mig, profile) or several "
+        "whole GPUs (mode accelerator, count) instead of every GPU of a node.",
+    )
 
     @property
     def node_count(self) -> int:
@@ -118,7 +124,9 @@ class PresetSpec(ApiModel):
     """A model from the preset catalog, run with the preset's configuration."""
 
     name: str = Field(
-        min_length=1, description="Name of a supported preset model, e.g. phi-3-mini-4k-instruct."
+        min_length=1,
+        description="Name of a supported preset model, e.g. phi-3-mini-4k-instruct, or (for inference) a "
+        "Hugging Face model id such as Qwen/Qwen2.5-7B-Instruct, sized from the model's config.json.",
     )
     access_mode: Literal["public", "private"] | None = Field(
         default=None,

@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 # Each verb and the module that registers it, in the order `kaito --help` lists them.
 _VERB_MODULES = {
     "up": "up",
+    "chat": "chat",
     "run": "run",
     "manifests": "manifests",
     "plan": "plan",

@@ -1,7 +1,8 @@
 """The full install as objects: CRDs, RBAC, the controller Deployment — what `kaito manifests install` prints.
 
 `install_objects(image=..., namespace=...)` returns, in the order `kubectl kustomize manifests/default` emits
-them (Namespace, CRDs, ServiceAccount, Roles, bindings, ConfigMap, Service, Deployment), the same objects
+them (Namespace, CRDs, ServiceAccount, Roles, bindings, ConfigMaps, Services, Deployment, the webhook
+configuration), the same objects
 that kustomize tree renders, with the image and namespace substituted. The kustomize files are what people
 edit and overlay; this module is the same install for `kubectl apply -f -` without a checkout. Two copies
 can drift, so a test renders `manifests/default` with kubectl and requires equality with
@@ -17,6 +18,8 @@ from typing import Any, Final
 import yaml
 
 from kaito.api.crd import all_crds
+from kaito.controllers.tuning_config import DEFAULT_TRAINING_CONFIGS, TEMPLATE_CONFIGMAPS
+from kaito.controllers.webhook_manifests import webhook_objects
 
 __all__ = [
     "CLUSTER_ROLE_RULES",
@@ -24,6 +27,8 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "LEADER_ELECTION_RULES",
     "NAME",
+    "WEBHOOK_CABUNDLE_RULES",
+    "WEBHOOK_CERT_RULES",
     "install_objects",
     "render_install",
 ]
@@ -60,6 +65,7 @@ CLUSTER_ROLE_RULES: Final[list[dict[str, Any]]] = [
     _rule(["apps"], ["deployments", "statefulsets"], list(_ALL_WRITES)),
     _rule(["batch"], ["jobs"], list(_ALL_WRITES)),
     _rule([""], ["pods"], ["get", "list"]),
+    _rule([""], ["secrets"], ["get"]),
     _rule([""], ["events"], ["create", "patch"]),
     _rule(["karpenter.sh"], ["nodeclaims"], ["get", "list", "watch", "create", "delete"]),
 ]
@@ -68,6 +74,29 @@ CLUSTER_ROLE_RULES: Final[list[dict[str, Any]]] = [
 LEADER_ELECTION_RULES: Final[list[dict[str, Any]]] = [
     _rule(["coordination.k8s.io"], ["leases"], ["create"]),
     _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], names=[_LEASE]),
+]
+
+# manifests/rbac/webhook_role.yaml: the webhook's certificate Secret, and the two caBundles it patches
+_CERT: Final = "kaito-webhook-cert"
+_CABUNDLE: Final = "kaito-webhook-cabundle"
+_WEBHOOK_LABELS: Final = {"app.kubernetes.io/component": "webhook", "app.kubernetes.io/name": "kaito"}
+WEBHOOK_CERT_RULES: Final[list[dict[str, Any]]] = [
+    _rule([""], ["secrets"], ["create"]),
+    _rule([""], ["secrets"], ["get", "update"], names=[_CERT]),
+]
+WEBHOOK_CABUNDLE_RULES: Final[list[dict[str, Any]]] = [
+    _rule(
+        ["admissionregistration.k8s.io"],
+        ["validatingwebhookconfigurations"],
+        ["get", "patch"],
+        names=["validation.workspace.kaito.sh"],
+    ),
+    _rule(
+        ["apiextensions.k8s.io"],
+        ["customresourcedefinitions"],
+        ["get", "patch"],
+        names=["workspaces.kaito.sh"],
+    ),
 ]
 
 _CONFIG_DATA: Final = {
@@ -85,12 +114,20 @@ def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
 
 
 def _binding(
-    kind: str, role_kind: str, name: str, namespace: str | None, sa_namespace: str
+    kind: str,
+    role_kind: str,
+    name: str,
+    namespace: str | None,
+    sa_namespace: str,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    meta = _meta(name, namespace)
+    if labels is not None:
+        meta["labels"] = dict(labels)
     return {
         "apiVersion": _RBAC,
         "kind": kind,
-        "metadata": _meta(name, namespace),
+        "metadata": meta,
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": sa_namespace}],
     }
@@ -115,6 +152,9 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
             "--bind-address=0.0.0.0",
             "--health-port=8081",
             "--metrics-port=8080",
+            "--log-level=info",
+            "--webhook-port=9443",
+            "--webhook-namespace=$(POD_NAMESPACE)",
         ],
         "env": [
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -132,6 +172,7 @@ def _deployment(namespace: str, image: str) -> dict[str, Any]:
         "ports": [
             {"containerPort": 8080, "name": "metrics", "protocol": "TCP"},
             {"containerPort": 8081, "name": "health", "protocol": "TCP"},
+            {"containerPort": 9443, "name": "webhook", "protocol": "TCP"},
         ],
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": "health"},
@@ -192,7 +233,10 @@ def install_objects(
                 "name": namespace,
             },
         },
-        *sorted(all_crds(), key=lambda crd: str(crd["metadata"]["name"])),
+        *sorted(
+            (_in_namespace(crd, namespace) for crd in all_crds()),
+            key=lambda crd: str(crd["metadata"]["name"]),
+        ),
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, namespace)},
         {
             "apiVersion": _RBAC,
@@ -202,18 +246,41 @@ def install_objects(
         },
         {
             "apiVersion": _RBAC,
+            "kind": "Role",
+            "metadata": {"labels": dict(_WEBHOOK_LABELS), "name": _CERT, "namespace": namespace},
+            "rules": [dict(rule) for rule in WEBHOOK_CERT_RULES],
+        },
+        {
+            "apiVersion": _RBAC,
             "kind": "ClusterRole",
             "metadata": _meta(NAME),
             "rules": [dict(rule) for rule in CLUSTER_ROLE_RULES],
         },
+        {
+            "apiVersion": _RBAC,
+            "kind": "ClusterRole",
+            "metadata": {"labels": dict(_WEBHOOK_LABELS), "name": _CABUNDLE},
+            "rules": [dict(rule) for rule in WEBHOOK_CABUNDLE_RULES],
+        },
         _binding("RoleBinding", "Role", _ELECTION, namespace, namespace),
+        _binding("RoleBinding", "Role", _CERT, namespace, namespace, _WEBHOOK_LABELS),
         _binding("ClusterRoleBinding", "ClusterRole", NAME, None, namespace),
+        _binding("ClusterRoleBinding", "ClusterRole", _CABUNDLE, None, namespace, _WEBHOOK_LABELS),
         {
             "apiVersion": "v1",
             "data": dict(_CONFIG_DATA),
             "kind": "ConfigMap",
             "metadata": {"name": _CONFIG, "namespace": namespace},
         },
+        *(
+            {
+                "apiVersion": "v1",
+                "data": {"training_config.yaml": DEFAULT_TRAINING_CONFIGS[method]},
+                "kind": "ConfigMap",
+                "metadata": {"name": template, "namespace": namespace},
+            }
+            for method, template in TEMPLATE_CONFIGMAPS.items()
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -223,8 +290,20 @@ def install_objects(
                 "selector": dict(_LABELS),
             },
         },
+        webhook_objects(namespace)[0],
         _deployment(namespace, image),
+        webhook_objects(namespace)[1],
     ]
+
+
+def _in_namespace(crd: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The CRD with its conversion webhook's Service in `namespace` (kustomize's namespace transformer)."""
+    service = (((crd["spec"].get("conversion") or {}).get("webhook") or {}).get("clientConfig") or {}).get(
+        "service"
+    )
+    if service is not None:
+        service["namespace"] = namespace
+    return crd
 
 
 def render_install(*, image: str = DEFAULT_IMAGE, namespace: str = DEFAULT_NAMESPACE) -> str:

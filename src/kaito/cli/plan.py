@@ -20,8 +20,9 @@ from typing import Any
 
 import yaml
 
-from kaito.runtimes.config import parse_inference_config, sizing_inputs
+from kaito.runtimes.config import parallelism_inputs, parse_inference_config, sizing_inputs
 from kaito.runtimes.errors import RuntimesError
+from kaito.runtimes.precedence import apply_parallelism
 from kaito.runtimes.presets import get_preset, list_presets
 from kaito.runtimes.request import WorkloadRequest
 from kaito.runtimes.runtime import select_runtime
@@ -168,6 +169,7 @@ def run_plan(args: argparse.Namespace) -> int:
             max_nodes=args.max_nodes,
             gpu_memory_utilization=utilization,
         )
+        plan = apply_parallelism(preset, gpu, plan, parallelism_inputs(config.vllm))
         request = WorkloadRequest(
             workspace="plan",
             vllm_config=config.vllm,

@@ -1,7 +1,8 @@
 """`kaito run`: the operator (Workspace and Machine controllers) against a cluster, until SIGTERM/Ctrl-C.
 
     kaito run [--kubeconfig PATH] [--provisioner aks|karpenter] [--leader-elect]
-              [--metrics-port N] [--health-port N] [--install-crds] [--launch-timeout 30m ...]
+              [--metrics-port N] [--health-port N] [--install-crds] [--log-level info]
+              [--launch-timeout 30m ...]
 
 The cluster comes from `--kubeconfig`, else $KUBECONFIG or ~/.kube/config, else the in-cluster service
 account (inside a pod). The AKS provisioner reads its cluster from AZURE_SUBSCRIPTION_ID,
@@ -30,10 +31,12 @@ from kaito.controllers.operator import (
     install_crds,
 )
 from kaito.controllers.orphans import OrphanSweepOptions
+from kaito.controllers.webhook_server import WebhookOptions
 from kaito.controllers.workspace import WorkspaceControllerOptions
 from kaito.provisioners.aks import AksConfig
 
 __all__ = [
+    "LOG_LEVELS",
     "add_parser",
     "config_from_args",
     "format_duration",
@@ -43,6 +46,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("kaito.cli.run")
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -91,6 +96,23 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--bind-address", default="0.0.0.0", help="address the probe servers listen on")
     parser.add_argument(
         "--install-crds", action="store_true", help="apply the Workspace and Machine CRDs first"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="the least severe JSON log records written to stderr (default info)",
+    )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=None,
+        help="serve the admission and conversion webhooks over TLS on this port (manifests: 9443)",
+    )
+    parser.add_argument(
+        "--webhook-namespace",
+        default="kaito-system",
+        help="namespace of the webhook's Service and certificate Secret (default: kaito-system)",
     )
     timings = parser.add_argument_group(
         "timings", "durations like 90s, 30m, 1h30m (Go's syntax, as kubectl's flags take them) or seconds"
@@ -195,6 +217,15 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str] | None = 
         ),
         workspace=WorkspaceControllerOptions(machine_retry_interval=args.machine_retry_interval),
         orphans=OrphanSweepOptions(interval=args.orphan_sweep_interval, min_age=args.orphan_min_age),
+        webhook=(
+            WebhookOptions(
+                host=args.bind_address,
+                port=_port(args.webhook_port, "--webhook-port") or 0,
+                namespace=args.webhook_namespace,
+            )
+            if args.webhook_port is not None
+            else None
+        ),
     )
 
 
@@ -219,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    ctrl.configure_logging()
+    ctrl.configure_logging(args.log_level.upper())
     try:
         return asyncio.run(_run(args, config))
     except ctrl.ConfigError as error:

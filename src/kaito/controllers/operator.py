@@ -9,7 +9,9 @@
   endpoint of kaito.sim, else workload identity / DefaultAzureCredential) and, when a node class is given,
   Karpenter. `provisioner` names the default for Machines that name none;
 - the orphan sweep (`orphans.add_orphan_sweeper`, on the leader only): pools and NodeClaims whose Machine
-  is gone are deleted every `orphans.interval` seconds once `orphans.min_age` old.
+  is gone are deleted every `orphans.interval` seconds once `orphans.min_age` old;
+- with `webhook` set, the admission and conversion webhook server on every replica
+  (`webhook_server.WebhookServer`: its own certificate in a Secret, caBundles patched in).
 
 `Operator.run()` runs until stopped and closes the provisioners' clients afterwards. The client should use
 the field manager `kaito` (`FIELD_MANAGER`) so server-side applies are attributed to the operator.
@@ -27,6 +29,7 @@ from kaito import ctrl
 from kaito.api import all_crds
 from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
+from kaito.controllers.webhook_server import WebhookOptions, WebhookServer
 from kaito.controllers.workspace import (
     WorkspaceControllerOptions,
     WorkspaceReconciler,
@@ -69,6 +72,7 @@ class OperatorConfig:
     workspace: WorkspaceControllerOptions = field(default_factory=WorkspaceControllerOptions)
     machine: MachineControllerOptions = field(default_factory=MachineControllerOptions)
     orphans: OrphanSweepOptions = field(default_factory=OrphanSweepOptions)
+    webhook: WebhookOptions | None = None  # None: no webhook server (the cluster must not point at one)
 
     def __post_init__(self) -> None:
         if self.provisioner == "karpenter" and self.karpenter_node_class is None:
@@ -136,6 +140,7 @@ class Operator:
     workspace: WorkspaceReconciler
     provisioners: ProvisionerRegistry
     orphans: OrphanSweeper
+    webhook: WebhookServer | None = None
 
     async def run(self) -> None:
         """Run until `manager.stop()`; closes the provisioners' clients afterwards."""
@@ -173,9 +178,15 @@ def build_operator(
     workspace_options = config.workspace
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
-    workspace = add_workspace_controller(manager, workspace_options)
+    workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
-    return Operator(manager, workspace, provisioners, orphans)
+    webhook = None
+    if config.webhook is not None:
+        webhook = WebhookServer(client, config.webhook)
+        if clock is not None:
+            webhook.clock = clock
+        manager.add(webhook)
+    return Operator(manager, workspace, provisioners, orphans, webhook)
 
 
 async def install_crds(client: ctrl.Client) -> list[str]:

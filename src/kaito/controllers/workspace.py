@@ -10,7 +10,9 @@ kinds send no request:
    objects carry the Workspace as owner, so the garbage collector removes them.
 2. Add the finalizer; `kaito.api.validate` (invalid: WorkspaceSucceeded=False naming the field; nothing is
    created).
-3. `workspace_plan.resolve_plan`: preset, GPU shape (the SKU catalog, or bring-your-own nodes' GPU labels),
+3. `workspace_plan.resolve_plan`: preset (a Hugging Face model id outside the catalog is first read from
+   the hub by `model_hub`, with the token of the Workspace's model-access Secret), GPU shape (the SKU
+   catalog, or bring-your-own nodes' GPU labels),
    sizing (`status.targetNodeCount`); a refusal becomes a condition with the sizing sentence.
 4. Nodes: with an instanceType, `workspace_machines.plan_machines` creates the missing Machines
    (deterministic names, so a stale cache cannot duplicate them); otherwise the selected existing nodes.
@@ -29,9 +31,10 @@ Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `in
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -60,7 +63,24 @@ from kaito.api import (
     validate,
 )
 from kaito.controllers.machine import MACHINE, NODE
-from kaito.controllers.tuning import job_name, job_outcome, render_tuning_job
+from kaito.controllers.model_hub import ModelHub, ModelHubError
+from kaito.controllers.tuning import (
+    TrainingConfigRef,
+    job_name,
+    job_outcome,
+    pod_failure_details,
+    render_tuning_job,
+    training_configmap,
+    training_configmap_name,
+)
+from kaito.controllers.tuning_config import (
+    CONFIG_FILE,
+    DEFAULT_TRAINING_CONFIGS,
+    TEMPLATE_CONFIGMAPS,
+    TrainingConfigError,
+    parse_training_config,
+    training_output_dir,
+)
 from kaito.controllers.workspace_machines import (
     MachineInputs,
     MachinePlan,
@@ -93,6 +113,18 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
+from kaito.provisioners.base import ProvisionerError
+from kaito.runtimes import (
+    HF_TOKEN_KEY,
+    GpuConfig,
+    Preset,
+    UnknownPresetError,
+    UnknownSkuError,
+    get_gpu_config,
+    get_preset,
+    is_hugging_face_id,
+    is_unlisted_n_series,
+)
 
 __all__ = [
     "CONFIGMAP",
@@ -114,12 +146,15 @@ log = logging.getLogger("kaito.controllers.workspace")
 
 WORKSPACE: Final = ctrl.GVK(API_VERSION, KIND_WORKSPACE)
 CONFIGMAP: Final = ctrl.GVK("v1", "ConfigMap")
+SECRET: Final = ctrl.GVK("v1", "Secret")
 SERVICE: Final = ctrl.GVK("v1", "Service")
 POD: Final = ctrl.GVK("v1", "Pod")
 DEPLOYMENT: Final = ctrl.GVK("apps/v1", "Deployment")
 STATEFULSET: Final = ctrl.GVK("apps/v1", "StatefulSet")
 JOB: Final = ctrl.GVK("batch/v1", "Job")
 WORKSPACE_COMPONENT: Final = "kaito-workspace-controller"
+SkuLookup = Callable[[str], Awaitable[GpuConfig | None]]
+"""Resolves an instance type the SKU catalog lacks (the provisioners' `gpu_config`)."""
 _OWNED_KINDS: Final = (CONFIGMAP, SERVICE, DEPLOYMENT, STATEFULSET, JOB)
 
 
@@ -134,6 +169,11 @@ class WorkspaceControllerOptions:
     # the provisioner new Machines are pinned to, so a later change of the operator's default never strands
     # a node with a provisioner that did not make it (None: leave it to the Machine controller's default)
     provisioner: ProvisionerName | None = None
+    # where Hugging Face model ids are read from (None: HF_ENDPOINT, else https://huggingface.co)
+    model_hub_url: str | None = None
+    # where the operator's default training configs live (lora-params-template, qlora-params-template);
+    # when absent there, the built-in defaults of kaito.controllers.tuning_config are used
+    template_namespace: str = "kaito-system"
 
     def __post_init__(self) -> None:
         for label in ("recheck_interval", "deletion_poll", "machine_retry_interval"):
@@ -156,7 +196,8 @@ def workspaces_for_machine(machine: Mapping[str, Any]) -> list[ctrl.Request]:
 
 
 def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
-    """Map a ConfigMap to its controller owner and to the Workspaces naming it in `inference.config`."""
+    """Map a ConfigMap to its controller owner and to the Workspaces naming it in `inference.config` or
+    `tuning.config`."""
     owner = ctrl.EnqueueRequestForOwner(WORKSPACE)
 
     def map_fn(configmap: Any) -> list[ctrl.Request]:
@@ -164,7 +205,7 @@ def workspaces_for_configmap(workspaces: ctrl.Store) -> ctrl.MapFunc:
         namespace, name = meta.get("namespace") or "", meta.get("name")
         found = list(owner.create(configmap))
         for ws in workspaces.list(namespace):
-            if ((ws.get("inference") or {}).get("config")) == name:
+            if name in ((ws.get("inference") or {}).get("config"), (ws.get("tuning") or {}).get("config")):
                 found.append(ctrl.request_for(ws))
         return found
 
@@ -224,8 +265,10 @@ class WorkspaceReconciler:
         clock: ctrl.Clock,
         metrics: WorkspaceMetrics,
         options: WorkspaceControllerOptions | None = None,
+        sku_lookup: SkuLookup | None = None,
     ) -> None:
         self.client = client
+        self.sku_lookup = sku_lookup
         self.recorder = recorder
         self.clock = clock
         self.metrics = metrics
@@ -233,6 +276,7 @@ class WorkspaceReconciler:
         self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
+        self.model_hub = ModelHub(self.options.model_hub_url)
 
     # ---- entry ----------------------------------------------------------------------------------------
 
@@ -268,7 +312,13 @@ class WorkspaceReconciler:
         )
         try:
             config_text = await self._config_text(workspace)
-            plan = resolve_plan(workspace, byo_nodes=byo_nodes, config_text=config_text)
+            plan = resolve_plan(
+                workspace,
+                byo_nodes=byo_nodes,
+                config_text=config_text,
+                hub_preset=await self._hub_preset(workspace),
+                instance_gpu=await self._unlisted_instance_type(workspace),
+            )
         except PlanProblem as problem:
             failure = Failure(problem.reason, problem.message, problem.permanent)
             await self._write_status(workspace, Observed(generation, tuning=tuning, plan_failure=failure))
@@ -396,6 +446,76 @@ class WorkspaceReconciler:
 
     # ---- workload -------------------------------------------------------------------------------------
 
+    async def _hub_preset(self, workspace: Workspace) -> Preset | None:
+        """The preset of a Hugging Face model id outside the catalog, read from the hub; None otherwise."""
+        inference = workspace.inference
+        if inference is None or inference.preset is None or workspace.tuning is not None:
+            return None
+        name = inference.preset.name
+        if name in self.known_presets or not is_hugging_face_id(name):
+            return None
+        try:
+            return get_preset(name)  # a catalog preset named by its Hugging Face repo
+        except UnknownPresetError:
+            pass
+        options = inference.preset.preset_options
+        secret = options.model_access_secret if options is not None else None
+        token = await self._hub_token(secret, workspace.metadata.namespace) if secret else None
+        try:
+            return await self.model_hub.preset(name, token)
+        except ModelHubError as error:
+            raise PlanProblem(
+                "ModelMetadataUnavailable", f"inference.preset.name: {error}", permanent=error.permanent
+            ) from None
+
+    async def _unlisted_instance_type(self, workspace: Workspace) -> GpuConfig | None:
+        """An instance type the catalog lacks, resolved by the provisioners (ARM's resource SKUs)."""
+        instance_type = workspace.resource.instance_type
+        if not instance_type or self.sku_lookup is None:
+            return None
+        try:
+            get_gpu_config(instance_type)
+            return None
+        except UnknownSkuError as unknown:
+            if not is_unlisted_n_series(instance_type):
+                return None  # resolve_plan refuses it with the catalog's "did you mean"
+            try:
+                found = await self.sku_lookup(instance_type)
+            except UnknownSkuError as error:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {error}") from None
+            except ProvisionerError as error:
+                raise PlanProblem(
+                    "InstanceTypeLookupFailed",
+                    f"resource.instanceType: cannot read {instance_type!r} from the cloud's resource SKUs "
+                    f"({error}); kaito retries.",
+                    permanent=False,
+                ) from None
+            if found is None:
+                raise PlanProblem("UnknownInstanceType", f"resource.instanceType: {unknown}") from None
+            return found
+
+    async def _hub_token(self, secret: str, namespace: str | None) -> str:
+        """HF_TOKEN of the Workspace's model-access Secret (read, never logged)."""
+        where = "inference.preset.presetOptions.modelAccessSecret"
+        try:
+            body = await self.client.get(SECRET, secret, namespace)
+        except ctrl.NotFound:
+            raise PlanProblem(
+                "ModelAccessSecretNotFound",
+                f"{where}: Secret {secret!r} does not exist in namespace {namespace!r}; create it with "
+                f"the key {HF_TOKEN_KEY} holding a Hugging Face token.",
+                permanent=False,
+            ) from None
+        encoded = (body.get("data") or {}).get(HF_TOKEN_KEY)
+        token = base64.b64decode(encoded).decode("utf-8", "replace").strip() if encoded else ""
+        if not token:
+            raise PlanProblem(
+                "ModelAccessSecretInvalid",
+                f"{where}: Secret {secret!r} has no {HF_TOKEN_KEY} key; put a Hugging Face token under it.",
+                permanent=False,
+            )
+        return token
+
     async def _cached(self, kind: ctrl.GVK, name: str, namespace: str | None) -> Any | None:
         """The object from the cache (these kinds are watched), or None."""
         try:
@@ -489,9 +609,18 @@ class WorkspaceReconciler:
         if not resources_ready and cached is None:
             return observed
         desired_hash = None
+        config = None
         if resources_ready and plan.preset is not None and plan.gpu is not None:
+            try:
+                config = await self._training_config(workspace)
+            except WorkloadProblem:
+                if cached is None:
+                    raise
+                # a config deleted or broken after the Job was made: report the Job, do not replace it
+        if config is not None and plan.preset is not None and plan.gpu is not None:
             desired = owned(
-                workspace, render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0])
+                workspace,
+                render_tuning_job(workspace, plan.preset, plan.gpu, observed.ready_nodes[0], config),
             )
             desired_hash = desired["metadata"]["annotations"][APPLIED_HASH]
             if cached is None:
@@ -503,7 +632,7 @@ class WorkspaceReconciler:
                         f"created Job {name} on node {observed.ready_nodes[0]}",
                     )
                 return _replace(
-                    observed, job_state="running", job_reason="JobRunning", job_message=f"Job {name} created"
+                    observed, job_state="pending", job_reason="JobPending", job_message=f"Job {name} created"
                 )
         assert cached is not None
         cached_hash = (cached.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
@@ -520,8 +649,8 @@ class WorkspaceReconciler:
                 )
             return _replace(
                 observed,
-                job_state="running",
-                job_reason="JobRunning",
+                job_state="pending",
+                job_reason="JobPending",
                 job_message=f"Job {name} is being replaced",
             )
         outcome = job_outcome(cached)
@@ -529,6 +658,43 @@ class WorkspaceReconciler:
         if outcome.state == "failed":
             message = await self._with_pod_failure(workspace, name, message)
         return _replace(observed, job_state=outcome.state, job_reason=outcome.reason, job_message=message)
+
+    async def _training_config(self, workspace: Workspace) -> TrainingConfigRef:
+        """The ConfigMap the trainer reads: tuning.config, else the Workspace's copy of its method's default
+        (copied once, from the operator's template when there is one, else the built-in default)."""
+        tuning = workspace.tuning
+        assert tuning is not None
+        namespace = workspace.metadata.namespace
+        if tuning.config:
+            name, source = tuning.config, f"tuning.config: ConfigMap {tuning.config!r}"
+            configmap = await self._cached(CONFIGMAP, name, namespace)
+            if configmap is None:
+                raise WorkloadProblem(
+                    "ConfigMapNotFound",
+                    f"{source} does not exist in namespace {namespace!r}; create it with the key "
+                    f"{CONFIG_FILE}, or remove tuning.config to use the {tuning.method} default.",
+                )
+            text = (configmap.get("data") or {}).get(CONFIG_FILE)
+        else:
+            name = training_configmap_name(workspace)
+            source = f"ConfigMap {name!r} (the {tuning.method} default)"
+            configmap = await self._cached(CONFIGMAP, name, namespace)
+            if configmap is None:
+                template = await self._cached(
+                    CONFIGMAP, TEMPLATE_CONFIGMAPS[tuning.method], self.options.template_namespace
+                )
+                text = ((template or {}).get("data") or {}).get(CONFIG_FILE) or DEFAULT_TRAINING_CONFIGS[
+                    tuning.method
+                ]
+                with contextlib.suppress(ctrl.AlreadyExists):
+                    await self.client.create(owned(workspace, training_configmap(workspace, text)))
+            else:
+                text = (configmap.get("data") or {}).get(CONFIG_FILE)
+        try:
+            output_dir = training_output_dir(parse_training_config(text, source=source), source=source)
+        except TrainingConfigError as error:
+            raise WorkloadProblem("InvalidTuningConfig", str(error)) from None
+        return TrainingConfigRef(name, output_dir)
 
     async def _with_pod_failure(self, workspace: Workspace, job: str, message: str) -> str:
         """Add why the Job's containers ended (one list of its pods, only while the failure is news)."""
@@ -541,15 +707,7 @@ class WorkspaceReconciler:
             pods = await self.client.list(POD, workspace.metadata.namespace, label_selector=f"job-name={job}")
         except ctrl.ApiError:
             return message
-        details = []
-        for pod in pods.items:
-            for container in (pod.get("status") or {}).get("containerStatuses") or []:
-                terminated = (container.get("state") or {}).get("terminated") or {}
-                if terminated and terminated.get("exitCode", 0) != 0:
-                    details.append(
-                        f"container {container.get('name')}: {terminated.get('reason', 'Error')}, "
-                        f"exit code {terminated.get('exitCode')}"
-                    )
+        details = pod_failure_details(pods.items)
         return f"{message} ({'; '.join(details)})" if details else message
 
     # ---- status ---------------------------------------------------------------------------------------
@@ -718,7 +876,11 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def add_workspace_controller(
-    manager: ctrl.Manager, options: WorkspaceControllerOptions | None = None, *, name: str = "workspace"
+    manager: ctrl.Manager,
+    options: WorkspaceControllerOptions | None = None,
+    *,
+    name: str = "workspace",
+    sku_lookup: SkuLookup | None = None,
 ) -> WorkspaceReconciler:
     """Register the Workspace controller with `manager` (its watches and caches); returns the reconciler."""
     options = options or WorkspaceControllerOptions()
@@ -728,6 +890,7 @@ def add_workspace_controller(
         clock=manager.clock,
         metrics=workspace_metrics(manager.registry),
         options=options,
+        sku_lookup=sku_lookup,
     )
     workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
     for kind in (MACHINE, NODE, *_OWNED_KINDS):

@@ -23,8 +23,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from kaito.api import (
+    ANNOTATION_NODE_IMAGE_FAMILY,
     GPU_TAINT_EFFECT,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
@@ -52,6 +54,16 @@ __all__ = [
     "machine_name",
     "plan_machines",
 ]
+
+
+def _image_family(workspace: Workspace) -> Literal["ubuntu", "azurelinux"] | None:
+    """KAITO's kaito.sh/node-image-family annotation, normalized (validate() refused other values)."""
+    value = (workspace.metadata.annotations or {}).get(ANNOTATION_NODE_IMAGE_FAMILY, "").strip().lower()
+    if value == "ubuntu":
+        return "ubuntu"
+    if value == "azurelinux":
+        return "azurelinux"
+    return None
 
 
 def machine_name(workspace: Workspace, instance_type: str, index: int) -> str:
@@ -88,6 +100,7 @@ def desired_machine(
             node_labels=node_labels,
             taints=[Taint(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)],
             os_disk_size_gb=disk_gib,
+            image_family=_image_family(workspace),
             workspace_ref=WorkspaceReference(
                 namespace=workspace.metadata.namespace or "default",
                 name=workspace.metadata.name or "",

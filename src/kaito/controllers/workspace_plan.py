@@ -24,17 +24,22 @@ from kaito.runtimes import (
     GpuConfig,
     InferenceConfig,
     InferenceConfigError,
+    NodeLabelError,
     NotEnoughNodesError,
     Preset,
     SizingPlan,
     SizingRefusal,
     UnknownPresetError,
     UnknownSkuError,
+    apply_parallelism,
     get_gpu_config,
     get_preset,
     list_presets,
+    parallelism_inputs,
     parse_inference_config,
+    partition_gpu,
     plan_inference,
+    retired_keys,
     sizing_inputs,
 )
 
@@ -83,6 +88,7 @@ class WorkspacePlan:
                 f": tensor parallel {s.tensor_parallel} x pipeline parallel {s.pipeline_parallel}"
                 f" x data parallel {s.data_parallel}, max-model-len {s.max_model_len}, dtype {s.dtype}"
             )
+            text += "".join(f". {note.rstrip('.')}" for note in s.notes)
         return text
 
 
@@ -118,15 +124,21 @@ def _selector_text(workspace: Workspace) -> str:
     return ", ".join(parts) or "(empty)"
 
 
-def _preset(name: str, path: str) -> Preset:
+def _preset(name: str, path: str, hub_preset: Preset | None = None) -> Preset:
+    if hub_preset is not None and hub_preset.hf_repo.lower() == name.strip().lower():
+        return hub_preset
     try:
         return get_preset(name)
     except UnknownPresetError as error:
         raise PlanProblem("UnknownPreset", f"{path}: {error}") from None
 
 
-def _gpu(workspace: Workspace, byo_nodes: Sequence[ByoNode]) -> GpuConfig:
+def _gpu(
+    workspace: Workspace, byo_nodes: Sequence[ByoNode], instance_gpu: GpuConfig | None = None
+) -> GpuConfig:
     instance_type = workspace.resource.instance_type
+    if instance_type and instance_gpu is not None and instance_gpu.name.lower() == instance_type.lower():
+        return instance_gpu
     if instance_type:
         try:
             return get_gpu_config(instance_type)
@@ -147,7 +159,13 @@ def _gpu(workspace: Workspace, byo_nodes: Sequence[ByoNode]) -> GpuConfig:
     first = byo_nodes[0]
     if first.gpu is None:
         raise PlanProblem("NodeLabelsMissing", f"resource.labelSelector: {first.problem}", permanent=False)
-    return first.gpu
+    partition = workspace.resource.partition
+    if partition is None:
+        return first.gpu
+    try:
+        return partition_gpu(first.gpu, mode=partition.mode, profile=partition.profile, count=partition.count)
+    except NodeLabelError as error:
+        raise PlanProblem("InvalidPartition", str(error).rstrip(".") + ".", permanent=False) from None
 
 
 def _inference_config(text: str | None) -> InferenceConfig:
@@ -162,13 +180,22 @@ def resolve_plan(
     *,
     byo_nodes: Sequence[ByoNode] = (),
     config_text: str | None = None,
+    hub_preset: Preset | None = None,
+    instance_gpu: GpuConfig | None = None,
 ) -> WorkspacePlan:
-    """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem."""
+    """Preset, GPU shape and node count for a validated Workspace; raises PlanProblem.
+
+    hub_preset: the preset built from the hub's metadata when inference.preset.name is a Hugging Face id
+    outside the catalog (the caller fetches it: kaito.controllers.model_hub). instance_gpu: the shape of
+    an instance type the SKU catalog lacks, read from the cloud (kaito.runtimes.resource_skus).
+    """
     resource = workspace.resource
     byo_limit = len(byo_nodes) if resource.is_bring_your_own else None
+    if resource.partition is not None:
+        byo_limit = 1  # one slice or one share of one node: a partitioned model is never split
     if workspace.tuning is not None:
         preset = _preset(workspace.tuning.preset.name, "tuning.preset.name")
-        return WorkspacePlan(preset, _gpu(workspace, byo_nodes), None, 1)
+        return WorkspacePlan(preset, _gpu(workspace, byo_nodes, instance_gpu), None, 1)
     inference = workspace.inference
     assert inference is not None, "validate() guarantees inference or tuning"
     config = _inference_config(config_text)
@@ -176,10 +203,11 @@ def resolve_plan(
         if resource.is_bring_your_own and not byo_nodes:
             _gpu(workspace, byo_nodes)  # raises NodesNotFound
         return WorkspacePlan(None, None, None, resource.node_count, config)
-    preset = _preset(inference.preset.name, "inference.preset.name")
-    gpu = _gpu(workspace, byo_nodes)
+    preset = _preset(inference.preset.name, "inference.preset.name", hub_preset)
+    gpu = _gpu(workspace, byo_nodes, instance_gpu)
     try:
         max_model_len, utilization = sizing_inputs(config.vllm)
+        parallelism = parallelism_inputs(config.vllm)
     except InferenceConfigError as error:
         raise PlanProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
     try:
@@ -196,4 +224,19 @@ def resolve_plan(
         # Too few bring-your-own nodes is fixed by labelling more, not only by editing the Workspace.
         waits = resource.is_bring_your_own and isinstance(error, NotEnoughNodesError)
         raise PlanProblem("SizingRefused", f"{field_path}: {error}", permanent=not waits) from None
+    sizing = apply_parallelism(preset, gpu, sizing, parallelism)
+    retired = retired_keys("vllm", config.vllm)
+    if retired:
+        note = (
+            f"{', '.join(f'vllm.{key}' for key in retired)} is accepted but left out: the vLLM of KAITO's "
+            "base image no longer has it."
+        )
+        sizing = sizing.model_copy(update={"notes": (*sizing.notes, note)})
+    if config.kv_cache_cpu_memory_utilization:
+        note = (
+            f"kv_cache_cpu_memory_utilization {config.kv_cache_cpu_memory_utilization:g} is accepted but has "
+            "no effect: kaito's vLLM server keeps the KV cache in GPU memory "
+            "(KAITO offloads it with LMCache)."
+        )
+        sizing = sizing.model_copy(update={"notes": (*sizing.notes, note)})
     return WorkspacePlan(preset, gpu, sizing, sizing.total_nodes, config)

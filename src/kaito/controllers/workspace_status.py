@@ -10,7 +10,7 @@ Workspace goes through them:
                         put here only while the nodes are not known Ready, so nodes that run a workload
                         are not reported lost because its config was edited into garbage.
     InferenceReady      inference only, once a workload exists: its pods ready (WorkloadReady) or not
-    JobStarted          tuning only: True once the Job exists
+    JobStarted          tuning only: True once the Job's pod is active; False while pending or failed
     WorkspaceSucceeded  last: True when serving (or the Job completed); False on any failure, naming the
                         field to fix; Unknown while still on the way
     WorkspaceDeleting   True while the finalizer cleans up
@@ -66,7 +66,9 @@ __all__ = [
 
 REASON_INVALID = "InvalidWorkspace"
 _Put = Callable[[str, ConditionStatus, str, str], None]  # sets one condition
-_WAITING_REASONS = frozenset({"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload"})
+_WAITING_REASONS = frozenset(
+    {"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload", "JobPending"}
+)
 # plan failures about the workload's spec, not the nodes (the reasons of workspace_plan.PlanProblem)
 WORKLOAD_SPEC_REASONS = frozenset({"ConfigMapNotFound", "InvalidInferenceConfig", "UnknownPreset"})
 
@@ -96,7 +98,7 @@ class Observed:
     workload_exists: bool = False
     workload_ready: bool = False
     workload_message: str = ""
-    job_state: Literal["running", "succeeded", "failed"] | None = None
+    job_state: Literal["pending", "running", "succeeded", "failed"] | None = None
     job_reason: str = ""
     job_message: str = ""
     deleting_message: str | None = None
@@ -221,8 +223,12 @@ def _inference(observed: Observed, resources_ready: bool, put: _Put) -> Workspac
 
 
 def _tuning(observed: Observed, resources_ready: bool, put: _Put) -> WorkspaceState:
-    if observed.job_state is not None:
-        put(CONDITION_JOB_STARTED, CONDITION_TRUE, "JobCreated", observed.job_message)
+    if observed.job_state == "pending":
+        put(CONDITION_JOB_STARTED, CONDITION_FALSE, "JobPending", observed.job_message)
+    elif observed.job_state in ("running", "succeeded"):
+        put(CONDITION_JOB_STARTED, CONDITION_TRUE, "JobStarted", observed.job_message)
+    elif observed.job_state == "failed":
+        put(CONDITION_JOB_STARTED, CONDITION_FALSE, "JobFailed", observed.job_message)
     if observed.job_state == "succeeded":
         put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_TRUE, observed.job_reason, observed.job_message)
         return STATE_SUCCEEDED
@@ -231,7 +237,8 @@ def _tuning(observed: Observed, resources_ready: bool, put: _Put) -> WorkspaceSt
         return STATE_FAILED
     if not resources_ready and observed.job_state is None:
         return _node_wait(observed, put)
-    put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_UNKNOWN, "JobRunning", observed.job_message or "starting")
+    reason = "JobPending" if observed.job_state == "pending" else "JobRunning"
+    put(CONDITION_WORKSPACE_SUCCEEDED, CONDITION_UNKNOWN, reason, observed.job_message or "starting")
     return STATE_RUNNING
 
 

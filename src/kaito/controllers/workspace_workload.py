@@ -22,16 +22,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kaito.api import API_VERSION, KIND_WORKSPACE, Workspace, controller_reference
+from kaito.api import (
+    ANNOTATION_ENABLE_LB,
+    ANNOTATION_RUNTIME,
+    API_VERSION,
+    KIND_WORKSPACE,
+    Workspace,
+    controller_reference,
+)
 from kaito.controllers.workspace_plan import CONFIG_KEY, WorkspacePlan
 from kaito.runtimes import (
     GPU_TOLERATIONS,
     MODEL_PORT,
     Adapter,
+    RuntimeName,
     RuntimesError,
     UnsupportedRequestError,
     WorkloadRequest,
     build_workload,
+    gpu_resource,
     node_affinity,
     render_deployment,
     render_service,
@@ -47,6 +56,7 @@ __all__ = [
     "default_config_name",
     "inference_objects",
     "owned",
+    "requested_runtime",
     "workload_readiness",
     "workload_request",
 ]
@@ -89,17 +99,13 @@ def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
     adapters = []
     for index, spec in enumerate((workspace.inference.adapters if workspace.inference else None) or []):
         path = f"inference.adapters[{index}]"
-        if not spec.source.image:
-            raise WorkloadProblem(
-                "UnsupportedAdapter",
-                f"{path}.source: adapter {spec.source.name!r} comes from a volume; the vLLM runtime loads "
-                "adapters from images only, so give source.image.",
-            )
+        volume = spec.source.volume_source
         try:
             adapters.append(
                 Adapter(
                     name=spec.source.name or "",
-                    image=spec.source.image,
+                    image=spec.source.image or None,
+                    volume_source=dict(volume) if volume is not None else None,
                     strength=float(spec.strength) if spec.strength is not None else 1.0,
                 )
             )
@@ -108,12 +114,34 @@ def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
     return tuple(adapters)
 
 
+_RUNTIMES: tuple[RuntimeName, ...] = ("vllm", "transformers")
+
+
+def requested_runtime(workspace: Workspace) -> RuntimeName | None:
+    """The runtime the `kaito.sh/runtime` annotation asks for (None: the preset's own)."""
+    value = (workspace.metadata.annotations or {}).get(ANNOTATION_RUNTIME)
+    if value is None or value == "":
+        return None
+    for name in _RUNTIMES:
+        if value == name:
+            return name
+    raise WorkloadProblem(
+        "InvalidRuntime",
+        f"metadata.annotations[{ANNOTATION_RUNTIME}] is {value!r}; use one of {', '.join(_RUNTIMES)} "
+        "(or remove it to serve with the preset's runtime).",
+    )
+
+
 def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]) -> WorkloadRequest:
     """What the runtime needs to know about the Workspace (runtimes never read kaito.api types)."""
     preset = workspace.inference.preset if workspace.inference else None
     options = preset.preset_options if preset else None
+    config = workspace.inference.config if workspace.inference else None
+    partition = workspace.resource.partition
     try:
         return WorkloadRequest(
+            runtime=requested_runtime(workspace),
+            config_map=config or default_config_name(workspace),
             workspace=workspace.metadata.name or "",
             namespace=workspace.metadata.namespace or "default",
             node_names=tuple(sorted(nodes)),
@@ -123,6 +151,14 @@ def workload_request(workspace: Workspace, plan: WorkspacePlan, nodes: list[str]
             image=options.image if options else None,
             image_pull_secrets=tuple(options.image_pull_secrets or ()) if options else (),
             model_access_secret=options.model_access_secret if options else None,
+            service_type=(
+                "LoadBalancer"
+                if (workspace.metadata.annotations or {}).get(ANNOTATION_ENABLE_LB) == "True"
+                else "ClusterIP"
+            ),
+            gpu_resource=gpu_resource(
+                partition.mode if partition else None, partition.profile if partition else None
+            ),
         )
     except ValueError as error:
         raise WorkloadProblem("InvalidWorkload", str(error)) from None

@@ -49,6 +49,8 @@ from kaito.provisioners.base import (
     ProvisionerError,
     ThrottledError,
 )
+from kaito.runtimes.resource_skus import gpu_config_from_resource_sku, is_unlisted_n_series
+from kaito.runtimes.skus import GpuConfig
 
 if TYPE_CHECKING:  # the Azure SDK (about 0.5 s to import) loads when an AksProvisioner is built
     from azure.core.credentials import AccessToken
@@ -57,6 +59,8 @@ if TYPE_CHECKING:  # the Azure SDK (about 0.5 s to import) loads when an AksProv
     from azure.mgmt.containerservice.aio import ContainerServiceClient
 
 __all__ = ["AksConfig", "AksProvisioner", "StaticTokenCredential"]
+
+_SKUS_API_VERSION = "2021-07-01"
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,31 @@ class AksProvisioner(Provisioner):
     async def close(self) -> None:
         await self.client.close()
         await self.credential.close()
+
+    async def gpu_config(self, instance_type: str) -> GpuConfig | None:
+        """An unlisted Standard_N* size, from ARM's resource SKUs (kaito.runtimes.resource_skus)."""
+        if not is_unlisted_n_series(instance_type):
+            return None
+        from azure.core.exceptions import AzureError
+        from azure.core.rest import HttpRequest
+
+        self._respect_retry_after()
+        url = (
+            f"/subscriptions/{self.config.subscription_id}/providers/Microsoft.Compute/skus"
+            f"?api-version={_SKUS_API_VERSION}"
+        )
+        try:
+            response = await self.client.send_request(HttpRequest("GET", url))
+            response.raise_for_status()
+            body = response.json()
+        except AzureError as exc:
+            raise self._classify(exc) from None
+        for sku in body.get("value") or []:
+            if sku.get("resourceType") == "virtualMachines" and str(sku.get("name", "")).lower() == (
+                instance_type.lower()
+            ):
+                return gpu_config_from_resource_sku(sku)
+        return None
 
     # ---- the contract -------------------------------------------------------------------------------
 

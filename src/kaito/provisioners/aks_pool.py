@@ -113,6 +113,10 @@ def pool_taints(machine: Machine) -> list[str]:
     return taints
 
 
+# The Workspace's node image family (kaito.sh/node-image-family) as AKS spells the pool's osSKU.
+_OS_SKUS = {"ubuntu": "Ubuntu", "azurelinux": "AzureLinux"}
+
+
 def build_agent_pool(
     machine: Machine, *, extra_tags: Mapping[str, str] | None = None, created_at: datetime | None = None
 ) -> AgentPool:
@@ -135,6 +139,7 @@ def build_agent_pool(
         type_properties_type="VirtualMachineScaleSets",
         os_type="Linux",
         os_disk_size_gb=machine.spec.os_disk_size_gb,
+        os_sku=_OS_SKUS.get(machine.spec.image_family or ""),
         enable_auto_scaling=False,
         node_labels=pool_node_labels(machine),
         node_taints=pool_taints(machine),

@@ -43,6 +43,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from kaito.api.machine import Machine
+from kaito.runtimes.skus import GpuConfig
 
 __all__ = [
     "CapacityError",
@@ -237,6 +238,13 @@ class Provisioner(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook: most provisioners hold nothing
         """Release clients and connections."""
 
+    async def gpu_config(self, instance_type: str) -> GpuConfig | None:
+        """The node shape of an instance type the SKU catalog does not list, when this cloud can tell it.
+
+        None: this provisioner cannot (the default); the AKS provisioner asks ARM's resource SKUs.
+        """
+        return None
+
 
 class ProvisionerRegistry:
     """The provisioners a controller runs, by name, and the default for Machines that name none."""
@@ -284,6 +292,15 @@ class ProvisionerRegistry:
     def for_machine(self, machine: Machine) -> Provisioner:
         """The provisioner named by `machine.spec.provisioner`, or the default."""
         return self.get(machine.spec.provisioner or self.default)
+
+    async def gpu_config(self, instance_type: str) -> GpuConfig | None:
+        """The first shape a provisioner (the default first) reports for an unlisted instance type."""
+        ordered = [self._by_name[self.default], *(p for n, p in self._by_name.items() if n != self.default)]
+        for provisioner in ordered:
+            found = await provisioner.gpu_config(instance_type)
+            if found is not None:
+                return found
+        return None
 
     async def close(self) -> None:
         for provisioner in self._by_name.values():

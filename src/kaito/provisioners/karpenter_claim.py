@@ -128,13 +128,16 @@ def build_nodeclaim(machine: Machine, config: KarpenterConfig) -> dict[str, Any]
     }
     if requests:
         spec["resources"] = {"requests": requests}
+    annotations = {ANNOTATION_DO_NOT_DISRUPT: "true"}
+    if machine.spec.image_family is not None:  # KAITO's NodeClaims carry it for the node class to read
+        annotations[names.ANNOTATION_NODE_IMAGE_FAMILY] = machine.spec.image_family
     return {
         "apiVersion": NODECLAIM_API_VERSION,
         "kind": NODECLAIM_KIND,
         "metadata": {
             "name": nodeclaim_name(name),
             "labels": labels,
-            "annotations": {ANNOTATION_DO_NOT_DISRUPT: "true"},
+            "annotations": annotations,
         },
         "spec": spec,
     }

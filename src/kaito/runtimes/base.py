@@ -3,7 +3,8 @@
 A runtime is a small object with two methods — `server_command` (the serving process's argv, what
 `kaito plan` prints) and `build` (the Kubernetes objects to apply) — so a second serving engine slots in
 beside vLLM without the controller knowing which one runs. Shared here: how model weights reach the pod
-(pre-built image, or download from Hugging Face with the workspace's access token).
+(an OCI artifact pulled by an init container, or download from Hugging Face with the workspace's access
+token).
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from kaito.runtimes.presets import Preset, RuntimeName
 from kaito.runtimes.request import WorkloadRequest
 from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
-from kaito.runtimes.workload import Workload
+from kaito.runtimes.workload import WEIGHTS_PATH, Workload
 
-__all__ = ["HF_TOKEN_KEY", "WEIGHTS_PATH", "Runtime", "model_env", "model_source", "serving_image"]
+__all__ = [
+    "HF_TOKEN_KEY",
+    "Runtime",
+    "model_env",
+    "model_source",
+    "serving_image",
+    "weights_artifact",
+]
 
-# Where pre-built preset images keep their weights.
-WEIGHTS_PATH = "/workspace/vllm/weights"
 HF_TOKEN_KEY = "HF_TOKEN"
 
 
@@ -42,13 +48,18 @@ class Runtime(ABC):
 
 
 def model_source(preset: Preset) -> str:
-    """What the server loads: the weights baked into the preset image, or the Hugging Face repo id."""
+    """What the server loads: the pulled (or, for a test preset, built-in) weights, or the HF repo id."""
     return preset.hf_repo if preset.download_at_runtime else WEIGHTS_PATH
 
 
 def serving_image(request: WorkloadRequest, preset: Preset) -> str:
-    """The workspace's image override, else the preset image (or the base image that downloads weights)."""
+    """The workspace's image override, else the preset's image (KAITO's base image)."""
     return request.image or preset.image
+
+
+def weights_artifact(request: WorkloadRequest, preset: Preset) -> str | None:
+    """The OCI artifact an init container pulls the weights from; none when the user brings an image."""
+    return None if request.image else preset.weights_artifact
 
 
 def model_env(request: WorkloadRequest, preset: Preset) -> list[dict[str, Any]]:

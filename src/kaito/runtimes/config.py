@@ -6,7 +6,8 @@ A workspace may point at a ConfigMap whose key `inference_config.yaml` holds
       max-model-len: 8192
       enable-prefix-caching: true
     transformers: {...}        # flags for `transformers serve`
-    max_probe_steps: 6         # accepted for KAITO compatibility; kaito-py sizes analytically
+    max_probe_steps: 6         # KAITO's template key; accepted, kaito-py sizes analytically
+    kv_cache_cpu_memory_utilization: 0.5   # KAITO's template key (LMCache CPU offload share), 0..1
 
 Every key is checked against the runtime's flag table (`data/flags.yaml`): an unknown key, a key spelled
 twice (`max_model_len` and `max-model-len`), a flag kaito manages itself (parallelism, port, model, LoRA
@@ -43,8 +44,11 @@ __all__ = [
     "apply_overrides",
     "flag_types",
     "managed_flags",
+    "parallelism_inputs",
     "parse_inference_config",
     "render_args",
+    "retired_flags",
+    "retired_keys",
     "sizing_inputs",
     "validate_overrides",
 ]
@@ -53,7 +57,7 @@ FlagType = Literal["bool", "int", "float", "str", "json", "list"]
 FlagValue = str | tuple[str, ...] | None
 Args = list[tuple[str, FlagValue]]
 
-_TOP_LEVEL = ("vllm", "transformers", "max_probe_steps")
+_TOP_LEVEL = ("vllm", "transformers", "max_probe_steps", "kv_cache_cpu_memory_utilization")
 
 
 class InferenceConfig(BaseModel):
@@ -64,6 +68,7 @@ class InferenceConfig(BaseModel):
     vllm: dict[str, Any] = Field(default_factory=dict)
     transformers: dict[str, Any] = Field(default_factory=dict)
     max_probe_steps: int | None = None
+    kv_cache_cpu_memory_utilization: float | None = None
 
 
 class Override(BaseModel):
@@ -88,6 +93,17 @@ def flag_types(runtime: RuntimeName) -> dict[str, FlagType]:
     """Every flag a user may name for `runtime`, with its value type."""
     flags: dict[str, FlagType] = _table()[runtime]["flags"]
     return flags
+
+
+def retired_flags(runtime: RuntimeName) -> frozenset[str]:
+    """Flags KAITO's examples set that today's server no longer has: accepted, then left out."""
+    return frozenset(_table()[runtime].get("retired") or ())
+
+
+def retired_keys(runtime: RuntimeName, raw: Mapping[str, Any]) -> list[str]:
+    """The user's keys naming retired flags, as written (for a note on the Workspace)."""
+    retired = retired_flags(runtime)
+    return [key for key in raw if _normalize(key) in retired]
 
 
 def managed_flags(runtime: RuntimeName) -> frozenset[str]:
@@ -130,12 +146,22 @@ def parse_inference_config(text: str | None) -> InferenceConfig:
     probe_steps = raw.get("max_probe_steps")
     if probe_steps is not None and (not isinstance(probe_steps, int) or isinstance(probe_steps, bool)):
         problems.append(f"max_probe_steps is {probe_steps!r}; expected a whole number.")
+    offload = raw.get("kv_cache_cpu_memory_utilization")
+    if offload is not None and (
+        isinstance(offload, bool) or not isinstance(offload, int | float) or not 0 <= offload <= 1
+    ):
+        problems.append(
+            f"kv_cache_cpu_memory_utilization is {offload!r}; "
+            "expected a fraction from 0 (no CPU offload) to 1."
+        )
+        offload = None
     if problems:
         raise InferenceConfigError(problems)
     return InferenceConfig(
         vllm=sections.get("vllm", {}),
         transformers=sections.get("transformers", {}),
         max_probe_steps=probe_steps,
+        kv_cache_cpu_memory_utilization=offload,
     )
 
 
@@ -201,8 +227,11 @@ def validate_overrides(runtime: RuntimeName, raw: Mapping[str, Any]) -> list[Ove
     problems: list[str] = []
     seen: dict[str, str] = {}
     overrides: list[Override] = []
+    retired = retired_flags(runtime)
     for key, value in raw.items():
         flag = _normalize(key)
+        if flag in retired:
+            continue  # reported by the caller (retired_keys); never passed to the server
         if flag in seen:
             problems.append(
                 f"{section}.{seen[flag]} and {section}.{key} both set --{flag}; keep one of them."
@@ -253,6 +282,16 @@ def sizing_inputs(vllm_config: Mapping[str, Any]) -> tuple[int | None, float | N
     if problems:
         raise InferenceConfigError(problems)
     return max_model_len, utilization
+
+
+def parallelism_inputs(vllm_config: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+    """The user's tensor/pipeline/data-parallel sizes: flag -> (key as written, value) (validated)."""
+    parallel = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size")
+    found: dict[str, tuple[str, int]] = {}
+    for override in validate_overrides("vllm", vllm_config):
+        if override.flag in parallel and override.value is not None:
+            found[override.flag] = (override.source_key, int(str(override.value)))
+    return found
 
 
 def apply_overrides(args: Args, overrides: Sequence[Override]) -> Args:

@@ -6,6 +6,7 @@
     ├── NodeLabelError               a BYO node lacks (or garbles) an NVIDIA GPU feature-discovery label
     ├── InferenceConfigError         the user's inference_config.yaml is wrong: unknown, conflicting or
     │                                ill-typed keys, each reported by name (`problems` lists them all)
+    ├── UnsizableModelError          a Hugging Face model's metadata lacks what sizing needs (named)
     ├── UnsupportedRequestError      the chosen runtime cannot do what the workspace asks (adapters on a
     │                                model without LoRA, a gated model without an access secret, ...)
     └── SizingRefusal                the model cannot be served on this instance type as asked
@@ -30,6 +31,7 @@ __all__ = [
     "SizingRefusal",
     "UnknownPresetError",
     "UnknownSkuError",
+    "UnsizableModelError",
     "UnsupportedDtypeError",
     "UnsupportedRequestError",
 ]
@@ -67,6 +69,10 @@ class InferenceConfigError(RuntimesError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(" ".join(problems))
         self.problems = problems
+
+
+class UnsizableModelError(RuntimesError, ValueError):
+    """A Hugging Face model's config.json or weight listing lacks a figure sizing needs."""
 
 
 class UnsupportedRequestError(RuntimesError, ValueError):

@@ -31,6 +31,7 @@ from kaito.runtimes.errors import UnknownPresetError
 __all__ = [
     "BASE_IMAGE",
     "IMAGE_REGISTRY",
+    "ORAS_IMAGE",
     "Dtype",
     "Preset",
     "RuntimeName",
@@ -43,9 +44,13 @@ Dtype = Literal["bfloat16", "float16", "float32"]
 RuntimeName = Literal["vllm", "transformers"]
 
 IMAGE_REGISTRY = "mcr.microsoft.com/aks/kaito"
-# KAITO's base image (vLLM + transformers[serving] + Ray, no weights); presets without a hosted image
-# download their weights from Hugging Face when the pod starts.
-BASE_IMAGE = f"{IMAGE_REGISTRY}/kaito-base:0.5.4"
+# KAITO's base image (vLLM + transformers[serving] + Ray, no weights), the tag KAITO v0.12's catalog lists
+# (supported_models.yaml `base`); every preset runs it, and presets without hosted weights download them
+# from Hugging Face when the pod starts.
+BASE_IMAGE = f"{IMAGE_REGISTRY}/kaito-base:0.5.0"
+# KAITO v0.12 publishes hosted presets' weights as OCI artifacts (not runnable images) and pulls them with
+# ORAS in an init container into a volume the base image reads.
+ORAS_IMAGE = "mcr.microsoft.com/oss/v2/oras-project/oras:v1.2.3"
 
 _GIB = 1024**3
 _SYSTEM_DISK_GIB = 80
@@ -72,6 +77,8 @@ class Preset(BaseModel):
     kv_lora_rank: int | None = Field(default=None, gt=0)
     qk_rope_head_dim: int | None = Field(default=None, ge=0)
     context_limit: int = Field(gt=0)
+    quant_method: str | None = None
+    source: str | None = None
     dtypes: tuple[Dtype, ...] = ("bfloat16", "float16")
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
@@ -133,12 +140,17 @@ class Preset(BaseModel):
 
     @property
     def image(self) -> str:
-        """The pre-built image with weights, or the base image when weights download at start-up."""
+        """The image the model server runs: KAITO's base image (a test preset names its own)."""
         if self.image_name:
             return self.image_name
-        if self.hostable_image and self.image_tag:
-            return f"{IMAGE_REGISTRY}/kaito-{self.name}:{self.image_tag}"
         return BASE_IMAGE
+
+    @property
+    def weights_artifact(self) -> str | None:
+        """The OCI artifact of hosted weights (`oras pull` target); None when they download at start."""
+        if self.image_name or not (self.hostable_image and self.image_tag):
+            return None
+        return f"{IMAGE_REGISTRY}/kaito-{self.name}:{self.image_tag}"
 
     @property
     def download_at_runtime(self) -> bool:
@@ -153,6 +165,7 @@ class Preset(BaseModel):
             disk_gib=self.disk_gib,
             readiness_timeout_s=self.readiness_timeout_s,
             image=self.image,
+            weights_artifact=self.weights_artifact,
         )
         return row
 

@@ -8,9 +8,9 @@ kaito.api types, which keeps this layer testable with plain values.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kaito.runtimes.presets import RuntimeName
 
@@ -29,18 +29,32 @@ def _check_dns_label(kind: str, value: str) -> str:
 
 
 class Adapter(BaseModel):
-    """A LoRA adapter image to load next to the base model; its files live under /data in the image."""
+    """A LoRA adapter to load next to the base model, from an image (its files under /data in the image)
+    or from a volume (the adapter's files at the volume's root). Either way the server finds it in
+    /mnt/adapter/<name>."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    image: str
+    image: str | None = None
+    volume_source: dict[str, Any] | None = Field(
+        default=None, description="a Kubernetes VolumeSource holding the adapter's files"
+    )
     strength: float = Field(default=1.0, gt=0, le=1)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _check_dns_label("adapter name", value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Adapter:
+        if (self.image is None) == (self.volume_source is None):
+            found = "both" if self.image is not None else "neither"
+            raise ValueError(
+                f"adapter {self.name} needs exactly one of image or volume_source; found {found}"
+            )
+        return self
 
 
 class WorkloadRequest(BaseModel):
@@ -60,8 +74,15 @@ class WorkloadRequest(BaseModel):
         default_factory=dict, description="the `transformers:` map of inference_config.yaml"
     )
     runtime: RuntimeName | None = Field(default=None, description="override the preset's runtime")
+    config_map: str | None = Field(
+        default=None, description="the inference ConfigMap, mounted for the serving program to read"
+    )
     image: str | None = Field(default=None, description="serve with this image instead of the preset's")
     image_pull_secrets: tuple[str, ...] = ()
+    service_type: Literal["ClusterIP", "LoadBalancer"] = "ClusterIP"
+    gpu_resource: str = Field(
+        default="nvidia.com/gpu", description="the extended resource requested (a MIG profile's on a slice)"
+    )
     model_access_secret: str | None = Field(
         default=None, description="Secret whose HF_TOKEN key downloads gated weights"
     )

@@ -3,7 +3,8 @@
 `plan_inference(preset, gpu, ...)` returns a `SizingPlan` or raises a `SizingRefusal`. The invariant every
 plan satisfies, checked per GPU (the property tests assert it over every preset x SKU):
 
-    weights share + KV cache for one max_model_len sequence + overhead  <=  utilization x GPU memory
+    weights share + KV cache for one max_model_len sequence + overhead + min headroom
+        <=  utilization x GPU memory
 
 where, for tensor-parallel size TP and pipeline-parallel size PP,
 
@@ -13,6 +14,15 @@ where, for tensor-parallel size TP and pipeline-parallel size PP,
                   an MLA latent is replicated on every TP rank)
 * overhead      = 2.3 GiB (CUDA context, activations, CUDA graphs), KAITO's constant
 * utilization   = 0.84, or 0.82 on A10/A10G — the same figure passed to vLLM as --gpu-memory-utilization.
+* min headroom  = 5% of the GPU's memory (HEADROOM_SHARE), kept free for the KV cache of further concurrent
+                  sequences: 4.7 GiB on an H100 NVL (94 GiB), 4 GiB on an A100 80GB, 1.2 GiB on an A10.
+
+Why the headroom rule: granting the largest context that fits one sequence leaves vLLM a KV pool of exactly
+one max-length sequence, so a second request queues. Before the rule, llama-3.3-70b-instruct on
+Standard_NC80adis_H100_v5 (TP 2) planned 62,976 tokens with 0.03 GiB to spare; with it the plan grants
+32,256 tokens and keeps 4.73 GiB per GPU (about 30,000 more tokens of other sequences). A model whose
+weights leave less than headroom + 2048 tokens on a layout moves to the next layout (more GPUs or nodes),
+exactly as one that does not fit at all; a user's explicit max-model-len is sized the same way.
 
 Layouts tried, fewest nodes first: on one node, data-parallel over all GPUs when the weights are under half
 a GPU (KAITO's rule) and a replica fits; else TP over the node's GPUs (the largest count that divides the
@@ -25,16 +35,22 @@ for the user's length or 2048 tokens.
 How this differs from KAITO's estimator (`kaito_estimate` reproduces KAITO so tests can show each case):
 
 1. KAITO divides the KV term by the GPUs per node, not by the GPUs that hold the model; on one-GPU nodes
-   a multi-node model's KV is counted whole on every GPU (llama-3.3-70b on NV36ads_A10_v5: 9 nodes, ours 8).
-2. KAITO adds a GPU even on an exact fit (`int(model / room) + 1`); we take the smallest count that fits.
+   a multi-node model's KV is counted whole on every GPU (llama-3.3-70b on NV36ads_A10_v5 with
+   max-model-len 16384: KAITO 11 nodes, ours 9).
+2. KAITO adds a GPU even on an exact fit (`int(model / room) + 1`); we take the smallest count that fits
+   with the headroom kept.
 3. KAITO also inflates weights by 1.05 on top of 1.02; our check is exact per GPU with the 2.3 GiB overhead
    already counted, so we keep only the 1.02.
 4. KAITO sizes at 0.84 utilization but runs A10s at 0.82, so its context on an A10 overshoots what vLLM
-   will find (llama-3.1-8b on NV36ads_A10_v5: KAITO 21,248 tokens, only 17,152 fit at 0.82).
+   will find (llama-3.1-8b on NV36ads_A10_v5: KAITO 21,248 tokens, only 17,152 fit at 0.82; with the
+   1.2 GiB headroom we grant 7,424).
 5. KAITO's max-model-len formula multiplies per-GPU KV by the node count instead of dividing by the
    pipeline stages (llama-3.3-70b on NC48ads_A100_v4: 102,656 tokens, ours 131,072, the context limit).
 6. KAITO sets TP = GPUs per node even when that does not divide the attention heads (vLLM then refuses
    to start); we pick a TP vLLM accepts. We also size the largest pipeline stage when layers do not divide.
+7. KAITO keeps no headroom: it grants the largest context one sequence fits. We keep HEADROOM_SHARE of
+   every GPU for concurrent sequences (see above), which may cost a node (llama-3.3-70b on NV36ads_A10_v5:
+   8 A10s would leave 0.62 GiB of KV room per GPU, under the 1.2 GiB floor, so the plan takes 9).
 """
 
 from __future__ import annotations
@@ -57,6 +73,7 @@ from kaito.runtimes.skus import GpuConfig, list_gpu_configs
 __all__ = [
     "DEFAULT_SIZING_TOKENS",
     "GIB",
+    "HEADROOM_SHARE",
     "OVERHEAD_GIB",
     "WEIGHT_FACTOR",
     "KaitoEstimate",
@@ -65,9 +82,12 @@ __all__ = [
     "choose_dtype",
     "default_gpu_memory_utilization",
     "kaito_estimate",
+    "memory_breakdown",
+    "min_headroom_gib",
     "plan_inference",
     "plan_nodes",
     "smallest_single_node_sku",
+    "tensor_parallel_valid",
 ]
 
 GIB = 1024**3
@@ -75,6 +95,7 @@ WEIGHT_FACTOR = 1.02
 OVERHEAD_GIB = 2.3
 DEFAULT_SIZING_TOKENS = 2048
 MAX_MODEL_LEN_STEP = 256
+HEADROOM_SHARE = 0.05
 _UTILIZATION = 0.84
 _UTILIZATION_A10 = 0.82
 _KAITO_MARGIN = 1.05
@@ -92,6 +113,9 @@ class MemoryBreakdown(BaseModel):
     kv_cache_gib: float = Field(description="KV cache for one sequence of max_model_len tokens")
     overhead_gib: float
     headroom_gib: float = Field(description="left for more concurrent sequences' KV cache")
+    min_headroom_gib: float = Field(
+        default=0.0, description="the headroom every plan keeps at least: HEADROOM_SHARE x GPU memory"
+    )
     reserved_gib: float = Field(description="kept outside vLLM: (1 - utilization) x GPU memory")
 
 
@@ -222,10 +246,16 @@ def _layouts(preset: Preset, gpu: GpuConfig, nodes: int) -> Iterator[_Layout]:
         yield _Layout(nodes=nodes, tp=tp, pp=pp, dp=1)
 
 
+def min_headroom_gib(gpu: GpuConfig) -> float:
+    """GiB per GPU every plan leaves for further sequences' KV cache: HEADROOM_SHARE x GPU memory."""
+    return HEADROOM_SHARE * gpu.memory_gib
+
+
 def _search(preset: Preset, gpu: GpuConfig, usable: float, tokens: int, max_nodes: int) -> _Layout | None:
+    budget = usable - min_headroom_gib(gpu)
     for nodes in range(1, max_nodes + 1):
         for layout in _layouts(preset, gpu, nodes):
-            if _fits(preset, layout, usable, tokens):
+            if _fits(preset, layout, budget, tokens):
                 return layout
     return None
 
@@ -320,7 +350,8 @@ def plan_inference(
         raise GpuTooSmallError(
             f"{preset.name} cannot fit {gpu.name}'s GPUs: {usable:.2f} GiB usable per GPU "
             f"({utilization:g} x {gpu.memory_gib:g} GiB) cannot hold even one layer's share "
-            f"({one_layer:.2f} GiB) plus {OVERHEAD_GIB} GiB overhead and the KV cache for {tokens} tokens; "
+            f"({one_layer:.2f} GiB) plus {OVERHEAD_GIB} GiB overhead, the KV cache for {tokens} tokens and "
+            f"{min_headroom_gib(gpu):.2f} GiB headroom for concurrent sequences; "
             f"use {suggestion or 'a GPU with more memory'}.",
             needed_gib=needed,
             suggestion=suggestion,
@@ -347,7 +378,7 @@ def plan_inference(
     if max_model_len is not None:
         granted = tokens
     else:
-        fitting = _max_tokens(preset, layout, usable)
+        fitting = _max_tokens(preset, layout, usable - min_headroom_gib(gpu))
         # The context limit itself when it fits, else the largest multiple of 256 that does.
         granted = (
             preset.context_limit
@@ -364,16 +395,8 @@ def plan_inference(
             f"{layout.nodes} nodes of {gpu.name}."
         )
 
-    weights = _weights_share(preset, layout.tp, layout.pp)
-    kv = _kv_gib(preset, layout.tp, layout.pp, granted)
-    memory = MemoryBreakdown(
-        gpu_memory_gib=gpu.memory_gib,
-        usable_gib=round(usable, 4),
-        weights_gib=round(weights, 4),
-        kv_cache_gib=round(kv, 4),
-        overhead_gib=OVERHEAD_GIB,
-        headroom_gib=round(usable - weights - kv - OVERHEAD_GIB, 4),
-        reserved_gib=round(gpu.memory_gib - usable, 4),
+    memory = memory_breakdown(
+        preset, gpu, tensor_parallel=layout.tp, pipeline_parallel=layout.pp, tokens=granted, usable=usable
     )
     return SizingPlan(
         preset=preset.name,
@@ -390,6 +413,35 @@ def plan_inference(
         memory=memory,
         notes=tuple(notes),
     )
+
+
+def memory_breakdown(
+    preset: Preset,
+    gpu: GpuConfig,
+    *,
+    tensor_parallel: int,
+    pipeline_parallel: int,
+    tokens: int,
+    usable: float,
+) -> MemoryBreakdown:
+    """The busiest GPU's memory for a TP x PP split serving `tokens` of context, `usable` GiB per GPU."""
+    weights = _weights_share(preset, tensor_parallel, pipeline_parallel)
+    kv = _kv_gib(preset, tensor_parallel, pipeline_parallel, tokens)
+    return MemoryBreakdown(
+        gpu_memory_gib=gpu.memory_gib,
+        usable_gib=round(usable, 4),
+        weights_gib=round(weights, 4),
+        kv_cache_gib=round(kv, 4),
+        overhead_gib=OVERHEAD_GIB,
+        headroom_gib=round(usable - weights - kv - OVERHEAD_GIB, 4),
+        min_headroom_gib=round(min_headroom_gib(gpu), 4),
+        reserved_gib=round(gpu.memory_gib - usable, 4),
+    )
+
+
+def tensor_parallel_valid(preset: Preset, tensor_parallel: int) -> bool:
+    """vLLM accepts this TP: it divides the attention heads, and the KV heads shard or replicate evenly."""
+    return _tp_valid(preset, tensor_parallel)
 
 
 def plan_nodes(preset: Preset, gpu: GpuConfig, *, max_model_len: int | None = None) -> int:

@@ -1,9 +1,11 @@
 """The vLLM runtime: the OpenAI-compatible vLLM server, sized by the plan, shaped by the user's overrides.
 
 Command line, in this order (the operator's flags; the user's `vllm:` overrides are applied last and
-replace or remove a flag of the same name, see kaito.runtimes.config):
+replace or remove a flag of the same name, see kaito.runtimes.config). kaito.serve (the program in the
+pod) builds vLLM's OpenAI server in-process from these flags and adds KAITO's prompt API `/chat`:
 
-    python3 -m vllm.entrypoints.openai.api_server
+    python3 -m kaito.serve vllm [--kaito-config-file /mnt/config/inference_config.yaml]
+      [--kaito-adapters-dir /mnt/adapter]
       --model <weights dir or HF repo> --served-model-name <preset>
       --tensor-parallel-size T --pipeline-parallel-size P [--data-parallel-size D]
       --gpu-memory-utilization U --max-model-len L --dtype D
@@ -21,7 +23,8 @@ Checks before anything is rendered (each a sentence naming the field): adapters 
 apply LoRA to, adapter strengths other than 1.0 (vLLM applies adapters at full strength), a gated model
 without an access secret, overrides that are unknown, managed by kaito, ill-typed, or disagree with the
 plan (a max-model-len or gpu-memory-utilization the plan was not sized for, bfloat16 on a GPU without it,
-enable-lora off while adapters are attached).
+enable-lora off while adapters are attached). Parallel sizes always come from the plan, which already took
+the user's where the nodes can run them (kaito.runtimes.precedence).
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from __future__ import annotations
 import shlex
 from typing import Any, ClassVar
 
-from kaito.runtimes.base import Runtime, model_env, model_source, serving_image
+from kaito.runtimes.base import Runtime, model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.config import Args, Override, apply_overrides, render_args, validate_overrides
 from kaito.runtimes.errors import InferenceConfigError, UnsupportedRequestError
+from kaito.runtimes.precedence import PARALLEL_FLAGS
 from kaito.runtimes.presets import Preset, RuntimeName
 from kaito.runtimes.probes import exec_probes, http_probes
 from kaito.runtimes.request import WorkloadRequest
@@ -39,10 +43,10 @@ from kaito.runtimes.sizing import SizingPlan
 from kaito.runtimes.skus import GpuConfig
 from kaito.runtimes.workload import (
     ADAPTER_MOUNT,
-    GPU_RESOURCE,
     MODEL_PORT,
     POD_INDEX_LABEL,
     RAY_PORT,
+    SERVE_ENTRYPOINT,
     Workload,
     leader_address,
     pod_template,
@@ -50,6 +54,8 @@ from kaito.runtimes.workload import (
     render_headless_service,
     render_service,
     render_statefulset,
+    serve_options,
+    serving_mounts,
 )
 
 __all__ = [
@@ -61,7 +67,7 @@ __all__ = [
     "vllm_command",
 ]
 
-VLLM_ENTRYPOINT = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+VLLM_ENTRYPOINT = (*SERVE_ENTRYPOINT, "vllm")
 CHAT_TEMPLATE_DIR = "/workspace/chat_templates"
 _VLLM_DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 
@@ -95,6 +101,10 @@ def _check_overrides(
                     f"{where} is {override.value} but the plan was sized for {plan.max_model_len} tokens; "
                     "size the plan with the same inference config (kaito.runtimes.config.sizing_inputs)."
                 )
+            continue
+        if override.flag in PARALLEL_FLAGS:
+            # The plan already holds the user's value where the nodes can run it
+            # (kaito.runtimes.precedence.apply_parallelism), and a note says why where they cannot.
             continue
         if override.flag == "gpu-memory-utilization" and override.value is not None:
             if abs(float(str(override.value)) - plan.gpu_memory_utilization) > 1e-9:
@@ -135,7 +145,8 @@ def _operator_args(request: WorkloadRequest, preset: Preset, plan: SizingPlan) -
     args += [
         ("gpu-memory-utilization", f"{plan.gpu_memory_utilization:g}"),
         ("max-model-len", str(plan.max_model_len)),
-        ("dtype", plan.dtype),
+        # Quantized checkpoints (fp8, mxfp4...) pick their own activation dtype, as KAITO lets them.
+        ("dtype", "auto" if preset.quant_method else plan.dtype),
     ]
     if preset.tool_call_parser:
         args += [("tool-call-parser", preset.tool_call_parser), ("enable-auto-tool-choice", None)]
@@ -162,8 +173,8 @@ def vllm_args(request: WorkloadRequest, preset: Preset, gpu: GpuConfig, plan: Si
 
 
 def vllm_command(request: WorkloadRequest, preset: Preset, gpu: GpuConfig, plan: SizingPlan) -> list[str]:
-    """Full argv of the vLLM server process."""
-    return [*VLLM_ENTRYPOINT, *vllm_args(request, preset, gpu, plan)]
+    """Full argv of the serving process: kaito.serve's vllm runtime, its own options, vLLM's flags."""
+    return [*VLLM_ENTRYPOINT, *serve_options(request), *vllm_args(request, preset, gpu, plan)]
 
 
 def multi_node_script(request: WorkloadRequest, plan: SizingPlan, server: list[str]) -> str:
@@ -197,9 +208,7 @@ def _container(
     if plan.multi_node:
         pod_index = {"fieldRef": {"fieldPath": f"metadata.labels['{POD_INDEX_LABEL}']"}}
         env = [{"name": "POD_INDEX", "valueFrom": pod_index}, *env]
-    mounts = [{"name": "dshm", "mountPath": "/dev/shm"}]
-    if request.adapters:
-        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    mounts = serving_mounts(request)
     probes = (
         exec_probes(MODEL_PORT, preset.readiness_timeout_s)
         if plan.multi_node
@@ -219,7 +228,7 @@ def _container(
     container.update(
         {
             "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-            "resources": {"requests": {GPU_RESOURCE: gpus}, "limits": {GPU_RESOURCE: gpus}},
+            "resources": {"requests": {request.gpu_resource: gpus}, "limits": {request.gpu_resource: gpus}},
             **probes,
             "volumeMounts": mounts,
         }
@@ -242,10 +251,9 @@ class VllmRuntime(Runtime):
         """Deployment + Service for one node; StatefulSet + Service + headless Service across nodes."""
         server = vllm_command(request, preset, gpu, plan)
         if not plan.multi_node:
-            container = _container(
-                request, preset, plan, list(VLLM_ENTRYPOINT), server[len(VLLM_ENTRYPOINT) :]
-            )
-            template = pod_template(request, container)
+            command = [*VLLM_ENTRYPOINT, *serve_options(request)]
+            container = _container(request, preset, plan, command, server[len(command) :])
+            template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
             return Workload(
                 runtime=self.name,
                 kind="Deployment",
@@ -256,7 +264,7 @@ class VllmRuntime(Runtime):
             )
         script = multi_node_script(request, plan, server)
         container = _container(request, preset, plan, ["/bin/sh", "-c", script], [])
-        template = pod_template(request, container)
+        template = pod_template(request, container, weights_artifact=weights_artifact(request, preset))
         return Workload(
             runtime=self.name,
             kind="StatefulSet",

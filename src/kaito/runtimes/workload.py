@@ -4,10 +4,15 @@ Renders plain dicts (what a client applies), never API types. No ownerReferences
 adds its own before applying. Conventions, the same for every workspace:
 
 * selector label `kaito.sh/workspace: <workspace>`; the user's labels are added to pods and objects;
-* the model server listens on 5000; Service `<ws>` maps port 80 to it (multi-node: only pod 0, selected by
+* the container runs `python3 -m kaito.serve <runtime>` (the serving program, kaito.serve) with the
+  inference ConfigMap mounted at /mnt/config (`--kaito-config-file`) and, with adapters, the adapter
+  directory /mnt/adapter (`--kaito-adapters-dir`);
+* the model server listens on 5000; Service `<ws>` (ClusterIP, or LoadBalancer when the Workspace has
+  KAITO's `kaito.sh/enablelb: "True"`) maps port 80 to it (multi-node: only pod 0, selected by
   `apps.kubernetes.io/pod-index: "0"`); headless Service `<ws>-headless` (Ray port 6379, not-ready
   addresses published) gives StatefulSet pods stable DNS names for Ray;
-* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools) and `nvidia.com/gpu:NoSchedule`, are pinned to the
+* pods tolerate `sku=gpu:NoSchedule` (AKS GPU pools), `nvidia.com/gpu:NoSchedule` and AKS spot pools
+  `kubernetes.azure.com/scalesetpriority=spot:NoSchedule` (as KAITO does on Azure), are pinned to the
   workspace's nodes by node name, request all GPUs of a node, and get a memory-backed /dev/shm
   (NCCL and PyTorch use shared memory between GPU workers);
 * a single-node Deployment rolls out with maxSurge 0 / maxUnavailable 1: every GPU is taken, so a surge pod
@@ -21,20 +26,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kaito.runtimes.presets import RuntimeName
+from kaito.runtimes.presets import ORAS_IMAGE, RuntimeName
 from kaito.runtimes.request import WorkloadRequest
 
 __all__ = [
     "ADAPTER_MOUNT",
+    "CONFIG_FILE",
+    "CONFIG_MOUNT",
     "GPU_RESOURCE",
     "GPU_TOLERATIONS",
     "MODEL_PORT",
     "POD_INDEX_LABEL",
     "RAY_PORT",
+    "SERVE_ENTRYPOINT",
     "SERVICE_PORT",
+    "WEIGHTS_PATH",
     "WORKSPACE_LABEL",
     "Workload",
     "adapter_init_containers",
+    "adapter_mounts",
+    "adapter_volumes",
     "headless_service_name",
     "leader_address",
     "node_affinity",
@@ -44,6 +55,9 @@ __all__ = [
     "render_service",
     "render_statefulset",
     "selector_labels",
+    "serve_options",
+    "serving_mounts",
+    "weights_init_container",
 ]
 
 WORKSPACE_LABEL = "kaito.sh/workspace"
@@ -53,9 +67,20 @@ MODEL_PORT = 5000
 SERVICE_PORT = 80
 RAY_PORT = 6379
 ADAPTER_MOUNT = "/mnt/adapter"
+CONFIG_MOUNT = "/mnt/config"
+CONFIG_FILE = f"{CONFIG_MOUNT}/inference_config.yaml"
+# The program in the inference pod (kaito.serve); the runtime's name follows, then its options.
+SERVE_ENTRYPOINT = ("python3", "-m", "kaito.serve")
 GPU_TOLERATIONS: tuple[dict[str, str], ...] = (
     {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+    # AKS spot node pools taint their nodes; KAITO's pods tolerate it on Azure so spot GPU nodes serve.
+    {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    },
 )
 
 
@@ -110,10 +135,53 @@ def node_affinity(node_names: Sequence[str]) -> dict[str, Any] | None:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
+WEIGHTS_PATH = "/workspace/vllm/weights"
+"""Where the model server reads hosted weights (KAITO's path): the ORAS init container pulls them here."""
+_WEIGHTS_VOLUME = "model-weights"
+
+
+def weights_init_container(artifact: str) -> dict[str, Any]:
+    """KAITO's `model-weights-downloader`: `oras pull <artifact>` into the weights volume."""
+    return {
+        "name": "model-weights-downloader",
+        "image": ORAS_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["oras", "pull", artifact, "-o", WEIGHTS_PATH],
+        "volumeMounts": [{"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}],
+    }
+
+
+def adapter_volumes(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The pod's adapter volumes: `adapter-volume` (emptyDir) that init containers fill from images, and
+    one `adapter-volume-<name>` per adapter from a volume (KAITO's names)."""
+    volumes: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            volumes.append({"name": f"adapter-volume-{adapter.name}", **adapter.volume_source})
+    return volumes
+
+
+def adapter_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's adapter mounts: every adapter ends up in /mnt/adapter/<name>."""
+    mounts: list[dict[str, Any]] = []
+    if any(adapter.image is not None for adapter in request.adapters):
+        mounts.append({"name": "adapter-volume", "mountPath": ADAPTER_MOUNT})
+    for adapter in request.adapters:
+        if adapter.volume_source is not None:
+            mounts.append(
+                {"name": f"adapter-volume-{adapter.name}", "mountPath": f"{ADAPTER_MOUNT}/{adapter.name}"}
+            )
+    return mounts
+
+
 def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
-    """One init container per adapter, copying the image's /data into /mnt/adapter/<name>."""
+    """One init container per image adapter, copying the image's /data into /mnt/adapter/<name>."""
     containers = []
     for adapter in request.adapters:
+        if adapter.image is None:
+            continue  # mounted from its volume
         target = f"{ADAPTER_MOUNT}/{adapter.name}"
         containers.append(
             {
@@ -127,22 +195,52 @@ def adapter_init_containers(request: WorkloadRequest) -> list[dict[str, Any]]:
     return containers
 
 
+def serve_options(request: WorkloadRequest) -> list[str]:
+    """kaito.serve's own options: the mounted inference ConfigMap and the adapter directory."""
+    options: list[str] = []
+    if request.config_map is not None:
+        options += ["--kaito-config-file", CONFIG_FILE]
+    if request.adapters:
+        options += ["--kaito-adapters-dir", ADAPTER_MOUNT]
+    return options
+
+
+def serving_mounts(request: WorkloadRequest) -> list[dict[str, Any]]:
+    """The serving container's volume mounts (the volumes `pod_template` declares)."""
+    mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+    if request.config_map is not None:
+        mounts.append({"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True})
+    return [*mounts, *adapter_mounts(request)]
+
+
 def pod_template(
     request: WorkloadRequest,
     container: dict[str, Any],
     *,
     extra_labels: dict[str, str] | None = None,
+    weights_artifact: str | None = None,
 ) -> dict[str, Any]:
-    """Pod template around the serving `container` (which must mount the volumes declared here)."""
+    """Pod template around the serving `container` (which must mount the volumes declared here).
+
+    weights_artifact: an OCI artifact of hosted weights; an init container pulls it into an emptyDir that
+    is mounted on the serving container at WEIGHTS_PATH (KAITO v0.12's layout).
+    """
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
-    if request.adapters:
-        volumes.append({"name": "adapter-volume", "emptyDir": {}})
+    if request.config_map is not None:
+        volumes.append({"name": "config", "configMap": {"name": request.config_map}})
+    volumes += adapter_volumes(request)
+    init: list[dict[str, Any]] = []
+    if weights_artifact is not None:
+        volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})
+        init.append(weights_init_container(weights_artifact))
+        mount = {"name": _WEIGHTS_VOLUME, "mountPath": WEIGHTS_PATH}
+        container = {**container, "volumeMounts": [*container.get("volumeMounts", []), mount]}
     spec: dict[str, Any] = {
         "containers": [container],
         "tolerations": [dict(t) for t in GPU_TOLERATIONS],
         "volumes": volumes,
     }
-    init = adapter_init_containers(request)
+    init += adapter_init_containers(request)
     if init:
         spec["initContainers"] = init
     affinity = node_affinity(request.node_names)
@@ -195,7 +293,7 @@ def render_service(request: WorkloadRequest, *, leader_only: bool) -> dict[str, 
         "kind": "Service",
         "metadata": _metadata(request, request.workspace),
         "spec": {
-            "type": "ClusterIP",
+            "type": request.service_type,
             "selector": selector,
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": MODEL_PORT, "protocol": "TCP"}],
         },

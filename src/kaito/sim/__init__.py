@@ -9,7 +9,7 @@ operator. The usual entry point is `Cluster`:
 
 Rooms, bottom up (import contracts keep them in this order):
 - `kaito.sim.server`: the API server — store (generic core, per-kind strategies, persistence hook), watches,
-  admission, patches, discovery, printing, RBAC, the services/pods proxy;
+  admission and CRD conversion webhooks, patches, discovery, printing, RBAC, the services/pods proxy;
 - `kaito.sim.workloads`: workload controllers, scheduler, kubelet (optionally running real processes),
   garbage collector; and `kaito.sim.cloud`: the AKS ARM endpoint, a fake Karpenter, the VM size catalogue;
 - `cluster` assembles them; `__main__` is `kaito sim up`.

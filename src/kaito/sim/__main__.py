@@ -1,6 +1,8 @@
 """``python -m kaito.sim`` (and ``kaito sim up``): run the embedded cluster in the foreground.
 
-It starts a :class:`~kaito.sim.cluster.Cluster`, writes its kubeconfig, prints how to use it, and serves until
+It starts a :class:`~kaito.sim.cluster.Cluster` (HTTPS, every request authenticated, RBAC; ``--insecure``
+for plain HTTP without authentication), writes its kubeconfig (0600, holding the admin token and the CA),
+prints how to use it, and serves until
 SIGINT (Ctrl-C) or SIGTERM, then stops cleanly (saving the snapshot when ``--snapshot`` is given, so the next
 run starts with the same objects). The argument definitions live here so that ``kaito sim up`` (in
 ``kaito.cli``, which may import ``kaito.sim`` but not the other way round) registers exactly the same options.
@@ -37,7 +39,17 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--snapshot", type=Path, default=None, help="load objects from this file at start, save them at stop"
     )
-    parser.add_argument("--tls", action="store_true", help="serve the API over HTTPS with a generated CA")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a generated CA (the default; kept for old scripts)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP and answer every request without authentication (for tests that need it; "
+        "any local process can then read Secrets and change the cluster)",
+    )
     parser.add_argument(
         "--no-workloads", action="store_true", help="do not simulate nodes, pods and controllers"
     )
@@ -55,12 +67,25 @@ async def serve(
         if cluster.arm is not None:
             print(f"kaito-sim ARM endpoint: {cluster.arm.url} (CA: {cluster.arm.ca_path})", file=out)
         print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+        print(_security_line(cluster), file=out)
         print(f"  export KUBECONFIG={cluster.kubeconfig.resolve()}", file=out)
         print("press Ctrl-C to stop", file=out, flush=True)
         if ready is not None:
             ready.set()
         await stop.wait()
     print("kaito-sim stopped", file=out, flush=True)
+
+
+def _security_line(cluster: Cluster) -> str:
+    if cluster.insecure:
+        return (
+            "WARNING: --insecure: plain HTTP without authentication; "
+            "any local process can read Secrets and change the cluster"
+        )
+    return (
+        "HTTPS with a generated CA; the admin token is in the kubeconfig (mode 0600); "
+        "requests without a valid token get 401"
+    )
 
 
 def up(args: argparse.Namespace) -> int:
@@ -71,9 +96,12 @@ def up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.insecure and args.tls:
+        print("error: --insecure serves plain HTTP and --tls HTTPS; give one of them", file=sys.stderr)
+        return 2
     cluster = Cluster(
         port=args.port,
-        tls=args.tls,
+        insecure=args.insecure,
         workloads=not args.no_workloads,
         arm=not args.no_arm,
         snapshot_path=args.snapshot,

@@ -6,17 +6,26 @@
 - the :class:`~kaito.sim.server.store.Store` (loaded from ``snapshot_path`` when that file exists);
 - the garbage collector loop (:mod:`kaito.sim.workloads.gc`: ownerReferences, namespace deletion);
 - the :class:`~kaito.sim.server.apiserver.ApiServer` on ``127.0.0.1:port`` (``port=0`` picks a free one),
-  over TLS with a freshly minted CA when ``tls=True``;
+  over TLS with a freshly minted CA, authenticating every request (:mod:`kaito.sim.server.authz`);
 - the workload simulator (:mod:`kaito.sim.workloads.simulator`: scheduler, kubelet, Deployment/StatefulSet/Job
   controllers) when ``workloads=True``; its pod logs are what ``GET pods/{name}/log`` returns; with
   ``process_runtime=ProcessRuntimeConfig(...)`` containers of the mapped images run as real local
-  processes (:mod:`kaito.sim.workloads.processes`);
+  processes (:mod:`kaito.sim.workloads.processes`), and Services get ClusterIPs reachable on this machine
+  (:mod:`kaito.sim.workloads.cluster_ips`);
 - the ARM agentPools endpoint (:mod:`kaito.sim.cloud.arm.server`, always HTTPS) when ``arm=True``;
 - the fake Karpenter (:mod:`kaito.sim.cloud.karpenter`: the NodeClaim CRD, NodeClaims turned into Nodes) when
   ``karpenter=True``, with ``karpenter_options`` as its keyword arguments (``c.karpenter``);
-- with ``authorization=True``, ServiceAccount tokens and RBAC (:mod:`kaito.sim.server.authz`): a token from
-  :meth:`Cluster.service_account_token` is held to the Roles bound to its ServiceAccount, while the admin
-  kubeconfig keeps full access.
+- authentication and RBAC (:mod:`kaito.sim.server.authz`): the kubeconfig carries a random admin token (user
+  ``kaito-admin``, group ``system:masters``) and the CA; a request without a token may only read health and
+  ``/version``, anything else without a valid token is 401; a token from :meth:`Cluster.service_account_token`
+  (or ``kubectl create token``) is held to the Roles bound to its ServiceAccount (``authorization=False``
+  lets every valid token do anything instead).
+
+Secure by default, as kube-apiserver, k3s and kind are: ``Cluster()`` serves HTTPS only and refuses
+anonymous requests. ``Cluster(insecure=True)`` is the explicit opt-out for a test that needs plain HTTP
+without credentials: no TLS, no authentication, every request allowed. Files at rest hold credentials or
+Secrets, so they are private to the user: the kubeconfigs and the snapshot are written 0600, a directory this
+creates for them 0700, and the temporary directory (TLS keys, ServiceAccount kubeconfigs) is 0700.
 
 With ``snapshot_path``, the store persists through a
 :class:`~kaito.sim.server.persistence.SnapshotFile` (it loads from the file at start and sees every committed
@@ -35,7 +44,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import shutil
+import ssl
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +64,7 @@ from kaito.sim.workloads.gc import GarbageCollector
 if TYPE_CHECKING:
     from kaito.sim.cloud.arm.server import ArmServer
     from kaito.sim.cloud.karpenter import KarpenterSimulator
+    from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
     from kaito.sim.workloads.kubelet import Timings
     from kaito.sim.workloads.processes import ProcessRuntimeConfig
     from kaito.sim.workloads.simulator import WorkloadSimulator
@@ -69,20 +81,22 @@ class Cluster:
         self,
         *,
         port: int = 0,
-        tls: bool = False,
+        tls: bool | None = None,
         workloads: bool = True,
         arm: bool = True,
         snapshot_path: Path | str | None = None,
         timings: Timings | None = None,
         kubeconfig_path: Path | str | None = None,
         arm_options: dict[str, Any] | None = None,
-        authorization: bool = False,
+        authorization: bool | None = None,
+        insecure: bool = False,
         process_runtime: ProcessRuntimeConfig | None = None,
         karpenter: bool = False,
         karpenter_options: dict[str, Any] | None = None,
     ) -> None:
         self.port = port
-        self.tls = tls
+        self.insecure = insecure
+        self.tls, self._want_authorization = _security(tls, authorization, insecure)
         self.snapshot_path = Path(snapshot_path) if snapshot_path is not None else None
         self.timings = timings
         self.faults = Faults()
@@ -95,12 +109,12 @@ class Cluster:
         self.apiserver: ApiServer | None = None
         self.tls_bundle: TlsBundle | None = None
         self.authorization: Authorization | None = None
-        self._want_authorization = authorization
         self._want_workloads = workloads
         self._want_arm = arm
         self._process_runtime = (
             process_runtime  # None: every container is simulated (kaito.sim.workloads.processes)
         )
+        self.cluster_ips: ClusterIpForwarder | None = None  # with the process runtime: reachable ClusterIPs
         self._arm_options = dict(arm_options or {})
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._tmpdir: Path | None = None
@@ -125,6 +139,15 @@ class Cluster:
         return self._kubeconfig_path
 
     @property
+    def admin_token(self) -> str | None:
+        """The bearer token of the admin kubeconfig (None on an insecure cluster, which checks none)."""
+        return self.authorization.admin_token if self.authorization is not None else None
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A client TLS context trusting only this cluster's CA (None on an insecure, plain-HTTP cluster)."""
+        return self.tls_bundle.client_context() if self.tls and self.tls_bundle is not None else None
+
+    @property
     def log_provider(self) -> LogProvider | None:
         return self.apiserver.log_provider if self.apiserver is not None else None
 
@@ -139,13 +162,13 @@ class Cluster:
     ) -> ServiceAccountCredentials:
         """A token for the existing ServiceAccount ``namespace/name`` and a kubeconfig sending it.
 
-        Needs ``Cluster(authorization=True)``: without it no request is checked, so a token would prove
-        nothing.
+        Needs a started cluster that is not ``insecure``: an insecure one checks no token, so a token would
+        prove nothing.
         """
         if self.authorization is None or self._tmpdir is None:
             raise RuntimeError(
-                "service_account_token needs a started Cluster(authorization=True); "
-                "without authorization every request has full access"
+                "service_account_token needs a started Cluster() without insecure=True; "
+                "an insecure cluster checks no token, so every request has full access"
             )
         token = self.authorization.mint(namespace, name, expiration_seconds=expiration_seconds)
         ca = self.tls_bundle.ca_pem() if self.tls and self.tls_bundle else None
@@ -182,8 +205,8 @@ class Cluster:
         self._start_gc()
         ssl_context = self.tls_bundle.server_context() if self.tls and self.tls_bundle else None
         self.apiserver = ApiServer(self.store, faults=self.faults, ssl_context=ssl_context)
-        if self._want_authorization:
-            self.authorization = Authorization(self.store)
+        if not self.insecure:
+            self.authorization = Authorization(self.store, rbac=self._want_authorization)
             self.apiserver.app.middlewares.append(self.authorization.middleware)
         await self.apiserver.start(_HOST, self.port)
         if self._want_workloads:
@@ -197,7 +220,11 @@ class Cluster:
             self.karpenter.start()
         path = self._kubeconfig_path or self._tmpdir / "kubeconfig"
         ca = self.tls_bundle.ca_pem() if self.tls and self.tls_bundle else None
-        self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca)
+        if self.authorization is not None:
+            token = self.authorization.admin_token
+            self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca, token=token)
+        else:
+            self._kubeconfig_path = write_kubeconfig(path, self.url, ca_pem=ca)
 
     def _start_gc(self) -> None:
         gc = GarbageCollector(self.store)
@@ -210,6 +237,20 @@ class Cluster:
         workloads = WorkloadSimulator(self.store, timings=self.timings, process_runtime=self._process_runtime)
         self.workloads = workloads
         await workloads.start()
+        if self._process_runtime is not None:  # ClusterIPs reachable on this machine (workloads.cluster_ips)
+            from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
+
+            prefix = f"127.{random.randint(251, 254)}.{random.randint(0, 255)}"  # pods' /24s: 127.16-250.x
+            self.store.cluster_ip_prefix = prefix
+            recorder = workloads.recorder
+            self.cluster_ips = ClusterIpForwarder(
+                self.store,
+                f"{prefix}.0/24",
+                warn=lambda svc, reason, msg: recorder.event(
+                    svc, "Warning", reason, msg, component="kube-proxy"
+                ),
+            )
+            self.cluster_ips.start()
         if self.apiserver is not None:
             self.apiserver.log_provider = workloads.logs
 
@@ -233,6 +274,8 @@ class Cluster:
             self.karpenter.stop()
         if self.arm is not None:
             await self.arm.stop()
+        if self.cluster_ips is not None:
+            await self.cluster_ips.stop()
         if self.workloads is not None:
             await self.workloads.stop()
         if self.apiserver is not None:
@@ -260,3 +303,21 @@ class Cluster:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _security(tls: bool | None, authorization: bool | None, insecure: bool) -> tuple[bool, bool]:
+    """(tls, rbac) from the constructor's options: secure unless ``insecure``; contradictions refused."""
+    if insecure:
+        if tls or authorization:
+            given = "tls=True" if tls else "authorization=True"
+            raise ValueError(
+                f"insecure=True serves plain HTTP without authentication, but {given} was also given; "
+                "drop one of them"
+            )
+        return False, False
+    if tls is False:
+        raise ValueError(
+            "tls=False would send the admin token in clear text (and kubectl sends none over plain HTTP); "
+            "the cluster serves HTTPS with authentication, or plain HTTP without any with insecure=True"
+        )
+    return True, authorization is not False

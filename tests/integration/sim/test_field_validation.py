@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from integration.admin_http import admin_session
 from kaito.sim.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ async def with_crds(cluster: Cluster) -> Cluster:
 
 @pytest_asyncio.fixture
 async def http(with_crds: Cluster) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=with_crds.url) as session:
+    async with admin_session(with_crds) as session:
         yield session
 
 

@@ -240,7 +240,7 @@ async def test_pods_wide_wait_logs_and_describe_events(kubectl: Kubectl) -> None
 
 
 async def test_kubectl_over_tls_and_typed_create_commands(tmp_path: Path) -> None:
-    async with Cluster(tls=True, workloads=False, arm=False) as tls_cluster:
+    async with Cluster(workloads=False, arm=False) as tls_cluster:
         kubectl = Kubectl(Path(tls_cluster.kubeconfig), tmp_path / "cache")
         assert "configmap/tls created" in await kubectl.run(
             "create", "configmap", "tls", "--from-literal=a=b"

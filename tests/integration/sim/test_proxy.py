@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from integration.admin_http import admin_session
 from kaito.sim.cluster import Cluster
 from kaito.sim.workloads.processes import ImageMapping, ProcessRuntimeConfig
 
@@ -113,7 +114,7 @@ async def web(cluster: Cluster) -> AsyncIterator[aiohttp.ClientSession]:
                 await anext(watch)
     finally:
         watch.close()
-    async with aiohttp.ClientSession(base_url=cluster.url) as session:
+    async with admin_session(cluster) as session:
         yield session
 
 

@@ -107,6 +107,7 @@ class Harness:
         task = asyncio.create_task(built.run())
         self._clients, self._running = stack, (built, task)
         await self.eventually(lambda: _synced(built.manager, task), within=10.0)
+        await rbac.serve_webhooks(built, self.user)
 
     async def kill_operator(self) -> None:
         """End the operator as a killed pod ends: what is in flight is cancelled where it stands."""
@@ -132,6 +133,14 @@ class Harness:
             if self._clients is not None:
                 await self._clients.aclose()
                 self._clients, self.operator_client = None, None
+
+    async def without_admission(self) -> None:
+        """Unregister the admission webhook (as a cluster whose operator runs without --webhook-port), so a
+        test can reach the controller's handling of changes the webhook refuses (KAITO's immutable fields)."""
+        await self.user.delete(
+            ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+            "validation.workspace.kaito.sh",
+        )
 
     async def eventually(self, condition: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
         """The module's `eventually`, stopping at the first request the operator was refused."""
@@ -284,6 +293,7 @@ async def operator(
                 health_port=None,
                 machine=FAST_MACHINES,
                 workspace=workspace_options,
+                webhook=rbac.WEBHOOK_OPTIONS,
             ),
         )
 

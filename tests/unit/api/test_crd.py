@@ -184,10 +184,10 @@ def structural_problems(schema: dict[str, Any], path: str = "<root>") -> list[st
 
 @pytest.mark.parametrize("crd", all_crds(), ids=crd_filename)
 def test_crd_schema_is_structural(crd: dict[str, Any]) -> None:
-    (version,) = crd["spec"]["versions"]
-    schema = version["schema"]["openAPIV3Schema"]
-    assert structural_problems(schema) == []
-    assert schema["properties"]["metadata"] == {"type": "object"}
+    for version in crd["spec"]["versions"]:
+        schema = version["schema"]["openAPIV3Schema"]
+        assert structural_problems(schema) == [], version["name"]
+        assert schema["properties"]["metadata"] == {"type": "object"}
 
 
 def test_structural_check_catches_what_kubernetes_refuses() -> None:
@@ -203,9 +203,41 @@ def test_structural_check_catches_what_kubernetes_refuses() -> None:
 def test_crd_serves_v1beta1_with_a_status_subresource(crd: dict[str, Any]) -> None:
     assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
     assert crd["spec"]["group"] == "kaito.sh"
-    (version,) = crd["spec"]["versions"]
+    (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
     assert (version["name"], version["served"], version["storage"]) == ("v1beta1", True, True)
     assert version["subresources"] == {"status": {}}
+
+
+def _version(crd: dict[str, Any], name: str) -> dict[str, Any]:
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == name]
+    return dict(version)
+
+
+def test_workspace_crd_serves_v1alpha1_converted_by_the_operators_webhook() -> None:
+    crd = all_crds()[0]
+    alpha = _version(crd, "v1alpha1")
+    assert (alpha["served"], alpha["storage"]) == (True, False)
+    assert [c["name"].upper() for c in alpha["additionalPrinterColumns"] if not c.get("priority")] == [
+        "INSTANCE",
+        "RESOURCEREADY",
+        "INFERENCEREADY",
+        "WORKSPACEREADY",
+        "AGE",
+    ]
+    ready = alpha["additionalPrinterColumns"][3]
+    assert ready["jsonPath"] == '.status.conditions[?(@.type=="WorkspaceSucceeded")].status'
+    properties = alpha["schema"]["openAPIV3Schema"]["properties"]
+    assert "targetNodeCount" not in properties["status"]["properties"]
+    conversion = crd["spec"]["conversion"]
+    assert conversion["strategy"] == "Webhook"
+    assert conversion["webhook"]["conversionReviewVersions"] == ["v1"]
+    assert conversion["webhook"]["clientConfig"]["service"] == {
+        "name": "kaito-webhook-service",
+        "namespace": "kaito-system",
+        "path": "/convert",
+        "port": 443,
+    }
+    assert "conversion" not in all_crds()[1]["spec"]
     assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.kaito.sh"
 
 
@@ -216,7 +248,7 @@ def test_workspace_crd_names_and_columns_match_kaito() -> None:
     assert (names["kind"], names["listKind"], names["plural"]) == ("Workspace", "WorkspaceList", "workspaces")
     assert {"ws", "wk", "wks", "wrksp"} <= set(names["shortNames"])
     assert "workspace" in names["categories"]
-    columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+    columns = _version(crd, "v1beta1")["additionalPrinterColumns"]
     assert [c["name"].upper() for c in columns] == [
         "INSTANCE",
         "RESOURCEREADY",

@@ -55,7 +55,7 @@ def test_invalid_object_error_names_the_object_and_lists_every_error() -> None:
         (
             workspace(resource={"instancetype": "x", "labelSelector": {}}),
             "resource.instancetype: unknown field; known fields here are: count, instanceType, "
-            "labelSelector, preferredNodes.",
+            "labelSelector, partition, preferredNodes.",
         ),
         (
             workspace(inference={"adapters": [{"source": {"nmae": "a"}}]}),

@@ -63,9 +63,36 @@ def test_preset_names_are_not_checked_without_a_catalog() -> None:
         FieldError(
             "inference.preset.name",
             '"no-such-model-7b" is not a supported inference preset; '
-            "supported presets: llama-3.3-70b-instruct, phi-3-mini-4k-instruct",
+            "supported presets: llama-3.3-70b-instruct, phi-3-mini-4k-instruct "
+            "or a Hugging Face model id (org/model)",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "use", "accepted"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", "inference", True),
+        ("meta-llama/Llama-3.2-1B-Instruct", "inference", True),
+        ("org/model/extra", "inference", False),
+        ("/model", "inference", False),
+        ("Qwen/Qwen2.5-7B-Instruct", "tuning", False),
+    ],
+)
+def test_hugging_face_ids_are_inference_presets(name: str, use: str, accepted: bool) -> None:
+    body = load(INVALID / "controller" / "unknown-inference-preset.yaml")
+    if use == "tuning":
+        body.pop("inference")
+        body["tuning"] = {
+            "preset": {"name": name},
+            "method": "qlora",
+            "input": {"urls": ["https://example.com/data.parquet"]},
+            "output": {"image": "myregistry.azurecr.io/out:1", "imagePushSecret": "push"},
+        }
+    else:
+        body["inference"]["preset"]["name"] = name
+    errors = validate(Workspace.model_validate(body), known_presets=KNOWN_PRESETS)
+    assert (errors == []) is accepted
 
 
 def test_tuning_presets_can_be_narrower_than_the_catalog() -> None:
@@ -90,6 +117,19 @@ def test_every_problem_is_reported_at_once() -> None:
         "inference.adapters[0].source",
         "inference.adapters[0].source.urls",
         "inference.adapters[0].strength",
+    ]
+
+
+def test_an_adapter_from_both_an_image_and_a_volume_is_refused() -> None:
+    data = load(SAMPLES[0])
+    data["inference"]["adapters"] = [
+        {"source": {"name": "a", "image": "acr.io/a:1", "volumeSource": {"emptyDir": {}}}},
+        {"source": {"name": "b", "volumeSource": {"persistentVolumeClaim": {"claimName": "b"}}}},
+    ]
+    errors = validate(Workspace.model_validate(data), known_presets=KNOWN_PRESETS)
+    assert [str(e) for e in errors] == [
+        "inference.adapters[0].source: an adapter source takes an image or a volumeSource, not both; found "
+        'both (image "acr.io/a:1"); remove one.'
     ]
 
 
@@ -158,3 +198,72 @@ def test_output_with_both_destinations() -> None:
     assert [str(e) for e in errors] == [
         "tuning.output: exactly one of image or volumeSource must be specified; found both."
     ]
+
+
+def _partitioned(partition: dict[str, Any], **resource: Any) -> Workspace:
+    return Workspace.model_validate(
+        {
+            "metadata": {"name": "ws", "namespace": "default"},
+            "resource": {"labelSelector": {"matchLabels": {"a": "b"}}, "partition": partition, **resource},
+            "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("partition", "resource", "errors"),
+    [
+        ({"mode": "mig", "profile": "2g.24gb"}, {}, []),
+        ({"mode": "accelerator", "count": 2}, {}, []),
+        (
+            {"mode": "mig", "profile": "2g.25gb"},
+            {},
+            [("resource.partition.profile", '"2g.25gb" is not a known MIG profile; use one of 1g.10gb, ')],
+        ),
+        (
+            {"mode": "mig", "profile": "1g.10gb", "count": 1},
+            {},
+            [("resource.partition.count", "count is only valid for accelerator mode; remove it")],
+        ),
+        ({"mode": "accelerator"}, {}, [("resource.partition.count", "accelerator mode needs count")]),
+        (
+            {"mode": "accelerator", "count": 2, "profile": "1g.10gb"},
+            {},
+            [("resource.partition.profile", "profile is not valid for accelerator mode")],
+        ),
+        (
+            {"mode": "mig", "profile": "1g.10gb"},
+            {"instanceType": "Standard_NC24ads_A100_v4"},
+            [
+                (
+                    "resource.partition",
+                    "GPU partitioning needs bring-your-own nodes, but resource.instanceType is",
+                )
+            ],
+        ),
+    ],
+)
+def test_partitions_as_kaito_validates_them(
+    partition: dict[str, Any], resource: dict[str, Any], errors: list[tuple[str, str]]
+) -> None:
+    found = validate(_partitioned(partition, **resource))
+    assert [e.field for e in found] == [field for field, _ in errors]
+    for error, (_, fragment) in zip(found, errors, strict=True):
+        assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    ("family", "accepted"), [("ubuntu", True), (" AzureLinux ", True), ("CustomLinux", False)]
+)
+def test_node_image_family_annotation_as_kaito_accepts_it(family: str, accepted: bool) -> None:
+    body = load(INVALID / "controller" / "unknown-inference-preset.yaml")
+    body["metadata"]["annotations"] = {"kaito.sh/node-image-family": family}
+    body["inference"]["preset"]["name"] = "phi-3-mini-4k-instruct"
+    errors = validate(Workspace.model_validate(body), known_presets=KNOWN_PRESETS)
+    if accepted:
+        assert errors == []
+    else:
+        assert [str(e) for e in errors] == [
+            'metadata.annotations["kaito.sh/node-image-family"]: unsupported node image family '
+            '"CustomLinux"; supported values are azurelinux, ubuntu.'
+        ]

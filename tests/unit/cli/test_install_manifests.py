@@ -57,8 +57,12 @@ def test_manifests_prints_the_install_with_image_and_namespace(
     for doc in docs:
         if doc["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service", "Deployment"):
             assert doc["metadata"]["namespace"] == "ops", doc["kind"]
-    (binding,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
-    assert binding["subjects"][0]["namespace"] == "ops"
+    bindings = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert [b["subjects"][0]["namespace"] for b in bindings] == ["ops", "ops"]
+    (crd,) = [d for d in docs if d["metadata"]["name"] == "workspaces.kaito.sh"]
+    assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["namespace"] == "ops"
+    (configuration,) = [d for d in docs if d["kind"] == "ValidatingWebhookConfiguration"]
+    assert configuration["webhooks"][0]["clientConfig"]["service"]["namespace"] == "ops"
 
 
 def test_manifests_defaults(capsys: pytest.CaptureFixture[str]) -> None:

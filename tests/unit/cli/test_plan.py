@@ -46,7 +46,7 @@ def test_plan_machine_readable(capsys: pytest.CaptureFixture[str], fmt: str) -> 
     data = json.loads(out) if fmt == "json" else yaml.safe_load(out)
     assert code == 0
     assert data["plan"]["dtype"] == "float16" and data["plan"]["replicas"] == 2 and data["totalNodes"] == 2
-    assert data["command"][:3] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert data["command"][:4] == ["python3", "-m", "kaito.serve", "vllm"]
     assert data["kaitoEstimate"]["nodes"] == 1
     assert set(data["plan"]["memory"]) >= {"weights_gib", "kv_cache_gib", "overhead_gib", "headroom_gib"}
 
@@ -67,7 +67,7 @@ def test_plan_machine_readable(capsys: pytest.CaptureFixture[str], fmt: str) -> 
                 "--max-nodes",
                 "4",
             ],
-            "use ≥ 8 nodes or Standard_NC80adis_H100_v5.",
+            "use ≥ 9 nodes or Standard_NC80adis_H100_v5.",
         ),
         (
             ["--preset", "phi-5", "--instance-type", "Standard_NC6s_v3"],
@@ -107,7 +107,7 @@ def test_plan_reads_the_inference_config(capsys: pytest.CaptureFixture[str], tmp
 @pytest.mark.parametrize(
     ("text", "extra", "message"),
     [
-        ("vllm:\n  tensor-parallel-size: 8\n", [], "vllm.tensor-parallel-size is managed by kaito"),
+        ("vllm:\n  port: 8000\n", [], "vllm.port is managed by kaito"),
         (
             "vllm:\n  max-model-len: 4096\n",
             ["--max-model-len", "2048"],
@@ -147,7 +147,7 @@ def test_plan_with_the_transformers_runtime(capsys: pytest.CaptureFixture[str]) 
         "transformers",
     )
     assert code == 0 and "Runtime:                 transformers (Deployment)" in out
-    assert "transformers serve --force-model /workspace/vllm/weights" in out
+    assert "python3 -m kaito.serve transformers --model /workspace/vllm/weights" in out
 
 
 def test_plan_shows_kaitos_refusal_next_to_ours(capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,3 +199,17 @@ def test_skus_table_and_yaml(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"name": "g6e.xlarge", "gpu_count": 1}.items() <= next(
         d for d in data if d["name"] == "g6e.xlarge"
     ).items()
+
+
+def test_plan_notes_a_tensor_parallel_size_the_node_cannot_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("vllm:\n  tensor-parallel-size: 2\n", encoding="utf-8")
+    code, out, _ = _run(
+        capsys, "plan", "--preset", "phi-4", "--instance-type", "Standard_NC24ads_A100_v4",
+        "--inference-config", str(config),
+    )  # fmt: skip
+    assert code == 0
+    assert "Note: vllm.tensor-parallel-size is 2, but tensor parallel 2 exceeds the 1 GPU(s) per node" in out
+    assert "--tensor-parallel-size 1" in out

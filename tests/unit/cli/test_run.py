@@ -95,6 +95,14 @@ def test_bad_arguments_are_sentences(argv: tuple[str, ...], env: dict[str, str],
         config_from_args(parse(*argv), env)
 
 
+def test_log_level_defaults_to_info_and_refuses_other_words(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse().log_level == "info"
+    assert parse("--log-level", "debug").log_level == "debug"
+    with pytest.raises(SystemExit):
+        parse("--log-level", "verbose")
+    assert "--log-level: invalid choice: 'verbose' (choose from" in capsys.readouterr().err
+
+
 def test_run_exits_2_on_bad_arguments(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -132,6 +140,7 @@ async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_si
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kaito.cli", "run", "--kubeconfig", str(cluster.kubeconfig),
             "--install-crds", "--leader-elect", "--bind-address", "127.0.0.1", "--health-port", str(port),
+            "--log-level", "warning",
             env={**os.environ, **ENV}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -163,3 +172,5 @@ async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_si
             process.send_signal(signal.SIGTERM)
             output, _ = await asyncio.wait_for(process.communicate(), 20)
         assert process.returncode == 0, output.decode()
+        # --log-level warning: the info records (the CRDs installed, the Lease taken) are not written
+        assert '"level": "info"' not in output.decode(), output.decode()

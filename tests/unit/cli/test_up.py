@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kaito import ctrl
 from kaito.cli import build_parser
 from kaito.cli.up import UpOptions, load_manifests, up
 
@@ -87,7 +88,11 @@ async def test_up_exits_1_with_the_reason_when_the_workspace_fails(tmp_path: Pat
     out = io.StringIO()
     options = UpOptions(apply=invalid, exit_when_ready=True, kubeconfig_out=tmp_path / "kc", health_port=None)
     assert await up(options, out, asyncio.Event()) == 1
-    assert 'inference.preset.name: "no-such-model-7b" is not a supported inference preset' in out.getvalue()
+    text = out.getvalue()
+    assert 'admission webhook "validation.workspace.kaito.sh" denied the request' in text  # refused at apply
+    assert (
+        'inference.preset.name: Invalid value: "no-such-model-7b" is not a supported inference preset' in text
+    )
 
 
 @pytest.mark.integration
@@ -101,3 +106,55 @@ async def test_up_without_exit_when_ready_serves_until_stopped(tmp_path: Path) -
         await asyncio.sleep(0.05)
     stop.set()
     assert await running == 0
+
+
+def test_serve_sizes_the_stand_in_model_for_the_longest_applied_context() -> None:
+    from kaito.cli.up import _context_needed
+
+    def workspace(preset: str) -> dict[str, object]:
+        return {"kind": "Workspace", "inference": {"preset": {"name": preset}}}
+
+    assert _context_needed([]) == 4096
+    assert _context_needed([workspace("phi-3-mini-4k-instruct")]) == 4096
+    assert (
+        _context_needed([workspace("phi-3-mini-4k-instruct"), workspace("phi-3-mini-128k-instruct")])
+        == 131072
+    )
+    assert _context_needed([workspace("no-such-preset")]) == 4096  # the operator reports the unknown preset
+    assert build_parser().parse_args(["up", "--serve"]).serve is True
+
+
+@pytest.mark.integration
+async def test_up_serves_the_seed_v1alpha1_workspace_with_its_webhooks(tmp_path: Path) -> None:
+    """KAITO's quick start on `kaito up`: the seed's v1alpha1 Workspace, verbatim, becomes Ready and reads
+    back in both versions; an instanceType change is refused by the admission webhook."""
+    out = io.StringIO()
+    stop = asyncio.Event()
+    kubeconfig = tmp_path / "kc"
+    options = UpOptions(
+        apply=SAMPLES / "seed" / "workspace-phi-3-mini.yaml", kubeconfig_out=kubeconfig, health_port=None
+    )
+    running = asyncio.create_task(up(options, out, stop))
+    try:
+        deadline = time.monotonic() + 60
+        while "workspace-phi-3-mini is Ready" not in out.getvalue():
+            assert not running.done() and time.monotonic() < deadline, out.getvalue()
+            await asyncio.sleep(0.05)
+        async with await ctrl.Client.from_kubeconfig(str(kubeconfig), field_manager="test") as client:
+            name = "workspace-phi-3-mini"
+            alpha = await client.get(("kaito.sh/v1alpha1", "Workspace"), name, "default")
+            beta = await client.get(("kaito.sh/v1beta1", "Workspace"), name, "default")
+            assert (alpha["apiVersion"], beta["apiVersion"]) == ("kaito.sh/v1alpha1", "kaito.sh/v1beta1")
+            succeeded = [c for c in alpha["status"]["conditions"] if c["type"] == "WorkspaceSucceeded"]
+            assert succeeded[0]["status"] == "True"
+            with pytest.raises(ctrl.ApiError, match=r"resource\.instanceType: Forbidden: field is immutable"):
+                await client.patch(
+                    ("kaito.sh/v1alpha1", "Workspace"),
+                    name,
+                    {"resource": {"instanceType": "Standard_NC12s_v3"}},
+                    namespace="default",
+                )
+    finally:
+        stop.set()
+        assert await running == 0, out.getvalue()
+    assert "webhooks: /validate-workspace and /convert on https://127.0.0.1:" in out.getvalue()

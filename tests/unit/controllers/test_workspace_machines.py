@@ -211,3 +211,21 @@ def test_a_failed_machine_is_replaced_once_its_retry_is_due(
     assert failure.retry_in == retry_in
     assert decision.delete == ([machine_name(ws, GPU, 0)] if replaced else [])
     assert decision.create == []  # created again only once the old one is gone
+
+
+@pytest.mark.parametrize(
+    ("annotation", "family"), [(" AzureLinux", "azurelinux"), ("ubuntu", "ubuntu"), (None, None)]
+)
+def test_the_node_image_family_annotation_reaches_the_machine(
+    annotation: str | None, family: str | None
+) -> None:
+    ws = workspace()
+    if annotation is not None:
+        ws = ws.model_copy(
+            update={
+                "metadata": ws.metadata.model_copy(
+                    update={"annotations": {"kaito.sh/node-image-family": annotation}}
+                )
+            }
+        )
+    assert desired_machine(ws, GPU, 0, 120).spec.image_family == family

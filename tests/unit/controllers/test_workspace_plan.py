@@ -72,6 +72,28 @@ def test_the_users_max_model_len_sizes_the_plan() -> None:
     assert plan.sizing is not None and plan.sizing.max_model_len == 1024
 
 
+def test_kaito_custom_config_example_plans_and_reports_the_contradicting_key() -> None:
+    """KAITO's kaito_workspace_custom_config.yaml asks TP 2 of a one-GPU node: planned, the event says so."""
+    config = (
+        "max_probe_steps: 6\nvllm:\n  cpu-offload-gb: 0\n  gpu-memory-utilization: 0.95\n  swap-space: 4\n"
+        "  max-model-len: 131072\n  tensor-parallel-size: 2\n  max-seq-len-to-capture: 8192\n"
+        "  num-scheduler-steps: 1\n  enable-chunked-prefill: true\n"
+    )
+    ws = workspace(instance_type="Standard_NC24ads_A100_v4", preset="deepseek-r1-distill-qwen-14b")
+    plan = resolve_plan(ws, config_text=config)
+    assert plan.sizing is not None and plan.sizing.tensor_parallel == 1
+    assert (
+        "vllm.tensor-parallel-size is 2, but tensor parallel 2 exceeds the 1 GPU(s) per node"
+        in plan.describe()
+    )
+    assert "vllm.num-scheduler-steps is accepted but left out" in plan.describe()
+
+
+def test_kv_cache_offload_share_is_accepted_and_its_effect_stated() -> None:
+    plan = resolve_plan(workspace(), config_text="kv_cache_cpu_memory_utilization: 0.5\n")
+    assert "kv_cache_cpu_memory_utilization 0.5 is accepted but has no effect" in plan.describe()
+
+
 @pytest.mark.parametrize(
     ("ws", "nodes", "config", "reason", "field", "permanent"),
     [
@@ -174,3 +196,28 @@ def test_catalog_names() -> None:
     assert "phi-3-mini-4k-instruct" in known_presets()
     assert "phi-3-mini-4k-instruct" in tunable_presets()
     assert "falcon-7b" in known_presets() and "falcon-7b" not in tunable_presets()
+
+
+def test_a_mig_slice_on_byo_nodes_is_sized_on_the_slices_memory() -> None:
+    ws = workspace(
+        instance_type=None,
+        preset="phi-4-mini-instruct",
+        resource={"partition": {"mode": "mig", "profile": "3g.40gb"}},
+    )
+    plan = resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [node("gpu-0")]))
+    assert plan.gpu is not None and plan.gpu.name.endswith("(MIG 3g.40gb)")
+    assert plan.sizing is not None and plan.sizing.memory.gpu_memory_gib == pytest.approx(37.25)
+    assert plan.target_nodes == 1
+
+
+def test_a_model_too_big_for_the_slice_is_refused_naming_the_selector() -> None:
+    ws = workspace(
+        instance_type=None,
+        preset="llama-3.1-8b-instruct",
+        resource={"partition": {"mode": "mig", "profile": "1g.10gb"}},
+    )
+    with pytest.raises(PlanProblem) as problem:
+        resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [node("gpu-0"), node("gpu-1")]))
+    assert problem.value.reason == "SizingRefused"
+    assert problem.value.message.startswith("resource.labelSelector: llama-3.1-8b-instruct needs")
+    assert "(MIG 1g.10gb)" in problem.value.message

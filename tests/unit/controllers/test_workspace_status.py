@@ -86,12 +86,23 @@ def summary(observed: Observed) -> tuple[str | None, dict[str, tuple[str, str]]]
         ),
         (
             Observed(
+                1, tuning=True, target_nodes=1, ready_nodes=["n0"], job_state="pending", job_message="Job t"
+            ),
+            "Running",
+            {
+                "ResourceReady": ("True", "NodesReady"),
+                "JobStarted": ("False", "JobPending"),
+                "WorkspaceSucceeded": ("Unknown", "JobPending"),
+            },
+        ),
+        (
+            Observed(
                 1, tuning=True, target_nodes=1, ready_nodes=["n0"], job_state="running", job_message="Job t"
             ),
             "Running",
             {
                 "ResourceReady": ("True", "NodesReady"),
-                "JobStarted": ("True", "JobCreated"),
+                "JobStarted": ("True", "JobStarted"),
                 "WorkspaceSucceeded": ("Unknown", "JobRunning"),
             },
         ),
@@ -107,7 +118,7 @@ def summary(observed: Observed) -> tuple[str | None, dict[str, tuple[str, str]]]
             "Succeeded",
             {
                 "ResourceReady": ("True", "NodesReady"),
-                "JobStarted": ("True", "JobCreated"),
+                "JobStarted": ("True", "JobStarted"),
                 "WorkspaceSucceeded": ("True", "JobSucceeded"),
             },
         ),
@@ -123,7 +134,7 @@ def summary(observed: Observed) -> tuple[str | None, dict[str, tuple[str, str]]]
             "Failed",
             {
                 "ResourceReady": ("True", "NodesReady"),
-                "JobStarted": ("True", "JobCreated"),
+                "JobStarted": ("False", "JobFailed"),
                 "WorkspaceSucceeded": ("False", "BackoffLimitExceeded"),
             },
         ),

@@ -70,15 +70,25 @@ def test_the_hash_is_stable_and_moves_with_nodes_and_adapters() -> None:
     with_adapter = objects(workspace(adapters=[adapter]))[-1]
     assert _hash(with_adapter) != _hash(base)
     spec = with_adapter["spec"]["template"]["spec"]
-    assert [c["name"] for c in spec["initContainers"]] == ["adapter-ad"]
+    assert [c["name"] for c in spec["initContainers"]] == ["model-weights-downloader", "adapter-ad"]
     assert "--enable-lora" in spec["containers"][0]["args"]
 
 
-def test_an_adapter_from_a_volume_is_refused_naming_the_field() -> None:
-    adapter = {"source": {"name": "ad", "volumeSource": {"emptyDir": {}}}}
-    with pytest.raises(WorkloadProblem) as caught:
-        objects(workspace(adapters=[adapter]))
-    assert caught.value.message.startswith("inference.adapters[0].source: ")
+def test_an_adapter_from_a_volume_is_mounted_where_vllm_loads_it() -> None:
+    claim = {"persistentVolumeClaim": {"claimName": "tuned"}}
+    adapters = [
+        {"source": {"name": "ad", "volumeSource": claim}},
+        {"source": {"name": "img", "image": "myregistry.azurecr.io/img:1"}},
+    ]
+    spec = objects(workspace(adapters=adapters))[-1]["spec"]["template"]["spec"]
+    assert {"name": "adapter-volume-ad", **claim} in spec["volumes"]
+    # the volume adapter needs no copy: only the weights and the image adapter have init containers
+    assert [c["name"] for c in spec["initContainers"]] == ["model-weights-downloader", "adapter-img"]
+    server = spec["containers"][0]
+    assert {"name": "adapter-volume-ad", "mountPath": "/mnt/adapter/ad"} in server["volumeMounts"]
+    assert {"name": "adapter-volume", "mountPath": "/mnt/adapter"} in server["volumeMounts"]
+    modules = server["args"][server["args"].index("--lora-modules") + 1 :]
+    assert modules[:2] == ["ad=/mnt/adapter/ad", "img=/mnt/adapter/img"]
 
 
 def test_a_pod_template_runs_as_a_deployment_on_the_nodes() -> None:
@@ -134,3 +144,82 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, wanted)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def _with_annotations(ws: Workspace, annotations: dict[str, str]) -> Workspace:
+    return ws.model_copy(update={"metadata": ws.metadata.model_copy(update={"annotations": annotations})})
+
+
+@pytest.mark.parametrize(
+    ("annotations", "command"),
+    [
+        ({}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "vllm"}, ["python3", "-m", "kaito.serve", "vllm"]),
+        ({"kaito.sh/runtime": "transformers"}, ["python3", "-m", "kaito.serve", "transformers"]),
+    ],
+)
+def test_the_runtime_annotation_selects_the_serving_runtime(
+    annotations: dict[str, str], command: list[str]
+) -> None:
+    deployment = objects(_with_annotations(workspace(), annotations))[-1]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == [*command, "--kaito-config-file", "/mnt/config/inference_config.yaml"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in volumes
+
+
+def test_an_unknown_runtime_annotation_is_refused_naming_it() -> None:
+    with pytest.raises(WorkloadProblem, match=r"kaito.sh/runtime\] is 'tgi'; use one of vllm, transformers"):
+        objects(_with_annotations(workspace(), {"kaito.sh/runtime": "tgi"}))
+
+
+def test_a_mig_workspace_requests_its_slice_not_whole_gpus() -> None:
+    from kaito.controllers.workspace_workload import workload_request
+
+    body = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "labelSelector": {"matchLabels": {"a": "b"}},
+            "partition": {"mode": "mig", "profile": "2g.24gb"},
+        },
+        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+    }
+    ws = Workspace.model_validate(body)
+    a100 = {
+        "metadata": {"name": "n0", "labels": {
+            "a": "b", "nvidia.com/gpu.product": "NVIDIA-H100-NVL", "nvidia.com/gpu.count": "1",
+            "nvidia.com/gpu.memory": "95830", "nvidia.com/cuda.compute.major": "9",
+            "nvidia.com/cuda.compute.minor": "0",
+        }},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }  # fmt: skip
+    from kaito.controllers.workspace_plan import select_byo_nodes
+
+    plan = resolve_plan(ws, byo_nodes=select_byo_nodes(ws, [a100]))
+    request = workload_request(ws, plan, ["n0"])
+    assert request.gpu_resource == "nvidia.com/mig-2g.24gb"
+    container = inference_objects(ws, plan, ["n0"])[-1]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"] == {"nvidia.com/mig-2g.24gb": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "service_type"), [("True", "LoadBalancer"), ("true", "ClusterIP"), (None, "ClusterIP")]
+)
+def test_kaitos_enablelb_annotation_makes_a_load_balancer(value: str | None, service_type: str) -> None:
+    body: dict[str, Any] = {
+        "metadata": {"name": "ws", "namespace": "default", "uid": "u1"},
+        "resource": {
+            "instanceType": "Standard_NC24ads_A100_v4",
+            "labelSelector": {"matchLabels": {"a": "b"}},
+        },
+        "inference": {"preset": {"name": "phi-4"}},
+    }
+    if value is not None:
+        body["metadata"]["annotations"] = {"kaito.sh/enablelb": value}
+    ws = Workspace.model_validate(body)
+    objects = inference_objects(ws, resolve_plan(ws), ["n0"])
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    assert service["spec"]["type"] == service_type
+    template = objects[-1]["spec"]["template"]["spec"]
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+            "effect": "NoSchedule"} in template["tolerations"]  # fmt: skip

@@ -244,3 +244,10 @@ def test_owned_pool_only_claims_pools_kaito_tagged(
     tags: dict[str, str] | None, state: str, expected: OwnedResource | None
 ) -> None:
     assert owned_pool(_tagged_pool(tags, state)) == expected
+
+
+@pytest.mark.parametrize(
+    ("family", "os_sku"), [("ubuntu", "Ubuntu"), ("azurelinux", "AzureLinux"), (None, None)]
+)
+def test_the_node_image_family_becomes_the_pools_os_sku(family: str | None, os_sku: str | None) -> None:
+    assert build_agent_pool(_machine(image_family=family)).os_sku == os_sku

@@ -166,3 +166,10 @@ def test_owned_nodeclaim_only_claims_our_labelled_claims(
     owned = owned_nodeclaim({"metadata": meta}, "kaito")
     assert (owned.machine if owned else None) == machine
     assert owned is None or (owned.deleting is deleting and owned.created is None)
+
+
+def test_the_node_image_family_is_annotated_on_the_claim_as_kaito_does() -> None:
+    claim = build_nodeclaim(_machine(image_family="azurelinux"), KarpenterConfig())
+    assert claim["metadata"]["annotations"]["kaito.sh/node-image-family"] == "azurelinux"
+    plain = build_nodeclaim(_machine(), KarpenterConfig())
+    assert "kaito.sh/node-image-family" not in plain["metadata"]["annotations"]

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from kaito.runtimes.base import model_env, model_source, serving_image
+from kaito.runtimes.base import model_env, model_source, serving_image, weights_artifact
 from kaito.runtimes.errors import UnsupportedRequestError
 from kaito.runtimes.presets import BASE_IMAGE, get_preset
 from kaito.runtimes.request import WorkloadRequest
 
 
-def test_hosted_preset_uses_its_image_and_baked_weights() -> None:
+def test_hosted_preset_runs_the_base_image_and_pulls_its_weights_artifact() -> None:
     preset = get_preset("phi-4")
     request = WorkloadRequest(workspace="ws")
     assert model_source(preset) == "/workspace/vllm/weights"
-    assert serving_image(request, preset) == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.1.1"
+    assert serving_image(request, preset) == "mcr.microsoft.com/aks/kaito/kaito-base:0.5.0"
+    assert weights_artifact(request, preset) == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.2.0"
     assert model_env(request, preset) == []
+
+
+def test_downloaded_preset_and_image_override_pull_no_artifact() -> None:
+    assert weights_artifact(WorkloadRequest(workspace="ws"), get_preset("gpt-oss-120b")) is None
+    assert weights_artifact(WorkloadRequest(workspace="ws", image="mine:1"), get_preset("phi-4")) is None
 
 
 def test_gated_preset_downloads_with_the_token_from_the_secret() -> None:

@@ -11,8 +11,10 @@ from kaito.runtimes.config import (
     apply_overrides,
     flag_types,
     managed_flags,
+    parallelism_inputs,
     parse_inference_config,
     render_args,
+    retired_keys,
     sizing_inputs,
     validate_overrides,
 )
@@ -44,7 +46,11 @@ def test_empty_config(text: str | None) -> None:
     ("text", "message"),
     [
         ("vllm: [1, 2]", "key 'vllm' must be a map"),
-        ("- a\n- b", "must be a map with keys vllm, transformers, max_probe_steps; it is a list"),
+        (
+            "- a\n- b",
+            "must be a map with keys vllm, transformers, max_probe_steps, "
+            "kv_cache_cpu_memory_utilization; it is a list",
+        ),
         ("vllm: {}\nspeculative: {}", "unknown key 'speculative'"),
         ("max_probe_steps: many", "max_probe_steps is 'many'; expected a whole number"),
         ("vllm: {a: [}", "not valid YAML"),
@@ -82,7 +88,7 @@ def test_every_problem_is_reported_by_name_at_once() -> None:
     raw = {
         "max-model-len": 4096,
         "max_model_len": 8192,
-        "tensor-parallel-size": 4,
+        "port": 8000,
         "gpu-memory-utilisation": 0.9,
         "max-num-seqs": "many",
         "enforce-eager": "yes",
@@ -95,7 +101,7 @@ def test_every_problem_is_reported_by_name_at_once() -> None:
     problems = raised.value.problems
     expected = [
         "vllm.max-model-len and vllm.max_model_len both set --max-model-len",
-        "vllm.tensor-parallel-size is managed by kaito",
+        "vllm.port is managed by kaito",
         "vllm.gpu-memory-utilisation is not a vllm flag kaito knows. Did you mean gpu-memory-utilization?",
         "vllm.max-num-seqs is 'many'; expected a whole number",
         "vllm.enforce-eager is 'yes'; expected true or false",
@@ -118,8 +124,8 @@ def test_transformers_flags_have_their_own_table() -> None:
     assert validate_overrides("transformers", {"attn_implementation": "sdpa"})[0].value == "sdpa"
     with pytest.raises(InferenceConfigError, match=r"transformers\.max-model-len is not a transformers flag"):
         validate_overrides("transformers", {"max-model-len": 1})
-    assert {"host", "port", "force-model"} == managed_flags("transformers")
-    assert flag_types("transformers")["continuous-batching"] == "bool"
+    assert {"host", "port", "model", "served-model-name"} == managed_flags("transformers")
+    assert flag_types("transformers")["trust-remote-code"] == "bool"
 
 
 def test_overrides_are_applied_last_replacing_or_removing_the_operators_flags() -> None:
@@ -172,3 +178,29 @@ def test_sizing_inputs(raw: dict[str, Any], expected: tuple[int | None, float | 
 def test_sizing_inputs_out_of_range(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(InferenceConfigError, match=message):
         sizing_inputs(raw)
+
+
+def test_kaito_default_template_keys_are_accepted() -> None:
+    """KAITO's own examples (kaito_workspace_custom_config.yaml) parse unchanged."""
+    text = (
+        "max_probe_steps: 6\nkv_cache_cpu_memory_utilization: 0.5\n"
+        "vllm:\n  cpu-offload-gb: 0\n  gpu-memory-utilization: 0.95\n  swap-space: 4\n"
+        "  max-model-len: 131072\n  tensor-parallel-size: 2\n  max-seq-len-to-capture: 8192\n"
+        "  enable-chunked-prefill: true\n"
+    )
+    config = parse_inference_config(text)
+    assert config.max_probe_steps == 6 and config.kv_cache_cpu_memory_utilization == 0.5
+    assert parallelism_inputs(config.vllm) == {"tensor-parallel-size": ("tensor-parallel-size", 2)}
+    assert sizing_inputs(config.vllm) == (131072, 0.95)
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "half", True])
+def test_kv_cache_cpu_memory_utilization_must_be_a_fraction(value: object) -> None:
+    with pytest.raises(InferenceConfigError, match=r"kv_cache_cpu_memory_utilization is .*from 0"):
+        parse_inference_config(f"kv_cache_cpu_memory_utilization: {value!s}".replace("True", "true"))
+
+
+def test_retired_flags_are_accepted_and_left_out_by_name() -> None:
+    raw = {"num_scheduler_steps": 1, "max-num-seqs": 64}
+    assert retired_keys("vllm", raw) == ["num_scheduler_steps"]
+    assert [o.flag for o in validate_overrides("vllm", raw)] == ["max-num-seqs"]

@@ -92,7 +92,8 @@ def test_readiness_timeout_is_capped_at_three_hours() -> None:
 def test_hosted_images_and_download_at_runtime() -> None:
     phi = get_preset("phi-4")
     llama = get_preset("llama-3.1-8b-instruct")
-    assert phi.image == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.1.1" and not phi.download_at_runtime
+    assert phi.image == BASE_IMAGE and not phi.download_at_runtime
+    assert phi.weights_artifact == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.2.0"
     assert llama.image == BASE_IMAGE and llama.download_at_runtime and llama.gated
 
 

@@ -31,6 +31,18 @@ def test_adapters_must_be_unique_and_well_formed() -> None:
         Adapter(name="a", image="img", strength=0)
 
 
+@pytest.mark.parametrize(
+    ("sources", "found"),
+    [({}, "neither"), ({"image": "img:1", "volume_source": {"emptyDir": {}}}, "both")],
+)
+def test_an_adapter_comes_from_an_image_or_a_volume(sources: dict[str, object], found: str) -> None:
+    with pytest.raises(
+        ValidationError, match=f"adapter a needs exactly one of image or volume_source; found {found}"
+    ):
+        Adapter(name="a", **sources)  # type: ignore[arg-type]
+    assert Adapter(name="a", volume_source={"emptyDir": {}}).image is None
+
+
 def test_defaults() -> None:
     request = WorkloadRequest(workspace="ws")
     assert (request.namespace, request.node_names, request.adapters, request.runtime) == (

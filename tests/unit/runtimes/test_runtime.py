@@ -36,4 +36,9 @@ def test_build_workload_goes_through_the_selected_runtime() -> None:
     gpu = get_gpu_config("Standard_NC24ads_A100_v4")
     plan = plan_inference(TRANSFORMERS_PRESET, gpu)
     workload = build_workload(WorkloadRequest(workspace="ws"), TRANSFORMERS_PRESET, gpu, plan)
-    assert workload.runtime == "transformers" and workload.command[:2] == ["transformers", "serve"]
+    assert workload.runtime == "transformers" and workload.command[:4] == [
+        "python3",
+        "-m",
+        "kaito.serve",
+        "transformers",
+    ]

@@ -21,6 +21,7 @@ from kaito.runtimes.sizing import (
     OVERHEAD_GIB,
     SizingPlan,
     kaito_estimate,
+    min_headroom_gib,
     plan_inference,
     plan_nodes,
     smallest_single_node_sku,
@@ -83,12 +84,21 @@ OUR_PLANS = [
     (PHI3, NC6, 1, 1, 1, 1, 4096, "same: fits one V100 in float16, context capped at 4096"),
     (L8B, NC24, 1, 1, 1, 1, 131072, "same"),
     (L8B, NC48, 1, 1, 1, 2, 131072, "same: weights under half a GPU, data-parallel over both"),
-    (L8B, NV36, 1, 1, 1, 1, 17152, "KAITO sizes the context at 0.84 but runs A10s at 0.82"),
+    (L8B, NV36, 1, 1, 1, 1, 7424, "KAITO sizes at 0.84 but runs A10s at 0.82, and keeps no headroom"),
     (L70B, NC24, 3, 1, 3, 1, 131072, "KAITO multiplies per-GPU KV by the node count"),
     (L70B, NC48, 2, 2, 2, 1, 131072, "KAITO multiplies per-GPU KV by the node count"),
     (L70B, NC96, 1, 4, 1, 1, 131072, "same"),
     (L70B, ND96ASR, 1, 8, 1, 1, 131072, "same"),
-    (L70B, NV36, 8, 1, 8, 1, 16128, "KAITO counts whole KV per GPU, adds 5% and +1 GPU; context as above"),
+    (
+        L70B,
+        NV36,
+        9,
+        1,
+        9,
+        1,
+        32000,
+        "8 A10s would leave under the 1.2 GiB headroom; KAITO's context as above",
+    ),
 ]
 
 
@@ -127,8 +137,11 @@ def test_kaito_counts_the_whole_kv_cache_on_every_gpu_of_one_gpu_nodes() -> None
     preset, gpu = get_preset(L70B), get_gpu_config(NV36)
     kaito_kv_per_gpu = 2048 * preset.kv_bytes_per_token / gpu.gpu_count / GIB
     plan = plan_inference(preset, gpu, max_model_len=2048)
-    assert plan.pipeline_parallel == 8
-    assert plan.memory.kv_cache_gib == pytest.approx(kaito_kv_per_gpu / 8, rel=1e-3)
+    assert plan.pipeline_parallel == 9  # 80 layers in 9 stages: the largest holds 9 layers
+    assert plan.memory.kv_cache_gib == pytest.approx(kaito_kv_per_gpu * 9 / 80, rel=1e-3)
+    # With a longer context KAITO's whole-KV count costs it nodes: 11 against our 9.
+    assert kaito_estimate(preset, gpu, max_model_len=16384).nodes == 11
+    assert plan_inference(preset, gpu, max_model_len=16384).nodes == 9
 
 
 def _exact_fit_preset(gpu: GpuConfig, gpus: int) -> Preset:
@@ -145,9 +158,15 @@ def _exact_fit_preset(gpu: GpuConfig, gpus: int) -> Preset:
 
 def test_kaito_adds_a_gpu_on_an_exact_fit_and_we_do_not() -> None:
     gpu = get_gpu_config(NC24)
-    preset = _exact_fit_preset(gpu, 2)
-    assert kaito_estimate(preset, gpu).min_gpus == 3
-    assert plan_inference(preset, gpu).nodes == 2
+    assert kaito_estimate(_exact_fit_preset(gpu, 2), gpu).min_gpus == 3
+    # Ours: a model that fills two GPUs to the byte, headroom kept, takes two nodes; a hair more takes three.
+    base = get_preset(PHI3)
+    budget = gpu.memory_gib * 0.84 - min_headroom_gib(gpu) - OVERHEAD_GIB
+    weights = (budget - 2048 * base.kv_bytes_per_token / GIB / 2) * 2 / 1.02 * (1 - 1e-9)
+    exact = base.model_copy(update={"name": "exact-fit", "weights_gib": weights})
+    assert plan_inference(exact, gpu, max_model_len=2048).nodes == 2
+    bigger = exact.model_copy(update={"weights_gib": weights * 1.001})
+    assert plan_inference(bigger, gpu, max_model_len=2048).nodes == 3
 
 
 def test_tensor_parallel_must_divide_the_attention_heads() -> None:
@@ -199,11 +218,11 @@ def test_refusal_when_more_nodes_are_needed_than_allowed() -> None:
         _plan(L70B, NV36, max_nodes=4)
     assert str(raised.value) == (
         "llama-3.3-70b-instruct needs ≥ 137 GiB of GPU memory; Standard_NV36ads_A10_v5 has 24 GiB per node; "
-        "use ≥ 8 nodes or Standard_NC80adis_H100_v5."
+        "use ≥ 9 nodes or Standard_NC80adis_H100_v5."
     )
-    assert raised.value.min_nodes == 8
+    assert raised.value.min_nodes == 9
     assert raised.value.suggestion == "Standard_NC80adis_H100_v5"
-    assert _plan(L70B, NV36, max_nodes=8).nodes == 8
+    assert _plan(L70B, NV36, max_nodes=9).nodes == 9
 
 
 def test_gpu_too_small_for_even_one_layer() -> None:
@@ -362,3 +381,46 @@ def test_mla_latent_is_replicated_on_every_tensor_parallel_rank() -> None:
 
 def test_kaito_estimate_keeps_the_users_max_model_len() -> None:
     assert kaito_estimate(get_preset(L8B), get_gpu_config(NC24), max_model_len=4096).max_model_len == 4096
+
+
+# (preset, instance type, nodes, TP, PP, DP, max-model-len): the presets added for KAITO v0.12 parity.
+V012_PLANS = [
+    ("gpt-oss-20b", NC24, 1, 1, 1, 1, 131072),
+    # (0.82 x 24 - 1.2 headroom - 12.82 x 1.02 - 2.3) GiB / 49,152 KV bytes per token = 67,808 -> 67,584
+    ("gpt-oss-20b", NV36, 1, 1, 1, 1, 67584),
+    # 60.77 x 1.02 + 2.3 + 4.0 headroom > 67.2 usable on one A100: two pipeline stages
+    ("gpt-oss-120b", NC24, 2, 1, 2, 1, 131072),
+    ("gpt-oss-120b", "Standard_NC80adis_H100_v5", 1, 2, 1, 1, 131072),
+    ("deepseek-r1-0528", "Standard_ND96isr_H200_v5", 1, 8, 1, 1, 163840),
+    ("deepseek-v3-0324", "Standard_ND96isr_H100_v5", 2, 8, 2, 1, 163840),
+    # (19.68 - 1.2 - 4.35 x 1.02 - 2.3) GiB / 106,496 bytes per token = 118,400 -> 118,272
+    ("ministral-3-3b-instruct", NV36, 1, 1, 1, 1, 118272),
+    ("ministral-3-14b-instruct", NC24, 1, 1, 1, 1, 262144),
+    ("mistral-large-3-675b-instruct", "Standard_ND96isr_H200_v5", 1, 8, 1, 1, 294912),
+]
+
+
+@pytest.mark.parametrize(("preset", "sku", "nodes", "tp", "pp", "dp", "ctx"), V012_PLANS)
+def test_v012_presets_size_on_real_skus(
+    preset: str, sku: str, nodes: int, tp: int, pp: int, dp: int, ctx: int
+) -> None:
+    plan = _plan(preset, sku)
+    assert (plan.nodes, plan.tensor_parallel, plan.pipeline_parallel, plan.data_parallel) == (
+        nodes,
+        tp,
+        pp,
+        dp,
+    )
+    assert plan.max_model_len == ctx
+    assert plan.memory.headroom_gib >= plan.memory.min_headroom_gib - 1e-6
+
+
+def test_headroom_rule_keeps_five_percent_of_each_gpu_for_concurrent_sequences() -> None:
+    """Before the rule llama-3.3-70b on NC80adis_H100_v5 planned 62,976 tokens with 0.03 GiB to spare."""
+    plan = _plan(L70B, "Standard_NC80adis_H100_v5")
+    assert plan.max_model_len == 32256
+    assert plan.memory.min_headroom_gib == pytest.approx(4.7)
+    assert plan.memory.headroom_gib == pytest.approx(4.71, abs=0.01)
+    # The freed memory holds about 30,000 more tokens of other sequences (163,840 KV bytes per token per GPU).
+    tokens_of_room = plan.memory.headroom_gib * GIB / (get_preset(L70B).kv_bytes_per_token / 2)
+    assert 30_000 < tokens_of_room < 31_000

@@ -1,4 +1,4 @@
-"""The transformers runtime: `transformers serve` on one node, same Service and probes as vLLM."""
+"""The transformers runtime: kaito.serve's transformers server on one node, Service and probes as vLLM's."""
 
 from __future__ import annotations
 
@@ -23,21 +23,18 @@ def _plan(preset: str, sku: str) -> Any:
 def test_command_line() -> None:
     plan = _plan("phi-3-mini-4k-instruct", "Standard_NC6s_v3")
     assert transformers_args(WS, get_preset("phi-3-mini-4k-instruct"), plan) == [
-        "--force-model", "/workspace/vllm/weights",
+        "--model", "/workspace/vllm/weights",
+        "--served-model-name", "phi-3-mini-4k-instruct",
         "--host", "0.0.0.0",
         "--port", "5000",
         "--dtype", "float16",
-        "--continuous-batching",
-        "--model-timeout", "31536000",
     ]  # fmt: skip
 
 
 def test_user_overrides_apply_last() -> None:
-    request = WS.model_copy(
-        update={"transformers_config": {"attn-implementation": "sdpa", "continuous_batching": False}}
-    )
+    request = WS.model_copy(update={"transformers_config": {"attn-implementation": "sdpa", "dtype": None}})
     args = transformers_args(request, get_preset("phi-4"), _plan("phi-4", "Standard_NC24ads_A100_v4"))
-    assert "--continuous-batching" not in args and args[-2:] == ["--attn-implementation", "sdpa"]
+    assert "--dtype" not in args and args[-2:] == ["--attn-implementation", "sdpa"]
     with pytest.raises(InferenceConfigError, match=r"transformers\.port is managed by kaito"):
         transformers_args(
             WS.model_copy(update={"transformers_config": {"port": 1}}),
@@ -71,9 +68,20 @@ def test_workload_is_a_deployment_with_health_probes_and_gpus() -> None:
     workload = TransformersRuntime().build(request, preset, gpu, plan_inference(preset, gpu))
     (container,) = workload.pod_template["spec"]["containers"]
     assert workload.kind == "Deployment" and workload.runtime == "transformers"
-    assert container["command"] == ["transformers", "serve"]
-    assert container["args"][:2] == ["--force-model", "meta-llama/Llama-3.1-8B-Instruct"]
+    assert container["command"] == ["python3", "-m", "kaito.serve", "transformers"]
+    assert container["args"][:2] == ["--model", "meta-llama/Llama-3.1-8B-Instruct"]
     assert container["resources"]["limits"] == {"nvidia.com/gpu": "2"}
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     assert container["env"][0]["name"] == "HF_TOKEN"
-    assert workload.command == ["transformers", "serve", *container["args"]]
+    assert workload.command == ["python3", "-m", "kaito.serve", "transformers", *container["args"]]
+
+
+def test_the_inference_configmap_is_mounted_and_handed_to_the_server() -> None:
+    preset, gpu = get_preset("phi-4"), get_gpu_config("Standard_NC24ads_A100_v4")
+    request = WS.model_copy(update={"config_map": "ws-inference-config"})
+    workload = TransformersRuntime().build(request, preset, gpu, plan_inference(preset, gpu))
+    spec = workload.pod_template["spec"]
+    (container,) = spec["containers"]
+    assert container["command"][-2:] == ["--kaito-config-file", "/mnt/config/inference_config.yaml"]
+    assert {"name": "config", "mountPath": "/mnt/config", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in spec["volumes"]

@@ -164,7 +164,17 @@ def test_single_node_is_a_deployment_with_the_command_as_args() -> None:
     assert container["command"] + container["args"] == vllm_command(WS, p, g, plan)
     assert container["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
-    assert container["image"] == "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.1.1"
+    assert container["image"] == "mcr.microsoft.com/aks/kaito/kaito-base:0.5.0"
+    (puller,) = workload.pod_template["spec"]["initContainers"]
+    assert puller["name"] == "model-weights-downloader"
+    assert puller["command"] == [
+        "oras",
+        "pull",
+        "mcr.microsoft.com/aks/kaito/kaito-phi-4:0.2.0",
+        "-o",
+        "/workspace/vllm/weights",
+    ]
+    assert {"name": "model-weights", "mountPath": "/workspace/vllm/weights"} in container["volumeMounts"]
 
 
 def test_multi_node_starts_ray_head_then_vllm_and_workers_join() -> None:
@@ -177,10 +187,7 @@ def test_multi_node_starts_ray_head_then_vllm_and_workers_join() -> None:
     script = container["command"][2]
     assert "ray start --head --port=6379 --num-gpus=2" in script
     assert ">= 2 else 1" in script
-    assert (
-        "exec python3 -m vllm.entrypoints.openai.api_server --model meta-llama/Llama-3.3-70B-Instruct"
-        in script
-    )
+    assert "exec python3 -m kaito.serve vllm --model meta-llama/Llama-3.3-70B-Instruct" in script
     assert "ray start --address=big-0.big-headless.ml.svc.cluster.local:6379 --num-gpus=2 --block" in script
     assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == (
         "metadata.labels['apps.kubernetes.io/pod-index']"
@@ -203,7 +210,7 @@ def _fake_bin(tmp_path: Path, name: str, log: Path) -> None:
             [
                 "ray start --head --port=6379 --num-gpus=2 --disable-usage-stats",
                 "python3 -c import ray",
-                "python3 -m vllm.entrypoints.openai.api_server --model meta-llama/Llama-3.3-70B-Instruct",
+                "python3 -m kaito.serve vllm --model meta-llama/Llama-3.3-70B-Instruct",
             ],
         ),
         ("1", ["ray start --address=big-0.big-headless.ml.svc.cluster.local:6379 --num-gpus=2 --block"]),
@@ -247,6 +254,7 @@ SINGLE = WorkloadRequest(
     adapters=(Adapter(name="sql", image="myacr.azurecr.io/adapters/sql:1"),),
     vllm_config={"enable-prefix-caching": True, "max-num-seqs": 128},
     model_access_secret="hf-token",
+    config_map="llama-8b-inference-config",
 )
 MULTI = WorkloadRequest(
     workspace="llama-70b",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kaito.runtimes.request import Adapter, WorkloadRequest
 from kaito.runtimes.workload import (
     adapter_init_containers,
+    adapter_mounts,
     leader_address,
     node_affinity,
     pod_template,
@@ -42,6 +43,19 @@ def test_pod_template_has_shm_gpu_tolerations_affinity_adapters_and_pull_secrets
     assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in spec["tolerations"]
     assert spec["imagePullSecrets"] == [{"name": "regcred"}]
     assert "affinity" in spec and spec["initContainers"] == adapter_init_containers(REQUEST)
+
+
+def test_a_volume_adapter_is_mounted_in_its_own_directory_without_an_init_container() -> None:
+    request = WorkloadRequest(
+        workspace="ws",
+        adapters=(Adapter(name="tuned", volume_source={"persistentVolumeClaim": {"claimName": "out"}}),),
+    )
+    spec = pod_template(request, {"name": "srv"})["spec"]
+    assert spec["volumes"][1:] == [
+        {"name": "adapter-volume-tuned", "persistentVolumeClaim": {"claimName": "out"}}
+    ]
+    assert "initContainers" not in spec
+    assert adapter_mounts(request) == [{"name": "adapter-volume-tuned", "mountPath": "/mnt/adapter/tuned"}]
 
 
 def test_adapter_init_container_copies_into_its_own_directory() -> None:

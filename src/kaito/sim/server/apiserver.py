@@ -47,6 +47,7 @@ import yaml
 from aiohttp import web
 
 from kaito.sim.server import discovery, printing, protobuf, scale
+from kaito.sim.server.attach import serve_attach
 from kaito.sim.server.bodies import MAX_DEPTH, check_meta_types, check_shape
 from kaito.sim.server.errors import (
     ApiError,
@@ -62,6 +63,7 @@ from kaito.sim.server.fieldvalidation import FieldValidation
 from kaito.sim.server.proxy import ServiceProxy, parse_proxy_path
 from kaito.sim.server.resources import ResourceRegistry, ResourceType
 from kaito.sim.server.store import Store
+from kaito.sim.server.webhook_writes import WebhookWrites
 
 __all__ = [
     "PATCH_TYPES",
@@ -280,6 +282,8 @@ class ApiServer:
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self.proxy = ServiceProxy(store)  # services/pods proxy subresources (kaito.sim.server.proxy)
         self.proxy.attach(self.app)
+        # admission and CRD conversion webhooks (webhook_writes); every call site is marked WEBHOOKS
+        self.webhooks = WebhookWrites(store)
 
     # -- lifecycle --
 
@@ -302,6 +306,7 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.webhooks.close()
 
     @property
     def open_watches(self) -> int:
@@ -437,6 +442,8 @@ class ApiServer:
             if verb != "get":
                 raise MethodNotAllowed("the server does not allow this method on the requested resource")
             return self._log(request, rt, target)
+        if sub == "attach" and rt.kind == "Pod" and verb in ("get", "create"):
+            return await self._attach(request, rt, target)
         if sub == "scale":
             return await self._scale(request, rt, target, verb)
         if sub is not None and verb not in ("get", "update", "patch"):
@@ -445,8 +452,12 @@ class ApiServer:
             assert target.name is not None
             # copy=False: the store's own dict, only serialised here (never mutated)
             obj = self.store.get(rt.api_version, rt.kind, target.name, namespace, copy=False)
+            if self.webhooks.converts(rt):  # WEBHOOKS: a version converted by the CRD's webhook
+                obj = await self.webhooks.to_request_version(rt, obj)
             return self._object_response(request, rt, obj)
         if verb == "list":
+            if self.webhooks.converts(rt):  # WEBHOOKS
+                return await self._converted_list(request, rt, namespace)
             return self._list(request, rt, namespace)
         if verb == "watch":
             return await self._watch(request, rt, namespace)
@@ -519,6 +530,33 @@ class ApiServer:
             )
         return _json(
             {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": page.items}
+        )
+
+    async def _converted_list(
+        self, request: web.Request, rt: ResourceType, namespace: str | None
+    ) -> web.Response:
+        """A list of a version converted by webhook: every item converted in one review, no paging."""
+        query = request.query
+        items, rv = self.store.list(
+            rt.api_version,
+            rt.kind,
+            namespace,
+            label_selector=query.get("labelSelector") or None,
+            field_selector=query.get("fieldSelector") or None,
+        )
+        items = await self.webhooks.to_request_versions(rt, items)
+        if printing.wants_table(request.headers.get("Accept", "")):
+            table = printing.table_for(
+                rt, items, now=self._clock(), include=_include(request), list_meta={"resourceVersion": rv}
+            )
+            return _json(table)
+        return _json(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": rv},
+                "items": items,
+            }
         )
 
     def _check_list_version(self, query: Any) -> None:
@@ -599,14 +637,19 @@ class ApiServer:
         resp = await _start_stream(request)
         self._watches.add(w)
         now = self._clock
+        converts = self.webhooks.converts(rt)  # WEBHOOKS: each event's object converted by the CRD's webhook
         try:
             async with asyncio.timeout(timeout):
                 for event in first:
-                    await resp.write(
-                        _line(_encode_event(rt, event["type"], event["object"], table, include, now))
-                    )
+                    obj = event["object"]
+                    if converts and event["type"] != "BOOKMARK":
+                        obj = await self.webhooks.to_request_version(rt, obj)
+                    await resp.write(_line(_encode_event(rt, event["type"], obj, table, include, now)))
                 async for ev in w:
-                    await resp.write(_line(_encode_event(rt, ev.type, ev.object, table, include, now)))
+                    obj = ev.object
+                    if converts and ev.type not in ("BOOKMARK", "ERROR"):
+                        obj = await self.webhooks.to_request_version(rt, obj)
+                    await resp.write(_line(_encode_event(rt, ev.type, obj, table, include, now)))
         except TimeoutError:
             pass
         except (ConnectionResetError, ConnectionError):
@@ -618,7 +661,8 @@ class ApiServer:
             await resp.write_eof()
         return resp
 
-    def _log(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> web.Response:
+    def _container_of(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> str:
+        """The container a log or attach request names (the only one when it names none)."""
         assert target.name is not None and target.namespace is not None
         pod = self.store.get(rt.api_version, rt.kind, target.name, target.namespace)
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -632,6 +676,33 @@ class ApiServer:
             container = str(containers[0])
         elif container not in containers:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
+        return container
+
+    async def _attach(
+        self, request: web.Request, rt: ResourceType, target: ResourcePath
+    ) -> web.StreamResponse:
+        """``pods/{name}/attach``: the container's output over WebSocket (kaito.sim.server.attach)."""
+        assert target.name is not None and target.namespace is not None
+        name, namespace = target.name, target.namespace
+        container = self._container_of(request, rt, target)
+
+        def read_log() -> str:
+            if self.log_provider is None:
+                return ""
+            with contextlib.suppress(ApiError):
+                return self.log_provider(namespace, name, container)
+            return ""
+
+        def read_pod() -> dict[str, Any] | None:
+            with contextlib.suppress(NotFound):
+                return self.store.get(rt.api_version, rt.kind, name, namespace)
+            return None
+
+        return await serve_attach(request, container, read_log, read_pod)
+
+    def _log(self, request: web.Request, rt: ResourceType, target: ResourcePath) -> web.Response:
+        assert target.name is not None and target.namespace is not None
+        container = self._container_of(request, rt, target)
         text = ""
         if self.log_provider is not None:
             text = self.log_provider(
@@ -655,15 +726,25 @@ class ApiServer:
         dry = _dry_run(query.getall("dryRun", []))
         body = await _read_object(request, rt, self.registry, validation)
         _check_namespace(body, namespace)
-        obj = self.store.create(
-            rt.api_version,
-            rt.kind,
-            body,
-            namespace=namespace,
-            dry_run=dry,
-            field_manager=query.get("fieldManager") or None,
-            field_validation=validation,
-        )
+        if self.webhooks.involved(rt):  # WEBHOOKS: conversion and admission around the store
+            obj = await self.webhooks.create(
+                rt,
+                body,
+                namespace,
+                dry_run=dry,
+                field_manager=query.get("fieldManager") or None,
+                field_validation=validation,
+            )
+        else:
+            obj = self.store.create(
+                rt.api_version,
+                rt.kind,
+                body,
+                namespace=namespace,
+                dry_run=dry,
+                field_manager=query.get("fieldManager") or None,
+                field_validation=validation,
+            )
         response = self._object_response(request, rt, obj, 201)
         validation.add_warning_headers(response)
         return response
@@ -687,15 +768,25 @@ class ApiServer:
         _check_namespace(body, namespace)
         if namespace is not None:
             meta["namespace"] = namespace
-        obj = self.store.update(
-            rt.api_version,
-            rt.kind,
-            body,
-            subresource=target.subresource,
-            dry_run=dry,
-            field_manager=query.get("fieldManager") or None,
-            field_validation=validation,
-        )
+        if self.webhooks.involved(rt):  # WEBHOOKS
+            obj = await self.webhooks.update(
+                rt,
+                body,
+                subresource=target.subresource,
+                dry_run=dry,
+                field_manager=query.get("fieldManager") or None,
+                field_validation=validation,
+            )
+        else:
+            obj = self.store.update(
+                rt.api_version,
+                rt.kind,
+                body,
+                subresource=target.subresource,
+                dry_run=dry,
+                field_manager=query.get("fieldManager") or None,
+                field_validation=validation,
+            )
         response = self._object_response(request, rt, obj)
         validation.add_warning_headers(response)
         return response
@@ -719,19 +810,33 @@ class ApiServer:
                 self.store.get(rt.api_version, rt.kind, target.name, namespace)
             except NotFound:
                 created = True
-        obj = self.store.patch(
-            rt.api_version,
-            rt.kind,
-            target.name,
-            patch,
-            patch_type,
-            namespace,
-            subresource=target.subresource,
-            field_manager=manager,
-            force=_flag(query, "force"),
-            dry_run=dry,
-            field_validation=validation,
-        )
+        if self.webhooks.involved(rt):  # WEBHOOKS
+            obj = await self.webhooks.patch(
+                rt,
+                target.name,
+                patch,
+                patch_type,
+                namespace,
+                subresource=target.subresource,
+                field_manager=manager,
+                force=_flag(query, "force"),
+                dry_run=dry,
+                field_validation=validation,
+            )
+        else:
+            obj = self.store.patch(
+                rt.api_version,
+                rt.kind,
+                target.name,
+                patch,
+                patch_type,
+                namespace,
+                subresource=target.subresource,
+                field_manager=manager,
+                force=_flag(query, "force"),
+                dry_run=dry,
+                field_validation=validation,
+            )
         response = self._object_response(request, rt, obj, 201 if created else 200)
         validation.add_warning_headers(response)
         return response
@@ -741,16 +846,28 @@ class ApiServer:
     ) -> web.Response:
         assert target.name is not None
         options = await _delete_options(request)
-        obj = self.store.delete(
-            rt.api_version,
-            rt.kind,
-            target.name,
-            namespace,
-            propagation=options["propagation"],
-            preconditions=options["preconditions"],
-            grace_period_seconds=options["grace"],
-            dry_run=options["dry_run"],
-        )
+        delete = self.webhooks.delete if self.webhooks.involved(rt) else None  # WEBHOOKS
+        if delete is not None:
+            obj = await delete(
+                rt,
+                target.name,
+                namespace,
+                propagation=options["propagation"],
+                preconditions=options["preconditions"],
+                grace_period_seconds=options["grace"],
+                dry_run=options["dry_run"],
+            )
+        else:
+            obj = self.store.delete(
+                rt.api_version,
+                rt.kind,
+                target.name,
+                namespace,
+                propagation=options["propagation"],
+                preconditions=options["preconditions"],
+                grace_period_seconds=options["grace"],
+                dry_run=options["dry_run"],
+            )
         if (obj.get("metadata") or {}).get("deletionTimestamp") or self.store.strategy(
             rt
         ).delete_returns_object:
@@ -988,7 +1105,15 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if request.can_read_body:
         raw = await request.read()
-        if raw.strip():
+        if _media_type(request) == protobuf.MEDIA_TYPE:
+            try:
+                parsed = protobuf.decode_object(raw)
+            except protobuf.ProtobufError as err:
+                raise BadRequest(f"the DeleteOptions body is not valid protobuf: {err}") from None
+            if parsed.get("kind") != "DeleteOptions":
+                raise BadRequest(f"the body of a DELETE must be DeleteOptions, not {parsed.get('kind')}")
+            body = parsed
+        elif raw.strip():
             try:
                 parsed = json.loads(raw)
             except (ValueError, RecursionError) as err:

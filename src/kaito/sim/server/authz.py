@@ -1,30 +1,38 @@
-"""Authentication by ServiceAccount token and RBAC authorization for the embedded API server (optional).
+"""Bearer-token authentication and RBAC authorization for the embedded API server.
 
-``Cluster(authorization=True)`` installs :class:`Authorization` as an aiohttp middleware inside the server's
-error handling, so what it raises goes back as a ``metav1.Status``. Each request is first authenticated from
-its ``Authorization: Bearer`` header:
+:class:`~kaito.sim.cluster.Cluster` installs :class:`Authorization` as an aiohttp middleware inside the
+server's error handling (unless started with ``insecure=True``), so what it raises goes back as a
+``metav1.Status``. Each request is first authenticated from its ``Authorization: Bearer`` header:
 
-- no header, or the admin kubeconfig's token (:data:`kaito.sim.server.kubeconfig.TOKEN`): full access, like a
-  member of ``system:masters``. Everything that ran before authorization existed keeps working unchanged;
+- the admin token (:attr:`Authorization.admin_token`, random per cluster, written only into the 0600 admin
+  kubeconfig): the user ``kaito-admin`` in the group ``system:masters``, which no authorizer refuses;
+- no header: ``system:anonymous``, allowed only ``GET`` of kube's public-info paths
+  (:data:`PUBLIC_INFO_PATHS`: health and ``/version``, what kube's ``system:public-info-viewer`` grants
+  ``system:unauthenticated``); any other request is answered 401 Unauthorized, as kube-apiserver does
+  when its anonymous authenticator is limited to those paths (structured authentication's
+  ``anonymous.conditions``);
 - a token minted by :meth:`Authorization.mint` (``Cluster.service_account_token``): the ServiceAccount's
   identity ``system:serviceaccount:{ns}:{name}`` with the groups ``system:serviceaccounts``,
   ``system:serviceaccounts:{ns}`` and ``system:authenticated``. The token is bound to the ServiceAccount's uid
   and, when minted with an expiry, to a time read from the injectable clock: delete the ServiceAccount (or
   let the time pass) and the token stops working, as a projected token does;
-- any other token: 401 Unauthorized.
+- any other token, a malformed header, an expired token or one whose ServiceAccount is gone: 401
+  Unauthorized, with kube's body (message ``Unauthorized``) and nothing about why.
 
-kubectl sends no bearer token to a plain-http server (client-go drops it), so to hold kubectl to a
-ServiceAccount's rights start the cluster with ``tls=True``; kubernetes-asyncio sends it either way.
+Authentication comes with TLS (the cluster refuses one without the other): kubectl sends no bearer token to
+a plain-http server (client-go drops it), and a token sent in clear text over loopback could be read.
 
-An authenticated ServiceAccount is then authorized as kube's RBAC authorizer does: the request's attributes
-(:func:`request_attributes`, kube's ``RequestInfo``: verb, API group, resource, subresource, namespace, name,
-or a non-resource path) must be allowed by one rule (:func:`rule_allows`) of a role bound to the user —
-a ClusterRoleBinding's ClusterRole anywhere, or a RoleBinding's Role or ClusterRole in the binding's own
-namespace. Bindings and roles are read from the store on every request, so ``kubectl apply`` of RBAC takes
-effect at once. Kube's bootstrap ``system:discovery`` and ``system:public-info-viewer`` grants to every
-authenticated user (discovery, ``/version``, ``/openapi``, health) are built in (:data:`BOOTSTRAP_RULES`)
-rather than stored. A refusal is 403 Forbidden with kube-apiserver's own sentence (:func:`forbidden`) and is
-also recorded in :attr:`Authorization.denials`, so a test can print every permission an operator lacked.
+With ``rbac=False`` every authenticated identity is allowed everything (kube's ``AlwaysAllow`` mode).
+Otherwise an authenticated ServiceAccount is authorized as kube's RBAC authorizer does: the request's
+attributes (:func:`request_attributes`, kube's ``RequestInfo``: verb, API group, resource, subresource,
+namespace, name, or a non-resource path) must be allowed by one rule (:func:`rule_allows`) of a role bound to
+the user — a ClusterRoleBinding's ClusterRole anywhere, or a RoleBinding's Role or ClusterRole in the
+binding's own namespace. Bindings and roles are read from the store on every request, so ``kubectl apply`` of
+RBAC takes effect at once. Kube's bootstrap ``system:discovery`` and ``system:public-info-viewer`` grants to
+every authenticated user (discovery, ``/version``, ``/openapi``, health) are built in
+(:data:`BOOTSTRAP_RULES`) rather than stored. A refusal is 403 Forbidden with kube-apiserver's own sentence
+(:func:`forbidden`) and is also recorded in :attr:`Authorization.denials`, so a test can print every
+permission an operator lacked.
 
 Tokens are minted by :meth:`Authorization.mint` (``Cluster.service_account_token``), or over HTTP by the
 TokenRequest API (:mod:`kaito.sim.server.tokenrequest`), which this middleware serves (after the same
@@ -51,13 +59,15 @@ from aiohttp import web
 
 from kaito.sim.server.apiserver import parse_resource_path, request_verb
 from kaito.sim.server.errors import ApiError, Forbidden, NotFound
-from kaito.sim.server.kubeconfig import TOKEN as ADMIN_TOKEN
 from kaito.sim.server.kubeconfig import kubeconfig_dict
 from kaito.sim.server.store import Store
 from kaito.sim.server.tokenrequest import read_token_request, token_request_response
 
 __all__ = [
+    "ADMIN",
+    "ANONYMOUS",
     "BOOTSTRAP_RULES",
+    "PUBLIC_INFO_PATHS",
     "Authorization",
     "Denial",
     "Identity",
@@ -74,6 +84,8 @@ __all__ = [
 
 _RBAC = "rbac.authorization.k8s.io/v1"
 _TOKEN_PREFIX = "kaito-sa."
+_ADMIN_PREFIX = "kaito-admin."
+_MASTERS = "system:masters"
 _TRUE = frozenset({"true", "1", "True"})
 
 
@@ -106,6 +118,16 @@ class Identity:
         if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
             return parts[2], parts[3]
         return None
+
+
+ADMIN = Identity("kaito-admin", (_MASTERS, "system:authenticated"))
+"""Who the admin token proves: a member of ``system:masters`` (kube's superuser group)."""
+
+ANONYMOUS = Identity("system:anonymous", ("system:unauthenticated",))
+"""Who a request without credentials is (kube's anonymous authenticator)."""
+
+# kube's system:public-info-viewer rule, the one grant kube's bootstrap policy gives system:unauthenticated
+PUBLIC_INFO_PATHS: tuple[str, ...] = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 
 
 def service_account_identity(namespace: str, name: str) -> Identity:
@@ -320,8 +342,10 @@ class Authorization:
 
     store: Store
     clock: Callable[[], datetime] = _now
+    rbac: bool = True
+    admin_token: str = field(default_factory=lambda: _ADMIN_PREFIX + secrets.token_urlsafe(32), repr=False)
     denials: list[Denial] = field(default_factory=list)
-    _tokens: dict[str, _Token] = field(default_factory=dict)
+    _tokens: dict[str, _Token] = field(default_factory=dict, repr=False)
 
     @property
     def tokens(self) -> int:
@@ -341,16 +365,16 @@ class Authorization:
         self._tokens[token] = _Token(namespace, name, uid, expires)
         return token
 
-    def authenticate(self, authorization_header: str | None) -> Identity | None:
-        """The identity a request's ``Authorization`` header proves; None for full (admin) access."""
+    def authenticate(self, authorization_header: str | None) -> Identity:
+        """The identity a request's ``Authorization`` header proves (:data:`ANONYMOUS` without one)."""
         if not authorization_header:
-            return None
+            return ANONYMOUS
         scheme, _, token = authorization_header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Unauthorized")
-        if token == ADMIN_TOKEN:
-            return None
+        if secrets.compare_digest(token.encode(), self.admin_token.encode()):
+            return ADMIN
         issued = self._tokens.get(token)
         if issued is None or (issued.expires is not None and self.clock() >= issued.expires):
             raise Unauthorized("Unauthorized")
@@ -392,7 +416,11 @@ class Authorization:
     def check(self, method: str, path: str, query: Mapping[str, str], header: str | None) -> None:
         """Authenticate and authorize one request; Unauthorized or Forbidden (recorded) when refused."""
         identity = self.authenticate(header)
-        if identity is None:
+        if identity is ANONYMOUS:
+            if method not in ("GET", "HEAD") or path not in PUBLIC_INFO_PATHS:
+                raise Unauthorized("Unauthorized")
+            return
+        if _MASTERS in identity.groups or not self.rbac:
             return
         attrs = request_attributes(method, path, query)
         if not self.allows(identity, attrs):
@@ -446,7 +474,7 @@ def write_token_kubeconfig(
     config = kubeconfig_dict(server, ca_pem=ca_pem, namespace=namespace)
     for user in config["users"]:
         user["user"] = {"token": token}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(yaml.safe_dump(config, sort_keys=False))

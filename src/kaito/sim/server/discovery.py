@@ -55,6 +55,7 @@ _SUBRESOURCES: dict[str, tuple[tuple[str, ...], tuple[str, str, str] | None]] = 
     "status": (("get", "patch", "update"), None),
     "scale": (("get", "patch", "update"), ("autoscaling", "v1", "Scale")),
     "log": (("get",), None),
+    "attach": (("create", "get"), ("", "v1", "PodAttachOptions")),  # over WebSocket (kaito.sim.attach)
     "finalize": (("update",), None),
 }
 

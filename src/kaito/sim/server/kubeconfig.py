@@ -2,9 +2,11 @@
 cluster.
 
 One cluster, one user, one context, all named ``kaito-sim`` (:data:`CONTEXT`), and that context is current.
-The server does not authenticate, but clients want a user, so the user carries a fixed bearer token. Over
-TLS the CA certificate is embedded (``certificate-authority-data``) so the file stands alone; over plain
-HTTP there is none. The file is written with mode 0600, like kubectl writes its own.
+The user carries the cluster's admin bearer token (random per cluster, :mod:`kaito.sim.authz`); a cluster
+started with ``insecure=True`` checks none, and its kubeconfig carries the placeholder :data:`TOKEN` because
+clients want a user. Over TLS the CA certificate is embedded (``certificate-authority-data``) so the file
+stands alone; over plain HTTP there is none. The file holds a credential, so it is written with mode 0600
+(as kubectl writes its own) and its directory, when this creates it, with 0700.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ __all__ = ["CONTEXT", "TOKEN", "kubeconfig_dict", "write_kubeconfig"]
 
 CONTEXT = "kaito-sim"
 TOKEN = "kaito-sim-token"
+"""The placeholder token of an insecure cluster's kubeconfig (that server checks no credential)."""
 
 
 def kubeconfig_dict(
-    server: str, *, ca_pem: bytes | None = None, namespace: str = "default"
+    server: str, *, ca_pem: bytes | None = None, namespace: str = "default", token: str = TOKEN
 ) -> dict[str, Any]:
-    """A kubeconfig for ``server`` (``http(s)://127.0.0.1:PORT``); ``ca_pem`` is required for https."""
+    """A kubeconfig for ``server`` (``http(s)://127.0.0.1:PORT``) whose user sends ``token``; ``ca_pem`` is
+    required for https."""
     if server.startswith("https://") and ca_pem is None:
         raise ValueError(
             f"server is {server}; an https server needs ca_pem, the CA certificate clients trust"
@@ -38,7 +42,7 @@ def kubeconfig_dict(
         "kind": "Config",
         "preferences": {},
         "clusters": [{"name": CONTEXT, "cluster": cluster}],
-        "users": [{"name": CONTEXT, "user": {"token": TOKEN}}],
+        "users": [{"name": CONTEXT, "user": {"token": token}}],
         "contexts": [
             {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}
         ],
@@ -46,11 +50,13 @@ def kubeconfig_dict(
     }
 
 
-def write_kubeconfig(path: Path | str, server: str, *, ca_pem: bytes | None = None) -> Path:
-    """Write the kubeconfig for ``server`` to ``path`` (parents created, mode 0600) and return the path."""
+def write_kubeconfig(
+    path: Path | str, server: str, *, ca_pem: bytes | None = None, token: str = TOKEN
+) -> Path:
+    """Write the kubeconfig for ``server`` to ``path`` (parents made 0700, file 0600); return the path."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(kubeconfig_dict(server, ca_pem=ca_pem), sort_keys=False)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    text = yaml.safe_dump(kubeconfig_dict(server, ca_pem=ca_pem, token=token), sort_keys=False)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

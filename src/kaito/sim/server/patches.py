@@ -62,6 +62,9 @@ MERGE_KEYS: dict[str, str] = {
     "resourceClaims": "name",
     "addresses": "type",
     "topologySpreadConstraints": "topologyKey",
+    # Validating/MutatingWebhookConfiguration: `helm upgrade` patches one webhook, leaving the caBundle
+    # the operator patched in
+    "webhooks": "name",
     "tolerations": "",
 }
 _PATH_MERGE_KEYS: dict[tuple[str, ...], str] = {("spec", "ports"): "port"}  # Service ports merge by port

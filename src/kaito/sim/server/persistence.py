@@ -22,6 +22,7 @@ as the ARM endpoint's ``arm``). A durable backend (SQLite...) implements the sam
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,10 +175,15 @@ class SnapshotFile:
         )
 
     def save(self, **sections: Any) -> None:
-        """Write the image and the ``sections`` that are not None to ``path`` atomically (sibling, rename)."""
+        """Write the image and the ``sections`` that are not None to ``path`` atomically (sibling, rename).
+
+        The file holds every Secret, so it is written 0600 and a directory made for it 0700."""
         data = self.image().to_json()
         data.update({k: v for k, v in sections.items() if v is not None})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(data, separators=(",", ":")))
+        tmp.chmod(0o600)
         tmp.replace(self.path)

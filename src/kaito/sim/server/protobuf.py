@@ -8,7 +8,8 @@ Answers stay JSON, which every client accepts.
 Wire form: the 4-byte magic ``k8s\\0``, then a ``runtime.Unknown`` message (typeMeta = 1 {apiVersion = 1,
 kind = 2}, raw = 2, contentEncoding = 3, contentType = 4) whose ``raw`` is the object's own message. Objects
 are decoded with the field numbers of ``k8s.io/api`` generated.proto, written down in :data:`_SCHEMAS` for the
-kinds above and what they contain (the fields kubectl's generators fill in; others are skipped); any other
+kinds above and what they contain (the fields kubectl's generators fill in; others are skipped), plus the
+``DeleteOptions`` body of a typed client's DELETE (Helm's release storage sends one); any other
 kind gets :class:`UnsupportedKind`, which the server turns into a 415 naming the way out (``kubectl apply``,
 which sends JSON). Go's protobuf encoder writes zero values too; like its JSON encoder's ``omitempty``, zero
 values of non-pointer fields, empty collections and zero timestamps are dropped.
@@ -36,7 +37,7 @@ class UnsupportedKind(ProtobufError):
     def __init__(self, api_version: str, kind: str) -> None:
         super().__init__(
             f"{kind} ({api_version}) sent as protobuf cannot be decoded by kaito-sim, which reads "
-            f"protobuf only for {', '.join(sorted(k for _, k in _KINDS))}; "
+            f"protobuf only for {', '.join(sorted({k for _, k in _KINDS} | set(_ANY_GROUP_SCHEMAS)))}; "
             "send JSON instead (for example `kubectl apply -f`)"
         )
         self.api_version, self.kind = api_version, kind
@@ -260,6 +261,16 @@ _SCHEMAS: dict[tuple[str, str], _Schema] = {
     (_RBAC, "ClusterRoleBinding"): _ROLE_BINDING,
 }
 _KINDS = frozenset(_SCHEMAS)
+# DeleteOptions is sent under whichever group version the typed client serves (v1, apps/v1, ...): Helm's
+# Secret storage driver deletes a release's Secrets with a protobuf DeleteOptions body.
+_DELETE_OPTIONS: _Schema = {
+    1: ("gracePeriodSeconds", "int+"),
+    2: ("preconditions", _msg({1: ("uid", "str"), 2: ("resourceVersion", "str")})),
+    3: ("orphanDependents", "bool+"),
+    4: ("propagationPolicy", "str"),
+    5: ("dryRun", _list("str")),
+}
+_ANY_GROUP_SCHEMAS: dict[str, _Schema] = {"DeleteOptions": _DELETE_OPTIONS}
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
@@ -269,7 +280,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     envelope = _message(body[len(MAGIC) :], _UNKNOWN)
     type_meta = envelope.get("typeMeta") or {}
     api_version, kind = str(type_meta.get("apiVersion", "")), str(type_meta.get("kind", ""))
-    schema = _SCHEMAS.get((api_version, kind))
+    schema = _SCHEMAS.get((api_version, kind)) or _ANY_GROUP_SCHEMAS.get(kind)
     if schema is None:
         raise UnsupportedKind(api_version, kind)
     obj = _message(envelope.get("raw", b""), schema)

@@ -232,7 +232,9 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         True,
         short_names=("po",),
         categories=("all",),
-        subresources=frozenset({"status", "log", "exec", "binding", "eviction", "ephemeralcontainers"}),
+        subresources=frozenset(
+            {"status", "log", "attach", "exec", "binding", "eviction", "ephemeralcontainers"}
+        ),
         printer_columns=(
             _col("Ready", ".status.containerStatuses", fmt="computed"),
             _col("Status", ".status.phase", fmt="computed"),

@@ -41,6 +41,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import random
 import uuid
 from collections import deque
@@ -82,7 +83,7 @@ from kaito.sim.server.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kaito.sim.server.strategies import PROTECTED_NAMESPACES, default_strategies
+from kaito.sim.server.strategies import PROTECTED_NAMESPACES, ServiceStrategy, default_strategies
 from kaito.sim.server.strategy import Strategy, StrategyRegistry
 from kaito.sim.server.validation import validate_finalizer_change
 from kaito.sim.server.watch import Change, Watch, WatchEvent
@@ -172,6 +173,27 @@ class Store:
     def registry(self) -> ResourceRegistry:
         """The served kinds (built-ins, and the kinds of stored CRDs)."""
         return self._registry
+
+    @property
+    def cluster_ip_prefix(self) -> str | None:
+        """The loopback /24 ("127.a.b") Services' ClusterIPs come from, or None for 10.96.0.0/12."""
+        service = self.strategies.for_key(("", "services"))
+        return service.allocator.loopback_prefix if isinstance(service, ServiceStrategy) else None
+
+    @cluster_ip_prefix.setter
+    def cluster_ip_prefix(self, prefix: str) -> None:
+        service = self.strategies.for_key(("", "services"))
+        if not isinstance(service, ServiceStrategy):
+            raise RuntimeError("this store's Service strategy allocates no cluster IPs")
+
+        def in_use() -> set[str]:
+            return {
+                str((s.get("spec") or {}).get("clusterIP"))
+                for by_name in self._objects.get(("", "services"), {}).values()
+                for s in by_name.values()
+            }
+
+        service.allocator.use_loopback(prefix, in_use)
 
     def strategy(self, rt: ResourceType) -> Strategy:
         """The registry strategy of ``rt``'s kind."""
@@ -1024,10 +1046,14 @@ class Store:
             self.strategy(rt).loaded(self, entry.object)
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename)."""
+        """Write :meth:`snapshot` to ``path`` atomically (write a sibling file, then rename), mode 0600: it
+        holds every Secret."""
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(self.snapshot(), separators=(",", ":")))
+        tmp.chmod(0o600)
         tmp.replace(target)
 
     def load(self, path: str | Path) -> None:

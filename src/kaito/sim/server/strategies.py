@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kaito.sim.server.crds import crd_resource_types, crd_status, validate_crd
@@ -111,11 +112,31 @@ class ClusterIPAllocator:
 
     def __init__(self) -> None:
         self._last = 16
+        # With the process runtime, ClusterIPs come from a loopback /24 ("127.a.b") so that they are reachable
+        # on this machine (kaito.sim.workloads.cluster_ips); None: the 10.96.0.0/12 service range.
+        self.loopback_prefix: str | None = None
+        self._in_use: Callable[[], set[str]] = set
+        self._loopback_last = 0
+
+    def use_loopback(self, prefix: str, in_use: Callable[[], set[str]]) -> None:
+        """Allocate from ``prefix``.2-254 from now on, skipping the addresses ``in_use()`` returns."""
+        self.loopback_prefix, self._in_use = prefix, in_use
 
     def allocate(self) -> str:
+        if self.loopback_prefix is not None:
+            return self._allocate_loopback(self.loopback_prefix)
         self._last += 1
         n = self._last
         return f"10.{96 + (n >> 16) % 16}.{(n >> 8) & 255}.{n & 255}"
+
+    def _allocate_loopback(self, prefix: str) -> str:
+        taken = self._in_use()
+        for _ in range(253):
+            self._loopback_last = self._loopback_last % 253 + 1
+            address = f"{prefix}.{self._loopback_last + 1}"
+            if address not in taken:
+                return address
+        raise RuntimeError(f"every ClusterIP of {prefix}.0/24 is taken")
 
     def observe(self, address: str) -> None:
         """An address already in use (a Service loaded at start-up)."""

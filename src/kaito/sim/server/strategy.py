@@ -163,6 +163,10 @@ class StrategyRegistry:
         """Use ``strategy`` for objects stored under ``key`` = (group, plural)."""
         self._by_key[key] = strategy
 
+    def for_key(self, key: StorageKey) -> Strategy | None:
+        """The strategy registered for ``key`` = (group, plural), or None."""
+        return self._by_key.get(key)
+
     def for_type(self, rt: ResourceType) -> Strategy:
         """The strategy for objects of ``rt``: its own, else the custom or the built-in fallback."""
         own = self._by_key.get(rt.storage_key)

@@ -11,6 +11,8 @@ and every init container, keeps the simulated, timer-driven life of :mod:`kaito.
 - ``paths``: paths inside the image -> local paths (``/workspace/vllm/weights`` -> a model directory). Every
   argument and env value equal to, or under, such a path (also ``--flag=PATH``) is rewritten;
 - ``env``: the image's own ENV (``VLLM_TARGET_DEVICE=cpu``);
+- ``entrypoint``: the image's ENTRYPOINT (``curlimages/curl`` runs ``curl`` with the container's args); a
+  container with no ``command`` runs it followed by its ``args``;
 - ``host_flag``: the flag that tells the server which address to listen on (``--host`` for vLLM,
   ``--bind`` for ``python -m http.server``): any given value is replaced by the pod's IP, and the flag is
   added when absent. This is how a server binds the pod's own address; None leaves argv alone.
@@ -21,8 +23,9 @@ per runtime unless ``address_prefix`` is given, so concurrent test runs do not c
 
 Volumes and working directory: each pod gets a scratch directory; every ``volumeMounts`` path is mapped
 to ``<pod dir>/volumes/<volume name>[/<subPath>]`` (``emptyDir`` semantics: shared by the pod's
-containers, gone with the pod) unless the image mapping maps that path already; ``workingDir`` is mapped
-the same way, defaulting to the pod directory.
+containers, gone with the pod) unless the image mapping maps that path already; a ``configMap`` volume's
+keys (or its ``items``) are written there as files when the container starts, read from the store;
+``workingDir`` is mapped the same way, defaulting to the pod directory.
 
 Environment: PATH (mapped bin first), HOME, LANG, TMPDIR and USER from this process, then the image's env,
 then ``HOSTNAME`` (the pod name), then the container's ``env`` in order: ``value`` with ``$(VAR)``
@@ -100,6 +103,9 @@ class ImageMapping(BaseModel):
     paths: dict[str, str] = Field(default_factory=dict, description="path in the image -> local path")
     env: dict[str, str] = Field(default_factory=dict, description="the image's ENV")
     host_flag: str | None = Field(default="--host", description="flag set to the pod IP; None: no rewrite")
+    entrypoint: list[str] = Field(
+        default_factory=list, description="the image's ENTRYPOINT, run when the container gives no command"
+    )
 
 
 class ProcessRuntimeConfig(BaseModel):
@@ -522,10 +528,15 @@ class ProcessRuntime:
         mapping = self.config.images[image]
         paths = dict(mapping.paths)
         volumes = record.directory / "volumes"
+        declared = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        namespace = str((pod.get("metadata") or {}).get("namespace", "default"))
         for mount in container.get("volumeMounts") or []:
             mount_path = str(mount.get("mountPath", ""))
             if mount_path and mount_path not in paths:
                 local = volumes / str(mount.get("name", "volume"))
+                source = declared.get(str(mount.get("name")), {}).get("configMap")
+                if source is not None:
+                    self._write_config_map(source, namespace, local)
                 if mount.get("subPath"):
                     local = local / str(mount["subPath"])
                 local.mkdir(parents=True, exist_ok=True)
@@ -536,12 +547,13 @@ class ProcessRuntime:
         base.update({k: _map_path(v, paths) for k, v in mapping.env.items()})
         env = container_env(pod, container, base, record.ip, self._lookup)
         env = {k: _map_path(v, paths) for k, v in env.items()}
-        command = [expand_vars(str(a), env) for a in container.get("command") or []]
+        command = [expand_vars(str(a), env) for a in container.get("command") or mapping.entrypoint]
         args = [expand_vars(str(a), env) for a in container.get("args") or []]
         if not command:
             raise ValueError(
                 f"container {container['name']!r} has no command; the process runtime runs "
-                f"image {image!r} only with an explicit command (it cannot read the image's entrypoint)"
+                f"image {image!r} only with an explicit command or an ImageMapping entrypoint (it cannot "
+                "read the image)"
             )
         argv = rewrite_argv(command + args, paths, mapping.host_flag, record.ip)
         working_dir = container.get("workingDir")
@@ -553,6 +565,23 @@ class ProcessRuntime:
             cwd = record.directory
         cwd.mkdir(parents=True, exist_ok=True)
         return argv, env, str(cwd)
+
+    def _write_config_map(self, source: Mapping[str, Any], namespace: str, directory: Path) -> None:
+        """A configMap volume's files: every key (or the listed ``items``), from the store."""
+        name = str(source.get("name", ""))
+        try:
+            data = dict(self._lookup("ConfigMap", name, namespace).get("data") or {})
+        except NotFound:
+            if source.get("optional"):
+                return
+            raise ValueError(f'configmap "{name}" not found') from None
+        items = source.get("items")
+        files = {str(i["path"]): data[i["key"]] for i in items if i.get("key") in data} if items else data
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            target = directory / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(text), encoding="utf-8")
 
     def _bin_dir(self, image: str, mapping: ImageMapping) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", image)

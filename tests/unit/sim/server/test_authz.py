@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from kaito.sim.server.authz import (
+    ADMIN,
+    ANONYMOUS,
     Authorization,
     PolicyRule,
     RequestAttributes,
@@ -334,12 +336,54 @@ def test_tokens_authenticate_the_account_until_it_or_the_token_goes() -> None:
         authz.authenticate(f"Bearer {forever}")
 
 
-@pytest.mark.parametrize("header", [None, "", f"Bearer {TOKEN}"])
-def test_no_token_or_the_admin_token_has_full_access(header: str | None) -> None:
+def test_the_admin_token_is_a_superuser_and_differs_per_cluster() -> None:
     authz = Authorization(Store())
-    assert authz.authenticate(header) is None
-    authz.check("DELETE", "/api/v1/namespaces/default/secrets", {}, header)
+    assert authz.authenticate(f"Bearer {authz.admin_token}") == ADMIN
+    authz.check("DELETE", "/api/v1/namespaces/default/secrets", {}, f"Bearer {authz.admin_token}")
     assert authz.denials == []
+    assert Authorization(Store()).admin_token != authz.admin_token
+    assert authz.admin_token not in repr(authz)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/healthz", True),
+        ("GET", "/livez", True),
+        ("GET", "/readyz", True),
+        ("GET", "/version", True),
+        ("GET", "/api", False),  # kube binds system:discovery to authenticated users only
+        ("GET", "/apis/kaito.sh/v1beta1", False),
+        ("GET", "/api/v1/namespaces/default/configmaps", False),
+        ("POST", "/api/v1/namespaces/default/configmaps", False),
+        ("POST", "/healthz", False),
+        ("GET", "/metrics", False),
+    ],
+)
+def test_anonymous_requests_reach_only_kubes_public_info_paths(method: str, path: str, allowed: bool) -> None:
+    authz = Authorization(Store())
+    assert authz.authenticate(None) == ANONYMOUS
+    if allowed:
+        authz.check(method, path, {}, None)
+    else:
+        with pytest.raises(Unauthorized) as caught:
+            authz.check(method, path, {}, None)
+        assert caught.value.to_status()["message"] == "Unauthorized"
+    assert authz.denials == []
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}", "Bearer kaito-admin.guessed"])
+def test_the_insecure_placeholder_and_guessed_admin_tokens_are_unauthorized(header: str) -> None:
+    with pytest.raises(Unauthorized):
+        Authorization(Store()).check("GET", "/api/v1/namespaces", {}, header)
+
+
+def test_without_rbac_every_authenticated_identity_is_allowed() -> None:
+    authz = Authorization(_store_with_rbac(), rbac=False)
+    token = authz.mint("kaito-system", "kaito-controller")
+    authz.check("DELETE", "/api/v1/namespaces/default/secrets", {}, f"Bearer {token}")
+    with pytest.raises(Unauthorized):
+        authz.check("GET", "/api/v1/secrets", {}, None)
 
 
 @pytest.mark.parametrize("header", ["Bearer nope", "Basic dXNlcjpwdw==", "Bearer "])

@@ -31,8 +31,14 @@ def test_https_config_embeds_the_ca() -> None:
 async def test_written_file_is_private_and_loads_in_kubernetes_asyncio(tmp_path: Path) -> None:
     path = write_kubeconfig(tmp_path / "nested" / "kubeconfig", "http://127.0.0.1:4321")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # the directory it made for the credential
     assert yaml.safe_load(path.read_text())["current-context"] == "kaito-sim"
     client_config = client.Configuration()
     await async_config.load_kube_config(config_file=str(path), client_configuration=client_config)
     assert client_config.host == "http://127.0.0.1:4321"
     assert client_config.api_key["BearerToken"] == "Bearer kaito-sim-token"
+
+
+async def test_the_given_token_is_the_users_credential(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "kc", "https://127.0.0.1:4321", ca_pem=b"PEM", token="kaito-admin.x")
+    assert yaml.safe_load(path.read_text())["users"][0]["user"] == {"token": "kaito-admin.x"}

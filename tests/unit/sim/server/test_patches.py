@@ -150,6 +150,29 @@ def test_smp_service_ports_merge_by_port() -> None:
     assert out["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "name": "http"}, {"port": 443}]
 
 
+def test_smp_webhooks_merge_by_name_keeping_fields_the_patch_leaves_out() -> None:
+    """What `helm upgrade` sends for a changed webhook setting: the operator's caBundle stays."""
+    config = {
+        "webhooks": [
+            {
+                "name": "v.kaito.sh",
+                "clientConfig": {"caBundle": "Q0E=", "service": {"name": "s"}},
+                "timeoutSeconds": 10,
+            }
+        ]
+    }
+    patch = {
+        "$setElementOrder/webhooks": [{"name": "v.kaito.sh"}],
+        "webhooks": [{"name": "v.kaito.sh", "timeoutSeconds": 15}],
+    }
+    [webhook] = strategic_merge_patch(config, patch)["webhooks"]
+    assert webhook == {
+        "name": "v.kaito.sh",
+        "clientConfig": {"caBundle": "Q0E=", "service": {"name": "s"}},
+        "timeoutSeconds": 15,
+    }
+
+
 def test_smp_element_without_merge_key_is_bad_request() -> None:
     with pytest.raises(BadRequest, match="does not contain declared merge key: name"):
         _smp({"spec": {"containers": [{"image": "x"}]}})

@@ -121,6 +121,35 @@ def test_pointer_zeroes_are_kept_and_value_zeroes_dropped() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("api_version", "raw", "expected"),
+    [
+        # what Helm's release storage sends to delete a release Secret: every field empty
+        ("v1", b"", {}),
+        (
+            "apps/v1",
+            _field(1, 0)
+            + _field(2, _field(1, "uid-1") + _field(2, "42"))
+            + _field(3, False)
+            + _field(4, "Foreground")
+            + _field(5, "All"),
+            {
+                "gracePeriodSeconds": 0,
+                "preconditions": {"uid": "uid-1", "resourceVersion": "42"},
+                "orphanDependents": False,
+                "propagationPolicy": "Foreground",
+                "dryRun": ["All"],
+            },
+        ),
+    ],
+)
+def test_delete_options_from_any_group_version(
+    api_version: str, raw: bytes, expected: dict[str, Any]
+) -> None:
+    obj = decode_object(_envelope(api_version, "DeleteOptions", raw))
+    assert obj == {"apiVersion": api_version, "kind": "DeleteOptions", **expected}
+
+
 def test_unknown_kind_is_refused_with_the_way_out() -> None:
     with pytest.raises(UnsupportedKind, match=r"StatefulSet \(apps/v1\) sent as protobuf .*`kubectl apply"):
         decode_object(_envelope("apps/v1", "StatefulSet", b""))

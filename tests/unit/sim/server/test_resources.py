@@ -12,7 +12,13 @@ from kaito.sim.server.resources import BUILTIN_TYPES, ResourceRegistry, Resource
     [
         ("v1", "Namespace", "namespaces", False, {"status", "finalize"}),
         ("v1", "Node", "nodes", False, {"status", "proxy"}),
-        ("v1", "Pod", "pods", True, {"status", "log", "exec", "binding", "eviction", "ephemeralcontainers"}),
+        (
+            "v1",
+            "Pod",
+            "pods",
+            True,
+            {"status", "log", "attach", "exec", "binding", "eviction", "ephemeralcontainers"},
+        ),
         ("v1", "Service", "services", True, {"status", "proxy"}),
         ("v1", "Endpoints", "endpoints", True, set()),
         ("v1", "ConfigMap", "configmaps", True, set()),

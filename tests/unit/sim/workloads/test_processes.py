@@ -390,3 +390,33 @@ async def test_a_failing_liveness_probe_restarts_the_container(
     events = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Killing"]
     assert "Container server failed liveness probe, will be restarted" in events
     assert "got SIGTERM" in sim.logs("default", "p", previous=True)  # stopped gracefully, not killed
+
+
+async def test_a_config_map_volume_holds_the_config_maps_keys_as_files(sim: WorkloadSimulator) -> None:
+    store = sim.store
+    store.create(
+        "v1",
+        "ConfigMap",
+        {"metadata": {"name": "cfg", "namespace": "default"}, "data": {"ready": "yes", "other": "x"}},
+    )
+    # READY_FILE names a path inside the mount; the runtime maps it to the volume, where "ready" is a file
+    pod = server_pod(
+        "p",
+        Path("/etc/app/ready"),
+        volumes=[{"name": "app", "configMap": {"name": "cfg"}}],
+    )
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "app", "mountPath": "/etc/app"}]
+    store.create("v1", "Pod", pod)
+    await until(store, lambda: is_ready(store, "p"))
+
+
+async def test_a_missing_config_map_fails_the_container_with_its_name(
+    sim: WorkloadSimulator, tmp_path: Path
+) -> None:
+    store = sim.store
+    pod = server_pod("p", tmp_path / "ready", volumes=[{"name": "app", "configMap": {"name": "absent"}}])
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "app", "mountPath": "/etc/app"}]
+    store.create("v1", "Pod", pod)
+    await until(store, lambda: container_status(store, "p").get("restartCount", 0) >= 1)
+    messages = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Failed"]
+    assert any('configmap "absent" not found' in m for m in messages)

