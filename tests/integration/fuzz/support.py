@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 
 T = TypeVar("T")
 
-__all__ = ["FIGURES", "Door", "Figures", "fuzz_settings", "run_in_thread"]
+__all__ = ["FIGURES", "Door", "Figures", "door_for", "fuzz_settings", "run_in_thread"]
 
 
 @dataclass
@@ -121,6 +121,7 @@ class Door:
         if code >= 500:
             FIGURES.server_errors[self.name] += 1
             raise AssertionError(f"{self.name}: {code} for {what}: {response.text[:2000]}")
+        assert code not in (401, 403), f"{self.name}: {code} for {what}: refused before validation"
         if 400 <= code < 500:
             status = _json(response)
             message = status.get("message") if isinstance(status, dict) else None
@@ -138,6 +139,19 @@ class _Session(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         return super().request(method, f"{self.base_url}{url!s}", *args, **kwargs)
+
+
+def door_for(cluster: Any, name: str) -> Door:
+    """A door to `cluster` as its admin (the admin kubeconfig's token, over its TLS when it has one)."""
+    token = cluster.admin_token
+    verify: Any = str(cluster.tls_bundle.ca_path) if getattr(cluster, "tls_bundle", None) else False
+    return Door(
+        name,
+        cluster.url,
+        asyncio.get_running_loop(),
+        verify=verify,
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
 
 
 def _too_large_resource_version(response: requests.Response) -> bool:

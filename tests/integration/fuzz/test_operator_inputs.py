@@ -10,7 +10,6 @@ NodeClaim or provisioned Node left.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -19,7 +18,7 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from integration.fuzz.support import FIGURES, Door, fuzz_settings, run_in_thread
+from integration.fuzz.support import FIGURES, Door, door_for, fuzz_settings, run_in_thread
 from integration.workspace.conftest import (  # the operator fixture and what it depends on
     SAMPLES,
     Harness,
@@ -28,7 +27,6 @@ from integration.workspace.conftest import (  # the operator fixture and what it
     sim_options,
     workspace_options,
 )
-from kaito.sim.server.kubeconfig import TOKEN
 
 __all__ = ["operator", "provisioner", "sim_options", "workspace_options"]
 
@@ -48,14 +46,7 @@ def _alive(harness: Harness, door: str) -> None:
 
 async def _door(harness: Harness, name: str) -> Door:
     """A door as the admin (kubectl's user) over the cluster's TLS."""
-    cluster = harness.cluster
-    return Door(
-        name,
-        cluster.url,
-        asyncio.get_running_loop(),
-        verify=str(cluster.tls_bundle.ca_path),
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
+    return door_for(harness.cluster, name)
 
 
 yaml_texts = st.one_of(

@@ -7,7 +7,6 @@ continue). Each must be answered 2xx or 4xx with a kube Status that says what wa
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from integration.fuzz.support import Door, fuzz_settings, run_in_thread
+from integration.fuzz.support import Door, door_for, fuzz_settings, run_in_thread
 from kaito.sim.cluster import Cluster
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -144,7 +143,7 @@ def _ensure_target(door: Door) -> None:
 
 
 async def test_malformed_and_odd_bodies_are_answered_4xx_or_accepted(cluster: Cluster) -> None:
-    door = Door("raw bodies: create/update", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "raw bodies: create/update")
 
     @fuzz_settings(1500)
     @given(body=bodies, method=st.sampled_from(["POST", "PUT"]))
@@ -166,7 +165,7 @@ async def test_malformed_and_odd_bodies_are_answered_4xx_or_accepted(cluster: Cl
 
 
 async def test_yaml_bodies_are_answered_4xx_or_accepted(cluster: Cluster) -> None:
-    door = Door("raw bodies: yaml", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "raw bodies: yaml")
 
     @fuzz_settings(600)
     @given(body=yaml_bodies)
@@ -211,7 +210,7 @@ patch_bodies = st.one_of(
 
 
 async def test_bad_patches_are_answered_4xx_or_accepted(cluster: Cluster) -> None:
-    door = Door("raw bodies: patches", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "raw bodies: patches")
     _ensure_target(door)
 
     @fuzz_settings(2500)
@@ -285,7 +284,7 @@ list_params = st.fixed_dictionaries(
 
 
 async def test_bad_list_parameters_are_answered_4xx_or_listed(cluster: Cluster) -> None:
-    door = Door("raw bodies: list parameters", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "raw bodies: list parameters")
     _ensure_target(door)
 
     @fuzz_settings(2500)

@@ -7,7 +7,6 @@ created (201), or refused with a 4xx whose message names the field; never a 5xx.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -21,7 +20,7 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from integration.fuzz.support import Door, fuzz_settings, run_in_thread
+from integration.fuzz.support import Door, door_for, fuzz_settings, run_in_thread
 from kaito import ctrl
 from kaito.controllers.operator import install_crds
 from kaito.sim.cluster import Cluster
@@ -168,7 +167,7 @@ def _create_then_delete(door: Door, collection: str, obj: dict[str, Any]) -> Non
 
 async def test_workspace_specs_are_created_or_refused_with_the_field(cluster: Cluster) -> None:
     await _install(cluster)
-    door = Door("specs: Workspace over HTTP", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "specs: Workspace over HTTP")
 
     @fuzz_settings(1800)
     @given(obj=workspace_inputs, method=st.sampled_from(["POST", "APPLY"]))
@@ -194,7 +193,7 @@ async def test_workspace_specs_are_created_or_refused_with_the_field(cluster: Cl
 
 async def test_machine_specs_are_created_or_refused_with_the_field(cluster: Cluster) -> None:
     await _install(cluster)
-    door = Door("specs: Machine over HTTP", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "specs: Machine over HTTP")
 
     @fuzz_settings(1200)
     @given(obj=machine_inputs)
@@ -213,7 +212,7 @@ async def test_kubectl_apply_of_mutated_workspaces_succeeds_or_names_the_field(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     await _install(cluster)
-    door = Door("specs: Workspace via kubectl apply", cluster.url, asyncio.get_running_loop())
+    door = door_for(cluster, "specs: Workspace via kubectl apply")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
 
     @fuzz_settings(40)
