@@ -211,7 +211,7 @@ patch_bodies = st.one_of(
 
 async def test_bad_patches_are_answered_4xx_or_accepted(cluster: Cluster) -> None:
     door = door_for(cluster, "raw bodies: patches")
-    _ensure_target(door)
+    await run_in_thread(lambda: _ensure_target(door))  # blocking HTTP: never on the cluster's own loop
 
     @fuzz_settings(2500)
     @given(body=patch_bodies, kind=st.sampled_from(sorted(PATCH_TYPES)), force=st.booleans())
@@ -285,7 +285,7 @@ list_params = st.fixed_dictionaries(
 
 async def test_bad_list_parameters_are_answered_4xx_or_listed(cluster: Cluster) -> None:
     door = door_for(cluster, "raw bodies: list parameters")
-    _ensure_target(door)
+    await run_in_thread(lambda: _ensure_target(door))  # blocking HTTP: never on the cluster's own loop
 
     @fuzz_settings(2500)
     @given(params=list_params, path=st.sampled_from([CONFIGMAPS, "/api/v1/configmaps", "/api/v1/namespaces"]))
