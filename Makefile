@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 IMAGE   ?= kaito-py:0.1.0
 
-.PHONY: setup test slow unit integration lint fmt manifests helm run serve bench image e2e-kind e2e-vllm e2e-serve clean
+.PHONY: setup test slow fuzz unit integration lint fmt manifests helm run serve bench image e2e-kind e2e-vllm e2e-serve clean
 
 setup: $(STAMP)
 
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## unit + integration (the README's and CI's test command)
+## unit + integration (the README's and CI's test command); the fuzz suite has its own target
 test: setup
-	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e_vllm and not e2e_serve and not slow and not fuzz" $(PYTEST_ARGS)
 
-## tests over a minute each (the durable sim's random-kill crash test, 100 rounds); CI runs them
+## tests over a minute each (the durable sim's random-kill crash test, KAITO's examples applied); CI runs them
 slow: setup
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "slow and not fuzz" $(PYTEST_ARGS)
+
+## hypothesis at the cluster's and the operator's doors, a fixed example budget; prints its figures
+fuzz: setup
+	$(BIN)/python -m pytest -m fuzz tests/integration/fuzz $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

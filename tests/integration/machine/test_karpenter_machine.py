@@ -9,7 +9,6 @@ predecessor made; a Node that never registers fails the Machine after the regist
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -137,6 +136,7 @@ async def test_a_launch_slower_than_the_timeout_fails_the_machine_and_deletes_th
 
 
 async def test_a_restarted_controller_adopts_the_claim_its_predecessor_created(
+    eventually: Eventually,
     cluster: Cluster,
     client: ctrl.Client,
     run_controller: Any,
@@ -146,7 +146,11 @@ async def test_a_restarted_controller_adopts_the_claim_its_predecessor_created(
 ) -> None:
     machine = Machine.model_validate(await client.create(new_machine("kcrash", provisioner="karpenter")))
     await KarpenterProvisioner(client).create(machine)  # the first process wrote the claim, then died
-    await asyncio.sleep(0.1)
+
+    async def launched() -> bool:  # Karpenter took the claim up while no controller ran
+        return karpenter.launched == 1
+
+    await eventually(launched)
 
     await run_controller.start()
     await until_machine("kcrash", lambda m: _condition(m, "Ready") == "True")

@@ -47,6 +47,12 @@ def _resources(cluster: Cluster, provisioner: str) -> list[str]:
     return [c["metadata"]["name"] for c in cluster.store.list("karpenter.sh/v1", "NodeClaim")[0]]
 
 
+# The timeouts must outlast the steps a test observes before they fire (the Node seen lost, the Machine seen
+# registered without GPUs): a second or so did not on a loaded machine, and the test then missed the state.
+NODE_LOST_S = 5.0
+INITIALIZATION_S = 5.0
+
+
 @pytest.mark.parametrize("provisioner", ["aks", "karpenter"])
 async def test_a_node_lost_after_registering_fails_the_machine_after_the_timeout_and_frees_its_resource(
     provisioner: str,
@@ -59,7 +65,7 @@ async def test_a_node_lost_after_registering_fails_the_machine_after_the_timeout
     until_machine: UntilMachine,
 ) -> None:
     options = MachineControllerOptions(
-        launch_timeout=60.0, node_lost_timeout=1.5, poll_interval=0.1, retry_interval=0.1
+        launch_timeout=60.0, node_lost_timeout=NODE_LOST_S, poll_interval=0.1, retry_interval=0.1
     )
     await run_controller.start(options=options)
     await client.create(new_machine("lost-1", provisioner=provisioner))
@@ -70,7 +76,7 @@ async def test_a_node_lost_after_registering_fails_the_machine_after_the_timeout
     cluster.store.delete("v1", "Node", node_name)  # the VM is gone from under the cluster
 
     machine = await until_machine(
-        "lost-1", lambda m: _condition(m, "Registered") == ("False", "NodeNotFound"), within=1.4
+        "lost-1", lambda m: _condition(m, "Registered") == ("False", "NodeNotFound"), within=NODE_LOST_S
     )
     assert not _failed(machine), "the Machine waits for the node to come back first"
     assert _condition(machine, "Ready") == ("False", "NodeNotFound")
@@ -84,7 +90,7 @@ async def test_a_node_lost_after_registering_fails_the_machine_after_the_timeout
     }[provisioner]
     assert machine.status.failure_message == (
         f"Node {node_name} of this Machine disappeared after registering and did not come back within "
-        f"1.5s; {resource} is being deleted so the Machine's owner can replace it."
+        f"{NODE_LOST_S:g}s; {resource} is being deleted so the Machine's owner can replace it."
     )
 
     async def freed() -> bool:
@@ -109,7 +115,7 @@ async def test_a_node_that_never_shows_a_gpu_fails_the_machine_after_the_initial
 ) -> None:
     karpenter.hide_gpus = True
     options = MachineControllerOptions(
-        launch_timeout=60.0, initialization_timeout=1.0, poll_interval=0.1, retry_interval=0.1
+        launch_timeout=60.0, initialization_timeout=INITIALIZATION_S, poll_interval=0.1, retry_interval=0.1
     )
     await run_controller.start(options=options)
     await client.create(new_machine("nogpu", provisioner="karpenter"))
@@ -122,7 +128,7 @@ async def test_a_node_that_never_shows_a_gpu_fails_the_machine_after_the_initial
     machine = await until_machine("nogpu", _failed)
     assert machine is not None and machine.status is not None
     assert machine.status.failure_reason == "InitializationTimeout"
-    assert "did not initialize within 1s" in (machine.status.failure_message or "")
+    assert f"did not initialize within {INITIALIZATION_S:g}s" in (machine.status.failure_message or "")
     assert "nvidia.com/gpu allocatable" in (machine.status.failure_message or "")
 
     async def freed() -> bool:

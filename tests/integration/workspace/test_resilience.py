@@ -165,19 +165,27 @@ async def test_the_operator_converges_through_api_server_errors(operator: Any, f
 async def test_dropped_watches_and_a_compaction_mid_convergence_lose_no_event(
     operator: Any, sample: Sample
 ) -> None:
-    """Every open watch is ended six times, 0.3 s apart, while the sample converges; before the fourth
-    round the store forgets its history, so the next re-watch is answered 410 Gone and the informers
-    relist, the first relists and re-watches meeting 503s. Machines launching, Nodes turning Ready and the
-    workload becoming ready happen while watches are down (or backing off, as a reflector does after a
-    watch that ended at once): the Workspace still succeeds, well before the 30 s recheck could rescue a
-    lost event."""
+    """Every open watch is ended six times, each time once the informers have re-watched, while the sample
+    converges; before the fourth round the store forgets its history, so the next re-watch is answered 410
+    Gone and the informers relist, the first relists and re-watches meeting 503s. Machines launching,
+    Nodes turning Ready and the workload becoming ready happen while watches are down (or backing off, as
+    a reflector does after a watch that ended at once): the Workspace still succeeds, well before the 30 s
+    recheck could rescue a lost event."""
     faults = operator.cluster.faults
     lists = faults.delay(0.0, verb="list")  # no delay: it counts the LIST requests
     await _apply(operator, sample)
 
     closed, compacted_at, outage = [], 0, None
+    apiserver = operator.cluster.apiserver
     for round_ in range(6):
-        await asyncio.sleep(0.3)
+        # a round starts once the informers are watching again (all of them before the first drop): each
+        # drop then ends live streams, however slowly the operator re-watches on a loaded machine
+        wanted = 5 if round_ == 0 else 1
+
+        async def watching(wanted: int = wanted) -> bool:
+            return apiserver.open_watches >= wanted
+
+        await operator.eventually(watching, within=WITHIN)
         if round_ == 0:
             workspace = await operator.workspace(sample.name)
             assert operator.condition_of(workspace, "WorkspaceSucceeded").get("status") != "True"

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -112,6 +113,20 @@ def test_run_exits_2_on_bad_arguments(
     assert "error: provisioner is 'aks' but no AKS cluster is given" in capsys.readouterr().err
 
 
+STARTUP_WITHIN = 60.0
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], within: float, failure: str) -> Any:
+    """Await `check()` every 50 ms until it is truthy (returned); fail with `failure` after `within` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (result := await check()):
+        if loop.time() > deadline:
+            raise AssertionError(f"{failure} within {within}s")
+        await asyncio.sleep(0.05)
+    return result
+
+
 @pytest.mark.integration
 async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_sigterm() -> None:
     async with Cluster(workloads=False, arm=False) as cluster:
@@ -130,25 +145,28 @@ async def test_kaito_run_serves_probes_against_a_cluster_and_stops_cleanly_on_si
         )  # fmt: skip
         try:
             async with aiohttp.ClientSession() as session:
-                # a deadline of 60 s: the CLI alone takes over 10 s to start on a loaded 2-core machine
-                for _ in range(1200):
+
+                async def ready() -> bool:
+                    if process.returncode is not None:
+                        output = await process.stdout.read() if process.stdout else b""
+                        raise AssertionError(f"kaito run exited {process.returncode}: {output.decode()}")
                     with contextlib.suppress(aiohttp.ClientError):
                         async with session.get(f"http://127.0.0.1:{port}/readyz") as answer:
-                            if answer.status == 200:
-                                break
-                    await asyncio.sleep(0.05)
-                else:
-                    raise AssertionError("kaito run was not ready within 60 s")
+                            return answer.status == 200
+                    return False
+
+                # a fresh interpreter imports the operator first: on a loaded machine that alone takes seconds
+                await wait_for(ready, STARTUP_WITHIN, "kaito run never became ready")
                 async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
                     assert "controller_runtime_reconcile_total" in await answer.text()
             crds = cluster.store.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")[0]
             assert {c["metadata"]["name"] for c in crds} >= {"workspaces.kaito.sh", "machines.kaito.sh"}
+
             # /readyz answers once the caches are warm; the Lease is taken right after, not before
-            for _ in range(200):
-                leases = cluster.store.list("coordination.k8s.io/v1", "Lease", "kaito-system")[0]
-                if leases:
-                    break
-                await asyncio.sleep(0.05)
+            async def leases_taken() -> list[dict[str, Any]]:
+                return cluster.store.list("coordination.k8s.io/v1", "Lease", "kaito-system")[0]
+
+            leases = await wait_for(leases_taken, 20.0, "kaito run never took the leader Lease")
             assert [lease["metadata"]["name"] for lease in leases] == ["kaito-operator"]
         finally:
             process.send_signal(signal.SIGTERM)

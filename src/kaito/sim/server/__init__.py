@@ -7,10 +7,11 @@
   hook); :mod:`.strategy` / :mod:`.strategies` hold what each kind does differently; :mod:`.persistence` is
   where committed writes go and start-up loads from; :mod:`.durable` is its SQLite backend (a data directory
   that survives SIGKILL).
-- Admission: :mod:`.defaults`, :mod:`.validation`, :mod:`.schema` + :mod:`.cel` (custom resources),
-  :mod:`.fieldvalidation`, :mod:`.crds`; wire formats: :mod:`.patches`, :mod:`.protobuf`, :mod:`.printing`,
-  :mod:`.jsonpath`, :mod:`.discovery`; access: :mod:`.authz`, :mod:`.tokenrequest`, :mod:`.kubeconfig`,
-  :mod:`.tls`; faults a test injects: :mod:`.faults`.
+- Admission: :mod:`.bodies` (shape and metadata types of a decoded body), :mod:`.defaults`,
+  :mod:`.validation`, :mod:`.schema` + :mod:`.cel` (custom resources), :mod:`.fieldvalidation`,
+  :mod:`.crds`; wire formats: :mod:`.patches`, :mod:`.protobuf`, :mod:`.printing`, :mod:`.jsonpath`,
+  :mod:`.discovery`; access: :mod:`.authz`, :mod:`.tokenrequest`, :mod:`.kubeconfig`, :mod:`.tls`; faults a
+  test injects: :mod:`.faults`.
 
 Nothing here imports :mod:`kaito.sim.workloads` or :mod:`kaito.sim.cloud` (an import contract says so).
 """

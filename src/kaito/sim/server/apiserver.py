@@ -49,6 +49,7 @@ from aiohttp import web
 
 from kaito.sim.server import discovery, printing, protobuf, scale
 from kaito.sim.server.attach import serve_attach
+from kaito.sim.server.bodies import MAX_DEPTH, check_meta_types, check_shape
 from kaito.sim.server.errors import (
     ApiError,
     BadRequest,
@@ -310,6 +311,11 @@ class ApiServer:
             await self._runner.cleanup()
             self._runner = None
         await self.webhooks.close()
+
+    @property
+    def open_watches(self) -> int:
+        """How many watch streams are open now (a test waits for clients to re-watch after a drop)."""
+        return len(self._watches)
 
     def close_watches(self) -> int:
         """End every open watch stream (the client sees the response end and re-watches)."""
@@ -1028,6 +1034,12 @@ async def _read_json(request: web.Request, validation: FieldValidation | None = 
         raise UnsupportedMediaType(str(err)) from None
     except (ValueError, yaml.YAMLError) as err:
         raise BadRequest(f"the request body is not valid {media}: {err}") from None
+    except RecursionError:
+        raise BadRequest(
+            f"the request body ({media}) is nested too deeply to decode; send an object nested at most "
+            f"{MAX_DEPTH} levels deep"
+        ) from None
+    check_shape(body)
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
@@ -1042,6 +1054,7 @@ async def _read_object(
     """The request's object in the endpoint's version. Another served version of the same kind is accepted and
     relabelled: all versions share storage (a CRD's None conversion)."""
     body = await _read_json(request, validation)
+    check_meta_types(body)
     api_version = body.get("apiVersion") or rt.api_version
     kind = body.get("kind") or rt.kind
     other = registry.by_kind(str(api_version), str(kind)) if api_version != rt.api_version else None
@@ -1065,14 +1078,20 @@ async def _read_patch(request: web.Request, validation: FieldValidation | None =
             f'the body of the request was in an unknown format ("{media}") - accepted media types include: '
             + ", ".join(sorted(PATCH_TYPES))
         )
-    raw = (await request.read()).decode()
     try:
+        raw = (await request.read()).decode()
         if media == "application/apply-patch+yaml":
             patch = yaml.safe_load(raw)
         else:
             patch = validation.loads(raw or "null") if validation else json.loads(raw or "null")
     except (ValueError, yaml.YAMLError) as err:
         raise BadRequest(f"the {media} patch is not valid: {err}") from None
+    except RecursionError:
+        raise BadRequest(
+            f"the {media} patch is nested too deeply to decode; "
+            f"send a patch nested at most {MAX_DEPTH} levels deep"
+        ) from None
+    check_shape(patch, f"the {media} patch")
     if media == "application/json-patch+json" and not isinstance(patch, list):
         raise BadRequest("a JSON patch (application/json-patch+json) must be a list of operations")
     if media != "application/json-patch+json" and not isinstance(patch, dict):
@@ -1104,7 +1123,7 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         elif raw.strip():
             try:
                 parsed = json.loads(raw)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:
                 raise BadRequest(f"the DeleteOptions body is not valid JSON: {err}") from None
             if not isinstance(parsed, dict):
                 raise BadRequest("the DeleteOptions body must be a JSON object")

@@ -109,6 +109,10 @@ def json_patch(target: dict[str, Any], operations: Any) -> Any:
         patch = jsonpatch.JsonPatch(operations)
     except (jsonpatch.InvalidJsonPatch, TypeError, KeyError) as e:
         raise BadRequest(f"invalid JSON patch: {e}") from e
+    except jsonpatch.JsonPointerException as e:
+        raise BadRequest(
+            f"invalid JSON patch: {e}; an operation's path and from must be JSON pointers such as /data/key"
+        ) from e
     try:
         return patch.apply(clone(target), in_place=True)
     except jsonpatch.InvalidJsonPatch as e:

@@ -53,6 +53,7 @@ from typing import Any
 import yaml
 
 from kaito.sim.server import patches
+from kaito.sim.server.bodies import check_meta_types
 from kaito.sim.server.errors import (
     AlreadyExists,
     ApiError,
@@ -342,6 +343,7 @@ class Store:
     def _check_body(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise BadRequest(f"the body of a {rt.kind} must be a JSON object, got {type(obj).__name__}")
+        check_meta_types(obj)
         body_kind = obj.get("kind")
         if body_kind and body_kind != rt.kind:
             raise BadRequest(
@@ -662,6 +664,7 @@ class Store:
             raise BadRequest(
                 f"the patch turned the {rt.kind} into a {type(patched).__name__}; it must stay an object"
             )
+        check_meta_types(patched)
         self._check_patched_identity(rt, patched, name, ns)
         self._settle_fields(
             rt, patched, field_validation, patch_refusal(patched), duplicates=patch_type != JSON_PATCH

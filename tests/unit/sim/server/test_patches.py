@@ -70,6 +70,12 @@ def _smp(patch: dict[str, Any]) -> dict[str, Any]:
     return strategic_merge_patch(POD, patch)
 
 
+def test_a_json_patch_path_that_is_not_a_pointer_is_a_bad_request() -> None:
+    """Found by the fuzz suite: jsonpatch raised JsonPointerException while parsing the patch (a 500)."""
+    with pytest.raises(BadRequest, match="JSON pointers such as /data/key"):
+        json_patch({"data": {}}, [{"op": "add", "path": "0", "value": 1}])
+
+
 def test_smp_merges_lists_by_their_keys() -> None:
     out = _smp(
         {

@@ -254,7 +254,13 @@ async def test_pods_on_a_node_that_is_not_ready_wait(store: Store, sim: Workload
     pod = make_pod("p")
     pod["spec"]["nodeName"] = "n1"
     store.create("v1", "Pod", pod)
-    await asyncio.sleep(0.1)
+    # a barrier instead of a sleep: a pod bound after p to a Ready node runs to Ready, so the kubelet has
+    # seen p (it handles pods in the order the watch delivers them) and chosen to leave it waiting
+    store.create("v1", "Node", {**NODE, "metadata": {**NODE["metadata"], "name": "n2"}})
+    later = make_pod("q")
+    later["spec"]["nodeName"] = "n2"
+    store.create("v1", "Pod", later)
+    await until(store, lambda: ready(store, "q"))
     assert pod_status_of(store, "p").get("phase") == "Pending"
     assert not pod_status_of(store, "p").get("containerStatuses")
     node = store.get("v1", "Node", "n1")

@@ -203,6 +203,16 @@ async def until(store: Store, check: Callable[[], Any], limit_s: float = 15.0) -
         watch.close()
 
 
+def unhealthy(store: Store, name: str) -> int:
+    """How many times a probe of the pod has failed (the Unhealthy events' counts)."""
+    events = store.list("v1", "Event")[0]
+    return sum(
+        int(e.get("count") or 1)
+        for e in events
+        if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == name
+    )
+
+
 def status_of(store: Store, name: str) -> dict[str, Any]:
     try:
         return store.get("v1", "Pod", name, "default").get("status") or {}
@@ -260,7 +270,7 @@ async def test_pod_serves_on_its_own_loopback_ip_and_is_ready_only_when_its_prob
     ip = status_of(store, "p")["podIP"]
     assert ip.startswith("127.") and ip != status_of(store, "q").get("podIP")
     await until(store, lambda: answer(f"http://{ip}:8080/") == f"hello from {ip}")  # it bound the pod IP
-    await asyncio.sleep(0.3)  # six probe periods, all failing
+    await until(store, lambda: unhealthy(store, "p") >= 2)  # the readiness probe has failed, twice
     assert not is_ready(store, "p")
     ready_file.touch()
     await until(store, lambda: is_ready(store, "p") and is_ready(store, "q"))
@@ -354,7 +364,7 @@ async def test_an_exec_readiness_probe_runs_with_the_containers_environment(
     }
     store.create("v1", "Pod", pod)
     await until(store, lambda: container_status(store, "p").get("started"))
-    await asyncio.sleep(0.3)
+    await until(store, lambda: unhealthy(store, "p") >= 2)  # the exec probe has run, and failed, twice
     assert not is_ready(store, "p")
     ready_file.touch()
     await until(store, lambda: is_ready(store, "p"))
@@ -368,6 +378,13 @@ async def test_a_failing_liveness_probe_restarts_the_container(
     container = pod["spec"]["containers"][0]
     del container["readinessProbe"]
     container["livenessProbe"] = {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 1}
+    # as on a real node, the liveness probe starts once the startup probe has passed: the server is up and
+    # its SIGTERM handler installed, however slowly the interpreter started on a loaded machine
+    container["startupProbe"] = {
+        "httpGet": {"path": "/", "port": 8080},
+        "periodSeconds": 1,
+        "failureThreshold": 600,
+    }
     store.create("v1", "Pod", pod)
     await until(store, lambda: container_status(store, "p").get("restartCount", 0) >= 1)
     events = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Killing"]
