@@ -118,28 +118,11 @@ def test_default_installs_everything_into_kaito_system() -> None:
     docs = _render("default")
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
-        [
-            "Namespace",
-            "CustomResourceDefinition",
-            "CustomResourceDefinition",
-            "ServiceAccount",
-            "Role",
-            "Role",
-            "ClusterRole",
-            "ClusterRole",
-            "RoleBinding",
-            "RoleBinding",
-            "ClusterRoleBinding",
-            "ClusterRoleBinding",
-            "ConfigMap",
-            "ConfigMap",
-            "ConfigMap",
-            "Service",
-            "Service",
-            "Deployment",
-            "ValidatingWebhookConfiguration",
-        ]
-    )  # fmt: skip  (the controller's settings, and the lora / qlora default training configs)
+        ["Namespace", "ServiceAccount", "Deployment", "ValidatingWebhookConfiguration"]
+        + ["CustomResourceDefinition"] * 4  # Workspace, Machine, InferenceSet, MultiRoleInference
+        + ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Service"] * 2
+        + ["ConfigMap"] * 3  # the controller's settings, and the lora / qlora default training configs
+    )
     cluster_scoped = (
         "Namespace",
         "CustomResourceDefinition",

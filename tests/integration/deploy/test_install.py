@@ -104,7 +104,9 @@ async def test_kaito_manifests_output_applies_and_its_account_gets_the_role(clus
         ("GET", "/api/v1/namespaces/default/secrets/s", True),
         ("GET", "/api/v1/namespaces/default/secrets", False),
         ("PUT", "/api/v1/namespaces/default/secrets/s", False),
-        ("DELETE", "/apis/kaito.sh/v1beta1/namespaces/default/workspaces/w", False),
+        # an InferenceSet's replicas are Workspaces the operator creates and deletes
+        ("DELETE", "/apis/kaito.sh/v1beta1/namespaces/default/workspaces/w", True),
+        ("DELETE", "/apis/kaito.sh/v1beta1/namespaces/default/inferencesets/s", False),
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kaito-ops/leases/kaito-operator", True),
         ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kaito-ops/leases/another", False),
         ("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", False),

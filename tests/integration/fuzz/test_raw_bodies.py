@@ -217,6 +217,7 @@ async def test_bad_patches_are_answered_4xx_or_accepted(cluster: Cluster) -> Non
     @given(body=patch_bodies, kind=st.sampled_from(sorted(PATCH_TYPES)), force=st.booleans())
     @example(body='[{"op": "move", "from": "/data", "path": "/data/a"}]', kind="json", force=False)
     @example(body='[{"op": "add", "path": "0"}]', kind="json", force=False)  # found: JsonPointerException
+    @example(body='{"":"","$retainKeys":[[]]}', kind="strategic", force=False)  # found: a 500
     @example(body='{"apiVersion": [null], "kind": "ConfigMap"}', kind="apply", force=False)  # found: a 500
     @example(body='[{"op": "add", "path": "/metadata/labels/x", "value": 1}]', kind="json", force=False)
     def run(body: str, kind: str, force: bool) -> None:

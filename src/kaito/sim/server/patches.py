@@ -162,6 +162,8 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...
             continue
         if key.startswith(_DELETE_PRIMITIVE):
             field_name = key[len(_DELETE_PRIMITIVE) :]
+            if value is not None and not isinstance(value, list):
+                raise BadRequest(f"{key}: must be a list of the values to delete, got {type(value).__name__}")
             removed = set(json.dumps(v, sort_keys=True) for v in value or [])
             current = result.get(field_name)
             if isinstance(current, list):
@@ -183,6 +185,8 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...
         else:
             result[key] = clone(value)
     retain = patch.get(_RETAIN)
+    if retain is not None and (not isinstance(retain, list) or not all(isinstance(k, str) for k in retain)):
+        raise BadRequest(f"{_RETAIN}: must be a list of field names (strings), got {json.dumps(retain)[:80]}")
     if isinstance(retain, list):
         keep = set(retain)
         result = {k: v for k, v in result.items() if k in keep}

@@ -220,3 +220,17 @@ def test_update_entries_record_only_changed_fields() -> None:
     new = {"metadata": {"name": "c"}, "data": {"a": "1", "b": "3"}}
     record_manager(new, "ctl", "Update", "v1", "t", None, previous=old)
     assert new["metadata"]["managedFields"][0]["fieldsV1"] == {"f:data": {"f:b": {}}}
+
+
+@pytest.mark.parametrize(
+    ("patch", "says"),
+    [
+        # the first was found by the fuzz suite
+        ({"": "", "$retainKeys": [[]]}, r"\$retainKeys: must be a list of field names"),
+        ({"$retainKeys": "data"}, r"\$retainKeys: must be a list of field names"),
+        ({"$deleteFromPrimitiveList/finalizers": 3}, r"deleteFromPrimitiveList/finalizers: must be a list"),
+    ],
+)
+def test_malformed_strategic_directives_are_bad_requests(patch: dict[str, Any], says: str) -> None:
+    with pytest.raises(BadRequest, match=says):
+        strategic_merge_patch({"data": {"a": "1"}}, patch)
