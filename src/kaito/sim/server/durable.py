@@ -13,14 +13,19 @@ Cost, and why there is no group commit. The exclusive locking mode keeps the WAL
 memory instead of a shared-memory file, so a transaction takes no file locks and reads no shared header
 (about a third of the INSERT's cost; the WAL itself is written as before, so SIGKILL recovery is unchanged;
 the price is that no other process can read the database while the cluster runs, which the data
-directory's lock already reserved to one cluster). The JSON encoder is built once. Batching several writes
-into one transaction would save the per-transaction part again (measured: 18 us a write in batches of 16
-against 27 us alone), but with ``synchronous=NORMAL`` a commit does no I/O wait, so no write can ever
-arrive while a commit is in flight on the single-threaded loop: a batch could only be made by holding each
-answer back a loop turn behind a barrier in the API server, which costs about what it saves when writes
-arrive one at a time (as they do until the server's core is saturated) and lets a watch stream, which
-drains its queue without yielding, send a write that is not yet committed. Group commit pays with
-``synchronous="FULL"``, where the fsync is a real wait; that would be a writer thread and a barrier.
+directory's lock already reserved to one cluster). The JSON encoder is built once. Measured on a loaded
+2-core machine (``bench/durable_bench.py``), a store-level merge-patch costs 40-50 us CPU in memory and
+86-97 us durable, 33-37 us of it in :meth:`SqliteBackend.committed` (44-49 us before these two changes); over
+HTTP (``bench/sim_bench.py --compare 5``) a merge-patch costs the server about 1.13x the in-memory CPU.
+
+Batching writes into one transaction (group commit) would save less than it costs here. With
+``synchronous=NORMAL`` a commit waits for no I/O, so on the single-threaded loop no write ever arrives while
+a commit is in flight; a batch could only be gathered by holding each answer back a loop turn behind a
+barrier in the API server. Measured: an INSERT costs 27 us CPU alone and 17-20 us in batches of 16 (JSON
+included), and a task awaiting a future resolved on the next loop turn about 9 us more than one that does
+not: no gain at saturation, a loss while writes arrive one at a time (the usual case). A watch stream also
+drains its queue without yielding, so it could send a write the batch has not yet committed. Group commit
+pays with ``synchronous="FULL"``, where the fsync is a real wait (a writer thread and that barrier).
 
 Tables and their invariants:
 
