@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from integration.admin_http import kubeconfig_session
+from integration.admin_http import admin_session, kubeconfig_session
 from kaito.sim.cluster import Cluster
 from kaito.sim.server.durable import DB_FILE, DataDirInUse, SqliteBackend
 
@@ -158,3 +158,26 @@ async def test_the_running_cluster_holds_its_database_exclusively(tmp_path: Path
     async with Cluster(data_dir=tmp_path, workloads=False, arm=False):
         with pytest.raises(DataDirInUse, match="is held by a running kaito-sim"):
             SqliteBackend(tmp_path / DB_FILE)
+
+
+async def test_a_write_the_disk_refuses_is_answered_500_and_the_cluster_keeps_nothing_of_it(
+    tmp_path: Path,
+) -> None:
+    async with (
+        Cluster(data_dir=tmp_path, workloads=False, arm=False) as cluster,
+        admin_session(cluster) as http,
+    ):
+        durable = cluster._durable
+        assert durable is not None
+        pages = durable._db.execute("PRAGMA page_count").fetchone()[0]
+        durable._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+        rv = cluster.store.resource_version
+        body = {"metadata": {"name": "big"}, "data": {"v": "x" * 20_000}}
+        async with http.post(CONFIGMAPS, json=body) as response:
+            assert response.status == 500
+            status = await response.json()
+        assert "refused the write of configmaps default/big" in status["message"], status
+        async with http.get(f"{CONFIGMAPS}/big") as response:
+            assert response.status == 404
+        async with http.get(CONFIGMAPS) as response:
+            assert (await response.json())["metadata"]["resourceVersion"] == str(rv)
