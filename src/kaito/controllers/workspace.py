@@ -65,6 +65,7 @@ from kaito.api import (
 )
 from kaito.controllers.machine import MACHINE, NODE
 from kaito.controllers.model_hub import ModelHub, ModelHubError
+from kaito.controllers.own_writes import OwnWrites
 from kaito.controllers.tuning import (
     TrainingConfigRef,
     job_name,
@@ -300,21 +301,25 @@ class WorkspaceReconciler:
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
         self.model_hub = ModelHub(self.options.model_hub_url)
+        # our last finalizer/status write of each Workspace, while the cache lags it (see own_writes)
+        self.own_writes: OwnWrites[Workspace] = OwnWrites()
 
     # ---- entry ----------------------------------------------------------------------------------------
 
     async def reconcile(self, request: ctrl.Request, workspace: Workspace | None) -> ctrl.Result:
         if workspace is None:
             self.states.pop(str(request), None)
+            self.own_writes.forget(str(request))
             self.metrics.count_states(self.states.values())
             return ctrl.Result()
+        workspace = self.own_writes.view(str(request), workspace, workspace.metadata.resource_version)
         self.states[str(request)] = workspace.status.state if workspace.status else None
         try:
             if workspace.metadata.deletion_timestamp is not None:
                 return await self._finalize(workspace)
             if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
                 try:
-                    await self._set_finalizers(
+                    workspace = await self._set_finalizers(
                         workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
                     )
                 except (ctrl.Conflict, ctrl.Invalid) as exc:
@@ -762,13 +767,14 @@ class WorkspaceReconciler:
             return new
         body = {key: None for key in ("workerNodes", "state", "conditions", "targetNodeCount")}
         body.update(new.to_wire())
-        await self.client.patch(
+        written = await self.client.patch(
             WORKSPACE,
             workspace.metadata.name or "",
             {"status": body},
             namespace=workspace.metadata.namespace,
             subresource="status",
         )
+        self._remember(workspace, written)
         involved = _involved(workspace)
         for event in status_events(old, new):
             await self.recorder.event(involved, event.type, event.reason, event.message)
@@ -841,9 +847,22 @@ class WorkspaceReconciler:
 
     # ---- finalizer ------------------------------------------------------------------------------------
 
-    async def _set_finalizers(self, workspace: Workspace, finalizers: list[str]) -> None:
+    def _remember(self, before: Workspace, written: Mapping[str, Any]) -> Workspace:
+        """Keep what a write returned, for reconciles that run before the cache has seen it."""
+        try:
+            parsed = Workspace.model_validate(ctrl.thaw(written))
+        except ValidationError:
+            return before
+        key = f"{before.metadata.namespace}/{before.metadata.name}"
+        self.own_writes.remember(
+            key, before.metadata.resource_version, parsed, parsed.metadata.resource_version
+        )
+        return parsed
+
+    async def _set_finalizers(self, workspace: Workspace, finalizers: list[str]) -> Workspace:
+        """Set the finalizers, guarded by the resourceVersion read; returns the Workspace written."""
         meta = workspace.metadata
-        await self.client.patch(
+        written = await self.client.patch(
             WORKSPACE,
             meta.name or "",
             [
@@ -853,6 +872,7 @@ class WorkspaceReconciler:
             namespace=meta.namespace,
             patch_type=ctrl.PatchType.JSON,
         )
+        return self._remember(workspace, written)
 
     async def _finalize(self, workspace: Workspace) -> ctrl.Result:
         finalizers = list(workspace.metadata.finalizers or [])
