@@ -178,7 +178,7 @@ class MachineReconciler:
             and not launch_requested(machine.status)
             and launch_time_left(machine, now, self.options.launch_timeout) > 0
         ):
-            observed, refused = await self._create(machine, provisioner, observed, events)
+            observed, refused = await self._create(machine, provisioner, observed)
         elif observed.phase is Phase.FAILED and observed.retryable:
             await provisioner.delete(machine)  # a transient failure: remove the wreck, create again later
             events.append(
@@ -198,28 +198,17 @@ class MachineReconciler:
         return ctrl.Result(requeue_after=requeue) if requeue is not None else ctrl.Result()
 
     async def _create(
-        self,
-        machine: Machine,
-        provisioner: Provisioner,
-        observed: ObservedState,
-        events: list[MachineEvent],
+        self, machine: Machine, provisioner: Provisioner, observed: ObservedState
     ) -> tuple[ObservedState, bool]:
-        """What exists after asking for the node, and whether the cloud refused outright."""
+        """What exists after asking for the node, and whether the cloud refused outright.
+
+        No Event: the status written next says Launching, naming the resource requested."""
         try:
-            created = await provisioner.create(machine)
+            return await provisioner.create(machine), False
         except RetryableError:
             raise
         except ProvisionerError as exc:
             return ObservedState.failed(exc.reason, exc.message, resource=observed.resource), True
-        events.append(
-            MachineEvent(
-                "Normal",
-                "Launching",
-                f"Requested {created.resource or 'a node'} of instance type {machine.spec.instance_type} "
-                f"from provisioner {provisioner.name}.",
-            )
-        )
-        return created, False
 
     async def _clean_up(self, machine: Machine, provisioner: Provisioner) -> ctrl.Result:
         observed = await provisioner.get(machine)

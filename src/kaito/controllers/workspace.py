@@ -363,14 +363,16 @@ class WorkspaceReconciler:
             )
 
         old = workspace.status
-        if old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation:
-            await self.recorder.normal(_involved(workspace), "Planned", plan.describe())
+        planned = (
+            old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation
+        )
         observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
         machine_plan: MachinePlan | None = None
+        created: list[str] = []
         if workspace.resource.instance_type:
             machines = await self._machines_of(workspace)
             machine_plan = await self._plan_machines(workspace, plan, machines)
-            observed, retry_in = await self._ensure_machines(workspace, plan, machine_plan, observed)
+            observed, retry_in, created = await self._ensure_machines(workspace, plan, machine_plan, observed)
         else:
             machines, retry_in = [], None
             ready = [node.name for node in byo_nodes][: plan.target_nodes]
@@ -379,6 +381,7 @@ class WorkspaceReconciler:
                 ready_nodes=ready,
                 nodes_message=f"{len(ready)} of {plan.target_nodes} selected node(s) ready",
             )
+        await self._announce(workspace, plan, planned, created)
         resources_ready = observed.node_failure is None and len(observed.ready_nodes) >= plan.target_nodes
         try:
             if tuning:
@@ -439,10 +442,29 @@ class WorkspaceReconciler:
             )
         )
 
+    async def _announce(
+        self, workspace: Workspace, plan: WorkspacePlan, planned: bool, created: list[str]
+    ) -> None:
+        """One Normal Event for a new plan, naming the Machines it created (`Planned`); Machines created
+        later (a failed one replaced) are told on their own (`MachineCreated`)."""
+        involved = _involved(workspace)
+        instance_type = workspace.resource.instance_type or ""
+        if planned:
+            made = f"; created Machine {', '.join(created)}" if created else ""
+            await self.recorder.normal(involved, "Planned", f"{plan.describe()}{made}")
+            return
+        for name in created:
+            await self.recorder.normal(
+                involved,
+                "MachineCreated",
+                f"created Machine {name} ({instance_type}) for one of {plan.target_nodes} node(s)",
+            )
+
     async def _ensure_machines(
         self, workspace: Workspace, plan: WorkspacePlan, decision: MachinePlan, observed: Observed
-    ) -> tuple[Observed, float | None]:
-        """Create missing Machines, replace failed ones when due; returns the retry delay, if any."""
+    ) -> tuple[Observed, float | None, list[str]]:
+        """Create missing Machines, replace failed ones when due; returns the retry delay, if any, and the
+        names of the Machines created."""
         instance_type = workspace.resource.instance_type or ""
         for name in decision.delete:  # only failed Machines whose retry is due (nothing is settled yet)
             with contextlib.suppress(ctrl.NotFound):
@@ -450,17 +472,13 @@ class WorkspaceReconciler:
                 await self.recorder.normal(
                     _involved(workspace), "MachineReplaced", f"deleted failed Machine {name} to try again"
                 )
+        created = []
         for machine in decision.create:
             try:
                 await self.client.create(machine)
             except ctrl.AlreadyExists:
                 continue  # a stale cache: the Machine exists, the next event shows it
-            await self.recorder.normal(
-                _involved(workspace),
-                "MachineCreated",
-                f"created Machine {machine.metadata.name} ({instance_type}) for one of "
-                f"{plan.target_nodes} node(s)",
-            )
+            created.append(machine.metadata.name or "")
         failure = None
         retries = [f.retry_in for f in decision.failures if f.retry_in is not None]
         if decision.failures:
@@ -475,7 +493,7 @@ class WorkspaceReconciler:
             nodes_message=decision.progress(plan.target_nodes),
             node_failure=failure,
         )
-        return observed, min(retries) if retries else None
+        return observed, min(retries) if retries else None, created
 
     async def _retire_machines(self, workspace: Workspace, stale: list[str]) -> None:
         for name in stale:
@@ -585,7 +603,9 @@ class WorkspaceReconciler:
         return (configmap.get("data") or {}).get(CONFIG_KEY)
 
     async def _apply_changed(self, workspace: Workspace, objects: list[dict[str, Any]]) -> list[str]:
-        applied = []
+        """Apply what differs from the cache. A change to an existing workload (a rollout) is told as
+        `WorkloadApplied`; the first creation is not: the conditions and the Ready Event tell it."""
+        applied, changed = [], False
         for obj in objects:
             meta = obj["metadata"]
             cached = await self._cached(_OWNED_BY_KIND[obj["kind"]], meta["name"], meta["namespace"])
@@ -594,7 +614,8 @@ class WorkspaceReconciler:
                 continue
             await self.client.apply(obj, force=True)
             applied.append(f"{obj['kind']} {meta['name']}")
-        if applied:
+            changed = changed or cached is not None
+        if changed:
             await self.recorder.normal(
                 _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
             )
