@@ -649,8 +649,7 @@ class WorkspaceReconciler:
         if not resources_ready:
             if existing is None:
                 return observed
-            current = (existing.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH, "")
-            readiness = workload_readiness(existing, current)
+            readiness = workload_readiness(existing, existing)
             return _replace(
                 observed,
                 workload_exists=True,
@@ -661,7 +660,7 @@ class WorkspaceReconciler:
         await self._apply_changed(workspace, objects)
         workload = objects[-1]
         cached = await self._cached(_OWNED_BY_KIND[workload["kind"]], name, namespace)
-        readiness = workload_readiness(cached, workload["metadata"]["annotations"][APPLIED_HASH])
+        readiness = workload_readiness(cached, workload)
         if readiness.ready:
             await self._prune(workspace, objects)
         return _replace(

@@ -9,7 +9,7 @@ everything else in it. The reconciler applies an object only when the cached cop
 reconcile with nothing new to say writes nothing, and anything that changes the rendering (nodes, adapters,
 the ConfigMap, the preset) changes the hash, so the workload rolls.
 
-`workload_readiness(obj, desired_hash)` reads a Deployment or StatefulSet: ready when the controller has
+`workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
 rendered (a cached copy older than our apply is never taken as ready).
 """
@@ -236,12 +236,20 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
     return [owned(workspace, obj) for obj in objects]
 
 
-def workload_readiness(obj: Mapping[str, Any] | None, desired_hash: str) -> Readiness:
-    """Whether a Deployment/StatefulSet we rendered is fully rolled out and ready."""
+def workload_readiness(obj: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Readiness:
+    """Whether a Deployment/StatefulSet we rendered (`desired`) is fully rolled out and ready (`obj`: the
+    cached copy, None when the cache has none yet).
+
+    While a new workload comes up the sentence only moves with the number of ready pods (not with the
+    controller's bookkeeping on the way), so the Workspace's status is not rewritten for each step.
+    """
+    meta = desired.get("metadata") or {}
+    kind, name = desired.get("kind", "workload"), meta.get("name", "")
+    desired_hash = (meta.get("annotations") or {}).get(APPLIED_HASH)
+    wanted = int((desired.get("spec") or {}).get("replicas", 1))
+    waiting = Readiness(False, f"{kind} {name}: 0 of {wanted} pod(s) ready")
     if obj is None:
-        return Readiness(False, "the workload is being created")
-    kind = obj.get("kind", "workload")
-    name = (obj.get("metadata") or {}).get("name", "")
+        return waiting
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if annotations.get(APPLIED_HASH) != desired_hash:
         return Readiness(False, f"{kind} {name} is being updated")
@@ -252,7 +260,13 @@ def workload_readiness(obj: Mapping[str, Any] | None, desired_hash: str) -> Read
     ready = int(status.get("readyReplicas") or 0)
     updated = int(status.get("updatedReplicas") or 0)
     if observed < generation:
+        if generation <= 1:
+            return waiting  # just created: its controller has not looked yet
         return Readiness(False, f"{kind} {name}: waiting for its controller to see the new spec")
     if ready >= wanted and updated >= wanted and int(status.get("replicas") or 0) <= wanted:
         return Readiness(True, f"{kind} {name}: {ready} of {wanted} pod(s) ready on port {MODEL_PORT}")
-    return Readiness(False, f"{kind} {name}: {ready} of {wanted} pod(s) ready, {updated} updated")
+    if int(status.get("replicas") or 0) > wanted:
+        return Readiness(
+            False, f"{kind} {name}: rolling out, {updated} of {wanted} pod(s) updated, {ready} ready"
+        )
+    return Readiness(False, f"{kind} {name}: {ready} of {wanted} pod(s) ready")

@@ -132,18 +132,32 @@ def deployment(**status: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("obj", "wanted", "ready", "says"),
     [
-        (None, "h", False, "being created"),
+        (None, "h", False, "Deployment ws: 0 of 1 pod(s) ready"),
         (deployment(), "other", False, "being updated"),
         (deployment(observedGeneration=1), "h", False, "waiting for its controller"),
-        (deployment(readyReplicas=0), "h", False, "0 of 1 pod(s) ready"),
-        (deployment(replicas=2), "h", False, "1 of 1 pod(s) ready, 1 updated"),  # an old pod still around
+        (deployment(readyReplicas=0), "h", False, "Deployment ws: 0 of 1 pod(s) ready"),
+        (deployment(replicas=2), "h", False, "rolling out, 1 of 1 pod(s) updated, 1 ready"),  # an old pod
         (deployment(), "h", True, "1 of 1 pod(s) ready on port 5000"),
     ],
 )
 def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: str) -> None:
-    readiness = workload_readiness(obj, wanted)
+    desired = {
+        "kind": "Deployment",
+        "metadata": {"name": "ws", "annotations": {APPLIED_HASH: wanted}},
+        "spec": {"replicas": 1},
+    }
+    readiness = workload_readiness(obj, desired)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def test_a_new_workload_reads_the_same_until_a_pod_is_ready() -> None:
+    """Created, seen by its controller, pods scheduled: one sentence, so one status write."""
+    desired = {"kind": "Deployment", "metadata": {"name": "ws", "annotations": {APPLIED_HASH: "h"}}}
+    new = deployment(readyReplicas=0, updatedReplicas=0, observedGeneration=0)
+    new["metadata"]["generation"] = 1
+    steps = [None, new, deployment(readyReplicas=0, updatedReplicas=0), deployment(readyReplicas=0)]
+    assert len({workload_readiness(step, desired).message for step in steps}) == 1
 
 
 def _with_annotations(ws: Workspace, annotations: dict[str, str]) -> Workspace:
