@@ -41,9 +41,9 @@ from kaito.controllers.multirole_plan import __all__ as _multirole_plan_all
 from kaito.controllers.operator import *  # noqa: F403
 from kaito.controllers.operator import __all__ as _operator_all
 from kaito.controllers.orphans import *  # noqa: F403
+from kaito.controllers.orphans import __all__ as _orphans_all
 from kaito.controllers.own_writes import *  # noqa: F403
 from kaito.controllers.own_writes import __all__ as _own_writes_all
-from kaito.controllers.orphans import __all__ as _orphans_all
 from kaito.controllers.tuning import *  # noqa: F403
 from kaito.controllers.tuning import __all__ as _tuning_all
 from kaito.controllers.tuning_config import *  # noqa: F403

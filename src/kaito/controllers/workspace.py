@@ -110,7 +110,9 @@ from kaito.controllers.workspace_status import (
 )
 from kaito.controllers.workspace_workload import (
     APPLIED_HASH,
+    DEFAULT_CONFIG_NAME,
     WorkloadProblem,
+    default_config,
     inference_objects,
     owned,
     workload_readiness,
@@ -303,6 +305,10 @@ class WorkspaceReconciler:
         self.model_hub = ModelHub(self.options.model_hub_url)
         # our last finalizer/status write of each Workspace, while the cache lags it (see own_writes)
         self.own_writes: OwnWrites[Workspace] = OwnWrites()
+        # Workspace key -> {"Kind/namespace/name": the applied-hash we last applied}: when the cache has not
+        # caught up with one of our applies, the server is asked (a read) instead of applying again
+        self.applied: dict[str, dict[str, str]] = {}
+        self.default_configs_made: set[str] = set()  # namespaces whose default inference config we created
 
     # ---- entry ----------------------------------------------------------------------------------------
 
@@ -310,6 +316,7 @@ class WorkspaceReconciler:
         if workspace is None:
             self.states.pop(str(request), None)
             self.own_writes.forget(str(request))
+            self.applied.pop(str(request), None)
             self.metrics.count_states(self.states.values())
             return ctrl.Result()
         workspace = self.own_writes.view(str(request), workspace, workspace.metadata.resource_version)
@@ -606,13 +613,24 @@ class WorkspaceReconciler:
         """Apply what differs from the cache. A change to an existing workload (a rollout) is told as
         `WorkloadApplied`; the first creation is not: the conditions and the Ready Event tell it."""
         applied, changed = [], False
+        mine = self.applied.setdefault(f"{workspace.metadata.namespace}/{workspace.metadata.name}", {})
         for obj in objects:
-            meta = obj["metadata"]
-            cached = await self._cached(_OWNED_BY_KIND[obj["kind"]], meta["name"], meta["namespace"])
-            cached_hash = ((cached or {}).get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
-            if cached_hash == meta["annotations"][APPLIED_HASH]:
+            meta, kind = obj["metadata"], _OWNED_BY_KIND[obj["kind"]]
+            wanted, key = (
+                meta["annotations"][APPLIED_HASH],
+                f"{obj['kind']}/{meta['namespace']}/{meta['name']}",
+            )
+            cached = await self._cached(kind, meta["name"], meta["namespace"])
+            if _applied_hash(cached) != wanted and mine.get(key) == wanted:
+                # we applied exactly this and the cache has not seen it yet: read, do not write again
+                try:
+                    cached = await self.client.direct.get(kind, meta["name"], meta["namespace"])
+                except ctrl.NotFound:
+                    cached = None
+            if _applied_hash(cached) == wanted:
                 continue
             await self.client.apply(obj, force=True)
+            mine[key] = wanted
             applied.append(f"{obj['kind']} {meta['name']}")
             changed = changed or cached is not None
         if changed:
@@ -620,6 +638,24 @@ class WorkspaceReconciler:
                 _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
             )
         return applied
+
+    async def _ensure_default_config(self, namespace: str) -> None:
+        """Create the namespace's default inference ConfigMap when it is absent; one that exists is left
+        as it is (KAITO's copy-once, so it is the namespace's to edit)."""
+        if await self._cached(CONFIGMAP, DEFAULT_CONFIG_NAME, namespace) is not None:
+            return
+        if namespace in self.default_configs_made:  # ours, not in the cache yet: read, do not write again
+            with contextlib.suppress(ctrl.NotFound):
+                await self.client.direct.get(CONFIGMAP, DEFAULT_CONFIG_NAME, namespace)
+                return
+        self.default_configs_made.add(namespace)  # before the await: a concurrent reconcile reads instead
+        try:
+            await self.client.create(default_config(namespace))
+        except ctrl.AlreadyExists:
+            pass  # made by an earlier operator, or the user
+        except BaseException:
+            self.default_configs_made.discard(namespace)
+            raise
 
     async def _prune(self, workspace: Workspace, keep: list[dict[str, Any]]) -> None:
         """Delete objects this Workspace owns that the current rendering no longer has."""
@@ -657,6 +693,8 @@ class WorkspaceReconciler:
                 workload_message=readiness.message,
             )
         objects = inference_objects(workspace, plan, list(observed.ready_nodes[: plan.target_nodes]))
+        if workspace.inference is not None and workspace.inference.config is None:
+            await self._ensure_default_config(namespace or "default")
         await self._apply_changed(workspace, objects)
         workload = objects[-1]
         cached = await self._cached(_OWNED_BY_KIND[workload["kind"]], name, namespace)
@@ -929,6 +967,12 @@ _OWNED_BY_KIND: Final = {kind.kind: kind for kind in _OWNED_KINDS}
 def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return bool(uid) and any(ref.get("uid") == uid for ref in refs)
+
+
+def _applied_hash(obj: Mapping[str, Any] | None) -> str | None:
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(APPLIED_HASH)
+    return str(value) if value is not None else None
 
 
 def _replace(observed: Observed, **changes: Any) -> Observed:

@@ -10,8 +10,11 @@ from kaito.api import Workspace
 from kaito.controllers.workspace_plan import resolve_plan
 from kaito.controllers.workspace_workload import (
     APPLIED_HASH,
+    DEFAULT_CONFIG_NAME,
+    DEFAULT_INFERENCE_CONFIG,
     WorkloadProblem,
     applied_hash,
+    default_config,
     inference_objects,
     workload_readiness,
 )
@@ -34,7 +37,6 @@ def objects(ws: Workspace, nodes: list[str] | None = None, config: str | None = 
 def test_objects_come_owned_hashed_and_in_apply_order() -> None:
     rendered = objects(workspace())
     assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
-        ("ConfigMap", "ws-inference-config"),
         ("Service", "ws"),
         ("Deployment", "ws"),
     ]
@@ -52,10 +54,30 @@ def test_objects_come_owned_hashed_and_in_apply_order() -> None:
         assert obj["metadata"]["annotations"][APPLIED_HASH] == applied_hash(obj)
 
 
-def test_a_named_config_replaces_the_default_configmap() -> None:
+def _config_volume(obj: dict[str, Any]) -> Any:
+    return next(v for v in obj["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+
+
+def test_a_named_config_replaces_the_namespaces_default() -> None:
     rendered = objects(workspace(config="mine"), config="vllm:\n  enable-prefix-caching: true\n")
     assert [o["kind"] for o in rendered] == ["Service", "Deployment"]
     assert "--enable-prefix-caching" in rendered[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert _config_volume(rendered[-1]) == {"name": "config", "configMap": {"name": "mine"}}
+
+
+def test_without_a_named_config_the_namespaces_shared_default_is_mounted_not_owned() -> None:
+    """KAITO's inference-params-template: one per namespace, however many Workspaces use it."""
+    other = workspace()
+    other = other.model_copy(update={"metadata": other.metadata.model_copy(update={"name": "b"})})
+    for ws in (workspace(), other):
+        assert _config_volume(objects(ws)[-1]) == {
+            "name": "config",
+            "configMap": {"name": DEFAULT_CONFIG_NAME},
+        }
+    configmap = default_config("ns")
+    assert configmap["metadata"]["name"] == DEFAULT_CONFIG_NAME == "inference-params-template"
+    assert configmap["metadata"]["namespace"] == "ns" and "ownerReferences" not in configmap["metadata"]
+    assert configmap["data"] == {"inference_config.yaml": DEFAULT_INFERENCE_CONFIG}
 
 
 def _hash(obj: dict[str, Any]) -> str:
@@ -179,7 +201,7 @@ def test_the_runtime_annotation_selects_the_serving_runtime(
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] == [*command, "--kaito-config-file", "/mnt/config/inference_config.yaml"]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in volumes
+    assert {"name": "config", "configMap": {"name": DEFAULT_CONFIG_NAME}} in volumes
 
 
 def test_an_unknown_runtime_annotation_is_refused_naming_it() -> None:
