@@ -85,8 +85,8 @@ async def test_a_machine_becomes_ready_on_its_own_agent_pool_and_deleting_it_rem
         "Ready",
     ]
     assert machine.metadata.finalizers == ["kaito.sh/machine-cleanup"]
-    reasons = {e["reason"] for e in await _events(client, "gpu-node-1")}
-    assert {"Launching", "Launched", "Registered", "Initialized", "Ready"} <= reasons
+    # a Machine that comes up without trouble records no Event: its conditions tell each step
+    assert [e["reason"] for e in await _events(client, "gpu-node-1")] == []
 
     await client.delete(MACHINE, "gpu-node-1")
     await until_machine("gpu-node-1", lambda m: m is None)
