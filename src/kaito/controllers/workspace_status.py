@@ -21,13 +21,13 @@ an unchanged observation yields an equal status and the reconciler writes nothin
 
 `status_events(old, new)` lists the Events a change tells, as kube's own controllers do: few, and each one
 news. A Warning for every failure (a condition turning False for a reason other than waiting, or failing
-for a new reason); a Normal Event only for milestones: WorkspaceSucceeded turning True (the Workspace is
-ready, or its Job completed), JobStarted turning True, WorkspaceDeleting, and a condition coming back True
-after a failure (the Warning's resolution). The steps on the way (nodes pending, nodes ready, workload
-pending) are the conditions' business: `kubectl describe workspace` shows them with their transition
-times, so an Event for each would only repeat them (and cost a write each). With the reconciler's
-`Planned` Event (the sizing, and the Machines it created) a Workspace that comes up without trouble
-tells: Planned → WorkspaceSucceeded.
+for a new reason), once per sentence; a Normal Event for a condition coming back True after a failure (the
+Warning's resolution), for a tuning Job starting (JobStarted) and completing (WorkspaceSucceeded with state
+Succeeded, as a Job's own `Completed`), and for WorkspaceDeleting. The steps of an inference Workspace that
+comes up without trouble (nodes pending, nodes ready, workload pending, ready) are the conditions' business:
+`kubectl describe workspace` shows each with its transition time, so an Event for each would only repeat
+them, at a write each. Its Events are then the reconciler's actions: `Planned` (the sizing, and the
+Machines it created), and `WorkloadApplied` when a spec change rolls the workload.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _WAITING_REASONS = frozenset(
     {"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload", "JobPending"}
 )
 # conditions whose turning True is news on its own (the others only when they recover from a failure)
-_MILESTONES = frozenset({CONDITION_WORKSPACE_SUCCEEDED, CONDITION_JOB_STARTED, CONDITION_WORKSPACE_DELETING})
+_MILESTONES = frozenset({CONDITION_JOB_STARTED, CONDITION_WORKSPACE_DELETING})
 # plan failures about the workload's spec, not the nodes (the reasons of workspace_plan.PlanProblem)
 WORKLOAD_SPEC_REASONS = frozenset({"ConfigMapNotFound", "InvalidInferenceConfig", "UnknownPreset"})
 
@@ -263,6 +263,7 @@ def status_events(old: WorkspaceStatus | None, new: WorkspaceStatus) -> list[Sta
             event = StatusEvent("Warning", condition.reason, message)
         elif condition.status == CONDITION_TRUE and (
             condition.type in _MILESTONES
+            or (condition.type == CONDITION_WORKSPACE_SUCCEEDED and new.state == STATE_SUCCEEDED)
             or (before is not None and _is_failure(before.status, before.reason))
         ):
             event = StatusEvent("Normal", condition.reason, message)

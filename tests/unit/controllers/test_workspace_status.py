@@ -213,9 +213,7 @@ def test_events_tell_milestones_and_failures_not_each_step() -> None:
         Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True, workload_ready=True),
         NOW,
     )
-    assert [(e.type, e.reason, e.message) for e in status_events(nodes, ready)] == [
-        ("Normal", "WorkspaceSucceeded", "inference is ready"),
-    ]
+    assert status_events(nodes, ready) == []  # ready: the conditions say so, with the time
     assert status_events(ready, ready) == []
 
 
@@ -239,3 +237,33 @@ def test_every_failure_is_a_warning_once_and_a_recovery_is_told() -> None:
         NOW,
     )
     assert [(e.type, e.reason) for e in status_events(None, tuning)] == [("Normal", "JobStarted")]
+    done = desired_status(
+        tuning,
+        Observed(
+            1,
+            tuning=True,
+            target_nodes=1,
+            ready_nodes=["n0"],
+            job_state="succeeded",
+            job_reason="JobSucceeded",
+            job_message="done",
+        ),
+        NOW,
+    )
+    assert [(e.type, e.reason) for e in status_events(tuning, done)] == [("Normal", "JobSucceeded")]
+
+
+def test_an_inference_workspace_back_from_a_failure_tells_the_recovery() -> None:
+    broken = desired_status(
+        None,
+        Observed(
+            1, target_nodes=1, ready_nodes=["n0"], workload_failure=Failure("UnsupportedRequest", "bad.")
+        ),
+        NOW,
+    )
+    fixed = desired_status(
+        broken,
+        Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True, workload_ready=True),
+        NOW,
+    )
+    assert ("Normal", "WorkspaceSucceeded") in [(e.type, e.reason) for e in status_events(broken, fixed)]
