@@ -148,8 +148,12 @@ async def test_quota_and_capacity_failures_fail_the_machine_with_the_clouds_mess
     launched = find_condition(machine.status.conditions, "Launched")
     assert launched is not None and launched.status == "False" and launched.reason == reason
     assert launched.message == machine.status.failure_message
-    warnings = [e for e in await _events(client, "unlucky") if e["type"] == "Warning"]
-    assert [e["reason"] for e in warnings] == [reason]
+
+    async def warned_once() -> bool:  # the Event is recorded after the status it tells
+        warnings = [e for e in await _events(client, "unlucky") if e["type"] == "Warning"]
+        return [e["reason"] for e in warnings] == [reason]
+
+    await eventually(warned_once)
 
     async def pool_gone() -> bool:
         return cluster.arm.pools() == {}
