@@ -22,7 +22,13 @@ kinds send no request:
    its readiness from the cache; stale Machines and objects are removed only once the new workload is
    ready (new before old).
 6. `workspace_status.desired_status` computes the whole status; it is written once, only when it changed,
-   and each change is told as an Event.
+   and `status_events` tells what in the change is news (failures, recoveries, a Job's milestones).
+
+Writes, per Workspace that comes up without trouble: the finalizer, each Machine (created with its own
+finalizer), the workload objects (one apply each, none re-sent unchanged; the namespace's default inference
+ConfigMap once per namespace), three statuses (pending, nodes ready, ready) and one `Planned` Event. The
+cache lags our own writes by a watch event: a reconcile woken in between reads our last written copy
+(`own_writes`), and an apply the cache has not seen is confirmed by a read, so nothing is written twice.
 
 Watches: Workspaces (generation or deletion changed), Machines (mapped by their workspace labels), owned
 Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `inference.config`), and Nodes
@@ -611,7 +617,7 @@ class WorkspaceReconciler:
 
     async def _apply_changed(self, workspace: Workspace, objects: list[dict[str, Any]]) -> list[str]:
         """Apply what differs from the cache. A change to an existing workload (a rollout) is told as
-        `WorkloadApplied`; the first creation is not: the conditions and the Ready Event tell it."""
+        `WorkloadApplied`; the first creation is not: the conditions tell it."""
         applied, changed = [], False
         mine = self.applied.setdefault(f"{workspace.metadata.namespace}/{workspace.metadata.name}", {})
         for obj in objects:
