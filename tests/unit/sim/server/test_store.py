@@ -478,7 +478,14 @@ def test_server_side_apply_of_a_custom_resource_keeps_its_owner_references(store
     for _ in range(3):
         applied.append(
             store.patch(
-                "example.com/v1", "Widget", "w", config, APPLY_PATCH, "default", field_manager="ctl", force=True
+                "example.com/v1",
+                "Widget",
+                "w",
+                config,
+                APPLY_PATCH,
+                "default",
+                field_manager="ctl",
+                force=True,
             )
         )
     assert [a["metadata"]["ownerReferences"] for a in applied] == [[reference]] * 4
