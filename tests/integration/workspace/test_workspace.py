@@ -293,8 +293,7 @@ async def test_a_failing_tuning_job_marks_the_workspace_failed_with_the_reason(o
     assert workspace["status"]["state"] == "Failed"
     assert succeeded["reason"] == "BackoffLimitExceeded"
     assert "OOMKilled" in succeeded["message"] and "exit code 137" in succeeded["message"]
-    warnings = [e for e in await operator.events(name) if e["type"] == "Warning"]
-    assert any(e["reason"] == "BackoffLimitExceeded" for e in warnings)
+    await operator.wait_event(name, "BackoffLimitExceeded", "Warning")
 
 
 async def test_each_invalid_workspace_gets_a_condition_naming_the_field_while_others_are_served(
@@ -359,8 +358,7 @@ async def test_a_new_instance_type_brings_new_nodes_up_before_the_old_ones_go(op
         "requiredDuringSchedulingIgnoredDuringExecution"
     ]["nodeSelectorTerms"]
     assert terms[0]["matchFields"][0]["values"] == [new["status"]["nodeName"]]
-    reasons = [e["reason"] for e in await operator.events(name)]
-    assert "MachineDeleted" in reasons
+    await operator.wait_event(name, "MachineDeleted")
 
 
 async def test_a_quota_failure_surfaces_on_the_workspace_with_the_clouds_message(operator: Any) -> None:
@@ -375,8 +373,7 @@ async def test_a_quota_failure_surfaces_on_the_workspace_with_the_clouds_message
     assert resource["message"].startswith("resource.instanceType: Machine ")
     assert "quota" in resource["message"].lower()
     assert workspace["status"]["state"] == "Failed"
-    warnings = [e for e in await operator.events(name) if e["type"] == "Warning"]
-    assert any(e["reason"] == "QuotaExceeded" and "quota" in e["message"].lower() for e in warnings)
+    await operator.wait_event(name, "QuotaExceeded", "Warning", says="quota")
     assert await operator.list("apps/v1", "Deployment") == []
 
 
@@ -390,8 +387,7 @@ async def test_a_failed_machine_is_replaced_after_the_retry_interval(operator: A
 
     operator.cluster.arm.faults.clear()  # the quota was raised
     await operator.wait_condition(name, "WorkspaceSucceeded", within=30.0)
-    reasons = [e["reason"] for e in await operator.events(name)]
-    assert "MachineReplaced" in reasons
+    await operator.wait_event(name, "MachineReplaced")
 
 
 async def test_scaling_count_adds_and_removes_machines(operator: Any) -> None:
