@@ -16,7 +16,9 @@ the price is that no other process can read the database while the cluster runs,
 directory's lock already reserved to one cluster). The JSON encoder is built once. Measured on a loaded
 2-core machine (``bench/durable_bench.py``), a store-level merge-patch costs 40-50 us CPU in memory and
 86-97 us durable, 33-37 us of it in :meth:`SqliteBackend.committed` (44-49 us before these two changes); over
-HTTP (``bench/sim_bench.py --compare 5``) a merge-patch costs the server about 1.13x the in-memory CPU.
+HTTP (``bench/sim_bench.py --compare 5``, load average 10-15) a merge-patch cost the server 1.13x and 1.33x
+the in-memory CPU in two runs (1.23x before), while a list, which does no durable work, read 1.00x and 1.21x:
+at that load the HTTP figure is good to about 0.2.
 
 Batching writes into one transaction (group commit) would save less than it costs here. With
 ``synchronous=NORMAL`` a commit waits for no I/O, so on the single-threaded loop no write ever arrives while
