@@ -52,7 +52,7 @@ from typing import Any
 
 import yaml
 
-from kaito.sim.server import patches
+from kaito.sim.server import codec, patches
 from kaito.sim.server.bodies import check_meta_types
 from kaito.sim.server.errors import (
     AlreadyExists,
@@ -1089,7 +1089,7 @@ def _decode_patch(patch: Any, patch_type: str) -> Any:
         patch = patch.decode()
     if isinstance(patch, str):
         try:
-            return yaml.safe_load(patch) if patch_type == APPLY_PATCH else json.loads(patch)
+            return codec.load_yaml(patch) if patch_type == APPLY_PATCH else json.loads(patch)
         except (ValueError, yaml.YAMLError) as e:
             raise BadRequest(
                 f"the patch is not valid {'YAML' if patch_type == APPLY_PATCH else 'JSON'}: {e}"
