@@ -632,6 +632,7 @@ class ApiServer:
                 label_selector=label,
                 field_selector=field,
                 allow_bookmarks=bookmarks,
+                copy_objects=self.webhooks.converts(rt),  # else only serialised here, never mutated
             )
         except ApiError as err:
             if err.code != 410:

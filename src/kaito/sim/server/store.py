@@ -857,8 +857,12 @@ class Store:
         label_selector: str | None = None,
         field_selector: str | None = None,
         allow_bookmarks: bool = False,
+        copy_objects: bool = True,
     ) -> Watch:
-        """Watch a kind: synthetic ADDEDs first when ``resource_version`` is unset or "0", else replay."""
+        """Watch a kind: synthetic ADDEDs first when ``resource_version`` is unset or "0", else replay.
+
+        ``copy_objects=False`` delivers the store's own dicts, for a reader that never mutates them (the
+        HTTP layer only serialises them)."""
         rt = self.resolve(api_version, kind)
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, rt)
@@ -874,6 +878,7 @@ class Store:
             field_selector=fields,
             allow_bookmarks=allow_bookmarks,
             bookmark_interval=self.bookmark_interval,
+            copy_objects=copy_objects,
             on_close=self._forget,
         )
         if since is None:
