@@ -44,6 +44,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -65,7 +66,6 @@ from kaito.sim.workloads.processes import ProcessRuntimeConfig
 __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "default_data_dir", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
-_POLL_S = 0.1
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
 _RBAC_KINDS = frozenset(
     {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
@@ -177,37 +177,145 @@ def load_manifests(path: Path) -> list[dict[str, Any]]:
     return objects
 
 
+class _Followed:
+    """A kind's objects kept current by :func:`_follow`: (namespace, name) -> object, and which changed."""
+
+    def __init__(self, gvk: tuple[str, str], owner: Callable[[dict[str, Any]], tuple[str, str]]) -> None:
+        self.gvk = gvk
+        self.owner = owner  # the Workspace an object's change concerns
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.by_owner: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self.listed = asyncio.Event()
+
+    def clear(self) -> None:
+        self.objects.clear()
+        self.by_owner.clear()
+
+    def put(self, obj: dict[str, Any]) -> tuple[str, str]:
+        """Keep ``obj``; its owner."""
+        self.discard(obj)
+        key, owner = _key(obj), self.owner(obj)
+        self.objects[key] = obj
+        self.by_owner.setdefault(owner, {})[key] = obj
+        return owner
+
+    def discard(self, obj: dict[str, Any]) -> tuple[str, str]:
+        """Forget ``obj`` (as last kept: a changed label moves it to another owner); its owner."""
+        key = _key(obj)
+        old = self.objects.pop(key, None)
+        owner = self.owner(old if old is not None else obj)
+        self.by_owner.get(owner, {}).pop(key, None)
+        return owner
+
+
+async def _follow(
+    client: ctrl.Client, followed: _Followed, dirty: set[tuple[str, str]], wake: asyncio.Event
+) -> None:
+    """Keep ``followed`` current: a list, then one watch, resumed where it ended, listed again after 410
+    Gone; each change adds its Workspace to ``dirty`` and sets ``wake``. Runs until cancelled."""
+    rv: str | None = None
+    while True:
+        if rv is None:
+            listed = await client.list(followed.gvk)
+            dirty.update(followed.by_owner)
+            followed.clear()
+            for obj in listed.items:
+                dirty.add(followed.put(obj))
+            rv = listed.resource_version
+            followed.listed.set()
+            wake.set()
+        try:
+            async for event in await client.watch(followed.gvk, resource_version=rv):
+                obj = event.object
+                rv = obj["metadata"].get("resourceVersion") or rv
+                if event.type == "BOOKMARK":
+                    continue
+                dirty.add(followed.discard(obj))
+                if event.type != "DELETED":
+                    dirty.add(followed.put(obj))
+                wake.set()
+        except ctrl.Gone:
+            rv = None
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+
+def _machine_owner(machine: dict[str, Any]) -> tuple[str, str]:
+    labels = machine["metadata"].get("labels") or {}
+    return (str(labels.get(LABEL_WORKSPACE_NAMESPACE, "")), str(labels.get(LABEL_WORKSPACE, "")))
+
+
 async def _progress(
     client: ctrl.Client, workspaces: list[tuple[str, str]], out: TextIO, started: float, limit_s: float
 ) -> str | None:
-    """Print each Workspace's phases as they are reached; None once all succeeded, else the failure."""
+    """Print each Workspace's phases as they are reached; None once all succeeded, else the failure.
+
+    Workspaces and Machines are followed with one watch each (no polling), and a Workspace is looked at
+    again only when it or one of its Machines changed."""
     printed: set[tuple[str, str, str]] = set()
     deadline = started + limit_s
-    while True:
-        done = 0
-        for namespace, name in workspaces:
-            try:
-                workspace = await client.get((API_VERSION, KIND_WORKSPACE), name, namespace)
-            except ctrl.NotFound:
-                return f"Workspace {namespace}/{name} disappeared"
-            machines = await client.list(
-                (API_VERSION, KIND_MACHINE),
-                label_selector=f"{LABEL_WORKSPACE}={name},{LABEL_WORKSPACE_NAMESPACE}={namespace}",
-            )
-            progress = workspace_progress(workspace, machines.items)
-            for phase in progress.phases:
-                if (namespace, name, phase.key) not in printed:
-                    printed.add((namespace, name, phase.key))
-                    prefix = f"{name}: " if len(workspaces) > 1 else ""
-                    print(f"[{time.monotonic() - started:6.1f}s] {prefix}{phase.line}", file=out, flush=True)
-            if progress.failure is not None:
-                return f"Workspace {namespace}/{name} failed: {progress.failure}"
-            done += progress.done
-        if done == len(workspaces):
-            return None
-        if time.monotonic() > deadline:
-            return f"not ready after {limit_s:g}s (--timeout)"
-        await asyncio.sleep(_POLL_S)
+    wanted = set(workspaces)
+    spaces = _Followed((API_VERSION, KIND_WORKSPACE), _key)
+    machines = _Followed((API_VERSION, KIND_MACHINE), _machine_owner)
+    dirty: set[tuple[str, str]] = set()
+    wake = asyncio.Event()
+    followers = [asyncio.create_task(_follow(client, f, dirty, wake)) for f in (spaces, machines)]
+    done: set[tuple[str, str]] = set()
+    try:
+        while True:
+            await _wait(wake, followers, deadline)
+            if not (spaces.listed.is_set() and machines.listed.is_set()):
+                if time.monotonic() > deadline:
+                    return f"not ready after {limit_s:g}s (--timeout)"
+                continue
+            changed = [k for k in workspaces if k in dirty]
+            dirty.clear()
+            for namespace, name in changed:
+                workspace = spaces.objects.get((namespace, name))
+                if workspace is None:
+                    return f"Workspace {namespace}/{name} disappeared"
+                owned = machines.by_owner.get((namespace, name), {})
+                progress = workspace_progress(workspace, list(owned.values()))
+                for phase in progress.phases:
+                    if (namespace, name, phase.key) not in printed:
+                        printed.add((namespace, name, phase.key))
+                        prefix = f"{name}: " if len(workspaces) > 1 else ""
+                        line = f"[{time.monotonic() - started:6.1f}s] {prefix}{phase.line}"
+                        print(line, file=out, flush=True)
+                if progress.failure is not None:
+                    return f"Workspace {namespace}/{name} failed: {progress.failure}"
+                if progress.done:
+                    done.add((namespace, name))
+                else:
+                    done.discard((namespace, name))
+            if done >= wanted:
+                return None
+            if time.monotonic() > deadline:
+                return f"not ready after {limit_s:g}s (--timeout)"
+    finally:
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+
+
+async def _wait(wake: asyncio.Event, followers: list[asyncio.Task[None]], deadline: float) -> None:
+    """Until ``wake`` is set (then clear it) or ``deadline``; a follower's failure is raised here."""
+    waiter = asyncio.create_task(wake.wait())
+    try:
+        await asyncio.wait(
+            {waiter, *followers},
+            timeout=max(0.0, deadline - time.monotonic()),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        waiter.cancel()
+    for task in followers:
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
+            raise error
+    wake.clear()
 
 
 def _context_needed(manifests: list[dict[str, Any]]) -> int:

@@ -179,3 +179,24 @@ async def test_up_serves_the_seed_v1alpha1_workspace_with_its_webhooks(tmp_path:
         stop.set()
         assert await running == 0, out.getvalue()
     assert "webhooks: /validate-workspace and /convert on https://127.0.0.1:" in out.getvalue()
+
+
+def test_followed_machines_are_indexed_by_their_workspace_and_move_with_their_labels() -> None:
+    from kaito.api import API_VERSION, KIND_MACHINE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
+    from kaito.cli.up import _Followed, _machine_owner
+
+    def machine(name: str, workspace: str) -> dict[str, object]:
+        labels = {LABEL_WORKSPACE: workspace, LABEL_WORKSPACE_NAMESPACE: "default"}
+        return {"metadata": {"name": name, "namespace": "kaito", "labels": labels}}
+
+    followed = _Followed((API_VERSION, KIND_MACHINE), _machine_owner)
+    assert followed.put(machine("m1", "a")) == ("default", "a")
+    followed.put(machine("m2", "a"))
+    assert set(followed.by_owner[("default", "a")]) == {("kaito", "m1"), ("kaito", "m2")}
+    # relabelled: the change concerns the Workspace it left, and it is found under the new one
+    assert followed.discard(machine("m2", "b")) == ("default", "a")
+    assert followed.put(machine("m2", "b")) == ("default", "b")
+    assert set(followed.by_owner[("default", "a")]) == {("kaito", "m1")}
+    assert set(followed.by_owner[("default", "b")]) == {("kaito", "m2")}
+    followed.discard(machine("m1", "a"))
+    assert not followed.by_owner[("default", "a")] and ("kaito", "m1") not in followed.objects

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from kaito.sim.server import discovery, printing, protobuf, scale
+from kaito.sim.server import codec, discovery, printing, protobuf, scale
 from kaito.sim.server.attach import serve_attach
 from kaito.sim.server.bodies import MAX_DEPTH, check_meta_types, check_shape
 from kaito.sim.server.errors import (
@@ -632,6 +632,7 @@ class ApiServer:
                 label_selector=label,
                 field_selector=field,
                 allow_bookmarks=bookmarks,
+                copy_objects=self.webhooks.converts(rt),  # else only serialised here, never mutated
             )
         except ApiError as err:
             if err.code != 410:
@@ -960,7 +961,7 @@ def _facts(request: web.Request) -> RequestFacts:
 
 def _json(body: Any, status: int = 200, *, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=codec.dumps(body),
         status=status,
         content_type="application/json",
         headers=headers,
@@ -968,14 +969,14 @@ def _json(body: Any, status: int = 200, *, headers: dict[str, str] | None = None
 
 
 def _aggregated(body: dict[str, Any]) -> web.Response:
-    resp = web.Response(body=json.dumps(body, separators=(",", ":")).encode())
+    resp = web.Response(body=codec.dumps(body))
     resp.headers["Content-Type"] = discovery.AGGREGATED_MEDIA_TYPE
     resp.headers["Vary"] = "Accept"
     return resp
 
 
 def _line(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    return codec.dumps(event) + b"\n"
 
 
 async def _start_stream(request: web.Request) -> web.StreamResponse:
@@ -1020,7 +1021,7 @@ async def _read_json(request: web.Request, validation: FieldValidation | None = 
     raw = await request.read()
     try:
         if media in ("application/yaml", "application/x-yaml", "text/yaml"):
-            body = yaml.safe_load(raw.decode() or "{}")
+            body = codec.load_yaml(raw.decode() or "{}")
         elif media in ("application/json", ""):
             body = validation.loads(raw or b"{}") if validation else json.loads(raw or b"{}")
         elif media == protobuf.MEDIA_TYPE:
@@ -1081,7 +1082,7 @@ async def _read_patch(request: web.Request, validation: FieldValidation | None =
     try:
         raw = (await request.read()).decode()
         if media == "application/apply-patch+yaml":
-            patch = yaml.safe_load(raw)
+            patch = codec.load_yaml(raw)
         else:
             patch = validation.loads(raw or "null") if validation else json.loads(raw or "null")
     except (ValueError, yaml.YAMLError) as err:

@@ -13,20 +13,30 @@ A rule is ``{"rule": expr, "message"?, "messageExpression"?, "fieldPath"?, "reas
 Where celpy is weaker than kube's CEL (kube-only library functions such as ``quantity()`` or ``isURL()``, a
 rule that does not compile), the rule is skipped with one warning log per rule instead of rejecting objects
 the real server would accept. Compiled programs are cached by expression.
+
+celpy interprets a parse tree, a few milliseconds a rule, and a status write to a Workspace runs its root
+rules again (the root's value changed). So a rule that only reads ``self`` through field paths
+(``has(self.tuning)``, ``self.resource.count == 1``, ``size(self.instanceType)``) is evaluated on the part of
+``self`` those paths reach (:func:`rule_view`), and its outcome is remembered by that part: CEL has no side
+effects and no clock, so the same part gives the same outcome. A rule that reads ``self`` whole (``self ==
+oldSelf``, ``size(self)``), or a field whose name CEL escapes (``__dash__``), is evaluated on all of it,
+every time.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
 
 import celpy
+import orjson
 from celpy.adapter import json_to_cel
 
 from kaito.sim.server.errors import FieldError
 
-__all__ = ["evaluate_rules", "is_transition_rule", "type_name"]
+__all__ = ["evaluate_rules", "is_transition_rule", "rule_paths", "rule_view", "type_name"]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +51,90 @@ _REASONS = {
 }
 
 
+# a path from self: `self.a.b` (a trailing `(` makes the last name a method: `self.a.matches(...)`)
+_SELF_PATH = re.compile(r"\bself((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)(\s*\()?")
+_HAS_PATH = re.compile(r"\bhas\(\s*self((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)\s*\)")
+_OUTCOMES: dict[tuple[str, bytes], bool | str | None] = {}
+_OUTCOMES_MAX = 8192
+_PRESENT = True  # what a path only tested with has() holds in a rule's view: any value would do
+_ABSENT = object()
+
+
 def is_transition_rule(rule: str) -> bool:
     return "oldSelf" in rule
+
+
+def _names(chain: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in chain.split(".") if part.strip())
+
+
+def rule_paths(expr: str) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]] | None:
+    """(paths whose values the rule reads, paths it only tests with ``has()``), or None when it may read
+    ``self`` otherwise (whole, or by an escaped field name)."""
+    tested = {_names(m.group(1)) for m in _HAS_PATH.finditer(expr)}
+    read: set[tuple[str, ...]] = set()
+    for match in _SELF_PATH.finditer(expr):
+        names = _names(match.group(1))
+        if match.group(2) is not None:
+            names = names[:-1]  # self.a.b(...): b is a method of self.a
+        if not names:
+            return None
+        if any("__" in name for name in names):
+            return None
+        end = match.end()
+        inside_has = match.start() >= 4 and expr[: match.start()].rstrip().endswith("has(")
+        if inside_has and expr[end:].lstrip().startswith(")") and names in tested:
+            continue
+        read.add(names)
+    return frozenset(read), frozenset(tested - read)
+
+
+def rule_view(value: Any, read: frozenset[tuple[str, ...]], tested: frozenset[tuple[str, ...]]) -> Any:
+    """The part of ``value`` a rule reaching it only through ``read`` and ``tested`` paths can see: along
+    each path the objects it passes through, holding only the keys on the paths; at the end of a read path
+    (or where a path meets something not an object) the value whole; at the end of a tested path a
+    placeholder."""
+    if not isinstance(value, dict):
+        return value
+    view: dict[str, Any] = {}
+    for path in read:
+        _copy_path(value, view, path, whole=True)
+    for path in tested:
+        _copy_path(value, view, path, whole=False)
+    return view
+
+
+def _copy_path(value: dict[str, Any], view: dict[str, Any], path: tuple[str, ...], *, whole: bool) -> None:
+    source: dict[str, Any] = value
+    target = view
+    for i, name in enumerate(path):
+        if name not in source:
+            return
+        child = source[name]
+        have = target.get(name, _ABSENT)
+        if have is child:
+            return  # already there whole
+        last = i == len(path) - 1
+        if not last and isinstance(child, dict):
+            if not isinstance(have, dict):
+                have = target[name] = {}
+            source, target = child, have
+            continue
+        if whole or not last:
+            target[name] = child  # read, or a has() through something not an object: CEL sees it whole
+        elif have is _ABSENT:
+            target[name] = _PRESENT
+        return
+
+
+def _view_key(view: Any) -> bytes | None:
+    try:
+        return orjson.dumps(view, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        try:
+            return json.dumps(view, sort_keys=True).encode()
+        except (TypeError, ValueError):
+            return None
 
 
 def type_name(value: Any) -> str:
@@ -108,6 +200,45 @@ def _run(expr: str, activation: dict[str, Any]) -> Any:
     return result
 
 
+def _run_whole(expr: str, activation: dict[str, Any]) -> bool | str | None:
+    """True (passed), False (failed), the message of an evaluation error, or None (skipped)."""
+    try:
+        return bool(_run(expr, activation))
+    except _Skip:
+        return None
+    except _Failed as e:
+        return str(e)
+
+
+def _outcome(expr: str, value: Any, whole: Any) -> bool | str | None:
+    """:func:`_run_whole` of a rule that does not read ``oldSelf``, remembered by the part of ``value`` it
+    reads when it reads only some."""
+    paths = _paths(expr)
+    if paths is None:
+        return _run_whole(expr, whole())
+    view = rule_view(value, *paths)
+    key = _view_key(view)
+    if key is None:
+        return _run_whole(expr, whole())
+    memo = (expr, key)
+    if memo in _OUTCOMES:
+        return _OUTCOMES[memo]
+    outcome = _run_whole(expr, {"self": json_to_cel(view)})
+    if len(_OUTCOMES) >= _OUTCOMES_MAX:
+        _OUTCOMES.clear()
+    _OUTCOMES[memo] = outcome
+    return outcome
+
+
+_PATHS: dict[str, tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]] | None] = {}
+
+
+def _paths(expr: str) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]] | None:
+    if expr not in _PATHS:
+        _PATHS[expr] = rule_paths(expr)
+    return _PATHS[expr]
+
+
 def evaluate_rules(
     rules: list[dict[str, Any]], value: Any, old_value: Any, path: str, *, has_old: bool
 ) -> list[FieldError]:
@@ -119,31 +250,34 @@ def evaluate_rules(
         # nodes that hold what it changed
         return errors
     activation: dict[str, Any] | None = None
-    for rule in rules:
-        expr = str(rule.get("rule", ""))
-        if not expr:
-            continue
-        if is_transition_rule(expr) and not has_old:
-            continue
+
+    def whole() -> dict[str, Any]:
+        nonlocal activation
         if activation is None:
             activation = {"self": json_to_cel(value)}
             if has_old:
                 activation["oldSelf"] = json_to_cel(old_value)
+        return activation
+
+    for rule in rules:
+        expr = str(rule.get("rule", ""))
+        if not expr:
+            continue
+        transition = is_transition_rule(expr)
+        if transition and not has_old:
+            continue
         field_path = path + str(rule.get("fieldPath") or "")
         reason = _REASONS.get(str(rule.get("reason") or ""), "FieldValueInvalid")
-        try:
-            ok = _run(expr, activation)
-        except _Skip:
+        outcome = _run_whole(expr, whole()) if transition else _outcome(expr, value, whole)
+        if outcome is None or outcome is True:
             continue
-        except _Failed as e:
-            errors.append(FieldError(reason, field_path, str(e), type_name(value)))
-            continue
-        if bool(ok):
+        if isinstance(outcome, str):
+            errors.append(FieldError(reason, field_path, outcome, type_name(value)))
             continue
         message = rule.get("message")
         if not message and rule.get("messageExpression"):
             try:
-                message = str(_run(str(rule["messageExpression"]), activation))
+                message = str(_run(str(rule["messageExpression"]), whole()))
             except (_Skip, _Failed):
                 message = None
         errors.append(

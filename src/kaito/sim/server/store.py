@@ -53,7 +53,7 @@ from typing import Any
 
 import yaml
 
-from kaito.sim.server import patches
+from kaito.sim.server import codec, patches
 from kaito.sim.server.bodies import check_meta_types
 from kaito.sim.server.errors import (
     AlreadyExists,
@@ -867,8 +867,12 @@ class Store:
         label_selector: str | None = None,
         field_selector: str | None = None,
         allow_bookmarks: bool = False,
+        copy_objects: bool = True,
     ) -> Watch:
-        """Watch a kind: synthetic ADDEDs first when ``resource_version`` is unset or "0", else replay."""
+        """Watch a kind: synthetic ADDEDs first when ``resource_version`` is unset or "0", else replay.
+
+        ``copy_objects=False`` delivers the store's own dicts, for a reader that never mutates them (the
+        HTTP layer only serialises them)."""
         rt = self.resolve(api_version, kind)
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, rt)
@@ -884,6 +888,7 @@ class Store:
             field_selector=fields,
             allow_bookmarks=allow_bookmarks,
             bookmark_interval=self.bookmark_interval,
+            copy_objects=copy_objects,
             on_close=self._forget,
         )
         if since is None:
@@ -1099,7 +1104,7 @@ def _decode_patch(patch: Any, patch_type: str) -> Any:
         patch = patch.decode()
     if isinstance(patch, str):
         try:
-            return yaml.safe_load(patch) if patch_type == APPLY_PATCH else json.loads(patch)
+            return codec.load_yaml(patch) if patch_type == APPLY_PATCH else json.loads(patch)
         except (ValueError, yaml.YAMLError) as e:
             raise BadRequest(
                 f"the patch is not valid {'YAML' if patch_type == APPLY_PATCH else 'JSON'}: {e}"

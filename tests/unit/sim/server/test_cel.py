@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kaito.sim.server.cel import evaluate_rules, is_transition_rule, type_name
+from kaito.sim.server.cel import evaluate_rules, is_transition_rule, rule_paths, rule_view, type_name
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,64 @@ def test_an_update_that_leaves_a_value_unchanged_is_not_held_to_its_rules_again(
     assert evaluate_rules(rule, {"n": 5}, {"n": 5}, "spec", has_old=True) == []
     [error] = evaluate_rules(rule, {"n": 6}, {"n": 5}, "spec", has_old=True)
     assert "n must be below 3" in error.message()
+
+
+# ------------------------------------------------------------------------------------------ views and memo
+@pytest.mark.parametrize(
+    ("rule", "paths"),
+    [
+        ("has(self.inference) || has(self.tuning)", (set(), {("inference",), ("tuning",)})),
+        (
+            "!has(self.resource) || !has(self.resource.count) || self.resource.count == 1",
+            ({("resource", "count")}, {("resource",)}),
+        ),
+        ("size(self.name) > 0", ({("name",)}, set())),
+        ("self.image.matches('^a')", ({("image",)}, set())),  # matches is a method of self.image
+        ("self.items.all(x, x != '')", ({("items",)}, set())),
+        ("self.a[0] == 1", ({("a",)}, set())),
+        ("self == oldSelf", None),  # self whole
+        ("size(self) > 1", None),
+        ("self['a'] == 1", None),
+        ("has(self.x__dash__y)", None),  # an escaped name: not looked up by its spelling
+    ],
+)
+def test_rule_paths(rule: str, paths: tuple[set[tuple[str, ...]], set[tuple[str, ...]]] | None) -> None:
+    assert rule_paths(rule) == (None if paths is None else (frozenset(paths[0]), frozenset(paths[1])))
+
+
+def test_rule_view_keeps_only_what_the_paths_reach() -> None:
+    value = {
+        "resource": {"count": 2, "labelSelector": {"matchLabels": {"a": "b"}}},
+        "inference": {"preset": {"name": "phi"}},
+        "status": {"conditions": [{"type": "Ready"}]},
+    }
+    read = frozenset({("resource", "count")})
+    tested = frozenset({("inference",), ("tuning",), ("resource",)})
+    assert rule_view(value, read, tested) == {"resource": {"count": 2}, "inference": True}
+    # a has() through something that is not an object shows it whole, so CEL fails the same way
+    assert rule_view({"a": "text"}, frozenset(), frozenset({("a", "b")})) == {"a": "text"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"tuning": {}, "resource": {"count": 2}},
+        {"tuning": {}, "resource": {"count": 1}},
+        {"tuning": {}, "resource": {}},
+        {"inference": {}, "resource": {"count": 3}, "status": {"x": 1}},
+        {"tuning": {}, "resource": "not an object"},
+    ],
+)
+def test_outcome_on_the_view_is_the_outcome_on_the_whole(value: dict[str, Any]) -> None:
+    rule = {
+        "rule": "!has(self.tuning) || !has(self.resource) || !has(self.resource.count) "
+        "|| self.resource.count == 1"
+    }
+
+    def messages(value: dict[str, Any]) -> list[str]:
+        return [e.message() for e in evaluate_rules([rule], value, None, "", has_old=False)]
+
+    whole = messages(value)
+    again = messages(value)  # the remembered outcome
+    changed_elsewhere = messages({**value, "status": {"y": 2}})
+    assert whole == again == changed_elsewhere

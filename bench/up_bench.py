@@ -1,0 +1,118 @@
+"""`kaito up --apply FILE --exit-when-ready` of N generated Workspaces: time to exit Ready and CPU, sim and
+operator in one process.
+
+Not a test: it prints figures. Run with `python bench/up_bench.py --n 50 200` (options: --help).
+
+Design: for each N, a YAML file of N phi-3 Workspaces (as bench/scale_bench.py generates them) is written to a
+temporary directory, and `python -m kaito.cli up --apply FILE --exit-when-ready --in-memory` runs as a child
+process with its own kubeconfig path. The child's wall time (start to exit, CLI start-up included) and its
+CPU time (user + system, from the kernel's rusage of the child: the API server, workload simulator, ARM
+endpoint and operator together) are read when it exits. The ratio of each N's figures to the smallest N's
+shows how `up` grows (linear growth keeps CPU per Workspace flat). A child that does not exit 0 within
+`--timeout` is a failure and its output's tail is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def workspace(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "kaito.sh/v1beta1",
+        "kind": "Workspace",
+        "metadata": {"name": f"ws-{i:05d}", "namespace": "default"},
+        "resource": {
+            "instanceType": "Standard_NC6s_v3",
+            "labelSelector": {"matchLabels": {"apps": f"phi-3-{i:05d}"}},
+        },
+        "inference": {"preset": {"name": "phi-3-mini-4k-instruct"}},
+    }
+
+
+def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> dict[str, Any]:
+    manifest = workdir / f"workspaces-{n}.yaml"
+    manifest.write_text(yaml.safe_dump_all([workspace(i) for i in range(n)]))
+    command = [
+        sys.executable,
+        "-m",
+        "kaito.cli",
+        "up",
+        "--apply",
+        str(manifest),
+        "--exit-when-ready",
+        "--in-memory",
+        "--provisioner",
+        provisioner,
+        "--timeout",
+        str(timeout),
+        "--kubeconfig-out",
+        str(workdir / f"up-{n}.kubeconfig"),
+    ]
+    log = workdir / f"up-{provisioner}-{n}.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    wall = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    text = log.read_text(errors="replace")
+    ready_line = next((line for line in text.splitlines() if line.rstrip().endswith("is Ready")), "")
+    return {
+        "n": n,
+        "provisioner": provisioner,
+        "exit_code": child.returncode,
+        "wall_s": wall,
+        "ready_at_s": float(ready_line.split("]")[0].strip("[ s")) if ready_line.startswith("[") else None,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "tail": text[-2000:] if child.returncode != 0 else "",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, nargs="+", default=[50, 200], help="Workspace counts")
+    parser.add_argument("--provisioner", choices=("aks", "karpenter"), default="aks")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run before giving up")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="kaito-up-bench-") as tmp:
+        for n in sorted(args.n):
+            r = run_one(n, args.provisioner, args.timeout, Path(tmp))
+            results.append(r)
+            base = results[0]
+            print(
+                f"N={n} {args.provisioner}: exit {r['exit_code']} after {r['wall_s']:.1f} s "
+                f"(Ready at {r['ready_at_s']} s after start); CPU {r['cpu_s']:.1f} s = "
+                f"{r['cpu_s'] * 1000 / n:.1f} ms per Workspace; peak RSS {r['peak_rss_mb']:.0f} MB; "
+                f"vs N={base['n']}: wall x{r['wall_s'] / base['wall_s']:.2f}, "
+                f"CPU x{r['cpu_s'] / base['cpu_s']:.2f} for x{n / base['n']:.1f} Workspaces",
+                flush=True,
+            )
+            if r["tail"]:
+                print(r["tail"])
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0 if all(r["exit_code"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
