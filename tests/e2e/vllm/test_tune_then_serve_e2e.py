@@ -8,7 +8,8 @@ filled:
    (`tuning.config`: KAITO's lora default with a few steps and a learning rate a tiny model notices);
 2. the seed's tuning Workspace (`kaito.sh/v1alpha1`, phi-3-mini-4k-instruct on Standard_NC6s_v3) with
    `input.urls` a small generated chat dataset (parquet, as the seed's) served over HTTP from this machine
-   and `output.volumeSource` the claim, `method: lora` (the seed's qlora needs a GPU: on CPU the trainer
+   (by its host name: the webhook refuses loopback and private IP literals, as KAITO's does) and
+   `output.volumeSource` the claim, `method: lora` (the seed's qlora needs a GPU: on CPU the trainer
    refuses it with a sentence, see test_tune_e2e.py). The operator provisions the node and runs KAITO's Job:
    its data-downloader init container runs this machine's curl, its trainer KAITO's own shell line, which
    here runs `kaito.tune` (kaito.tune.base_image) on the tiny generated model. The test waits for
@@ -32,6 +33,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -161,11 +163,19 @@ def dataset_url(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     rows.write_text(json.dumps(ROWS), encoding="utf-8")
     name = "train-00000-of-00001.parquet"
     subprocess.run([str(vllm_python), "-c", WRITE_PARQUET, str(rows), str(folder / name)], check=True)
+    # by this machine's host name: KAITO's webhook refuses loopback and private IP literals and localhost
+    host = socket.gethostname().lower()
+    try:
+        address = socket.gethostbyname(host)
+    except OSError as error:
+        pytest.fail(
+            f"this machine's host name {host!r} does not resolve ({error}); the dataset is served by it"
+        )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer((address, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/data/{name}?download=true"
+        yield f"http://{host}:{server.server_address[1]}/data/{name}?download=true"
     finally:
         server.shutdown()
         server.server_close()
