@@ -9,8 +9,9 @@ and every init container, keeps the simulated, timer-driven life of :mod:`kaito.
   becomes a small ``exec`` wrapper in a per-image ``bin`` directory put first on the process's PATH, so a
   command (or a ``/bin/sh -c`` script) naming ``python3`` runs the mapped interpreter;
 - ``paths``: paths inside the image -> local paths (``/workspace/vllm/weights`` -> a model directory). Every
-  argument and env value equal to, or under, such a path (also ``--flag=PATH``) is rewritten, and so are
-  such paths inside the script of a ``sh -c SCRIPT`` command (where they stand as whole words);
+  argument and env value equal to, or under, such a path (also ``--flag=PATH`` and ``NAME=PATH``) is
+  rewritten, and so are such paths inside the script of a ``sh -c SCRIPT`` command (where they stand as
+  whole words);
 - ``env``: the image's own ENV (``VLLM_TARGET_DEVICE=cpu``);
 - ``entrypoint``: the image's ENTRYPOINT (``curlimages/curl`` runs ``curl`` with the container's args); a
   container with no ``command`` runs it followed by its ``args``;
@@ -167,10 +168,11 @@ def _map_path(value: str, paths: Mapping[str, str]) -> str:
 
 
 def _map_arg(arg: str, paths: Mapping[str, str]) -> str:
-    if arg.startswith("-") and "=" in arg:
-        flag, value = arg.split("=", 1)
-        return f"{flag}={_map_path(value, paths)}"
-    return _map_path(arg, paths)
+    mapped = _map_path(arg, paths)
+    if mapped == arg and "=" in arg:  # --flag=PATH, and NAME=PATH (vLLM's --lora-modules)
+        key, value = arg.split("=", 1)
+        return f"{key}={_map_path(value, paths)}"
+    return mapped
 
 
 def rewrite_script(script: str, paths: Mapping[str, str]) -> str:

@@ -48,6 +48,8 @@ from kaito.sim.workloads.simulator import Timings, WorkloadSimulator
         (["serve", "--model", "/weights"], ["serve", "--model", "/local/w", "--host", "127.0.9.2"]),
         (["serve", "--model=/weights/a.bin"], ["serve", "--model=/local/w/a.bin", "--host", "127.0.9.2"]),
         (["serve", "/weightsX"], ["serve", "/weightsX", "--host", "127.0.9.2"]),  # only whole path parts
+        (["--lora-modules", "a=/weights/a"], ["--lora-modules", "a=/local/w/a", "--host", "127.0.9.2"]),
+        (["serve", "a=/weightsX"], ["serve", "a=/weightsX", "--host", "127.0.9.2"]),
     ],
 )
 def test_rewrite_argv_maps_paths_and_binds_the_pod_ip(argv: list[str], expected: list[str]) -> None:
