@@ -14,8 +14,8 @@ shell line runs them:
   /mnt/data), the config's ``TrainingArguments.output_dir`` and ``ModelConfig.pretrained_model_name_or_path``
   (default /workspace/tfs/weights, which the image links to the downloaded weights). The config names
   paths inside the image, so each is looked up in the runtime's path map (``$KAITO_SIM_PATH_MAP``, a JSON
-  object image path -> local path; longest match wins). Without a map, as in a real container, paths are
-  used as they are.
+  object image path -> local path; longest match wins); so is /dev/termination-log, where kaito.tune
+  writes its error sentence. Without a map, as in a real container, paths are used as they are.
 - ``metrics_server.py`` (:func:`metrics_server`): KAITO's serves the GPUs' metrics; on CPU there are none, so
   it says where kaito.tune's own gauges go (``<output_dir>/training_metrics.prom``) and exits 0.
 """
@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Mapping
 
+from kaito.tune.cli import TERMINATION_LOG, main
 from kaito.tune.config import DEFAULT_CONFIG_PATH, ConfigError, TuneConfig, load_config
 from kaito.tune.data import DEFAULT_DATA_DIR
 
@@ -77,8 +78,6 @@ def _config_path(env: Mapping[str, str]) -> str:
 
 def fine_tuning(env: Mapping[str, str] | None = None) -> int:
     """What /workspace/tfs/fine_tuning.py does here: run kaito.tune on the pod's (mapped) paths."""
-    from kaito.tune.cli import main
-
     env = os.environ if env is None else env
     config_path = _config_path(env)
     try:
@@ -86,6 +85,9 @@ def fine_tuning(env: Mapping[str, str] | None = None) -> int:
     except ConfigError as error:
         print(f"fine_tuning: {error}", file=sys.stderr)
         return 1
+    termination = local_path(TERMINATION_LOG, paths)  # kaito.tune's last words go there
+    if termination != TERMINATION_LOG and "KAITO_TUNE_TERMINATION_LOG" not in os.environ:
+        os.environ["KAITO_TUNE_TERMINATION_LOG"] = termination
     try:
         config = load_config(local_path(config_path, paths))
     except ConfigError:  # kaito.tune reports it: its log, the termination message, the failure marker

@@ -332,7 +332,8 @@ def test_the_seeds_tuning_workspace_trains_and_its_adapter_is_served(
     _eventually(lambda: _succeeded(up, INFERENCE), 900, f"Workspace {INFERENCE} WorkspaceSucceeded")
     figures["adapter Workspace: apply -> Ready"] = f"{time.monotonic() - applied:.1f} s"
     (server,) = up.get("pods", "-l", f"kaito.sh/workspace={INFERENCE}")["items"]
-    argv = server["spec"]["containers"][0]["command"]
+    container = server["spec"]["containers"][0]
+    argv = [*container.get("command", []), *container.get("args", [])]
     assert "--enable-lora" in argv and f"{ADAPTER}=/mnt/adapter/{ADAPTER}" in argv
 
     status, models = asyncio.run(_request(up.kubeconfig, "GET", _proxy("v1/models")))

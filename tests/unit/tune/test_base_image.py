@@ -77,6 +77,19 @@ def test_a_bad_config_is_reported_by_kaito_tune(tmp_path: Path, caplog: pytest.L
     assert "TrainingArguments.max_steps is 'x'; write a whole number" in caplog.text
 
 
+def test_the_error_sentence_goes_to_the_mapped_termination_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAITO_TUNE_TERMINATION_LOG", "")  # restored after the test, then unset for it
+    monkeypatch.delenv("KAITO_TUNE_TERMINATION_LOG")
+    (tmp_path / "training_config.yaml").write_text("training_config:\n  TrainingArguments: {max_steps: y}\n")
+    log = tmp_path / "termination"
+    log.write_text("")
+    env = {PATH_MAP_ENV: json.dumps({"/mnt/config": str(tmp_path), "/dev/termination-log": str(log)})}
+    assert fine_tuning(env) == 1
+    assert log.read_text().startswith("TrainingArguments.max_steps is 'y'")
+
+
 def test_a_bad_path_map_fails_the_trainer(capsys: pytest.CaptureFixture[str]) -> None:
     assert fine_tuning({PATH_MAP_ENV: "nope"}) == 1
     assert "KAITO_SIM_PATH_MAP is not JSON" in capsys.readouterr().err

@@ -31,8 +31,8 @@ With a :class:`~kaito.sim.workloads.processes.ProcessRuntime` (``processes=``), 
 too) whose image it maps run as real local processes instead: the pod gets a loopback podIP, Ready follows
 the pod's own probes, an exit is a real exit (restarted by the same back-off loop; a failed init container
 under ``restartPolicy: Never`` fails the pod), a graceful delete is SIGTERM then SIGKILL after the grace
-period, the process's output is appended to the container's log, and a failed container with
-``terminationMessagePolicy: FallbackToLogsOnError`` reports its log's tail as its termination message.
+period, the process's output is appended to the container's log, and its termination message is what it
+wrote to its ``terminationMessagePath`` (else, failed under ``FallbackToLogsOnError``, its log's tail).
 """
 
 from __future__ import annotations
@@ -565,7 +565,10 @@ class Kubelet:
         code, reason = await self._processes.run(
             run.pod, spec, container.restart_count, ready=ready, event=event
         )
-        if code != 0 and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+        written = self._processes.written_message(run.uid, container.name, container.restart_count)
+        if written:
+            container.message = written
+        elif code != 0 and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             log = self._processes.log_text(run.uid, container.name, container.restart_count)
             container.message = termination_message(log.encode())
         return code, reason

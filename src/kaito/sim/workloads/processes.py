@@ -49,9 +49,13 @@ readiness probe is ready once started (and past its startup probe). Handlers: ``
 
 Init containers run as processes too when their image is mapped, one after another before the pod's
 containers start: an exit 0 completes one, a failure fails the pod under ``restartPolicy: Never`` and is
-retried with back-off otherwise (kubelet's rules). A container that fails with
-``terminationMessagePolicy: FallbackToLogsOnError`` reports the tail of its log (the last 80 lines, at most
-2 KiB, as kubelet) as its termination message.
+retried with back-off otherwise (kubelet's rules).
+
+Termination messages: each container instance's ``terminationMessagePath`` (default /dev/termination-log)
+is mapped to an empty file of its own (so it is in ``KAITO_SIM_PATH_MAP``); what the process wrote there
+(its first 4 KiB) is the container's termination message. When it wrote nothing and failed under
+``terminationMessagePolicy: FallbackToLogsOnError``, the tail of its log is (the last 80 lines, at most
+2 KiB), as kubelet does.
 
 Logs: stdout and stderr of container instance *n* (its restartCount when started) go to
 ``<pod dir>/logs/<container>-<n>.log``; :meth:`ProcessRuntime.log_text` reads them for ``kubectl logs``.
@@ -107,6 +111,8 @@ PATH_MAP_ENV = "KAITO_SIM_PATH_MAP"
 _SHELLS = frozenset({"sh", "bash", "dash", "ash"})
 _SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
 _MESSAGE_LINES, _MESSAGE_BYTES = 80, 2048  # kubelet's FallbackToLogsOnError tail
+_MESSAGE_FILE_BYTES = 4096  # kubelet reads at most this much of terminationMessagePath
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 ReadyCallback = Callable[[bool], None]
@@ -395,6 +401,7 @@ class _Pod:
     directory: Path
     processes: dict[str, _Instance] = field(default_factory=dict)
     logs: dict[tuple[str, int], Path] = field(default_factory=dict)
+    messages: dict[tuple[str, int], Path] = field(default_factory=dict)
     grace_s: float | None = None
 
 
@@ -482,6 +489,16 @@ class ProcessRuntime:
             return path.read_text(errors="replace")
         return ""
 
+    def written_message(self, uid: str, container: str, instance: int) -> str:
+        """What container instance ``instance`` wrote to its ``terminationMessagePath`` (its first 4 KiB)."""
+        pod = self._pods.get(uid)
+        path = pod.messages.get((container, instance)) if pod is not None else None
+        if path is None:
+            return ""
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as file:
+            return file.read(_MESSAGE_FILE_BYTES).decode(errors="replace").strip()
+        return ""
+
     async def stop_pod(self, uid: str) -> dict[str, int]:
         """Wait until every process of the pod has stopped; returns container -> exit code."""
         pod = self._pods.get(uid)
@@ -531,8 +548,12 @@ class ProcessRuntime:
         pod_ip = self.pod_ip(uid)
         record = self._pods[uid]
         name = str(container["name"])
+        message_file = record.directory / "termination" / f"{name}-{instance}"
+        message_file.parent.mkdir(parents=True, exist_ok=True)
+        message_file.write_bytes(b"")
+        record.messages[(name, instance)] = message_file
         try:
-            argv, env, cwd = self._prepare(pod, container, record)
+            argv, env, cwd = self._prepare(pod, container, record, message_file)
         except ValueError as err:
             event("Warning", "Failed", f"Error: {err}")
             return 128, "CreateContainerConfigError"
@@ -590,11 +611,12 @@ class ProcessRuntime:
         return None
 
     def _prepare(
-        self, pod: Mapping[str, Any], container: Mapping[str, Any], record: _Pod
+        self, pod: Mapping[str, Any], container: Mapping[str, Any], record: _Pod, message_file: Path
     ) -> tuple[list[str], dict[str, str], str]:
         image = str(container.get("image", ""))
         mapping = self.config.images[image]
         paths = dict(mapping.paths)
+        paths[str(container.get("terminationMessagePath") or TERMINATION_MESSAGE_PATH)] = str(message_file)
         volumes = record.directory / "volumes"
         declared = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
         namespace = str((pod.get("metadata") or {}).get("namespace", "default"))

@@ -540,3 +540,13 @@ async def test_a_failed_container_reports_its_logs_tail_as_termination_message(
     terminated = container_status(store, "job")["state"]["terminated"]
     assert terminated["exitCode"] == 2
     assert terminated["message"].splitlines()[-2:] == ["step 1", "ValueError: bad key"]
+
+
+async def test_what_a_container_writes_to_its_termination_log_is_its_message(sim: WorkloadSimulator) -> None:
+    store = sim.store
+    # /dev/termination-log (the default terminationMessagePath) is a file of the container's own here
+    script = "echo noise; echo 'the sentence' > /dev/termination-log; exit 3"
+    store.create("v1", "Pod", init_pod("true", script))
+    await until(store, lambda: phase(store, "job") == "Failed")
+    terminated = container_status(store, "job")["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["message"]) == (3, "the sentence")
