@@ -17,8 +17,12 @@ filled:
 3. the seed's adapter inference Workspace (its step 3) with the adapter's `source.volumeSource` the same
    claim (phi-3-mini-4k-instruct: the model the adapter was tuned on; the seed's 128k twin needs an
    8192-token stand-in model). The operator mounts it at /mnt/adapter/phi-3-adapter and starts vLLM with
-   `--enable-lora --lora-modules phi-3-adapter=...`; once Ready, `/v1/models` lists the adapter, and a greedy
-   chat completion asked of the adapter differs from the base model's answer to the same question.
+   `--enable-lora --lora-modules phi-3-adapter=...`; once Ready, `/v1/models` lists the adapter; asked the
+   same question, greedily, the adapter moves the first token's log-probabilities (the tiny random model may
+   keep its top token), and sampled with the same seed its answer differs from the base model's;
+
+4. the seed's tuning Workspace as given (`method: qlora`, no config) on the same CPU: the trainer refuses
+   QLoRA, and the Workspace's WorkspaceSucceeded=False quotes its sentence (the trainer's termination log).
 
 Train time, steps, loss and both answers are printed in the terminal summary (figures).
 """
@@ -57,6 +61,7 @@ PRESET = "phi-3-mini-4k-instruct"
 ADAPTER = "phi-3-adapter"
 TUNING = "workspace-phi-3-mini"
 INFERENCE = "workspace-phi-3-mini-adapter"
+QLORA = "workspace-phi-3-mini-qlora"
 STEPS = 30
 ANSWER = "Hello from the cluster!"
 QUESTION = "What is 3 plus 3?"
@@ -281,18 +286,30 @@ async def _request(kubeconfig: Path, method: str, path: str, body: Any = None) -
             return response.status, raw.decode(errors="replace")
 
 
-def _ask(kubeconfig: Path, model: str) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """One chat completion: its text and the first token's top log-probabilities."""
+
+    text: str
+    first_top: dict[str, float]
+
+
+def _ask(kubeconfig: Path, model: str, temperature: float) -> Answer:
     chat = {
         "model": model,
         "messages": [{"role": "user", "content": QUESTION}],
         "max_tokens": 12,
-        "temperature": 0,
+        "temperature": temperature,
         "seed": 0,
+        "logprobs": True,
+        "top_logprobs": 5,
     }
     status, answer = asyncio.run(_request(kubeconfig, "POST", _proxy("v1/chat/completions"), chat))
     assert status == 200, answer
     assert answer["model"] == model
-    return str(answer["choices"][0]["message"]["content"])
+    choice = answer["choices"][0]
+    first = choice["logprobs"]["content"][0]["top_logprobs"]
+    return Answer(str(choice["message"]["content"]), {t["token"]: float(t["logprob"]) for t in first})
 
 
 def test_the_seeds_tuning_workspace_trains_and_its_adapter_is_served(
@@ -340,10 +357,52 @@ def test_the_seeds_tuning_workspace_trains_and_its_adapter_is_served(
     assert status == 200, models
     assert {m["id"] for m in models["data"]} == {PRESET, ADAPTER}
 
-    base = _ask(up.kubeconfig, PRESET)
-    adapted = _ask(up.kubeconfig, ADAPTER)
-    figures["answer of the base model (greedy)"] = repr(base)
-    figures["answer with the adapter (greedy)"] = repr(adapted)
-    print(f"\nbase: {base!r}\nadapter: {adapted!r}\ntrained: {figures['kaito.tune in the Job']}")
-    assert adapted != base, "the adapter did not change the model's greedy answer"
-    assert adapted == _ask(up.kubeconfig, ADAPTER)  # greedy: the same answer again
+    # greedy: the first token's log-probabilities move when the adapter is applied (the tiny random model
+    # may still pick the same token); sampled with a fixed seed, the answers themselves differ
+    base, adapted = _ask(up.kubeconfig, PRESET, 0), _ask(up.kubeconfig, ADAPTER, 0)
+    shared = base.first_top.keys() & adapted.first_top.keys()
+    change = max(
+        [abs(base.first_top[t] - adapted.first_top[t]) for t in shared]
+        + [float("inf")] * (base.first_top.keys() != adapted.first_top.keys())
+    )
+    base_sampled, adapted_sampled = _ask(up.kubeconfig, PRESET, 1.0), _ask(up.kubeconfig, ADAPTER, 1.0)
+    figures["answers, greedy: base | adapter"] = f"{base.text!r} | {adapted.text!r}"
+    figures["answers, sampled with seed 0: base | adapter"] = (
+        f"{base_sampled.text!r} | {adapted_sampled.text!r}"
+    )
+    figures["first token's log-probabilities, largest change"] = f"{change:.3f}"
+    print(f"\ntrained: {figures['kaito.tune in the Job']}")
+    print(f"greedy: base {base.text!r}, adapter {adapted.text!r}; first-token logprob change {change:.3f}")
+    print(f"sampled (seed 0): base {base_sampled.text!r}, adapter {adapted_sampled.text!r}")
+    assert change > 0.01, f"the adapter did not change the served model's output: {base} vs {adapted}"
+    assert adapted_sampled.text != base_sampled.text
+    again = _ask(up.kubeconfig, PRESET, 0)  # the base model asked again: only the adapter moved them
+    assert again.text == base.text
+    assert all(abs(again.first_top[t] - p) < 0.01 for t, p in base.first_top.items() if t in again.first_top)
+
+
+def test_the_seeds_qlora_method_is_refused_on_cpu_with_the_trainers_sentence(
+    kaito_up: KaitoUp, dataset_url: str, figures: dict[str, str]
+) -> None:
+    """The seed verbatim but for its placeholders (method qlora, the method's default config): on CPU the
+    trainer refuses QLoRA, and the Workspace says why in the trainer's own words (its termination log)."""
+    up = kaito_up
+    workspace = _tuning_workspace(dataset_url)
+    workspace["metadata"]["name"] = QLORA
+    workspace["resource"]["labelSelector"] = {"matchLabels": {"app": "phi-3-qlora"}}
+    del workspace["tuning"]["config"]
+    workspace["tuning"].update(method="qlora", output={"volumeSource": {"emptyDir": {}}})
+    applied = time.monotonic()
+    up.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(workspace))
+
+    def refused() -> dict[str, Any] | None:
+        got = up.get("workspaces.v1beta1.kaito.sh", QLORA)
+        return got if _condition(got, "JobStarted").get("reason") == "JobFailed" else None
+
+    failed = _eventually(refused, 600, f"Workspace {QLORA} JobFailed")
+    figures["qlora on CPU: apply -> refused"] = f"{time.monotonic() - applied:.1f} s"
+    succeeded = _condition(failed, "WorkspaceSucceeded")
+    assert succeeded["status"] == "False"
+    assert f"container {QLORA}: Error, exit code 1" in succeeded["message"]
+    assert "QuantizationConfig.load_in_4bit is true (the qlora method)" in succeeded["message"]
+    assert "use the lora method" in succeeded["message"]
