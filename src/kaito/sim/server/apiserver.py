@@ -673,16 +673,20 @@ class ApiServer:
         """The container a log or attach request names (the only one when it names none)."""
         assert target.name is not None and target.namespace is not None
         pod = self.store.get(rt.api_version, rt.kind, target.name, target.namespace)
-        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        spec = pod.get("spec") or {}
+        containers = [c.get("name") for c in spec.get("containers") or []]
+        init_containers = [c.get("name") for c in spec.get("initContainers") or []]
         container = request.query.get("container") or ""
         if not container:
             if len(containers) != 1:
                 choices = " ".join(str(c) for c in containers)
+                inits = " ".join(str(c) for c in init_containers)
                 raise BadRequest(
                     f"a container name must be specified for pod {target.name}, choose one of: [{choices}]"
+                    + (f" or one of the init containers: [{inits}]" if inits else "")
                 )
             container = str(containers[0])
-        elif container not in containers:
+        elif container not in containers and container not in init_containers:
             raise BadRequest(f"container {container} is not valid for pod {target.name}")
         return container
 

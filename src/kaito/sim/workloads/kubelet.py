@@ -27,11 +27,12 @@ Invariants: a pod's task is keyed by (namespace, name) and tied to the pod's uid
 same name (StatefulSet) starts afresh; a deleted pod's task is cancelled; writes are skipped when the computed
 status equals the stored one. Logs are kept per container instance in memory, served by :meth:`Kubelet.logs`.
 
-With a :class:`~kaito.sim.workloads.processes.ProcessRuntime` (``processes=``), containers whose image it
-maps run as
-real local processes instead: the pod gets a loopback podIP, Ready follows the pod's own probes, an exit is
-a real exit (restarted by the same back-off loop), a graceful delete is SIGTERM then SIGKILL after the
-grace period, and the process's output is appended to the container's log.
+With a :class:`~kaito.sim.workloads.processes.ProcessRuntime` (``processes=``), containers (init containers
+too) whose image it maps run as real local processes instead: the pod gets a loopback podIP, Ready follows
+the pod's own probes, an exit is a real exit (restarted by the same back-off loop; a failed init container
+under ``restartPolicy: Never`` fails the pod), a graceful delete is SIGTERM then SIGKILL after the grace
+period, the process's output is appended to the container's log, and its termination message is what it
+wrote to its ``terminationMessagePath`` (else, failed under ``FallbackToLogsOnError``, its log's tail).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kaito.sim.server.errors import ApiError, BadRequest, NotFound
 from kaito.sim.server.objects import format_time, utcnow
 from kaito.sim.workloads.pod_status import ContainerRun, pod_status, qos_class
+from kaito.sim.workloads.processes import termination_message
 from kaito.sim.workloads.recorder import EventRecorder
 from kaito.sim.workloads.scheduler import node_is_ready
 
@@ -442,7 +444,8 @@ class Kubelet:
                     container.reason = "PodInitializing"
             self._flush(run)
             for container in run.init:
-                await self._run_init(run, container)
+                if not await self._run_init(run, container):
+                    return  # the pod has failed (pod_phase); its containers never start
             for container in run.main:
                 container.reason = "ContainerCreating"
             self._flush(run)
@@ -452,14 +455,30 @@ class Kubelet:
         except ApiError as exc:  # the pod went away under us
             _log.debug("kubelet stopped pod %s/%s: %s", run.namespace, run.name, exc)
 
-    async def _run_init(self, run: _PodRun, container: ContainerRun) -> None:
+    async def _run_init(self, run: _PodRun, container: ContainerRun) -> bool:
+        """Run one init container to completion; False when it failed for good (restartPolicy Never)."""
         await self._pull(run, container)
-        await asyncio.sleep(self._timings.container_start_s)
-        self._start(run, container)
-        self._flush(run)
-        await asyncio.sleep(self._timings.init_run_s)
-        self._terminate(run, container, 0, "Completed")
-        self._flush(run)
+        while True:
+            await asyncio.sleep(self._timings.container_start_s)
+            self._start(run, container)
+            self._flush(run)
+            if self._runs_process(container):
+                code, reason = await self._live_process(run, container)
+            else:
+                await asyncio.sleep(self._timings.init_run_s)
+                code, reason = 0, "Completed"
+            self._terminate(run, container, code, reason)
+            if code == 0 or run.restart_policy == "Never":
+                self._flush(run)
+                return code == 0
+            delay = min(
+                self._timings.crash_backoff_s * 2 ** min(container.restart_count, 30),
+                self._timings.crash_backoff_max_s,
+            )
+            self._back_off(run, container, delay)
+            self._flush(run)
+            await asyncio.sleep(delay)
+            container.restart_count += 1
 
     async def _run_container(self, run: _PodRun, container: ContainerRun) -> None:
         await self._pull(run, container)
@@ -522,13 +541,16 @@ class Kubelet:
                 await asyncio.wait_for(wake.wait(), timeout)
 
     def _runs_process(self, container: ContainerRun) -> bool:
-        return self._processes is not None and not container.init and self._processes.handles(container.image)
+        return self._processes is not None and self._processes.handles(container.image)
 
     async def _live_process(self, run: _PodRun, container: ContainerRun) -> tuple[int, str]:
         """The container as a real process (see :mod:`.processes`); returns (exit code, reason)."""
         assert self._processes is not None
+        pod_spec = run.pod.get("spec") or {}
         spec = next(
-            c for c in (run.pod.get("spec") or {}).get("containers") or [] if c["name"] == container.name
+            c
+            for c in pod_spec.get("initContainers" if container.init else "containers") or []
+            if c["name"] == container.name
         )
 
         def ready(value: bool) -> None:
@@ -540,7 +562,16 @@ class Kubelet:
         def event(type_: str, reason: str, message: str) -> None:
             self._event(run, type_, reason, message, self._field_path(container))
 
-        return await self._processes.run(run.pod, spec, container.restart_count, ready=ready, event=event)
+        code, reason = await self._processes.run(
+            run.pod, spec, container.restart_count, ready=ready, event=event
+        )
+        written = self._processes.written_message(run.uid, container.name, container.restart_count)
+        if written:
+            container.message = written
+        elif code != 0 and spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            log = self._processes.log_text(run.uid, container.name, container.restart_count)
+            container.message = termination_message(log.encode())
+        return code, reason
 
     async def _pull(self, run: _PodRun, container: ContainerRun) -> None:
         images = self._images.setdefault(run.node, set())

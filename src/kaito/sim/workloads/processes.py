@@ -9,7 +9,9 @@ and every init container, keeps the simulated, timer-driven life of :mod:`kaito.
   becomes a small ``exec`` wrapper in a per-image ``bin`` directory put first on the process's PATH, so a
   command (or a ``/bin/sh -c`` script) naming ``python3`` runs the mapped interpreter;
 - ``paths``: paths inside the image -> local paths (``/workspace/vllm/weights`` -> a model directory). Every
-  argument and env value equal to, or under, such a path (also ``--flag=PATH``) is rewritten;
+  argument and env value equal to, or under, such a path (also ``--flag=PATH`` and ``NAME=PATH``) is
+  rewritten, and so are such paths inside the script of a ``sh -c SCRIPT`` command (where they stand as
+  whole words);
 - ``env``: the image's own ENV (``VLLM_TARGET_DEVICE=cpu``);
 - ``entrypoint``: the image's ENTRYPOINT (``curlimages/curl`` runs ``curl`` with the container's args); a
   container with no ``command`` runs it followed by its ``args``;
@@ -30,10 +32,12 @@ keys (or its ``items``) are written there as files when the container starts, re
 ``workingDir`` is mapped the same way, defaulting to the pod directory.
 
 Environment: PATH (mapped bin first), HOME, LANG, TMPDIR and USER from this process, then the image's env,
-then ``HOSTNAME`` (the pod name), then the container's ``env`` in order: ``value`` with ``$(VAR)``
-expansion, and ``valueFrom`` ``fieldRef`` (metadata.name/namespace/uid, labels[...], annotations[...],
-spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP), ``secretKeyRef`` and
-``configMapKeyRef`` (read from the store; a missing optional key is skipped).
+then ``HOSTNAME`` (the pod name) and ``KAITO_SIM_PATH_MAP`` (a JSON object: every path of the image and
+every mount path -> its local path, for a program that reads paths from a file rather than from its argv or
+environment, as a container reads its mount table), then the container's ``env`` in order: ``value`` with
+``$(VAR)`` expansion, and ``valueFrom`` ``fieldRef`` (metadata.name/namespace/uid, labels[...],
+annotations[...], spec.nodeName, spec.serviceAccountName, status.podIP, status.hostIP), ``secretKeyRef``
+and ``configMapKeyRef`` (read from the store; a missing optional key is skipped).
 
 Probes follow kubelet's rules: the ``startupProbe`` runs first (every ``periodSeconds`` after
 ``initialDelaySeconds``; ``failureThreshold`` failures kill the container); then ``readinessProbe`` sets
@@ -42,6 +46,16 @@ failures unready) and ``livenessProbe`` kills it after ``failureThreshold`` fail
 readiness probe is ready once started (and past its startup probe). Handlers: ``httpGet`` (to podIP unless
 ``host`` is set; 200-399 passes), ``tcpSocket``, ``exec`` (run locally with the container's environment).
 ``probe_time_scale`` multiplies every probe delay and period (tests use 0.05); timeouts are not scaled.
+
+Init containers run as processes too when their image is mapped, one after another before the pod's
+containers start: an exit 0 completes one, a failure fails the pod under ``restartPolicy: Never`` and is
+retried with back-off otherwise (kubelet's rules).
+
+Termination messages: each container instance's ``terminationMessagePath`` (default /dev/termination-log)
+is mapped to an empty file of its own (so it is in ``KAITO_SIM_PATH_MAP``); what the process wrote there
+(its first 4 KiB) is the container's termination message. When it wrote nothing and failed under
+``terminationMessagePolicy: FallbackToLogsOnError``, the tail of its log is (the last 80 lines, at most
+2 KiB), as kubelet does.
 
 Logs: stdout and stderr of container instance *n* (its restartCount when started) go to
 ``<pod dir>/logs/<container>-<n>.log``; :meth:`ProcessRuntime.log_text` reads them for ``kubectl logs``.
@@ -59,6 +73,7 @@ import asyncio
 import base64
 import contextlib
 import ipaddress
+import json
 import os
 import random
 import re
@@ -77,6 +92,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kaito.sim.server.errors import NotFound
 
 __all__ = [
+    "PATH_MAP_ENV",
     "ImageMapping",
     "Probe",
     "ProbeState",
@@ -86,9 +102,17 @@ __all__ = [
     "expand_vars",
     "parse_probe",
     "rewrite_argv",
+    "rewrite_script",
+    "termination_message",
 ]
 
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
+PATH_MAP_ENV = "KAITO_SIM_PATH_MAP"
+_SHELLS = frozenset({"sh", "bash", "dash", "ash"})
+_SHELL_C = re.compile(r"-[a-z]*c[a-z]*")
+_MESSAGE_LINES, _MESSAGE_BYTES = 80, 2048  # kubelet's FallbackToLogsOnError tail
+_MESSAGE_FILE_BYTES = 4096  # kubelet reads at most this much of terminationMessagePath
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 ReadyCallback = Callable[[bool], None]
@@ -150,21 +174,39 @@ def _map_path(value: str, paths: Mapping[str, str]) -> str:
 
 
 def _map_arg(arg: str, paths: Mapping[str, str]) -> str:
-    if arg.startswith("-") and "=" in arg:
-        flag, value = arg.split("=", 1)
-        return f"{flag}={_map_path(value, paths)}"
-    return _map_path(arg, paths)
+    mapped = _map_path(arg, paths)
+    if mapped == arg and "=" in arg:  # --flag=PATH, and NAME=PATH (vLLM's --lora-modules)
+        key, value = arg.split("=", 1)
+        return f"{key}={_map_path(value, paths)}"
+    return mapped
+
+
+def rewrite_script(script: str, paths: Mapping[str, str]) -> str:
+    """A shell script with each image path that stands as a whole word (``/mnt/x``, ``"/mnt/x/f"``,
+    ``a=/mnt/x``; not ``/mnt/xy`` nor ``/b/mnt/x``) mapped to its local path."""
+    inside = sorted((p.rstrip("/") for p in paths if p.rstrip("/")), key=len, reverse=True)
+    if not inside:
+        return script
+    words = "|".join(re.escape(p) for p in inside)
+    pattern = re.compile(rf"(?<![A-Za-z0-9._~+@%/-])({words})(?![A-Za-z0-9._~+@%-])")
+    local = {p.rstrip("/"): v.rstrip("/") or "/" for p, v in paths.items() if p.rstrip("/")}
+    return pattern.sub(lambda m: local[m.group(1)], script)
 
 
 def rewrite_argv(
     argv: Sequence[str], paths: Mapping[str, str], host_flag: str | None, pod_ip: str
 ) -> list[str]:
-    """argv with image paths mapped to local ones and ``host_flag`` set to ``pod_ip`` (added if absent)."""
+    """argv with image paths mapped to local ones (also inside a ``sh -c`` script) and ``host_flag`` set
+    to ``pod_ip`` (added if absent)."""
     out: list[str] = []
     skip = False
-    for arg in argv:
+    script_at = 2 if len(argv) > 2 and _is_shell(argv[0]) and _SHELL_C.fullmatch(argv[1]) else -1
+    for index, arg in enumerate(argv):
         if skip:
             skip = False
+            continue
+        if index == script_at:
+            out.append(rewrite_script(arg, paths))
             continue
         if host_flag is not None and arg == host_flag:
             skip = True
@@ -175,6 +217,17 @@ def rewrite_argv(
     if host_flag is not None:
         out += [host_flag, pod_ip]
     return out
+
+
+def _is_shell(program: str) -> bool:
+    return program.rsplit("/", 1)[-1] in _SHELLS
+
+
+def termination_message(log: bytes) -> str:
+    """kubelet's FallbackToLogsOnError message: the last 80 lines of the log, at most its last 2 KiB."""
+    tail = log[-_MESSAGE_BYTES:]
+    lines = tail.decode(errors="replace").splitlines()
+    return "\n".join(lines[-_MESSAGE_LINES:])
 
 
 def _field_ref(pod: Mapping[str, Any], path: str, pod_ip: str) -> str:
@@ -348,6 +401,7 @@ class _Pod:
     directory: Path
     processes: dict[str, _Instance] = field(default_factory=dict)
     logs: dict[tuple[str, int], Path] = field(default_factory=dict)
+    messages: dict[tuple[str, int], Path] = field(default_factory=dict)
     grace_s: float | None = None
 
 
@@ -380,8 +434,9 @@ class ProcessRuntime:
         return image in self.config.images
 
     def handles_pod(self, pod_spec: Mapping[str, Any]) -> bool:
-        """Whether any container of the pod runs as a process (then the pod gets a loopback address)."""
-        return any(self.handles(str(c.get("image", ""))) for c in pod_spec.get("containers") or [])
+        """Whether any (init) container of the pod runs as a process (then it gets a loopback address)."""
+        containers = [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]
+        return any(self.handles(str(c.get("image", ""))) for c in containers)
 
     def pod_ip(self, uid: str) -> str:
         """The loopback address of pod ``uid`` (allocated on first ask, kept until :meth:`forget`)."""
@@ -434,6 +489,16 @@ class ProcessRuntime:
             return path.read_text(errors="replace")
         return ""
 
+    def written_message(self, uid: str, container: str, instance: int) -> str:
+        """What container instance ``instance`` wrote to its ``terminationMessagePath`` (its first 4 KiB)."""
+        pod = self._pods.get(uid)
+        path = pod.messages.get((container, instance)) if pod is not None else None
+        if path is None:
+            return ""
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as file:
+            return file.read(_MESSAGE_FILE_BYTES).decode(errors="replace").strip()
+        return ""
+
     async def stop_pod(self, uid: str) -> dict[str, int]:
         """Wait until every process of the pod has stopped; returns container -> exit code."""
         pod = self._pods.get(uid)
@@ -483,8 +548,12 @@ class ProcessRuntime:
         pod_ip = self.pod_ip(uid)
         record = self._pods[uid]
         name = str(container["name"])
+        message_file = record.directory / "termination" / f"{name}-{instance}"
+        message_file.parent.mkdir(parents=True, exist_ok=True)
+        message_file.write_bytes(b"")
+        record.messages[(name, instance)] = message_file
         try:
-            argv, env, cwd = self._prepare(pod, container, record)
+            argv, env, cwd = self._prepare(pod, container, record, message_file)
         except ValueError as err:
             event("Warning", "Failed", f"Error: {err}")
             return 128, "CreateContainerConfigError"
@@ -542,11 +611,12 @@ class ProcessRuntime:
         return None
 
     def _prepare(
-        self, pod: Mapping[str, Any], container: Mapping[str, Any], record: _Pod
+        self, pod: Mapping[str, Any], container: Mapping[str, Any], record: _Pod, message_file: Path
     ) -> tuple[list[str], dict[str, str], str]:
         image = str(container.get("image", ""))
         mapping = self.config.images[image]
         paths = dict(mapping.paths)
+        paths[str(container.get("terminationMessagePath") or TERMINATION_MESSAGE_PATH)] = str(message_file)
         volumes = record.directory / "volumes"
         declared = {str(v.get("name")): v for v in (pod.get("spec") or {}).get("volumes") or []}
         namespace = str((pod.get("metadata") or {}).get("namespace", "default"))
@@ -567,6 +637,7 @@ class ProcessRuntime:
         base = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
         base["PATH"] = f"{bin_dir}{os.pathsep}{base.get('PATH', os.defpath)}"
         base.update({k: _map_path(v, paths) for k, v in mapping.env.items()})
+        base[PATH_MAP_ENV] = json.dumps(paths, sort_keys=True)
         env = container_env(pod, container, base, record.ip, self._lookup)
         env = {k: _map_path(v, paths) for k, v in env.items()}
         command = [expand_vars(str(a), env) for a in container.get("command") or mapping.entrypoint]

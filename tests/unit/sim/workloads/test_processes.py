@@ -31,6 +31,8 @@ from kaito.sim.workloads.processes import (
     expand_vars,
     parse_probe,
     rewrite_argv,
+    rewrite_script,
+    termination_message,
 )
 from kaito.sim.workloads.simulator import Timings, WorkloadSimulator
 
@@ -46,6 +48,8 @@ from kaito.sim.workloads.simulator import Timings, WorkloadSimulator
         (["serve", "--model", "/weights"], ["serve", "--model", "/local/w", "--host", "127.0.9.2"]),
         (["serve", "--model=/weights/a.bin"], ["serve", "--model=/local/w/a.bin", "--host", "127.0.9.2"]),
         (["serve", "/weightsX"], ["serve", "/weightsX", "--host", "127.0.9.2"]),  # only whole path parts
+        (["--lora-modules", "a=/weights/a"], ["--lora-modules", "a=/local/w/a", "--host", "127.0.9.2"]),
+        (["serve", "a=/weightsX"], ["serve", "a=/weightsX", "--host", "127.0.9.2"]),
     ],
 )
 def test_rewrite_argv_maps_paths_and_binds_the_pod_ip(argv: list[str], expected: list[str]) -> None:
@@ -54,6 +58,41 @@ def test_rewrite_argv_maps_paths_and_binds_the_pod_ip(argv: list[str], expected:
 
 def test_rewrite_argv_without_host_flag_leaves_hosts_alone() -> None:
     assert rewrite_argv(["s", "--host", "x"], {}, None, "127.0.0.2") == ["s", "--host", "x"]
+
+
+SCRIPT_PATHS = {"/workspace/tfs": "/local/tfs", "/mnt/out": "/pv/7", "/mnt/out2/": "/pv/8"}
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("cd /workspace/tfs/ && python3 a.py", "cd /local/tfs/ && python3 a.py"),
+        ('touch "/mnt/out/failed.txt"; exit 1', 'touch "/pv/7/failed.txt"; exit 1'),
+        ("X=/mnt/out2 ls /mnt/out", "X=/pv/8 ls /pv/7"),  # the longest path wins
+        ("ls /mnt/outside /a/mnt/out $HOME/mnt/out", "ls /mnt/outside /a/mnt/out $HOME/mnt/out"),
+        ("echo /mnt/out.", "echo /mnt/out."),  # '.' may continue a file name: not a whole word
+        ("launch /workspace/tfs/fine_tuning.py||true", "launch /local/tfs/fine_tuning.py||true"),
+    ],
+)
+def test_rewrite_script_maps_whole_path_words_only(script: str, expected: str) -> None:
+    assert rewrite_script(script, SCRIPT_PATHS) == expected
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "sh", "/bin/bash", "bash"])
+def test_rewrite_argv_maps_paths_inside_a_shell_script(shell: str) -> None:
+    argv = [shell, "-ec", "cat /mnt/out/x", "/mnt/out"]
+    assert rewrite_argv(argv, SCRIPT_PATHS, None, "") == [shell, "-ec", "cat /pv/7/x", "/pv/7"]
+    not_a_script = ["python3", "-c", "print('/mnt/out/x')"]
+    assert rewrite_argv(not_a_script, SCRIPT_PATHS, None, "") == not_a_script
+
+
+def test_termination_message_is_the_logs_tail_as_kubelet_cuts_it() -> None:
+    log = "".join(f"line {i}\n" for i in range(200)).encode()
+    message = termination_message(log)
+    assert message.splitlines() == [f"line {i}" for i in range(120, 200)]  # the last 80 lines
+    long_lines = ("x" * 100 + "\n") * 50
+    assert len(termination_message(long_lines.encode()).encode()) <= 2048
+    assert termination_message(b"ValueError: bad key\n") == "ValueError: bad key"
 
 
 @pytest.mark.parametrize(
@@ -420,3 +459,94 @@ async def test_a_missing_config_map_fails_the_container_with_its_name(
     await until(store, lambda: container_status(store, "p").get("restartCount", 0) >= 1)
     messages = [e["message"] for e in store.list("v1", "Event")[0] if e["reason"] == "Failed"]
     assert any('configmap "absent" not found' in m for m in messages)
+
+
+def init_pod(init_script: str, main_script: str, **spec: Any) -> dict[str, Any]:
+    """A Job-like pod: one init container and one container, both `sh -c` scripts sharing /work."""
+    mount = [{"name": "work", "mountPath": "/work"}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "job", "namespace": "default"},
+        "spec": {
+            "restartPolicy": "Never",
+            "initContainers": [
+                {
+                    "name": "fetch",
+                    "image": IMAGE,
+                    "command": ["/bin/sh", "-c", init_script],
+                    "volumeMounts": mount,
+                }
+            ],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": IMAGE,
+                    "command": ["/bin/sh", "-c", main_script],
+                    "volumeMounts": mount,
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                }
+            ],
+            "volumes": [{"name": "work", "emptyDir": {}}],
+            **spec,
+        },
+    }
+
+
+def phase(store: Store, name: str) -> str:
+    return str(status_of(store, name).get("phase") or "")
+
+
+async def test_an_init_container_runs_as_a_process_before_the_containers(sim: WorkloadSimulator) -> None:
+    store = sim.store
+    # the script names /work (rewritten to the volume's directory); the main container reads what it wrote
+    init = 'echo fetched > /work/data.txt; echo "$KAITO_SIM_PATH_MAP"'
+    store.create("v1", "Pod", init_pod(init, "cat /work/data.txt"))
+    await until(store, lambda: phase(store, "job") == "Succeeded")
+    assert "fetched" in sim.logs("default", "job", "main")
+    fetch = status_of(store, "job")["initContainerStatuses"][0]["state"]["terminated"]
+    assert (fetch["exitCode"], fetch["reason"]) == (0, "Completed")
+    assert '"/work": "' in sim.logs("default", "job", "fetch")  # the path map the process was given
+
+
+async def test_a_failed_init_container_fails_a_never_restarting_pod(sim: WorkloadSimulator) -> None:
+    store = sim.store
+    store.create("v1", "Pod", init_pod("echo no data >&2; exit 4", "echo should not run"))
+    await until(store, lambda: phase(store, "job") == "Failed")
+    status = status_of(store, "job")
+    fetch = status["initContainerStatuses"][0]["state"]["terminated"]
+    assert (fetch["exitCode"], fetch["reason"]) == (4, "Error")
+    assert "running" not in status["containerStatuses"][0]["state"]
+    assert "should not run" not in sim.logs("default", "job", "fetch")
+
+
+async def test_a_failed_init_container_is_retried_under_restart_policy_on_failure(
+    sim: WorkloadSimulator, tmp_path: Path
+) -> None:
+    store, marker = sim.store, tmp_path / "tried"
+    # fails the first time, succeeds the second (the marker file outlives the first attempt)
+    init = f'if [ -e "{marker}" ]; then exit 0; fi; touch "{marker}"; exit 1'
+    store.create("v1", "Pod", init_pod(init, "true", restartPolicy="OnFailure"))
+    await until(store, lambda: phase(store, "job") == "Succeeded", limit_s=30)
+    assert status_of(store, "job")["initContainerStatuses"][0]["restartCount"] == 1
+
+
+async def test_a_failed_container_reports_its_logs_tail_as_termination_message(
+    sim: WorkloadSimulator,
+) -> None:
+    store = sim.store
+    store.create("v1", "Pod", init_pod("true", "echo step 1; echo 'ValueError: bad key' >&2; exit 2"))
+    await until(store, lambda: phase(store, "job") == "Failed")
+    terminated = container_status(store, "job")["state"]["terminated"]
+    assert terminated["exitCode"] == 2
+    assert terminated["message"].splitlines()[-2:] == ["step 1", "ValueError: bad key"]
+
+
+async def test_what_a_container_writes_to_its_termination_log_is_its_message(sim: WorkloadSimulator) -> None:
+    store = sim.store
+    # /dev/termination-log (the default terminationMessagePath) is a file of the container's own here
+    script = "echo noise; echo 'the sentence' > /dev/termination-log; exit 3"
+    store.create("v1", "Pod", init_pod("true", script))
+    await until(store, lambda: phase(store, "job") == "Failed")
+    terminated = container_status(store, "job")["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["message"]) == (3, "the sentence")
