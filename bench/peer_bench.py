@@ -231,8 +231,13 @@ async def in_flight(n: int, limit: int, step: Any) -> None:
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def run_one(mode: str, kind: str, n: int, workdir: Path, timeout: float) -> dict[str, Any]:
-    """One run of `kind` (floor, kaito.ctrl or kopf) in `mode` (backlog or streaming); its figures."""
+async def run_one(
+    mode: str, kind: str, n: int, workdir: Path, timeout: float, profile: Path | None = None
+) -> dict[str, Any]:
+    """One run of `kind` (floor, kaito.ctrl or kopf) in `mode` (backlog or streaming); its figures.
+
+    With `profile`, py-spy samples the controller process while it works (collapsed stacks into that
+    folder); sampling costs the controller some CPU, so such a run's figures are not comparable."""
     from kaito import ctrl
 
     info, counts_path, ready = workdir / "sim.json", workdir / "counts.json", workdir / "ready"
@@ -242,6 +247,7 @@ async def run_one(mode: str, kind: str, n: int, workdir: Path, timeout: float) -
     deadline = time.monotonic() + timeout
     sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(info), str(counts_path)])
     controller: subprocess.Popen[bytes] | None = None
+    spy: subprocess.Popen[bytes] | None = None
     log = workdir / f"{kind}.log"
     cm = ctrl.GVK("v1", "ConfigMap")
     patch = {"metadata": {"annotations": {ANNOTATION: "yes"}}}
@@ -289,6 +295,14 @@ async def run_one(mode: str, kind: str, n: int, workdir: Path, timeout: float) -
                             return
 
             follower = asyncio.create_task(follow())
+            if profile is not None and controller is not None:
+                out = profile / f"{mode}-{kind}-{n}.txt"
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "-p", str(controller.pid), "-f", "raw", "-o", str(out), "-r", "200"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1.0)  # py-spy attaches
             sim_cpu0, _ = proc_stat(sim.pid)
             ctl_cpu0 = proc_stat(controller.pid)[0] if controller is not None else 0.0
             started = time.monotonic()
@@ -331,6 +345,9 @@ async def run_one(mode: str, kind: str, n: int, workdir: Path, timeout: float) -
             "peak_rss_mb": ctl_rss,
         }
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=30)
         stop_process(controller)
         stop_process(sim)
 
@@ -351,20 +368,23 @@ def describe(result: dict[str, Any] | dict[str, float], n: int) -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     modes: list[str] = args.modes
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {k: [] for k in KINDS} for m in modes}
+    kinds: list[str] = args.kinds
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {k: [] for k in kinds} for m in modes}
     with tempfile.TemporaryDirectory(prefix="kaito-peer-") as tmp:
         for rnd in range(args.rounds):
             for mode in modes:
-                for kind in KINDS:
-                    result = await run_one(mode, kind, args.n, Path(tmp), args.timeout)
+                for kind in kinds:
+                    result = await run_one(mode, kind, args.n, Path(tmp), args.timeout, args.profile)
                     results[mode][kind].append(result)
                     print(f"round {rnd + 1} {mode:<9} {kind:<10} {describe(result, args.n)}", flush=True)
     for mode in modes:
         print(f"\n{mode}: medians over {args.rounds} rounds, N={args.n}:")
         med: dict[str, dict[str, float]] = {}
-        for kind in KINDS:
+        for kind in kinds:
             med[kind] = {key: statistics.median(r[key] for r in results[mode][kind]) for key in FIGURES}
             print(f"  {kind:<10} {describe(med[kind], args.n)}")
+        if len(med) < len(KINDS):
+            continue
         ours, kopf, floor = med["kaito.ctrl"], med["kopf"], med["floor"]
         speed = kopf["wall_s"] / ours["wall_s"]
         cpu = ours["cpu_ms_per_object"] / kopf["cpu_ms_per_object"]
@@ -391,7 +411,16 @@ def main() -> int:
         default=["backlog", "streaming"],
         help="comma-separated: backlog, streaming (default both)",
     )
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: [k for k in text.split(",") if k],
+        default=list(KINDS),
+        help="comma-separated subset of floor, kaito.ctrl, kopf (default all; ratios need all three)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run before giving up")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="py-spy each controller into DIR"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every run's figures here")
     parser.add_argument("--serve-sim", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--controller", nargs=3, help=argparse.SUPPRESS)
@@ -406,9 +435,10 @@ def main() -> int:
         else:
             _run_kaito_ctrl(kubeconfig, Path(ready))
         return 0
-    unknown = [m for m in args.modes if m not in ("backlog", "streaming")]
-    if unknown or not args.modes:
+    if not args.modes or any(m not in ("backlog", "streaming") for m in args.modes):
         parser.error(f"--modes takes backlog and/or streaming, got {','.join(args.modes) or 'nothing'}")
+    if not args.kinds or any(k not in KINDS for k in args.kinds):
+        parser.error(f"--kinds takes floor, kaito.ctrl and/or kopf, got {','.join(args.kinds) or 'nothing'}")
     return asyncio.run(main_async(args))
 
 

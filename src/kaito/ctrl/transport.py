@@ -76,6 +76,9 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+_BASE_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+
+
 class _AiohttpResponse:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
@@ -140,44 +143,46 @@ class KubeTransport:
             trust_env=False,
             read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
         )
+        # what every request passes the same way, built once
+        import yarl
+
+        self._aiohttp = aiohttp
+        self._yarl = yarl
+        self._no_timeout = aiohttp.ClientTimeout()
+        self._extra: dict[str, Any] = {}
+        if self._proxy:
+            self._extra["proxy"] = self._proxy
+            if self._proxy_headers:
+                self._extra["proxy_headers"] = self._proxy_headers
+        if self._server_hostname:
+            self._extra["server_hostname"] = self._server_hostname
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None) -> KubeTransport:
         return cls(await load_configuration(path, context=context))
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        import aiohttp
-        import yarl
-
-        headers = {"Accept": "application/json", **request.headers}
+        headers = {**_BASE_HEADERS, **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
-        headers.setdefault("Content-Type", "application/json")
-        data: Any = None
+        data: bytes | None = None
         if request.body is not None:
-            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body)
+            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body).encode()
         # no total deadline unless asked: a watch lives as long as the server keeps it open
-        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else aiohttp.ClientTimeout()
+        timeout = self._aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
         url = self._host + request.path
         if query:
             url += "?" + urlencode(query)
-        extra: dict[str, Any] = {}
-        if self._proxy:
-            extra["proxy"] = self._proxy
-            if self._proxy_headers:
-                extra["proxy_headers"] = self._proxy_headers
-        if self._server_hostname:
-            extra["server_hostname"] = self._server_hostname
         try:
             raw = await self._session.request(
                 request.method,
-                yarl.URL(url, encoded=True),
+                self._yarl.URL(url, encoded=True),
                 headers=headers,
                 data=data,
                 timeout=timeout,
-                **extra,
+                **self._extra,
             )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (self._aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransportError(f"{request.method} {request.path} got no answer: {exc!r}") from exc
         return _AiohttpResponse(raw)
 
