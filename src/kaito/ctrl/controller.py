@@ -11,6 +11,10 @@ Result handling is controller-runtime's, exactly:
 An exception never kills a worker: it is logged (JSON, with the controller and the object key) and the
 request is retried with the queue's backoff. The work queue guarantees that one object is never
 reconciled by two workers at once; `max_concurrent_reconciles` bounds how many objects are in flight.
+Its default is `DEFAULT_MAX_CONCURRENT_RECONCILES` (16), not controller-runtime's 1: a worker here is a
+coroutine, not a goroutine pinned to blocking calls, and one worker waits out every round trip to the API
+server in turn, so a backlog (after a restart, a failover, a burst of creates) drains at the speed of one
+request at a time instead of the server's pace. Pass 1 for strictly one reconcile at a time.
 
 `run(stop)` waits for the controller's informers to sync (`cache_sync_timeout`), starts the workers,
 and when `stop` is set shuts the queue down and lets each worker finish the request in hand.
@@ -20,8 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from random import getrandbits as _random_bits
 from collections.abc import Sequence
+from random import getrandbits as _random_bits
 from typing import TYPE_CHECKING, Any
 
 from kaito.ctrl.clock import Clock, SystemClock
@@ -40,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["CacheSyncTimeout", "Controller"]
 
 log = logging.getLogger("kaito.ctrl.controller")
+
+DEFAULT_MAX_CONCURRENT_RECONCILES = 16
+"""Objects one controller reconciles at once unless told otherwise (see the module docstring)."""
 
 
 class CacheSyncTimeout(CtrlError):
@@ -80,7 +87,7 @@ class Controller:
         name: str,
         reconciler: Reconciler,
         *,
-        max_concurrent_reconciles: int = 1,
+        max_concurrent_reconciles: int = DEFAULT_MAX_CONCURRENT_RECONCILES,
         rate_limiter: RateLimiter | None = None,
         clock: Clock | None = None,
         registry: CollectorRegistry | None = None,
