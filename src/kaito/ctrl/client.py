@@ -50,6 +50,10 @@ __all__ = [
     "to_dict",
 ]
 
+WATCH_GRACE_S = 30.0
+"""How much longer than a watch's `timeoutSeconds` the client waits for the stream before calling it dead:
+a client-side limit shorter than the server's own would cut quiet watches the server still means to keep."""
+
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -565,7 +569,11 @@ class Client:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> WatchStream:
-        """Open a watch (newline-delimited JSON events); opening is retried, the stream itself is not."""
+        """Open a watch (newline-delimited JSON events); opening is retried, the stream itself is not.
+
+        With `timeout_seconds` the server ends the stream after that long (with a final BOOKMARK when
+        bookmarks are allowed); the client waits `WATCH_GRACE_S` longer before giving up on it, never less.
+        """
         resource = await self.resource_for(kind)
         query = _query(
             watch="1",
@@ -575,7 +583,7 @@ class Client:
             labelSelector=label_selector,
             fieldSelector=field_selector,
         )
-        timeout = float(timeout_seconds) + 30.0 if timeout_seconds else None
+        timeout = float(timeout_seconds) + WATCH_GRACE_S if timeout_seconds else None
         path = resource.path(namespace if resource.namespaced else None)
         response = await self.send(HttpRequest("GET", path, tuple(query), {}, None, timeout))
         return WatchStream(response)
