@@ -90,11 +90,13 @@ def _wait_for_go(loaded: Path) -> None:
 
 def _run_kaito_ctrl(kubeconfig: str, ready: Path) -> None:
     import aiohttp  # noqa: F401  (what the client loads on first use: imported before the clock starts)
-    import kubernetes_asyncio.client  # noqa: F401
+    import kubernetes_asyncio.client
+    import kubernetes_asyncio.config  # noqa: F401
     import prometheus_client  # noqa: F401
-    import tenacity  # noqa: F401
 
     from kaito import ctrl
+
+    _ = (ctrl.Client, ctrl.Manager, ctrl.ControllerBuilder, ctrl.CachedClient)  # kaito.ctrl loads on use
 
     cm = ctrl.GVK("v1", "ConfigMap")
 
