@@ -156,10 +156,6 @@ class KubeTransport:
             read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
         )
         # what every request passes the same way, built once
-        import yarl
-
-        self._aiohttp = aiohttp
-        self._yarl = yarl
         self._no_timeout = aiohttp.ClientTimeout()
         self._extra: dict[str, Any] = {}
         if self._proxy:
@@ -174,6 +170,9 @@ class KubeTransport:
         return cls(await load_configuration(path, context=context))
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        import aiohttp
+        import yarl
+
         headers = {**_BASE_HEADERS, **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
@@ -181,20 +180,20 @@ class KubeTransport:
         if request.body is not None:
             data = request.body if isinstance(request.body, bytes) else json.dumps(request.body).encode()
         # no total deadline unless asked: a watch lives as long as the server keeps it open
-        timeout = self._aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
+        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
         url = self._host + request.path
         if query:
             url += "?" + encode_query(query)
         try:
             raw = await self._session.request(
                 request.method,
-                self._yarl.URL(url, encoded=True),
+                yarl.URL(url, encoded=True),
                 headers=headers,
                 data=data,
                 timeout=timeout,
                 **self._extra,
             )
-        except (self._aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransportError(f"{request.method} {request.path} got no answer: {exc!r}") from exc
         return _AiohttpResponse(raw)
 
