@@ -745,7 +745,14 @@ class Store:
             rt, old, md.get("uid"), (config.get("metadata") or {}).get("resourceVersion")
         )
         patches.record_manager(
-            merged, field_manager, "Apply", rt.api_version, now, subresource, applied=config
+            merged,
+            field_manager,
+            "Apply",
+            rt.api_version,
+            now,
+            subresource,
+            applied=config,
+            custom=rt.custom,
         )
         new = self._merge_write(rt, old, merged, subresource)
         return self._write(rt, old, new, dry_run=dry_run)
