@@ -6,15 +6,31 @@ kopf is a dependency of the benchmark only: `pip install -e '.[bench]'`.
 The controller: watch the ConfigMaps of one namespace that carry the label bench=peer, and merge-patch each
 once with the annotation bench/reconciled=yes (an object that has it is left alone). Each run starts a fresh
 kaito.sim API server in a child process (no workloads, no ARM) and the controller in another child with
-default settings (kaito.ctrl: one Manager, one worker; kopf: `kopf.operator()` with a sync handler, its
-defaults otherwise); the parent then creates N labelled ConfigMaps (16 at a time) and follows one watch
-until every one carries the annotation. Figures per run: time from the first create to all reconciled, the
-controller process's CPU time per object (from /proc), requests per object the sim served beyond the
-parent's own (N creates, one list and one watch), and its peak RSS.
+default settings (kaito.ctrl: one Manager and a builder with no options; kopf: `kopf.operator()` with a sync
+handler, its defaults otherwise — only its k8s Events are turned off, so both sides make the same writes).
+The child imports everything first and starts its library's entry point when the parent says go, so
+neither side's interpreter start-up or imports are timed.
 
-The API-server floor: the parent alone makes the same writes (N creates and N patches) against a fresh sim;
-the sim's CPU per object is the server's own share that no controller can avoid.
-Kinds of run alternate within each round (floor, kaito.ctrl, kopf), so drift of a busy machine hits all alike.
+Two modes, each printed with its own medians and ratios:
+
+* backlog — the parent creates the N labelled ConfigMaps first, then tells the controller to start; the
+  time runs from that start (the library lists, fills its cache, and works) until a watch the parent holds
+  has seen every object annotated. This is how fast each library drains work, the figure that matters
+  after a restart, a failover or a burst, and the one the throughput ratio is about.
+* streaming — the controller starts first and has synced its (empty) cache; the parent then creates the N
+  ConfigMaps (16 at a time) while the controller runs, and the time runs from the first create until all
+  are annotated. Both controllers are then paced by the creates, so this mode mostly shows latency and
+  CPU cost per event, not how fast a library can go.
+
+Figures per run: wall time, the controller process's CPU time per object (from /proc), the sim's CPU per
+object, requests per object the sim served beyond the parent's own (creates, one list and one watch), and
+the controller's peak RSS.
+
+The API-server floor, per mode: the parent alone makes the same writes against a fresh sim with 16 requests
+in flight — in backlog mode the N patches of existing objects, in streaming mode the N creates and N
+patches. No controller can beat it by much; the sim's CPU per object is the server's own share.
+Kinds of run alternate within each round (floor, kaito.ctrl, kopf, per mode), so drift of a busy machine
+hits all alike. CPU time is the figure to trust on a loaded machine; wall time varies with the load.
 """
 
 from __future__ import annotations
@@ -66,8 +82,21 @@ async def _serve_sim(info_path: Path, counts_path: Path) -> None:
         await stop.wait()
 
 
-async def _run_kaito_ctrl(kubeconfig: str, ready: Path) -> None:
+def _wait_for_go(loaded: Path) -> None:
+    """Say the imports are done, then block until the parent writes a line on stdin."""
+    loaded.write_text("loaded")
+    sys.stdin.readline()
+
+
+def _run_kaito_ctrl(kubeconfig: str, ready: Path) -> None:
+    import aiohttp  # noqa: F401  (what the client loads on first use: imported before the clock starts)
+    import kubernetes_asyncio.client
+    import kubernetes_asyncio.config  # noqa: F401
+    import prometheus_client  # noqa: F401
+
     from kaito import ctrl
+
+    _ = (ctrl.Client, ctrl.Manager, ctrl.ControllerBuilder, ctrl.CachedClient)  # kaito.ctrl loads on use
 
     cm = ctrl.GVK("v1", "ConfigMap")
 
@@ -89,17 +118,23 @@ async def _run_kaito_ctrl(kubeconfig: str, ready: Path) -> None:
             await self.client.patch(cm, request.name, patch, namespace=request.namespace)
             return ctrl.Result()
 
-    async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="peer-ctrl") as client:
-        manager = ctrl.Manager(client, probe_port=None)
-        ctrl.ControllerBuilder(manager).named("annotate").for_(cm, namespace=NAMESPACE).complete(
-            Annotate(manager.cached_client)
-        )
-        manager.install_signal_handlers()
-        running = asyncio.create_task(manager.run())
-        while not manager.caches_synced and not running.done():
-            await asyncio.sleep(0.01)
-        ready.write_text("ready")
-        await running
+    async def main() -> None:
+        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="peer-ctrl") as client:
+            manager = ctrl.Manager(client, probe_port=None)
+            ctrl.ControllerBuilder(manager).named("annotate").for_(cm, namespace=NAMESPACE).complete(
+                Annotate(manager.cached_client)
+            )
+            manager.install_signal_handlers()
+            running = asyncio.create_task(manager.run())
+            while not manager.caches_synced and not running.done():
+                await asyncio.sleep(0.01)
+            ready.write_text("ready")
+            await running
+
+    logging.basicConfig(level=logging.WARNING)
+    _wait_for_go(ready.with_suffix(".loaded"))
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(main())
 
 
 def _run_kopf(kubeconfig: str, ready: Path) -> None:
@@ -135,6 +170,7 @@ def _run_kopf(kubeconfig: str, ready: Path) -> None:
             marker.cancel()
 
     logging.basicConfig(level=logging.WARNING)
+    _wait_for_go(ready.with_suffix(".loaded"))
     asyncio.run(main())
 
 
@@ -186,46 +222,73 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait()
 
 
-async def run_one(kind: str, n: int, workdir: Path, timeout: float) -> dict[str, Any]:
+async def in_flight(n: int, limit: int, step: Any) -> None:
+    """Await `step(i)` for i in range(n), `limit` at a time."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await step(i)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def run_one(
+    mode: str, kind: str, n: int, workdir: Path, timeout: float, profile: Path | None = None
+) -> dict[str, Any]:
+    """One run of `kind` (floor, kaito.ctrl or kopf) in `mode` (backlog or streaming); its figures.
+
+    With `profile`, py-spy samples the controller process while it works (collapsed stacks into that
+    folder); sampling costs the controller some CPU, so such a run's figures are not comparable."""
     from kaito import ctrl
 
     info, counts_path, ready = workdir / "sim.json", workdir / "counts.json", workdir / "ready"
-    for path in (info, counts_path, ready):
+    loaded = ready.with_suffix(".loaded")
+    for path in (info, counts_path, ready, loaded):
         path.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(info), str(counts_path)])
     controller: subprocess.Popen[bytes] | None = None
+    spy: subprocess.Popen[bytes] | None = None
     log = workdir / f"{kind}.log"
+    cm = ctrl.GVK("v1", "ConfigMap")
+    patch = {"metadata": {"annotations": {ANNOTATION: "yes"}}}
+
+    def exited() -> bool:
+        return controller is not None and controller.poll() is not None
+
+    def go() -> None:
+        assert controller is not None and controller.stdin is not None
+        controller.stdin.write(b"go\n")
+        controller.stdin.flush()
+
     try:
         await wait_for(lambda: info.exists() or sim.poll() is not None, "the sim to start", deadline)
         kubeconfig = json.loads(info.read_text())["kubeconfig"]
-        cm = ctrl.GVK("v1", "ConfigMap")
         async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="bench") as user:
             await user.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
             if kind != "floor":
                 with log.open("wb") as out:
                     controller = subprocess.Popen(
                         [sys.executable, __file__, "--controller", kind, kubeconfig, str(ready)],
+                        stdin=subprocess.PIPE,
                         stdout=out,
                         stderr=out,
                     )
-                await wait_for(
-                    lambda: ready.exists() or (controller is not None and controller.poll() is not None),
-                    f"{kind} to start",
-                    deadline,
-                )
+                await wait_for(lambda: loaded.exists() or exited(), f"{kind} to load", deadline)
+                if mode == "streaming":
+                    go()
+                    await wait_for(lambda: ready.exists() or exited(), f"{kind} to start", deadline)
+            if mode == "backlog":
+                await in_flight(n, 16, lambda i: user.create(configmap(i)))
             before = await read_counts(sim, counts_path, deadline)
-            sim_cpu0, _ = proc_stat(sim.pid)
-            ctl_cpu0 = proc_stat(controller.pid)[0] if controller is not None else 0.0
-            started = time.monotonic()
             done = asyncio.Event()
             seen: set[str] = set()
+            listed = await user.list(cm, namespace=NAMESPACE)
+            stream = await user.watch(cm, namespace=NAMESPACE, resource_version=listed.resource_version)
 
             async def follow() -> None:
-                listed = await user.list(cm, namespace=NAMESPACE)
-                async for event in await user.watch(
-                    cm, namespace=NAMESPACE, resource_version=listed.resource_version
-                ):
+                async for event in stream:
                     meta = event.object.get("metadata") or {}
                     if (meta.get("annotations") or {}).get(ANNOTATION) == "yes":
                         seen.add(meta["name"])
@@ -234,21 +297,33 @@ async def run_one(kind: str, n: int, workdir: Path, timeout: float) -> dict[str,
                             return
 
             follower = asyncio.create_task(follow())
-            sem = asyncio.Semaphore(16)
+            if profile is not None and controller is not None:
+                out = profile / f"{mode}-{kind}-{n}.txt"
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "-p", str(controller.pid), "-f", "raw", "-o", str(out), "-r", "200"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1.0)  # py-spy attaches
+            sim_cpu0, _ = proc_stat(sim.pid)
+            ctl_cpu0 = proc_stat(controller.pid)[0] if controller is not None else 0.0
+            started = time.monotonic()
 
             async def write(i: int) -> None:
-                async with sem:
+                if mode == "streaming":
                     await user.create(configmap(i))
-                    if kind == "floor":
-                        patch = {"metadata": {"annotations": {ANNOTATION: "yes"}}}
-                        await user.patch(cm, f"cm-{i:05d}", patch, namespace=NAMESPACE)
+                if kind == "floor":
+                    await user.patch(cm, f"cm-{i:05d}", patch, namespace=NAMESPACE)
 
-            await asyncio.gather(*(write(i) for i in range(n)))
+            if mode == "backlog" and controller is not None:
+                go()
+            else:
+                await in_flight(n, 16, write)
             try:
                 await asyncio.wait_for(done.wait(), max(1.0, deadline - time.monotonic()))
             except TimeoutError:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                why = f"{kind}: {len(seen)} of {n} reconciled in time; its log ends:\n{tail}"
+                why = f"{mode} {kind}: {len(seen)} of {n} reconciled in time; its log ends:\n{tail}"
                 raise RuntimeError(why) from None
             finally:
                 follower.cancel()
@@ -256,10 +331,13 @@ async def run_one(kind: str, n: int, workdir: Path, timeout: float) -> dict[str,
             sim_cpu1, _ = proc_stat(sim.pid)
             ctl_cpu1, ctl_rss = proc_stat(controller.pid) if controller is not None else (0.0, 0.0)
             after = await read_counts(sim, counts_path, deadline)
-        requests = sum(after.values()) - sum(before.values()) - n - 2  # the parent's creates, list, watch
+        requests = sum(after.values()) - sum(before.values()) - 2  # the parent's list and watch
+        if mode == "streaming":
+            requests -= n  # the parent's creates
         if kind == "floor":
             requests -= n  # the parent's own patches
         return {
+            "mode": mode,
             "kind": kind,
             "n": n,
             "wall_s": wall,
@@ -269,48 +347,55 @@ async def run_one(kind: str, n: int, workdir: Path, timeout: float) -> dict[str,
             "peak_rss_mb": ctl_rss,
         }
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=30)
         stop_process(controller)
         stop_process(sim)
 
 
+KINDS = ("floor", "kaito.ctrl", "kopf")
+FIGURES = ("wall_s", "cpu_ms_per_object", "sim_cpu_ms_per_object", "requests_per_object", "peak_rss_mb")
+
+
+def describe(result: dict[str, Any] | dict[str, float], n: int) -> str:
+    return (
+        f"wall {result['wall_s']:6.2f} s ({n / result['wall_s']:6.0f} objects/s)  "
+        f"controller CPU {result['cpu_ms_per_object']:5.2f} ms/object  "
+        f"sim CPU {result['sim_cpu_ms_per_object']:5.2f} ms/object  "
+        f"requests/object {result['requests_per_object']:4.2f}  "
+        f"RSS {result['peak_rss_mb']:4.0f} MB"
+    )
+
+
 async def main_async(args: argparse.Namespace) -> int:
-    kinds = ["floor", "kaito.ctrl", "kopf"]
-    results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    modes: list[str] = args.modes
+    kinds: list[str] = args.kinds
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {k: [] for k in kinds} for m in modes}
     with tempfile.TemporaryDirectory(prefix="kaito-peer-") as tmp:
         for rnd in range(args.rounds):
-            for kind in kinds:
-                result = await run_one(kind, args.n, Path(tmp), args.timeout)
-                results[kind].append(result)
-                print(
-                    f"round {rnd + 1} {kind:<10} wall {result['wall_s']:6.2f} s  "
-                    f"controller CPU {result['cpu_ms_per_object']:5.2f} ms/object  "
-                    f"sim CPU {result['sim_cpu_ms_per_object']:5.2f} ms/object  "
-                    f"requests/object {result['requests_per_object']:4.2f}  "
-                    f"RSS {result['peak_rss_mb']:4.0f} MB",
-                    flush=True,
-                )
-    print(f"\nmedians over {args.rounds} rounds, N={args.n}:")
-    med: dict[str, dict[str, float]] = {}
-    for kind in kinds:
-        med[kind] = {
-            key: statistics.median(r[key] for r in results[kind])
-            for key in (
-                "wall_s",
-                "cpu_ms_per_object",
-                "sim_cpu_ms_per_object",
-                "requests_per_object",
-                "peak_rss_mb",
-            )
-        }
-        m = med[kind]
+            for mode in modes:
+                for kind in kinds:
+                    result = await run_one(mode, kind, args.n, Path(tmp), args.timeout, args.profile)
+                    results[mode][kind].append(result)
+                    print(f"round {rnd + 1} {mode:<9} {kind:<10} {describe(result, args.n)}", flush=True)
+    for mode in modes:
+        print(f"\n{mode}: medians over {args.rounds} rounds, N={args.n}:")
+        med: dict[str, dict[str, float]] = {}
+        for kind in kinds:
+            med[kind] = {key: statistics.median(r[key] for r in results[mode][kind]) for key in FIGURES}
+            print(f"  {kind:<10} {describe(med[kind], args.n)}")
+        if len(med) < len(KINDS):
+            continue
+        ours, kopf, floor = med["kaito.ctrl"], med["kopf"], med["floor"]
+        speed = kopf["wall_s"] / ours["wall_s"]
+        cpu = ours["cpu_ms_per_object"] / kopf["cpu_ms_per_object"]
         print(
-            f"  {kind:<10} wall {m['wall_s']:6.2f} s ({args.n / m['wall_s']:7.0f} objects/s)  "
-            f"controller CPU {m['cpu_ms_per_object']:5.2f} ms/object  "
-            f"sim CPU {m['sim_cpu_ms_per_object']:5.2f} ms/object  "
-            f"requests/object {m['requests_per_object']:4.2f}  RSS {m['peak_rss_mb']:4.0f} MB"
+            f"  {mode}: kaito.ctrl throughput / kopf throughput {speed:.2f}x; "
+            f"kaito.ctrl CPU per object / kopf's {cpu:.2f}; "
+            f"throughput / floor: kaito.ctrl {floor['wall_s'] / ours['wall_s']:.2f}, "
+            f"kopf {floor['wall_s'] / kopf['wall_s']:.2f}"
         )
-    ratio = med["kopf"]["wall_s"] / med["kaito.ctrl"]["wall_s"]
-    print(f"  kaito.ctrl throughput / kopf throughput: {ratio:.2f}x")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
@@ -322,7 +407,22 @@ def main() -> int:
     )
     parser.add_argument("--n", type=int, default=1000, help="ConfigMaps per run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument(
+        "--modes",
+        type=lambda text: [m for m in text.split(",") if m],
+        default=["backlog", "streaming"],
+        help="comma-separated: backlog, streaming (default both)",
+    )
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: [k for k in text.split(",") if k],
+        default=list(KINDS),
+        help="comma-separated subset of floor, kaito.ctrl, kopf (default all; ratios need all three)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run before giving up")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="py-spy each controller into DIR"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every run's figures here")
     parser.add_argument("--serve-sim", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--controller", nargs=3, help=argparse.SUPPRESS)
@@ -335,10 +435,12 @@ def main() -> int:
         if kind == "kopf":
             _run_kopf(kubeconfig, Path(ready))
         else:
-            logging.basicConfig(level=logging.WARNING)
-            with contextlib.suppress(asyncio.CancelledError):
-                asyncio.run(_run_kaito_ctrl(kubeconfig, Path(ready)))
+            _run_kaito_ctrl(kubeconfig, Path(ready))
         return 0
+    if not args.modes or any(m not in ("backlog", "streaming") for m in args.modes):
+        parser.error(f"--modes takes backlog and/or streaming, got {','.join(args.modes) or 'nothing'}")
+    if not args.kinds or any(k not in KINDS for k in args.kinds):
+        parser.error(f"--kinds takes floor, kaito.ctrl and/or kopf, got {','.join(args.kinds) or 'nothing'}")
     return asyncio.run(main_async(args))
 
 

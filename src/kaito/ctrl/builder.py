@@ -27,7 +27,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from kaito.ctrl.client import KindRef, gvk_of
-from kaito.ctrl.controller import Controller
+from kaito.ctrl.controller import DEFAULT_MAX_CONCURRENT_RECONCILES, Controller
 from kaito.ctrl.handlers import (
     EnqueueRequestForObject,
     EnqueueRequestForOwner,
@@ -58,7 +58,7 @@ class _Watch:
 
 @dataclass
 class _Options:
-    max_concurrent_reconciles: int = 1
+    max_concurrent_reconciles: int = DEFAULT_MAX_CONCURRENT_RECONCILES
     rate_limiter: RateLimiter | None = None
     need_leader_election: bool = True
     cache_sync_timeout: float | None = None

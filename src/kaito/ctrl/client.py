@@ -8,8 +8,9 @@ Kinds are resolved to their plural and scope by API discovery (`GET /api/v1`, `G
 cached per group-version and refreshed once on a miss, so a CRD registered after start-up is found.
 
 Failures surface as the exceptions of `kaito.ctrl.errors`. Transient failures (5xx, 429, no answer) are
-retried with tenacity: bounded attempts, exponential backoff with jitter, and a 429's Retry-After honoured
-(capped by `RetryPolicy.max_retry_after`). Other 4xx are never retried.
+retried: bounded attempts, exponential backoff with jitter, and a 429's Retry-After honoured (capped by
+`RetryPolicy.max_retry_after`). Other 4xx are never retried. The loop is a few lines of our own, not a
+retry library: a request that succeeds first time (nearly all) then costs nothing extra.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from kaito.ctrl.errors import (
 )
 from kaito.ctrl.transport import HttpRequest, HttpResponse, KubeTransport, Transport
 
-if TYPE_CHECKING:  # tenacity loads with the first request
+if TYPE_CHECKING:
     from tenacity import RetryCallState
 
 __all__ = [
@@ -48,6 +49,10 @@ __all__ = [
     "object_key",
     "to_dict",
 ]
+
+WATCH_GRACE_S = 30.0
+"""How much longer than a watch's `timeoutSeconds` the client waits for the stream before calling it dead:
+a client-side limit shorter than the server's own would cut quiet watches the server still means to keep."""
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -138,12 +143,16 @@ class RetryPolicy:
     jitter: float = 0.2
     max_retry_after: float = 60.0
 
-    def wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def delay(self, attempt: int, exc: BaseException | None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based) that raised `exc`."""
         if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_retry_after)
-        attempt = max(1, state.attempt_number)
+        attempt = max(1, attempt)
         return min(self.max_wait, self.initial * 2.0 ** min(attempt - 1, 32) + random.uniform(0, self.jitter))
+
+    def wait(self, state: RetryCallState) -> float:
+        """`delay` as a tenacity wait strategy, for callers that retry with tenacity themselves."""
+        return self.delay(state.attempt_number, state.outcome.exception() if state.outcome else None)
 
 
 def gvk_of(kind: KindRef | BaseModel | Mapping[str, Any]) -> GVK:
@@ -259,19 +268,15 @@ class Client:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send with retries on transient failures; a non-2xx answer raises the matching ApiError."""
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self.retry.wait,
-            retry=retry_if_exception(is_transient),
-            sleep=self.clock.sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        attempt = 1
+        while True:
+            try:
                 return await self._send_once(request)
-        raise AssertionError("unreachable: tenacity either returns or reraises")
+            except Exception as exc:
+                if attempt >= self.retry.attempts or not is_transient(exc):
+                    raise
+                await self.clock.sleep(self.retry.delay(attempt, exc))
+                attempt += 1
 
     async def request_json(
         self,
@@ -564,7 +569,11 @@ class Client:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> WatchStream:
-        """Open a watch (newline-delimited JSON events); opening is retried, the stream itself is not."""
+        """Open a watch (newline-delimited JSON events); opening is retried, the stream itself is not.
+
+        With `timeout_seconds` the server ends the stream after that long (with a final BOOKMARK when
+        bookmarks are allowed); the client waits `WATCH_GRACE_S` longer before giving up on it, never less.
+        """
         resource = await self.resource_for(kind)
         query = _query(
             watch="1",
@@ -574,7 +583,7 @@ class Client:
             labelSelector=label_selector,
             fieldSelector=field_selector,
         )
-        timeout = float(timeout_seconds) + 30.0 if timeout_seconds else None
+        timeout = float(timeout_seconds) + WATCH_GRACE_S if timeout_seconds else None
         path = resource.path(namespace if resource.namespaced else None)
         response = await self.send(HttpRequest("GET", path, tuple(query), {}, None, timeout))
         return WatchStream(response)

@@ -72,21 +72,36 @@ class FrozenList(list[Any]):
         return (list, (thaw(self),))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A read-only deep view of a JSON value (dicts and lists become FrozenDict/FrozenList)."""
-    if isinstance(value, FrozenDict | FrozenList):
-        return value
-    if isinstance(value, Mapping):
+    kind = type(value)
+    # exact type checks first: JSON from the wire is only dict, list and scalars, and isinstance against
+    # the Mapping ABC costs several times more than the copy itself
+    if kind is dict:
         frozen = FrozenDict()
         for key, item in value.items():
             # Keys repeat across every cached object; interning them stores each spelling once.
-            dict.__setitem__(frozen, sys.intern(key) if type(key) is str else key, freeze(item))
+            dict.__setitem__(frozen, _intern(key) if type(key) is str else key, freeze(item))
         return frozen
-    if isinstance(value, list | tuple):
+    if kind in _SCALARS or kind is FrozenDict or kind is FrozenList:
+        return value
+    if kind is list:
         frozen_list = FrozenList()
-        list.extend(frozen_list, (freeze(item) for item in value))
+        list.extend(frozen_list, [freeze(item) for item in value])
         return frozen_list
+    if isinstance(value, FrozenDict | FrozenList):
+        return value
+    if isinstance(value, Mapping):
+        return freeze(dict(value.items()))
+    if isinstance(value, list | tuple):
+        return freeze(list(value))
     return value
+
+
+_intern = sys.intern
 
 
 def thaw(value: Any) -> Any:

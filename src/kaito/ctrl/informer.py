@@ -167,7 +167,7 @@ class SharedInformer:
         resync_period: float | None = None,
         transform: Transform | None = strip_managed_fields,
         indexers: Mapping[str, IndexFunc] | None = None,
-        inactivity_timeout: float = 80.0,
+        inactivity_timeout: float | None = None,
         page_size: int = 500,
     ) -> None:
         self.gvk: GVK = gvk_of(kind)
@@ -305,7 +305,7 @@ class SharedInformerFactory:
         resync_period: float | None = None,
         namespace: str | None = None,
         transform: Transform | None = strip_managed_fields,
-        inactivity_timeout: float = 80.0,
+        inactivity_timeout: float | None = None,
     ) -> None:
         self.client = client
         self.clock: Clock = clock or SystemClock()

@@ -5,15 +5,21 @@ Loop (client-go's ListAndWatch, reduced to what matters):
 1. List, paginated (`limit`/`continue`), with resourceVersion "0" the first time, the last synced version on
    a relist, and "" after a 410 (the version is gone: read the latest). The sink gets `replace(items, rv)`.
 2. Watch from the last version with `allowWatchBookmarks=true` and a random `timeoutSeconds` in [300, 600).
-   Every event, bookmarks included, advances the last version.
+   Every event, bookmarks included, advances the last version. (Kube sends a BOOKMARK about once a minute
+   and one as a watch with timeoutSeconds ends, so a quiet watch still resumes from a recent version and
+   does not fall out of the server's history into a 410 and a relist.)
 3. When the watch ends — server timeout, closed connection, dropped stream, our inactivity watchdog — watch
    again from the last version WITHOUT relisting. Only a 410 Gone (as an HTTP answer or an ERROR event)
    triggers a relist. Other failures (429, 5xx, no connection) back off: 0.8 s doubling with jitter, cap
    30 s, reset after 2 minutes without failures. A watch that closes within a second having delivered
    nothing also backs off, so a server that keeps hanging up is not hammered.
 
-The inactivity watchdog closes a watch that has delivered nothing (not even a bookmark) for
-`inactivity_timeout` seconds — the classic failure of Python operators is a watch that silently dies.
+The inactivity watchdog closes a watch that has delivered nothing (not even a bookmark) for longer than the
+server promised to keep it open — the classic failure of Python operators is a watch that silently dies.
+No client-side limit is shorter than the server's: by default the watchdog waits the watch's own
+`timeoutSeconds` plus `kaito.ctrl.client.WATCH_GRACE_S`, the same deadline the client gives the HTTP
+request; a quiet resource on a busy server must not have its watch cut (and re-opened, perhaps from a
+version the server has already compacted) while the server still means to keep it.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from kaito.ctrl.backoff import Backoff
-from kaito.ctrl.client import Client, KindRef, gvk_of
+from kaito.ctrl.client import WATCH_GRACE_S, Client, KindRef, gvk_of
 from kaito.ctrl.clock import Clock, SystemClock, Timer
 from kaito.ctrl.errors import CtrlError, Gone, TransportError
 
@@ -57,7 +63,7 @@ class Reflector:
         clock: Clock | None = None,
         page_size: int = 500,
         watch_timeout_range: tuple[int, int] = (300, 600),
-        inactivity_timeout: float = 80.0,
+        inactivity_timeout: float | None = None,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -69,6 +75,19 @@ class Reflector:
         self.field_selector = field_selector
         self.clock: Clock = clock or SystemClock()
         self.page_size = page_size
+        low, high = watch_timeout_range
+        if not 1 <= low < high:
+            raise ValueError(
+                "watch_timeout_range must be (low, high) seconds with 1 <= low < high, "
+                f"got {watch_timeout_range}"
+            )
+        if inactivity_timeout is not None and inactivity_timeout <= high:
+            raise ValueError(
+                f"inactivity_timeout is {inactivity_timeout:g}s, but the reflector asks the server to keep "
+                f"a watch open for up to {high - 1}s (watch_timeout_range {watch_timeout_range}); a client "
+                "that gives up first cuts quiet watches on a busy server. Use a longer value, or None for "
+                f"the watch's timeoutSeconds plus {WATCH_GRACE_S:g}s"
+            )
         self.watch_timeout_range = watch_timeout_range
         self.inactivity_timeout = inactivity_timeout
         self.backoff = backoff or Backoff(self.clock)
@@ -139,6 +158,12 @@ class Reflector:
         self.sink.replace(items, list_rv)
         self.synced.set()
 
+    def silence_limit(self, timeout_seconds: int) -> float:
+        """How long a watch asked to last `timeout_seconds` may stay silent before it is called dead."""
+        if self.inactivity_timeout is not None:
+            return self.inactivity_timeout
+        return timeout_seconds + WATCH_GRACE_S
+
     async def _watch(self) -> None:
         self.watch_count += 1
         timeout = self._rng.randrange(*self.watch_timeout_range)
@@ -151,6 +176,7 @@ class Reflector:
             label_selector=self.label_selector,
             field_selector=self.field_selector,
         )
+        silence_limit = self.silence_limit(timeout)
         started = self.clock.monotonic()
         last_seen = [started]
         timer: list[Timer | None] = [None]
@@ -158,14 +184,19 @@ class Reflector:
 
         def watchdog() -> None:
             idle = self.clock.monotonic() - last_seen[0]
-            if idle >= self.inactivity_timeout:
+            if idle >= silence_limit:
                 stalled[0] = True
-                log.warning("%s: watch silent for %.0fs; restarting it", self.name, idle)
+                log.warning(
+                    "%s: watch silent for %.0fs (asked the server for %ds); restarting it",
+                    self.name,
+                    idle,
+                    timeout,
+                )
                 stream.close()
             else:
-                timer[0] = self.clock.call_later(self.inactivity_timeout - idle, watchdog)
+                timer[0] = self.clock.call_later(silence_limit - idle, watchdog)
 
-        timer[0] = self.clock.call_later(self.inactivity_timeout, watchdog)
+        timer[0] = self.clock.call_later(silence_limit, watchdog)
         events = 0
         try:
             async for event in stream:

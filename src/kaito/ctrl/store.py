@@ -106,11 +106,14 @@ class Store:
         key = object_key(obj)
         new = freeze(obj)
         old = self._items.get(key)
-        if old is not None:
-            self._unindex(key)
         self._items[key] = new
-        for name in self._indexers:
-            self._index(name, key, new)
+        for name, fn in self._indexers.items():
+            values = tuple(dict.fromkeys(fn(new)))
+            if old is not None:
+                if self._index_values[name].get(key, ()) == values:
+                    continue  # most updates change no label, namespace or owner: the buckets stay right
+                self._unindex_one(name, key)
+            self._add_to_index(name, key, values)
         return old, new
 
     def delete(self, key: str) -> Any | None:
@@ -121,7 +124,9 @@ class Store:
         return old
 
     def _index(self, name: str, key: str, obj: Obj) -> None:
-        values = tuple(dict.fromkeys(self._indexers[name](obj)))
+        self._add_to_index(name, key, tuple(dict.fromkeys(self._indexers[name](obj))))
+
+    def _add_to_index(self, name: str, key: str, values: tuple[str, ...]) -> None:
         if values:
             self._index_values[name][key] = values
             bucket = self._indices[name]
@@ -129,11 +134,14 @@ class Store:
                 bucket.setdefault(value, set()).add(key)
 
     def _unindex(self, key: str) -> None:
-        for name, values_by_key in self._index_values.items():
-            bucket = self._indices[name]
-            for value in values_by_key.pop(key, ()):
-                keys = bucket.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del bucket[value]
+        for name in self._index_values:
+            self._unindex_one(name, key)
+
+    def _unindex_one(self, name: str, key: str) -> None:
+        bucket = self._indices[name]
+        for value in self._index_values[name].pop(key, ()):
+            keys = bucket.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del bucket[value]

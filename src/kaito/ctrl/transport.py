@@ -16,13 +16,14 @@ releases the connection (it is how the informer's inactivity watchdog ends a dea
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from kaito.ctrl.errors import ConfigError, TransportError
 
@@ -74,6 +75,20 @@ class Transport(Protocol):
     async def send(self, request: HttpRequest) -> HttpResponse: ...
 
     async def close(self) -> None: ...
+
+
+def encode_query(query: Sequence[tuple[str, str]]) -> str:
+    """`urlencode(query)`, with each distinct key and value quoted once per process: field managers,
+    verbs, selectors and flags repeat on every request, and `urlencode` quotes character by character."""
+    return "&".join(f"{_quote(key)}={_quote(value)}" for key, value in query)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(text: str) -> str:
+    return quote_plus(text, safe="")
+
+
+_BASE_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 class _AiohttpResponse:
@@ -140,6 +155,15 @@ class KubeTransport:
             trust_env=False,
             read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
         )
+        # what every request passes the same way, built once
+        self._no_timeout = aiohttp.ClientTimeout()
+        self._extra: dict[str, Any] = {}
+        if self._proxy:
+            self._extra["proxy"] = self._proxy
+            if self._proxy_headers:
+                self._extra["proxy_headers"] = self._proxy_headers
+        if self._server_hostname:
+            self._extra["server_hostname"] = self._server_hostname
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None) -> KubeTransport:
@@ -149,25 +173,17 @@ class KubeTransport:
         import aiohttp
         import yarl
 
-        headers = {"Accept": "application/json", **request.headers}
+        headers = {**_BASE_HEADERS, **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
-        headers.setdefault("Content-Type", "application/json")
-        data: Any = None
+        data: bytes | None = None
         if request.body is not None:
-            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body)
+            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body).encode()
         # no total deadline unless asked: a watch lives as long as the server keeps it open
-        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else aiohttp.ClientTimeout()
+        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
         url = self._host + request.path
         if query:
-            url += "?" + urlencode(query)
-        extra: dict[str, Any] = {}
-        if self._proxy:
-            extra["proxy"] = self._proxy
-            if self._proxy_headers:
-                extra["proxy_headers"] = self._proxy_headers
-        if self._server_hostname:
-            extra["server_hostname"] = self._server_hostname
+            url += "?" + encode_query(query)
         try:
             raw = await self._session.request(
                 request.method,
@@ -175,7 +191,7 @@ class KubeTransport:
                 headers=headers,
                 data=data,
                 timeout=timeout,
-                **extra,
+                **self._extra,
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransportError(f"{request.method} {request.path} got no answer: {exc!r}") from exc

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.controller import CacheSyncTimeout, Controller
+from kaito.ctrl.controller import DEFAULT_MAX_CONCURRENT_RECONCILES, CacheSyncTimeout, Controller
 from kaito.ctrl.errors import TerminalError
 from kaito.ctrl.handlers import EnqueueRequestForObject
 from kaito.ctrl.informer import SharedInformer
@@ -153,6 +153,38 @@ async def test_workers_bounded_and_one_object_never_reconciled_twice_at_once(
     stop.set()
     await task
     assert registry.get_sample_value("controller_runtime_active_workers", {"controller": "c"}) == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "in_flight"), [({}, DEFAULT_MAX_CONCURRENT_RECONCILES), ({"max_concurrent_reconciles": 1}, 1)]
+)
+async def test_a_backlog_is_worked_on_concurrently_by_default(
+    clock: FakeClock, registry: CollectorRegistry, options: dict[str, Any], in_flight: int
+) -> None:
+    """A backlog of distinct objects: by default 16 reconciles wait on the server at once, not one."""
+    waiting = 0
+    peak = 0
+    gate = asyncio.Event()
+
+    async def round_trip(request: Request) -> Result:
+        nonlocal waiting, peak
+        waiting += 1
+        peak = max(peak, waiting)
+        await gate.wait()
+        waiting -= 1
+        return Result()
+
+    c = Controller("c", ReconcilerFunc(round_trip), clock=clock, registry=registry, **options)
+    stop, task = await run_controller(c, clock)
+    for i in range(100):
+        c.queue.add(Request("default", f"o{i}"))
+    await clock.settle()
+    assert peak == in_flight
+    gate.set()
+    await clock.settle()
+    assert len(c.queue) == 0 and waiting == 0
+    stop.set()
+    await task
 
 
 async def test_events_flow_from_informer_through_predicates(

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from kaito.ctrl.client import GVK, Client
+from kaito.ctrl.client import GVK, WATCH_GRACE_S, Client
 from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory
+from kaito.ctrl.reflector import Reflector
 from kaito.ctrl.testing import FakeClock, MockResponse
 
 CM = GVK("v1", "ConfigMap")
+
+
+def watch_requests(fake_api: Any) -> list[Any]:
+    return [r for r in fake_api.transport.requests if r.param("watch") == "1"]
+
+
+class HandlerSink:
+    """A reflector sink that keeps nothing (the tests of the reflector's own arguments need one)."""
+
+    def replace(self, items: list[Any], resource_version: str) -> None:
+        pass
+
+    def apply(self, event_type: str, obj: Any) -> None:
+        pass
 
 
 class Recorder:
@@ -153,19 +169,44 @@ async def test_gone_as_a_watch_error_event_also_relists(
     await eventually(clock, lambda: informer.reflector.list_count == 2)
 
 
-async def test_silent_watch_is_restarted_by_the_watchdog(
+async def test_silent_watch_is_restarted_once_the_server_overstays_its_own_timeout(
     client: Client, fake_api: Any, clock: FakeClock
 ) -> None:
-    inf = SharedInformer(client, CM, clock=clock, inactivity_timeout=80)
+    inf = SharedInformer(client, CM, clock=clock)
     try:
         await start(inf, clock)
-        await clock.advance(79)
+        asked = int(watch_requests(fake_api)[-1].param("timeoutSeconds") or 0)
+        assert 300 <= asked < 600
+        await clock.advance(asked + WATCH_GRACE_S - 1)  # quiet, but the server may still end it itself
         assert inf.reflector.watch_count == 1
         await eventually(clock, lambda: inf.reflector.watch_count == 2, step=1)
-        assert clock.monotonic() < 85
-        assert inf.reflector.list_count == 1
+        assert clock.monotonic() < asked + WATCH_GRACE_S + 5
+        assert inf.reflector.list_count == 1, "a re-watch resumes; it does not relist"
     finally:
         await inf.stop()
+
+
+async def test_the_watch_request_outlives_the_server_side_timeout(fake_api: Any, client: Client) -> None:
+    stream = await client.watch(CM, "default", resource_version="1", timeout_seconds=300)
+    request = watch_requests(fake_api)[-1]
+    assert request.param("timeoutSeconds") == "300"
+    assert request.param("allowWatchBookmarks") == "true"
+    assert request.timeout is not None and request.timeout >= 300 + WATCH_GRACE_S
+    stream.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"inactivity_timeout": 80.0}, "inactivity_timeout is 80s, but the reflector asks the server"),
+        ({"watch_timeout_range": (600, 300)}, "watch_timeout_range must be (low, high)"),
+    ],
+)
+def test_client_limits_shorter_than_the_server_watch_are_refused(
+    client: Client, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Reflector(client, CM, HandlerSink(), **options)
 
 
 async def test_failing_watch_backs_off_then_recovers(

@@ -45,6 +45,21 @@ def test_indexes_follow_updates_and_deletes() -> None:
     assert store.get_object("node1") is store.get("node1")
 
 
+def test_updates_that_keep_or_gain_index_values_serve_the_newest_object() -> None:
+    store = Store()
+    store.upsert(obj("a1", labels={"app": "web"}))
+    store.upsert({**obj("a1", labels={"app": "web"}), "spec": {"zone": "new"}})  # labels unchanged
+    (found,) = store.by_index(BY_LABEL, "app=web")
+    assert found["spec"]["zone"] == "new"
+    store.upsert(obj("a1", labels={}))  # loses every label
+    assert store.by_index(BY_LABEL, "app=web") == []
+    store.upsert(obj("a1", labels={"app": "db", "tier": "1"}, owner="u9"))  # gains labels and an owner
+    assert names(store.by_index(BY_LABEL, "tier=1")) == ["a1"]
+    assert names(store.by_index(BY_OWNER_UID, "u9")) == ["a1"]
+    assert store.delete("default/a1") is not None
+    assert store.by_index(BY_LABEL, "tier=1") == [] and store.by_index(BY_OWNER_UID, "u9") == []
+
+
 def test_indexer_added_later_indexes_existing_objects_and_names_are_checked() -> None:
     store = Store()
     store.upsert(obj("a1"))

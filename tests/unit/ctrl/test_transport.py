@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
@@ -13,7 +14,7 @@ from aiohttp import web
 from kaito.ctrl.client import GVK, Client
 from kaito.ctrl.errors import ConfigError, NotFound
 from kaito.ctrl.testing import MockResponse, MockStream, MockTransport
-from kaito.ctrl.transport import HttpRequest, load_configuration
+from kaito.ctrl.transport import HttpRequest, encode_query, load_configuration
 
 
 async def test_mock_transport_accepts_sync_and_async_handlers() -> None:
@@ -115,3 +116,17 @@ async def test_missing_configuration_is_a_sentence(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError, match=r"no kubeconfig .* and no in-cluster service account"):
         await load_configuration()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        [],
+        [("watch", "1"), ("resourceVersion", "12345"), ("allowWatchBookmarks", "true")],
+        [("labelSelector", "app in (a, b),tier!=web"), ("fieldSelector", "metadata.name=x")],
+        [("fieldManager", "kaito ctrl/ü"), ("continue", "eyJydiI6MTIzfQ=="), ("a&b", "c=d+e")],
+    ],
+)
+def test_query_encoding_is_urlencode(query: list[tuple[str, str]]) -> None:
+    assert encode_query(query) == urlencode(query)
+    assert encode_query(query) == urlencode(query), "the second time (from the cache) too"

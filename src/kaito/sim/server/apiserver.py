@@ -18,7 +18,8 @@ What is served, and how it matches kube:
 - Watches stream newline-delimited JSON events over chunked HTTP. A resourceVersion older than the store's
   compaction point is answered as kube does: HTTP 200, then one ``ERROR`` event carrying a 410 ``Expired``
   Status (client-go and kubernetes-asyncio both read it from the stream). ``timeoutSeconds`` ends the stream
-  cleanly; :meth:`ApiServer.close_watches` (fault injection, shutdown) ends every stream at once.
+  cleanly, with a last BOOKMARK when bookmarks were asked (as kube does); :meth:`ApiServer.close_watches`
+  (fault injection, shutdown) ends every stream at once.
 - ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` gets a server-side Table
   (:mod:`kaito.sim.server.printing`), ``as=PartialObjectMetadata(List)`` the metadata only.
 - Discovery (:mod:`kaito.sim.server.discovery`), ``/version``, ``/healthz``, ``/readyz``, ``/livez``.
@@ -659,7 +660,10 @@ class ApiServer:
                         obj = await self.webhooks.to_request_version(rt, obj)
                     await resp.write(_line(_encode_event(rt, ev.type, obj, table, include, now)))
         except TimeoutError:
-            pass
+            last = w.closing_bookmark()  # timeoutSeconds ran out: kube ends such a watch with a bookmark
+            if last is not None:
+                with contextlib.suppress(ConnectionError):
+                    await resp.write(_line(_encode_event(rt, last.type, last.object, table, include, now)))
         except (ConnectionResetError, ConnectionError):
             return resp
         finally:

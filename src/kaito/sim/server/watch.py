@@ -140,6 +140,14 @@ class Watch:
         }
         return WatchEvent("BOOKMARK", obj, api_version, kind)
 
+    def closing_bookmark(self) -> WatchEvent | None:
+        """The BOOKMARK kube sends as a watch with ``timeoutSeconds`` ends, so the client resumes from the
+        newest version: only if bookmarks were asked and nothing is still queued (only then is the store's
+        current resourceVersion truthful for this watcher)."""
+        if not self.allow_bookmarks or self.closed or not self._queue.empty():
+            return None
+        return self._bookmark()
+
     def __aiter__(self) -> Watch:
         return self
 

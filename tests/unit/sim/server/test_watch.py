@@ -71,3 +71,16 @@ async def test_bookmarks_and_close() -> None:
     other.close()
     assert closed == [other]
     assert [e async for e in other] == []
+
+
+def test_closing_bookmark_only_when_asked_and_nothing_is_still_queued() -> None:
+    assert make().closing_bookmark() is None, "bookmarks were not asked for"
+    busy = make(allow_bookmarks=True)
+    busy.offer(change(41, "ADDED", obj("a", 41)))
+    assert busy.closing_bookmark() is None, "an event is still queued: the current version would skip it"
+    busy.drain()
+    last = busy.closing_bookmark()
+    assert last is not None and last.type == "BOOKMARK"
+    assert last.object["metadata"] == {"resourceVersion": "42"}
+    busy.close()
+    assert busy.closing_bookmark() is None
