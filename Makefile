@@ -48,6 +48,7 @@ fmt: setup
 manifests: setup
 	$(BIN)/kaito manifests crds --output-dir manifests/crd
 	$(BIN)/kaito manifests crds --output-dir charts/kaito-py/files/crds
+	cp manifests/manager/tuning-params.yaml charts/kaito-py/files/tuning-params.yaml
 
 ## a helm v3 binary for the chart tests, in ~/.cache/kaito-py/bin unless helm is on PATH (once)
 helm:
