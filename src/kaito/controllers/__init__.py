@@ -12,6 +12,7 @@ Modules, one job each:
 * workspace_status              the next status and the Events its changes tell (pure)
 * workspace_progress            the phases `kaito up` prints (pure)
 * workspace_metrics             phase-duration histograms and Workspaces by state
+* own_writes                    read your own writes: our last written copy while the cache lags it
 * orphans                       the sweep deleting pools/NodeClaims whose Machine is gone
 * model_hub                     reads a Hugging Face model's config.json and weight size, builds its preset
 * webhook_review                what the admission webhook answers: create checks, KAITO's update rules (pure)
@@ -41,6 +42,8 @@ from kaito.controllers.operator import *  # noqa: F403
 from kaito.controllers.operator import __all__ as _operator_all
 from kaito.controllers.orphans import *  # noqa: F403
 from kaito.controllers.orphans import __all__ as _orphans_all
+from kaito.controllers.own_writes import *  # noqa: F403
+from kaito.controllers.own_writes import __all__ as _own_writes_all
 from kaito.controllers.tuning import *  # noqa: F403
 from kaito.controllers.tuning import __all__ as _tuning_all
 from kaito.controllers.tuning_config import *  # noqa: F403
@@ -79,6 +82,7 @@ __all__ = sorted(
         *_multirole_plan_all,
         *_operator_all,
         *_orphans_all,
+        *_own_writes_all,
         *_tuning_all,
         *_tuning_config_all,
         *_webhook_certs_all,

@@ -7,6 +7,11 @@
   `status.targetNodeCount` once its plan is known (1 before that); replicas beyond the cap are not
   created, and the `ReplicasLimited` condition says so in a sentence naming the field, the limit and the
   count asked for.
+- `ReplicasReady` names, while it is False, the first Workspace that is not ready and what its
+  `WorkspaceSucceeded` condition says, so `kubectl get inferenceset -o yaml` (and a MultiRoleInference
+  above the set) shows why without opening the Workspace. Its reason is that Workspace's reason when it
+  reports a problem (a missing Secret, nodes that do not exist, a model that does not fit); while the
+  Workspace is only on its way (nodes or workload coming up) it is `ReplicasNotReady`.
 - `render_scaled_object(iset)` is the KEDA ScaledObject KAITO's `scaledobject.kaito.sh/*` annotations ask
   for (None when `auto-provision` is not "true"): it targets the set's `scale` subresource.
 """
@@ -20,6 +25,7 @@ from typing import Any, Final
 
 from kaito.api import (
     CONDITION_INFERENCE_READY,
+    CONDITION_WORKSPACE_SUCCEEDED,
     KEDA_ANNOTATION_AUTO_PROVISION,
     KEDA_ANNOTATION_MAX_REPLICAS,
     KEDA_ANNOTATION_METRIC_NAME,
@@ -38,6 +44,8 @@ __all__ = [
     "CONDITION_REPLICAS_LIMITED",
     "CONDITION_REPLICAS_READY",
     "KEDA_SCALER_ADDRESS",
+    "REASON_ALL_REPLICAS_READY",
+    "REASON_REPLICAS_NOT_READY",
     "InferenceSetPlan",
     "plan_inferenceset",
     "render_scaled_object",
@@ -49,6 +57,10 @@ __all__ = [
 
 CONDITION_REPLICAS_READY: Final = "ReplicasReady"
 CONDITION_REPLICAS_LIMITED: Final = "ReplicasLimited"
+REASON_REPLICAS_NOT_READY: Final = "ReplicasNotReady"
+REASON_ALL_REPLICAS_READY: Final = "AllReplicasReady"
+# WorkspaceSucceeded's reasons while an inference Workspace is on its way (kaito.controllers.workspace_status)
+_ON_ITS_WAY: Final = frozenset({"WaitingForNodes", "WaitingForWorkload"})
 KEDA_SCALER_ADDRESS: Final = "keda-kaito-scaler-svc.keda.svc.cluster.local:10450"
 """The external scaler KAITO's keda-kaito-scaler serves; the ScaledObject's trigger points at it."""
 
@@ -118,11 +130,35 @@ class InferenceSetPlan:
     allowed_replicas: int = 0
 
 
-def _ready(workspace: Mapping[str, Any]) -> bool:
+def _condition_of(workspace: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
     for condition in (workspace.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == CONDITION_INFERENCE_READY:
-            return bool(condition.get("status") == "True")
-    return False
+        if condition.get("type") == type_:
+            return dict(condition)
+    return {}
+
+
+def _ready(workspace: Mapping[str, Any]) -> bool:
+    return _condition_of(workspace, CONDITION_INFERENCE_READY).get("status") == "True"
+
+
+def _not_ready(kept: Mapping[int, Mapping[str, Any]], allowed: int, set_name: str) -> tuple[str, str]:
+    """(reason, sentence) of the first replica that is not ready: its Workspace's own words."""
+    for index in range(allowed):
+        workspace = kept.get(index)
+        name = workspace_name(set_name, index)
+        if workspace is None:
+            return REASON_REPLICAS_NOT_READY, f"Workspace {name} is not created yet."
+        if _ready(workspace):
+            continue
+        summary = _condition_of(workspace, CONDITION_WORKSPACE_SUCCEEDED)
+        reason, message = str(summary.get("reason") or ""), str(summary.get("message") or "")
+        if not message:
+            return REASON_REPLICAS_NOT_READY, f"Workspace {name} is being planned."
+        sentence = f"Workspace {name}: {message}"
+        if reason in _ON_ITS_WAY or not reason:
+            return REASON_REPLICAS_NOT_READY, sentence
+        return reason, sentence
+    return REASON_REPLICAS_NOT_READY, ""
 
 
 def _nodes_per_replica(workspaces: Sequence[Mapping[str, Any]]) -> int:
@@ -185,6 +221,10 @@ def plan_inferenceset(
         )
     conditions = set_condition(conditions, limited)
     all_ready = ready == allowed and len(kept) == allowed
+    reason, message = REASON_ALL_REPLICAS_READY, f"{ready} of {allowed} Workspace(s) have inference ready."
+    if not all_ready:
+        reason, why = _not_ready(by_index, allowed, set_name)
+        message = f"{message} {why}".rstrip()
     conditions = set_condition(
         conditions,
         Condition(
@@ -192,8 +232,8 @@ def plan_inferenceset(
             status="True" if all_ready else "False",
             observed_generation=generation,
             last_transition_time=now,
-            reason="AllReplicasReady" if all_ready else "ReplicasNotReady",
-            message=f"{ready} of {allowed} Workspace(s) have inference ready.",
+            reason=reason,
+            message=message[:32768],
         ),
     )
     status = InferenceSetStatus(

@@ -44,6 +44,7 @@ from kaito.controllers.machine_status import (
     launch_time_left,
     plan_machine,
 )
+from kaito.controllers.own_writes import OwnWrites
 from kaito.provisioners.base import (
     ObservedState,
     Phase,
@@ -136,14 +137,14 @@ class MachineReconciler:
         self.recorder = recorder
         self.clock: ctrl.Clock = clock or ctrl.SystemClock()
         self.options = options or MachineControllerOptions()
-        # name -> (versions our writes replaced, what we wrote last): see _read_your_writes
-        self._own_writes: dict[str, tuple[frozenset[str], Machine]] = {}
+        # our last write of each Machine, while the cache lags it (see own_writes)
+        self._own_writes: OwnWrites[Machine] = OwnWrites()
 
     async def reconcile(self, request: ctrl.Request, machine: Machine | None) -> ctrl.Result:
         if machine is None:
-            self._own_writes.pop(request.name, None)
+            self._own_writes.forget(request.name)
             return ctrl.Result()
-        machine = self._read_your_writes(machine)
+        machine = self._own_writes.view(request.name, machine, machine.metadata.resource_version)
         obj = ctrl.to_dict(machine)
         try:
             provisioner = self.provisioners.for_machine(machine)
@@ -177,7 +178,7 @@ class MachineReconciler:
             and not launch_requested(machine.status)
             and launch_time_left(machine, now, self.options.launch_timeout) > 0
         ):
-            observed, refused = await self._create(machine, provisioner, observed, events)
+            observed, refused = await self._create(machine, provisioner, observed)
         elif observed.phase is Phase.FAILED and observed.retryable:
             await provisioner.delete(machine)  # a transient failure: remove the wreck, create again later
             events.append(
@@ -197,28 +198,17 @@ class MachineReconciler:
         return ctrl.Result(requeue_after=requeue) if requeue is not None else ctrl.Result()
 
     async def _create(
-        self,
-        machine: Machine,
-        provisioner: Provisioner,
-        observed: ObservedState,
-        events: list[MachineEvent],
+        self, machine: Machine, provisioner: Provisioner, observed: ObservedState
     ) -> tuple[ObservedState, bool]:
-        """What exists after asking for the node, and whether the cloud refused outright."""
+        """What exists after asking for the node, and whether the cloud refused outright.
+
+        No Event: the status written next says Launching, naming the resource requested."""
         try:
-            created = await provisioner.create(machine)
+            return await provisioner.create(machine), False
         except RetryableError:
             raise
         except ProvisionerError as exc:
             return ObservedState.failed(exc.reason, exc.message, resource=observed.resource), True
-        events.append(
-            MachineEvent(
-                "Normal",
-                "Launching",
-                f"Requested {created.resource or 'a node'} of instance type {machine.spec.instance_type} "
-                f"from provisioner {provisioner.name}.",
-            )
-        )
-        return created, False
 
     async def _clean_up(self, machine: Machine, provisioner: Provisioner) -> ctrl.Result:
         observed = await provisioner.get(machine)
@@ -268,25 +258,14 @@ class MachineReconciler:
 
     # ---- I/O helpers --------------------------------------------------------------------------------
 
-    def _read_your_writes(self, cached: Machine) -> Machine:
-        """The cache lags our own writes by a watch event: a cached copy still at a version we replaced is
-        swapped for what we wrote, so the next reconcile neither repeats the work nor ends in Conflict."""
-        name = cached.metadata.name or ""
-        mine = self._own_writes.get(name)
-        if mine is not None and cached.metadata.resource_version in mine[0]:
-            return mine[1]
-        self._own_writes.pop(name, None)  # the cache caught up (or someone else wrote): trust it
-        return cached
-
     def _remember(self, before: dict[str, Any], written: dict[str, Any]) -> None:
+        """The cache lags our own writes by a watch event: keep what we wrote, so the next reconcile neither
+        repeats the work nor ends in Conflict."""
         name = (written.get("metadata") or {}).get("name", "")
-        replaced = (before.get("metadata") or {}).get("resourceVersion")
-        earlier = self._own_writes.get(name)
-        versions = {replaced} if replaced else set()
-        if earlier is not None and earlier[1].metadata.resource_version == replaced:
-            versions |= earlier[0] | {replaced}  # a chain of our own writes in one reconcile
         with contextlib.suppress(ValidationError):
-            self._own_writes[name] = (frozenset(v for v in versions if v), Machine.model_validate(written))
+            parsed = Machine.model_validate(written)
+            replaced = (before.get("metadata") or {}).get("resourceVersion")
+            self._own_writes.remember(name, replaced, parsed, parsed.metadata.resource_version)
 
     async def _find_node(
         self, machine: Machine, provisioner: Provisioner, observed: ObservedState

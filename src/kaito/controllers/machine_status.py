@@ -9,9 +9,11 @@ Conditions use Karpenter's vocabulary and go True in order:
     Ready        all three hold
 
 A condition nobody could judge yet is Unknown (`AwaitingReconciliation`, Karpenter's reason). Events are
-derived from the change, never from the reconcile: a condition turning True records a Normal Event named
-after it, one turning False a Warning with its reason. So a reconcile that changes nothing records nothing
-(and writes no status).
+derived from the change, never from the reconcile: a condition turning False records a Warning with its
+reason, and one coming back True after it was False a Normal Event named after it (the Warning's
+resolution). The steps of a Machine that comes up without trouble are its conditions' business (`kubectl
+get machine` shows them, with their transition times) and record no Event; its Workspace's `Planned` Event
+names it. So a reconcile that changes nothing records nothing (and writes no status).
 
 A Machine fails for good (`status.failureReason`/`failureMessage`, Launched and Ready False) when the cloud
 reports a non-retryable failure (quota, capacity, a bad request), when it is not Launched within the launch
@@ -405,18 +407,21 @@ def _order(condition: Condition) -> int:
 def _events(
     old: MachineStatus, new: MachineStatus, failure: tuple[str, str] | None
 ) -> tuple[MachineEvent, ...]:
+    if failure is not None:
+        return (MachineEvent("Warning", failure[0], failure[1]),) if not old.failed else ()
     events: list[MachineEvent] = []
-    if failure is not None and not old.failed:
-        events.append(MachineEvent("Warning", failure[0], failure[1]))
-        return tuple(events)
     for condition in new.conditions or ():
         before = find_condition(old.conditions, condition.type)
         if before is not None and before.status == condition.status:
             continue
-        if condition.status == CONDITION_TRUE:
-            events.append(MachineEvent("Normal", condition.type, condition.message))
+        if condition.status == CONDITION_TRUE and before is not None and before.status == CONDITION_FALSE:
+            event = MachineEvent("Normal", condition.type, condition.message)
         elif condition.status == CONDITION_FALSE:
-            events.append(MachineEvent("Warning", condition.reason, condition.message))
+            event = MachineEvent("Warning", condition.reason, condition.message)
+        else:
+            continue
+        if event not in events:  # Ready fails with its blocking condition's sentence: one Warning
+            events.append(event)
     return tuple(events)
 
 

@@ -22,7 +22,13 @@ kinds send no request:
    its readiness from the cache; stale Machines and objects are removed only once the new workload is
    ready (new before old).
 6. `workspace_status.desired_status` computes the whole status; it is written once, only when it changed,
-   and each change is told as an Event.
+   and `status_events` tells what in the change is news (failures, recoveries, a Job's milestones).
+
+Writes, per Workspace that comes up without trouble: the finalizer, each Machine (created with its own
+finalizer), the workload objects (one apply each, none re-sent unchanged; the namespace's default inference
+ConfigMap once per namespace), three statuses (pending, nodes ready, ready) and one `Planned` Event. The
+cache lags our own writes by a watch event: a reconcile woken in between reads our last written copy
+(`own_writes`), and an apply the cache has not seen is confirmed by a read, so nothing is written twice.
 
 Watches: Workspaces (generation or deletion changed), Machines (mapped by their workspace labels), owned
 Deployments, StatefulSets, Jobs and Services, ConfigMaps (owned, or named by `inference.config`), and Nodes
@@ -65,6 +71,7 @@ from kaito.api import (
 )
 from kaito.controllers.machine import MACHINE, NODE
 from kaito.controllers.model_hub import ModelHub, ModelHubError
+from kaito.controllers.own_writes import OwnWrites
 from kaito.controllers.tuning import (
     TrainingConfigRef,
     job_name,
@@ -109,7 +116,9 @@ from kaito.controllers.workspace_status import (
 )
 from kaito.controllers.workspace_workload import (
     APPLIED_HASH,
+    DEFAULT_CONFIG_NAME,
     WorkloadProblem,
+    default_config,
     inference_objects,
     owned,
     workload_readiness,
@@ -300,21 +309,30 @@ class WorkspaceReconciler:
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
         self.model_hub = ModelHub(self.options.model_hub_url)
+        # our last finalizer/status write of each Workspace, while the cache lags it (see own_writes)
+        self.own_writes: OwnWrites[Workspace] = OwnWrites()
+        # Workspace key -> {"Kind/namespace/name": the applied-hash we last applied}: when the cache has not
+        # caught up with one of our applies, the server is asked (a read) instead of applying again
+        self.applied: dict[str, dict[str, str]] = {}
+        self.default_configs_made: set[str] = set()  # namespaces whose default inference config we created
 
     # ---- entry ----------------------------------------------------------------------------------------
 
     async def reconcile(self, request: ctrl.Request, workspace: Workspace | None) -> ctrl.Result:
         if workspace is None:
             self.states.pop(str(request), None)
+            self.own_writes.forget(str(request))
+            self.applied.pop(str(request), None)
             self.metrics.count_states(self.states.values())
             return ctrl.Result()
+        workspace = self.own_writes.view(str(request), workspace, workspace.metadata.resource_version)
         self.states[str(request)] = workspace.status.state if workspace.status else None
         try:
             if workspace.metadata.deletion_timestamp is not None:
                 return await self._finalize(workspace)
             if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
                 try:
-                    await self._set_finalizers(
+                    workspace = await self._set_finalizers(
                         workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
                     )
                 except (ctrl.Conflict, ctrl.Invalid) as exc:
@@ -358,14 +376,16 @@ class WorkspaceReconciler:
             )
 
         old = workspace.status
-        if old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation:
-            await self.recorder.normal(_involved(workspace), "Planned", plan.describe())
+        planned = (
+            old is None or old.target_node_count != plan.target_nodes or _generation_of(old) != generation
+        )
         observed = Observed(generation, tuning=tuning, target_nodes=plan.target_nodes)
         machine_plan: MachinePlan | None = None
+        created: list[str] = []
         if workspace.resource.instance_type:
             machines = await self._machines_of(workspace)
             machine_plan = await self._plan_machines(workspace, plan, machines)
-            observed, retry_in = await self._ensure_machines(workspace, plan, machine_plan, observed)
+            observed, retry_in, created = await self._ensure_machines(workspace, plan, machine_plan, observed)
         else:
             machines, retry_in = [], None
             ready = [node.name for node in byo_nodes][: plan.target_nodes]
@@ -374,6 +394,7 @@ class WorkspaceReconciler:
                 ready_nodes=ready,
                 nodes_message=f"{len(ready)} of {plan.target_nodes} selected node(s) ready",
             )
+        await self._announce(workspace, plan, planned, created)
         resources_ready = observed.node_failure is None and len(observed.ready_nodes) >= plan.target_nodes
         try:
             if tuning:
@@ -434,10 +455,29 @@ class WorkspaceReconciler:
             )
         )
 
+    async def _announce(
+        self, workspace: Workspace, plan: WorkspacePlan, planned: bool, created: list[str]
+    ) -> None:
+        """One Normal Event for a new plan, naming the Machines it created (`Planned`); Machines created
+        later (a failed one replaced) are told on their own (`MachineCreated`)."""
+        involved = _involved(workspace)
+        instance_type = workspace.resource.instance_type or ""
+        if planned:
+            made = f"; created Machine {', '.join(created)}" if created else ""
+            await self.recorder.normal(involved, "Planned", f"{plan.describe()}{made}")
+            return
+        for name in created:
+            await self.recorder.normal(
+                involved,
+                "MachineCreated",
+                f"created Machine {name} ({instance_type}) for one of {plan.target_nodes} node(s)",
+            )
+
     async def _ensure_machines(
         self, workspace: Workspace, plan: WorkspacePlan, decision: MachinePlan, observed: Observed
-    ) -> tuple[Observed, float | None]:
-        """Create missing Machines, replace failed ones when due; returns the retry delay, if any."""
+    ) -> tuple[Observed, float | None, list[str]]:
+        """Create missing Machines, replace failed ones when due; returns the retry delay, if any, and the
+        names of the Machines created."""
         instance_type = workspace.resource.instance_type or ""
         for name in decision.delete:  # only failed Machines whose retry is due (nothing is settled yet)
             with contextlib.suppress(ctrl.NotFound):
@@ -445,17 +485,13 @@ class WorkspaceReconciler:
                 await self.recorder.normal(
                     _involved(workspace), "MachineReplaced", f"deleted failed Machine {name} to try again"
                 )
+        created = []
         for machine in decision.create:
             try:
                 await self.client.create(machine)
             except ctrl.AlreadyExists:
                 continue  # a stale cache: the Machine exists, the next event shows it
-            await self.recorder.normal(
-                _involved(workspace),
-                "MachineCreated",
-                f"created Machine {machine.metadata.name} ({instance_type}) for one of "
-                f"{plan.target_nodes} node(s)",
-            )
+            created.append(machine.metadata.name or "")
         failure = None
         retries = [f.retry_in for f in decision.failures if f.retry_in is not None]
         if decision.failures:
@@ -470,7 +506,7 @@ class WorkspaceReconciler:
             nodes_message=decision.progress(plan.target_nodes),
             node_failure=failure,
         )
-        return observed, min(retries) if retries else None
+        return observed, min(retries) if retries else None, created
 
     async def _retire_machines(self, workspace: Workspace, stale: list[str]) -> None:
         for name in stale:
@@ -580,20 +616,52 @@ class WorkspaceReconciler:
         return (configmap.get("data") or {}).get(CONFIG_KEY)
 
     async def _apply_changed(self, workspace: Workspace, objects: list[dict[str, Any]]) -> list[str]:
-        applied = []
+        """Apply what differs from the cache. A change to an existing workload (a rollout) is told as
+        `WorkloadApplied`; the first creation is not: the conditions tell it."""
+        applied, changed = [], False
+        mine = self.applied.setdefault(f"{workspace.metadata.namespace}/{workspace.metadata.name}", {})
         for obj in objects:
-            meta = obj["metadata"]
-            cached = await self._cached(_OWNED_BY_KIND[obj["kind"]], meta["name"], meta["namespace"])
-            cached_hash = ((cached or {}).get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH)
-            if cached_hash == meta["annotations"][APPLIED_HASH]:
+            meta, kind = obj["metadata"], _OWNED_BY_KIND[obj["kind"]]
+            wanted, key = (
+                meta["annotations"][APPLIED_HASH],
+                f"{obj['kind']}/{meta['namespace']}/{meta['name']}",
+            )
+            cached = await self._cached(kind, meta["name"], meta["namespace"])
+            if _applied_hash(cached) != wanted and mine.get(key) == wanted:
+                # we applied exactly this and the cache has not seen it yet: read, do not write again
+                try:
+                    cached = await self.client.direct.get(kind, meta["name"], meta["namespace"])
+                except ctrl.NotFound:
+                    cached = None
+            if _applied_hash(cached) == wanted:
                 continue
             await self.client.apply(obj, force=True)
+            mine[key] = wanted
             applied.append(f"{obj['kind']} {meta['name']}")
-        if applied:
+            changed = changed or cached is not None
+        if changed:
             await self.recorder.normal(
                 _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
             )
         return applied
+
+    async def _ensure_default_config(self, namespace: str) -> None:
+        """Create the namespace's default inference ConfigMap when it is absent; one that exists is left
+        as it is (KAITO's copy-once, so it is the namespace's to edit)."""
+        if await self._cached(CONFIGMAP, DEFAULT_CONFIG_NAME, namespace) is not None:
+            return
+        if namespace in self.default_configs_made:  # ours, not in the cache yet: read, do not write again
+            with contextlib.suppress(ctrl.NotFound):
+                await self.client.direct.get(CONFIGMAP, DEFAULT_CONFIG_NAME, namespace)
+                return
+        self.default_configs_made.add(namespace)  # before the await: a concurrent reconcile reads instead
+        try:
+            await self.client.create(default_config(namespace))
+        except ctrl.AlreadyExists:
+            pass  # made by an earlier operator, or the user
+        except BaseException:
+            self.default_configs_made.discard(namespace)
+            raise
 
     async def _prune(self, workspace: Workspace, keep: list[dict[str, Any]]) -> None:
         """Delete objects this Workspace owns that the current rendering no longer has."""
@@ -623,8 +691,7 @@ class WorkspaceReconciler:
         if not resources_ready:
             if existing is None:
                 return observed
-            current = (existing.get("metadata") or {}).get("annotations", {}).get(APPLIED_HASH, "")
-            readiness = workload_readiness(existing, current)
+            readiness = workload_readiness(existing, existing)
             return _replace(
                 observed,
                 workload_exists=True,
@@ -632,10 +699,12 @@ class WorkspaceReconciler:
                 workload_message=readiness.message,
             )
         objects = inference_objects(workspace, plan, list(observed.ready_nodes[: plan.target_nodes]))
+        if workspace.inference is not None and workspace.inference.config is None:
+            await self._ensure_default_config(namespace or "default")
         await self._apply_changed(workspace, objects)
         workload = objects[-1]
         cached = await self._cached(_OWNED_BY_KIND[workload["kind"]], name, namespace)
-        readiness = workload_readiness(cached, workload["metadata"]["annotations"][APPLIED_HASH])
+        readiness = workload_readiness(cached, workload)
         if readiness.ready:
             await self._prune(workspace, objects)
         return _replace(
@@ -762,13 +831,14 @@ class WorkspaceReconciler:
             return new
         body = {key: None for key in ("workerNodes", "state", "conditions", "targetNodeCount")}
         body.update(new.to_wire())
-        await self.client.patch(
+        written = await self.client.patch(
             WORKSPACE,
             workspace.metadata.name or "",
             {"status": body},
             namespace=workspace.metadata.namespace,
             subresource="status",
         )
+        self._remember(workspace, written)
         involved = _involved(workspace)
         for event in status_events(old, new):
             await self.recorder.event(involved, event.type, event.reason, event.message)
@@ -841,9 +911,22 @@ class WorkspaceReconciler:
 
     # ---- finalizer ------------------------------------------------------------------------------------
 
-    async def _set_finalizers(self, workspace: Workspace, finalizers: list[str]) -> None:
+    def _remember(self, before: Workspace, written: Mapping[str, Any]) -> Workspace:
+        """Keep what a write returned, for reconciles that run before the cache has seen it."""
+        try:
+            parsed = Workspace.model_validate(ctrl.thaw(written))
+        except ValidationError:
+            return before
+        key = f"{before.metadata.namespace}/{before.metadata.name}"
+        self.own_writes.remember(
+            key, before.metadata.resource_version, parsed, parsed.metadata.resource_version
+        )
+        return parsed
+
+    async def _set_finalizers(self, workspace: Workspace, finalizers: list[str]) -> Workspace:
+        """Set the finalizers, guarded by the resourceVersion read; returns the Workspace written."""
         meta = workspace.metadata
-        await self.client.patch(
+        written = await self.client.patch(
             WORKSPACE,
             meta.name or "",
             [
@@ -853,6 +936,7 @@ class WorkspaceReconciler:
             namespace=meta.namespace,
             patch_type=ctrl.PatchType.JSON,
         )
+        return self._remember(workspace, written)
 
     async def _finalize(self, workspace: Workspace) -> ctrl.Result:
         finalizers = list(workspace.metadata.finalizers or [])
@@ -889,6 +973,12 @@ _OWNED_BY_KIND: Final = {kind.kind: kind for kind in _OWNED_KINDS}
 def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return bool(uid) and any(ref.get("uid") == uid for ref in refs)
+
+
+def _applied_hash(obj: Mapping[str, Any] | None) -> str | None:
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(APPLIED_HASH)
+    return str(value) if value is not None else None
 
 
 def _replace(observed: Observed, **changes: Any) -> Observed:

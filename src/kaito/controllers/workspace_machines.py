@@ -27,6 +27,7 @@ from typing import Literal
 
 from kaito.api import (
     ANNOTATION_NODE_IMAGE_FAMILY,
+    FINALIZER_MACHINE_CLEANUP,
     GPU_TAINT_EFFECT,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
@@ -89,11 +90,18 @@ def desired_machine(
     provisioner: ProvisionerName | None = None,
 ) -> Machine:
     """The Machine for one node: the instance type, the Workspace's selector labels, the GPU taint, and the
-    provisioner it is pinned to (None: the Machine controller's default at each reconcile)."""
+    provisioner it is pinned to (None: the Machine controller's default at each reconcile).
+
+    It is created with the Machine controller's cleanup finalizer already set, so that controller need not
+    add it with a write of its own before it asks the cloud for the node."""
     owner = machine_labels(workspace)
     node_labels = {**(workspace.resource.label_selector.match_labels or {}), **owner}
     return Machine(
-        metadata=ObjectMeta(name=machine_name(workspace, instance_type, index), labels=owner),
+        metadata=ObjectMeta(
+            name=machine_name(workspace, instance_type, index),
+            labels=owner,
+            finalizers=[FINALIZER_MACHINE_CLEANUP],
+        ),
         spec=MachineSpec(
             instance_type=instance_type,
             provisioner=provisioner,
@@ -160,18 +168,16 @@ class MachinePlan:
         return []
 
     def progress(self, target: int) -> str:
-        """`2 of 3 nodes ready (waiting for ws1234abcd: Launched)`."""
+        """`2 of 3 node(s) ready (waiting for Machine ws1234abcd)`.
+
+        It names the Machines waited on, not how far each got: the sentence then stays the same while the
+        nodes come up, so the Workspace's status is not rewritten at each step of each Machine (its own
+        status, `kubectl get machine`, shows the step).
+        """
         text = f"{len(self.ready_nodes)} of {target} node(s) ready"
-        return f"{text} (waiting for {', '.join(self.pending)})" if self.pending else text
-
-
-def _stage(machine: Machine) -> str:
-    """The furthest condition a Machine has reached, for progress messages."""
-    conditions = machine.status.conditions if machine.status else None
-    for condition_type in ("Ready", "Initialized", "Registered", "Launched"):
-        if is_condition_true(conditions, condition_type):
-            return condition_type
-    return "Requested"
+        if not self.pending:
+            return text
+        return f"{text} (waiting for Machine{'s' if len(self.pending) > 1 else ''} {', '.join(self.pending)})"
 
 
 def _failed_since(machine: Machine) -> datetime:
@@ -208,10 +214,10 @@ def plan_machines(inputs: MachineInputs) -> MachinePlan:
             plan.create.append(
                 desired_machine(workspace, instance_type, index, inputs.disk_gib, inputs.provisioner)
             )
-            plan.pending.append(f"{name}: Requested")
+            plan.pending.append(name)
             continue
         if machine.metadata.deletion_timestamp is not None:
-            plan.pending.append(f"{name}: Deleting")
+            plan.pending.append(f"{name} (being deleted)")
             continue
         if machine.status is not None and machine.status.failed:
             retry_in = None
@@ -231,7 +237,7 @@ def plan_machines(inputs: MachineInputs) -> MachinePlan:
             continue
         node = _ready_node(machine, inputs.nodes_ready)
         if node is None:
-            plan.pending.append(f"{name}: {_stage(machine)}")
+            plan.pending.append(name)
         else:
             plan.ready_nodes.append(node)
     wanted_set = set(wanted)

@@ -19,9 +19,15 @@ and `state`: Failed | Ready | NotReady | Pending for inference, Failed | Succeed
 tuning. `lastTransitionTime` moves only when a condition's status changes (`kaito.api.set_condition`), so
 an unchanged observation yields an equal status and the reconciler writes nothing.
 
-`status_events(old, new)` lists the Events that tell the story of a change: one per condition whose status
-or reason changed, Warning for failures, Normal otherwise; `kubectl describe workspace` then reads as
-validated → planned → nodes ready → workload ready → succeeded.
+`status_events(old, new)` lists the Events a change tells, as kube's own controllers do: few, and each one
+news. A Warning for every failure (a condition turning False for a reason other than waiting, or failing
+for a new reason), once per sentence; a Normal Event for a condition coming back True after a failure (the
+Warning's resolution), for a tuning Job starting (JobStarted) and completing (WorkspaceSucceeded with state
+Succeeded, as a Job's own `Completed`), and for WorkspaceDeleting. The steps of an inference Workspace that
+comes up without trouble (nodes pending, nodes ready, workload pending, ready) are the conditions' business:
+`kubectl describe workspace` shows each with its transition time, so an Event for each would only repeat
+them, at a write each. Its Events are then the reconciler's actions: `Planned` (the sizing, and the
+Machines it created), and `WorkloadApplied` when a spec change rolls the workload.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ _Put = Callable[[str, ConditionStatus, str, str], None]  # sets one condition
 _WAITING_REASONS = frozenset(
     {"NodesPending", "WorkloadPending", "WaitingForNodes", "WaitingForWorkload", "JobPending"}
 )
+# conditions whose turning True is news on its own (the others only when they recover from a failure)
+_MILESTONES = frozenset({CONDITION_JOB_STARTED, CONDITION_WORKSPACE_DELETING})
 # plan failures about the workload's spec, not the nodes (the reasons of workspace_plan.PlanProblem)
 WORKLOAD_SPEC_REASONS = frozenset({"ConfigMapNotFound", "InvalidInferenceConfig", "UnknownPreset"})
 
@@ -243,21 +251,28 @@ def _tuning(observed: Observed, resources_ready: bool, put: _Put) -> WorkspaceSt
 
 
 def status_events(old: WorkspaceStatus | None, new: WorkspaceStatus) -> list[StatusEvent]:
-    """One Event per condition whose status or reason changed (Warning when it reports a failure)."""
+    """The Events that tell a change (see the module docstring): Warnings for failures, Normal milestones."""
     events: list[StatusEvent] = []
     previous = old.conditions if old is not None else None
     for condition in new.conditions or []:
         before = find_condition(previous, condition.type)
         if before is not None and (before.status, before.reason) == (condition.status, condition.reason):
             continue
-        failed = condition.status == CONDITION_FALSE and condition.reason not in _WAITING_REASONS
-        if condition.status == CONDITION_UNKNOWN and condition.reason in _WAITING_REASONS:
-            continue  # "still waiting" is not news; the step it waits for will be
-        events.append(
-            StatusEvent(
-                "Warning" if failed else "Normal",
-                condition.reason,
-                f"{condition.type} is {condition.status}: {condition.message}".rstrip(": "),
-            )
-        )
+        message = condition.message or f"{condition.type} is {condition.status}"
+        if _is_failure(condition.status, condition.reason):
+            event = StatusEvent("Warning", condition.reason, message)
+        elif condition.status == CONDITION_TRUE and (
+            condition.type in _MILESTONES
+            or (condition.type == CONDITION_WORKSPACE_SUCCEEDED and new.state == STATE_SUCCEEDED)
+            or (before is not None and _is_failure(before.status, before.reason))
+        ):
+            event = StatusEvent("Normal", condition.reason, message)
+        else:
+            continue
+        if event not in events:  # one failure often fails two conditions with the same sentence
+            events.append(event)
     return events
+
+
+def _is_failure(status: ConditionStatus, reason: str) -> bool:
+    return status == CONDITION_FALSE and reason not in _WAITING_REASONS

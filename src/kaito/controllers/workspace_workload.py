@@ -1,15 +1,19 @@
 """The Kubernetes objects one inference Workspace runs as, and how to tell whether they are ready: pure.
 
-`inference_objects(workspace, plan, nodes)` renders, in apply order, what the Workspace needs: the default
-inference ConfigMap `<ws>-inference-config` when the user named none, then the Services and the Deployment
-or StatefulSet from `kaito.runtimes.build_workload` (or, for a pod template of the user's own, a Deployment
-of that template). Every object gets the Workspace as its controller ownerReference (so the garbage
-collector removes it with the Workspace) and the annotation `kaito.sh/applied-hash`, a digest of
-everything else in it. The reconciler applies an object only when the cached copy's hash differs: a
-reconcile with nothing new to say writes nothing, and anything that changes the rendering (nodes, adapters,
-the ConfigMap, the preset) changes the hash, so the workload rolls.
+`inference_objects(workspace, plan, nodes)` renders, in apply order, what the Workspace owns: the Services
+and the Deployment or StatefulSet from `kaito.runtimes.build_workload` (or, for a pod template of the
+user's own, a Deployment of that template). Every object gets the Workspace as its controller
+ownerReference (so the garbage collector removes it with the Workspace) and the annotation
+`kaito.sh/applied-hash`, a digest of everything else in it. The reconciler applies an object only when
+the cached copy's hash differs: a reconcile with nothing new to say writes nothing, and anything that
+changes the rendering (nodes, adapters, the ConfigMap, the preset) changes the hash, so the workload rolls.
 
-`workload_readiness(obj, desired_hash)` reads a Deployment or StatefulSet: ready when the controller has
+A Workspace that names no `inference.config` mounts its namespace's `inference-params-template` ConfigMap,
+as KAITO does: `default_config(namespace)` is made once per namespace (created when absent, never owned by
+one Workspace, left alone once it exists, not read for sizing: overrides go in `inference.config`), so a
+hundred Workspaces in a namespace do not write a hundred copies of the same defaults.
+
+`workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
 rendered (a cached copy older than our apply is never taken as ready).
 """
@@ -49,10 +53,12 @@ from kaito.runtimes import (
 
 __all__ = [
     "APPLIED_HASH",
+    "DEFAULT_CONFIG_NAME",
     "DEFAULT_INFERENCE_CONFIG",
     "Readiness",
     "WorkloadProblem",
     "applied_hash",
+    "default_config",
     "default_config_name",
     "inference_objects",
     "owned",
@@ -62,10 +68,12 @@ __all__ = [
 ]
 
 APPLIED_HASH = "kaito.sh/applied-hash"
+DEFAULT_CONFIG_NAME = "inference-params-template"  # KAITO's name for its namespace's default config
 
 DEFAULT_INFERENCE_CONFIG = """\
-# Inference settings for this Workspace (kaito-py). kaito sizes max-model-len and gpu-memory-utilization
-# from the model and the GPUs; set them here only to override, with any other vLLM flag by name:
+# Inference defaults of this namespace's Workspaces that name no inference.config (kaito-py). kaito sizes
+# max-model-len and gpu-memory-utilization from the model and the GPUs; use inference.config to override
+# them, with any other vLLM flag by name:
 #   vllm:
 #     max-model-len: 8192
 #     enable-prefix-caching: true
@@ -91,8 +99,8 @@ class Readiness:
 
 
 def default_config_name(workspace: Workspace) -> str:
-    """The ConfigMap kaito creates when the Workspace names none."""
-    return f"{workspace.metadata.name}-inference-config"
+    """The ConfigMap a Workspace that names none mounts: its namespace's shared default."""
+    return DEFAULT_CONFIG_NAME
 
 
 def _adapters(workspace: Workspace) -> tuple[Adapter, ...]:
@@ -189,13 +197,15 @@ def owned(workspace: Workspace, obj: Mapping[str, Any]) -> dict[str, Any]:
     return dict(result)
 
 
-def _default_config(workspace: Workspace) -> dict[str, Any]:
+def default_config(namespace: str) -> dict[str, Any]:
+    """The namespace's default inference ConfigMap, created once when absent (not owned by a Workspace)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": default_config_name(workspace),
-            "labels": {"kaito.sh/workspace": workspace.metadata.name},
+            "name": DEFAULT_CONFIG_NAME,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "kaito"},
         },
         "data": {CONFIG_KEY: DEFAULT_INFERENCE_CONFIG},
     }
@@ -219,10 +229,7 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
     """Every object of the inference workload, owned and hashed, in apply order."""
     request = workload_request(workspace, plan, nodes)
     objects: list[dict[str, Any]] = []
-    inference = workspace.inference
-    assert inference is not None
-    if inference.config is None:
-        objects.append(_default_config(workspace))
+    assert workspace.inference is not None
     if plan.preset is None or plan.gpu is None or plan.sizing is None:
         objects += _template_objects(workspace, request, plan.target_nodes)
     else:
@@ -236,12 +243,20 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
     return [owned(workspace, obj) for obj in objects]
 
 
-def workload_readiness(obj: Mapping[str, Any] | None, desired_hash: str) -> Readiness:
-    """Whether a Deployment/StatefulSet we rendered is fully rolled out and ready."""
+def workload_readiness(obj: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Readiness:
+    """Whether a Deployment/StatefulSet we rendered (`desired`) is fully rolled out and ready (`obj`: the
+    cached copy, None when the cache has none yet).
+
+    While a new workload comes up the sentence only moves with the number of ready pods (not with the
+    controller's bookkeeping on the way), so the Workspace's status is not rewritten for each step.
+    """
+    meta = desired.get("metadata") or {}
+    kind, name = desired.get("kind", "workload"), meta.get("name", "")
+    desired_hash = (meta.get("annotations") or {}).get(APPLIED_HASH)
+    wanted = int((desired.get("spec") or {}).get("replicas", 1))
+    waiting = Readiness(False, f"{kind} {name}: 0 of {wanted} pod(s) ready")
     if obj is None:
-        return Readiness(False, "the workload is being created")
-    kind = obj.get("kind", "workload")
-    name = (obj.get("metadata") or {}).get("name", "")
+        return waiting
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if annotations.get(APPLIED_HASH) != desired_hash:
         return Readiness(False, f"{kind} {name} is being updated")
@@ -252,7 +267,13 @@ def workload_readiness(obj: Mapping[str, Any] | None, desired_hash: str) -> Read
     ready = int(status.get("readyReplicas") or 0)
     updated = int(status.get("updatedReplicas") or 0)
     if observed < generation:
+        if generation <= 1:
+            return waiting  # just created: its controller has not looked yet
         return Readiness(False, f"{kind} {name}: waiting for its controller to see the new spec")
     if ready >= wanted and updated >= wanted and int(status.get("replicas") or 0) <= wanted:
         return Readiness(True, f"{kind} {name}: {ready} of {wanted} pod(s) ready on port {MODEL_PORT}")
-    return Readiness(False, f"{kind} {name}: {ready} of {wanted} pod(s) ready, {updated} updated")
+    if int(status.get("replicas") or 0) > wanted:
+        return Readiness(
+            False, f"{kind} {name}: rolling out, {updated} of {wanted} pod(s) updated, {ready} ready"
+        )
+    return Readiness(False, f"{kind} {name}: {ready} of {wanted} pod(s) ready")

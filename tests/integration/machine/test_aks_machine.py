@@ -85,8 +85,8 @@ async def test_a_machine_becomes_ready_on_its_own_agent_pool_and_deleting_it_rem
         "Ready",
     ]
     assert machine.metadata.finalizers == ["kaito.sh/machine-cleanup"]
-    reasons = {e["reason"] for e in await _events(client, "gpu-node-1")}
-    assert {"Launching", "Launched", "Registered", "Initialized", "Ready"} <= reasons
+    # a Machine that comes up without trouble records no Event: its conditions tell each step
+    assert [e["reason"] for e in await _events(client, "gpu-node-1")] == []
 
     await client.delete(MACHINE, "gpu-node-1")
     await until_machine("gpu-node-1", lambda m: m is None)
@@ -101,6 +101,7 @@ async def test_a_429_storm_is_absorbed_honouring_retry_after_and_counted(
     new_machine: Callable[..., Machine],
     aks_factory: Callable[..., Any],
     until_machine: UntilMachine,
+    eventually: Eventually,
 ) -> None:
     aks = aks_factory(retry_total=0)  # let every 429 reach the controller
     await run_controller.start(aks=aks)
@@ -111,8 +112,12 @@ async def test_a_429_storm_is_absorbed_honouring_retry_after_and_counted(
     await until_machine("throttled", _is_ready, within=20.0)
     assert aks.throttled == 3
     assert time.monotonic() - started >= 3.0  # three Retry-After: 1 waits, one after another
-    warnings = [e for e in await _events(client, "throttled") if e["reason"] == "TooManyRequests"]
-    assert warnings and warnings[0]["type"] == "Warning" and warnings[0]["count"] >= 3
+
+    async def counted_thrice() -> bool:  # the recorder's count patches may land after the status
+        warnings = [e for e in await _events(client, "throttled") if e["reason"] == "TooManyRequests"]
+        return bool(warnings) and warnings[0]["type"] == "Warning" and warnings[0]["count"] >= 3
+
+    await eventually(counted_thrice)
     assert len(cluster.arm.pools()) == 1
 
 
@@ -148,8 +153,12 @@ async def test_quota_and_capacity_failures_fail_the_machine_with_the_clouds_mess
     launched = find_condition(machine.status.conditions, "Launched")
     assert launched is not None and launched.status == "False" and launched.reason == reason
     assert launched.message == machine.status.failure_message
-    warnings = [e for e in await _events(client, "unlucky") if e["type"] == "Warning"]
-    assert [e["reason"] for e in warnings] == [reason]
+
+    async def warned_once() -> bool:  # the Event is recorded after the status it tells
+        warnings = [e for e in await _events(client, "unlucky") if e["type"] == "Warning"]
+        return [e["reason"] for e in warnings] == [reason]
+
+    await eventually(warned_once)
 
     async def pool_gone() -> bool:
         return cluster.arm.pools() == {}

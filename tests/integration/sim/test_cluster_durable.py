@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -21,9 +22,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from integration.admin_http import kubeconfig_session
+from integration.admin_http import admin_session, kubeconfig_session
 from kaito.sim.cluster import Cluster
-from kaito.sim.server.durable import DB_FILE, SqliteBackend
+from kaito.sim.server.durable import DB_FILE, DataDirInUse, SqliteBackend
 
 pytestmark = pytest.mark.integration
 
@@ -114,26 +115,69 @@ async def test_kaito_sim_up_killed_with_sigkill_restarts_with_every_acknowledged
         assert (expired["object"]["code"], expired["object"]["reason"]) == (410, "Expired")
 
 
+def _as_after_a_kill(data_dir: Path, scratch: Path) -> tuple[Any, Any]:
+    """The ARM section and the image a restart after a SIGKILL now would read: a copy of the database and its
+    WAL, taken in one synchronous step (the cluster runs on this loop, so no write is half done), opened
+    apart (the running cluster holds its database exclusively)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    for suffix in ("", "-wal"):
+        if (data_dir / (DB_FILE + suffix)).exists():
+            shutil.copyfile(data_dir / (DB_FILE + suffix), scratch / (DB_FILE + suffix))
+    reader = SqliteBackend(scratch / DB_FILE)
+    try:
+        return reader.section("arm"), reader.load()
+    finally:
+        reader.close()
+
+
 async def test_a_durable_cluster_saves_its_agent_pools_as_they_change_not_only_at_stop(
     tmp_path: Path,
 ) -> None:
-    async with Cluster(data_dir=tmp_path, workloads=False, arm_options={"provisioning_s": 0.0}) as cluster:
+    data_dir, scratch = tmp_path / "data", tmp_path / "copy"
+    async with Cluster(data_dir=data_dir, workloads=False, arm_options={"provisioning_s": 0.0}) as cluster:
         arm = cluster.arm
         assert arm is not None
         arm.service.put("gpu", {"properties": {"vmSize": "Standard_NC24ads_A100_v4", "count": 1}})
-        reader = SqliteBackend(tmp_path / DB_FILE)  # what a restart after a SIGKILL now would read
-        try:
-            deadline = time.monotonic() + 10
-            while (reader.section("arm") or {}).get("pools", [{}])[0].get("state") != "Succeeded":
-                assert time.monotonic() < deadline, reader.section("arm")
-                await asyncio.sleep(0.05)
-            (pool,) = reader.section("arm")["pools"]
-            assert pool["name"] == "gpu"
-            image = reader.load()
-            assert image is not None
-            nodes = [o for o in image.objects if o.plural == "nodes"]
-            assert len(nodes) == 1 and nodes[0].name in {
-                n["metadata"]["name"] for n in cluster.store.list("v1", "Node")[0]
-            }
-        finally:
-            reader.close()
+        deadline = time.monotonic() + 10
+        section, image = _as_after_a_kill(data_dir, scratch)
+        while (section or {}).get("pools", [{}])[0].get("state") != "Succeeded":
+            assert time.monotonic() < deadline, section
+            await asyncio.sleep(0.05)
+            section, image = _as_after_a_kill(data_dir, scratch)
+        (pool,) = section["pools"]
+        assert pool["name"] == "gpu"
+        assert image is not None
+        nodes = [o for o in image.objects if o.plural == "nodes"]
+        assert len(nodes) == 1 and nodes[0].name in {
+            n["metadata"]["name"] for n in cluster.store.list("v1", "Node")[0]
+        }
+
+
+async def test_the_running_cluster_holds_its_database_exclusively(tmp_path: Path) -> None:
+    async with Cluster(data_dir=tmp_path, workloads=False, arm=False):
+        with pytest.raises(DataDirInUse, match="is held by a running kaito-sim"):
+            SqliteBackend(tmp_path / DB_FILE)
+
+
+async def test_a_write_the_disk_refuses_is_answered_500_and_the_cluster_keeps_nothing_of_it(
+    tmp_path: Path,
+) -> None:
+    async with (
+        Cluster(data_dir=tmp_path, workloads=False, arm=False) as cluster,
+        admin_session(cluster) as http,
+    ):
+        durable = cluster._durable
+        assert durable is not None
+        pages = durable._db.execute("PRAGMA page_count").fetchone()[0]
+        durable._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+        rv = cluster.store.resource_version
+        body = {"metadata": {"name": "big"}, "data": {"v": "x" * 20_000}}
+        async with http.post(CONFIGMAPS, json=body) as response:
+            assert response.status == 500
+            status = await response.json()
+        assert "refused the write of configmaps default/big" in status["message"], status
+        async with http.get(f"{CONFIGMAPS}/big") as response:
+            assert response.status == 404
+        async with http.get(CONFIGMAPS) as response:
+            assert (await response.json())["metadata"]["resourceVersion"] == str(rv)

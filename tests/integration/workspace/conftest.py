@@ -196,6 +196,28 @@ class Harness:
             if e["involvedObject"].get("name") == name and e["involvedObject"]["kind"] == "Workspace"
         ]
 
+    async def wait_event(
+        self, name: str, reason: str, type_: str | None = None, says: str = "", within: float = 20.0
+    ) -> dict[str, Any]:
+        """The first Event of Workspace `name` with `reason` (and `type_`, and `says` in its message).
+
+        An Event is recorded after the status it tells of, so a test that has just seen a condition waits
+        for its Event rather than reading the Events once.
+        """
+
+        async def found() -> dict[str, Any] | None:
+            for event in await self.events(name):
+                if (
+                    event["reason"] == reason
+                    and type_ in (None, event["type"])
+                    and says.lower() in event["message"].lower()
+                ):
+                    return event
+            return None
+
+        event: dict[str, Any] = await self.eventually(found, within)
+        return event
+
     async def delete_workspace(self, name: str, within: float = 20.0) -> None:
         """Delete a Workspace and wait until it is gone (its finalizer released)."""
         with contextlib.suppress(ctrl.NotFound):

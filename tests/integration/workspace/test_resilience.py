@@ -447,10 +447,7 @@ async def test_bad_workspaces_applied_mid_flight_get_field_named_conditions_and_
     assert workspace["status"]["state"] == "Failed"
 
     await _assert_converged(operator, PHI3)  # counts: only phi-3's Machine, pool, workload and Service
-    warnings = {
-        e["reason"] for e in await operator.events("workspace-garbage-config") if e["type"] == "Warning"
-    }
-    assert "InvalidInferenceConfig" in warnings
+    await operator.wait_event("workspace-garbage-config", "InvalidInferenceConfig", "Warning")
 
     await operator.apply(_configmap("garbage-config", "vllm:\n  max-model-len: 2048\n"))
     await operator.wait_condition("workspace-garbage-config", "WorkspaceSucceeded", within=WITHIN)
@@ -527,8 +524,8 @@ async def test_a_bad_edit_to_a_running_workspace_is_reported_and_what_runs_keeps
     assert workspace["status"]["state"] == "Failed"
     for type_ in ("ResourceReady", "InferenceReady"):
         assert operator.condition_of(workspace, type_)["status"] == "True", (type_, workspace["status"])
-    warnings = [e for e in await operator.events(PHI3.name) if e["type"] == "Warning"]
-    assert any(e["reason"] == edit.reason and edit.says in e["message"] for e in warnings)
+    event = await operator.wait_event(PHI3.name, edit.reason, "Warning", says=edit.says)
+    assert edit.says in event["message"]
 
     await asyncio.sleep(0.3)  # a few reconciles' worth: nothing may have been torn down meanwhile
     (still,) = await operator.machines(PHI3.name)

@@ -14,6 +14,7 @@ from kaito.controllers.inferenceset_plan import (
     render_workspace,
     workspace_index,
 )
+from kaito.controllers.workspace_status import Failure, Observed, desired_status
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -130,3 +131,70 @@ def test_workspace_index_reads_only_the_sets_names() -> None:
     assert workspace_index("s", "s-12") == 12
     assert workspace_index("s", "s-x") is None
     assert workspace_index("s", "other-1") is None
+
+
+def _workspace_saying(iset: InferenceSet, index: int, observed: Observed) -> dict[str, Any]:
+    """A Workspace whose status is what the Workspace controller writes for `observed`."""
+    workspace = render_workspace(iset, index)
+    workspace["status"] = desired_status(None, observed, NOW).to_wire()
+    return workspace
+
+
+_SECRET_MISSING = Failure(
+    "ModelAccessSecretNotFound",
+    "inference.preset.presetOptions.modelAccessSecret: Secret 'hf-token' does not exist in namespace 'ns'.",
+    permanent=False,
+)
+
+
+@pytest.mark.parametrize(
+    ("observed", "reason", "says"),
+    [
+        (
+            None,
+            "ReplicasNotReady",
+            "1 of 2 Workspace(s) have inference ready. Workspace s-1 is not created yet.",
+        ),
+        (
+            Observed(generation=1, target_nodes=1, nodes_message="0 of 1 node(s) ready"),
+            "ReplicasNotReady",
+            "Workspace s-1: 0 of 1 node(s) ready",
+        ),
+        (
+            Observed(generation=1, plan_failure=_SECRET_MISSING),
+            "ModelAccessSecretNotFound",
+            "Workspace s-1: inference.preset.presetOptions.modelAccessSecret: Secret 'hf-token'",
+        ),
+        (
+            Observed(
+                generation=1, plan_failure=Failure("SizingRefused", "resource.instanceType: too small.")
+            ),
+            "SizingRefused",
+            "Workspace s-1: resource.instanceType: too small.",
+        ),
+    ],
+)
+def test_replicas_ready_names_the_first_workspace_not_ready_and_its_problem(
+    observed: Observed | None, reason: str, says: str
+) -> None:
+    """A user reading the set (or the MultiRoleInference above it) sees why, in the Workspace's words."""
+    iset = _set(replicas=2)
+    workspaces = [_ready_workspace(iset, 0)]
+    if observed is not None:
+        workspaces.append(_workspace_saying(iset, 1, observed))
+    status = plan_inferenceset(iset, workspaces, NOW).status
+    condition = next(c for c in status.conditions or [] if c.type == "ReplicasReady")
+    assert (condition.status, condition.reason) == ("False", reason)
+    assert condition.message.startswith("1 of 2 Workspace(s) have inference ready. ")
+    assert says in condition.message
+
+
+def test_replicas_ready_is_true_with_every_workspace_serving() -> None:
+    iset = _set(replicas=2)
+    status = plan_inferenceset(iset, [_ready_workspace(iset, 0), _ready_workspace(iset, 1)], NOW).status
+    condition = next(c for c in status.conditions or [] if c.type == "ReplicasReady")
+    assert (condition.status, condition.reason, condition.message) == (
+        "True",
+        "AllReplicasReady",
+        "2 of 2 Workspace(s) have inference ready.",
+    )

@@ -266,7 +266,7 @@ async def test_the_first_reconcile_adds_the_finalizer_requests_the_node_and_says
     assert await world.condition("Launched") == ("Unknown", "Launching")
     assert await world.condition("Ready") == ("Unknown", "Launching")
     assert result.requeue_after == OPTIONS.poll_interval
-    assert ("Normal", "Launching") in await world.events()
+    assert await world.events() == []  # the status says Launching; the Workspace's Event names the Machine
 
 
 async def test_launch_registration_and_initialization_make_the_machine_ready_in_order(world: World) -> None:
@@ -290,8 +290,7 @@ async def test_launch_registration_and_initialization_make_the_machine_ready_in_
     assert machine.status.allocatable == {"nvidia.com/gpu": "1", "cpu": "23"}
     assert await world.condition("Ready") == ("True", "Ready")
     assert result == ctrl.Result()
-    reasons = [reason for kind, reason in await world.events() if kind == "Normal"]
-    assert reasons == ["Launching", "Launched", "Registered", "Initialized", "Ready"]
+    assert await world.events() == []  # a Machine that comes up without trouble records no Event
 
 
 async def test_a_reconcile_that_changes_nothing_writes_nothing(world: World) -> None:

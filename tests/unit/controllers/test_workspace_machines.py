@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kaito.api import Machine, Workspace
+from kaito.api import FINALIZER_MACHINE_CLEANUP, Machine, Workspace
 from kaito.controllers.workspace_machines import (
     MachineInputs,
     desired_machine,
@@ -132,9 +132,18 @@ def test_missing_machines_are_created_and_existing_ones_reported() -> None:
     assert [m.metadata.name for m in decision.create] == [machine_name(ws, GPU, 1)]
     assert decision.ready_nodes == []
     first, second = machine_name(ws, GPU, 0), machine_name(ws, GPU, 1)
-    assert (
-        decision.progress(2) == f"0 of 2 node(s) ready (waiting for {first}: Launched, {second}: Requested)"
+    assert decision.progress(2) == f"0 of 2 node(s) ready (waiting for Machines {first}, {second})"
+    # the sentence names the Machines, not their step, so a Machine moving on does not change it
+    moved = plan(
+        [machine(ws, 0, ready=True, node="n0"), machine(ws, 1, launched=True)], ready_nodes={"n0": True}
     )
+    assert moved.progress(2) == f"1 of 2 node(s) ready (waiting for Machine {second})"
+    assert plan([machine(ws, 0), machine(ws, 1)]).progress(2) == decision.progress(2)
+
+
+def test_machines_are_created_with_the_cleanup_finalizer() -> None:
+    (created,) = plan([], target=1).create
+    assert created.metadata.finalizers == [FINALIZER_MACHINE_CLEANUP]
 
 
 def test_a_machine_counts_as_ready_only_with_its_node_ready() -> None:
@@ -179,7 +188,7 @@ def test_scaling_down_frees_the_highest_indexes() -> None:
 def test_a_machine_being_deleted_is_waited_for_not_recreated() -> None:
     ws = workspace()
     decision = plan([machine(ws, 0, deleting=True)], target=1)
-    assert decision.create == [] and decision.pending == [f"{machine_name(ws, GPU, 0)}: Deleting"]
+    assert decision.create == [] and decision.pending == [f"{machine_name(ws, GPU, 0)} (being deleted)"]
 
 
 def test_launched_count() -> None:

@@ -201,25 +201,69 @@ def test_a_workload_spec_problem_on_a_running_workspace_does_not_report_its_node
     assert broken.worker_nodes == ["n0"]
 
 
-def test_events_tell_each_change_once_with_warnings_for_failures() -> None:
+def test_events_tell_milestones_and_failures_not_each_step() -> None:
     pending = desired_status(None, Observed(1, target_nodes=1, nodes_message="0 of 1"), NOW)
-    # The wait for nodes is told once (Normal); WorkspaceSucceeded still being Unknown is not news.
-    assert [(e.type, e.reason) for e in status_events(None, pending)] == [("Normal", "NodesPending")]
+    assert status_events(None, pending) == []  # waiting for nodes is the conditions' business
+    nodes = desired_status(
+        pending, Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True), NOW
+    )
+    assert status_events(pending, nodes) == []  # nodes ready, workload pending: steps, not milestones
     ready = desired_status(
-        pending,
+        nodes,
         Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True, workload_ready=True),
         NOW,
     )
-    assert [(e.type, e.reason) for e in status_events(pending, ready)] == [
-        ("Normal", "NodesReady"),
-        ("Normal", "WorkspaceSucceeded"),
-        ("Normal", "WorkloadReady"),
-    ]
+    assert status_events(nodes, ready) == []  # ready: the conditions say so, with the time
     assert status_events(ready, ready) == []
+
+
+def test_every_failure_is_a_warning_once_and_a_recovery_is_told() -> None:
     failed = desired_status(
         None, Observed(1, target_nodes=1, node_failure=Failure("QuotaExceeded", "quota.")), NOW
     )
-    assert [(e.type, e.reason) for e in status_events(None, failed)] == [
-        ("Warning", "QuotaExceeded"),
-        ("Warning", "QuotaExceeded"),
+    # ResourceReady and WorkspaceSucceeded both fail with the same sentence: one Warning
+    assert [(e.type, e.reason, e.message) for e in status_events(None, failed)] == [
+        ("Warning", "QuotaExceeded", "quota."),
     ]
+    other = desired_status(
+        failed, Observed(1, target_nodes=1, node_failure=Failure("SkuNotAvailable", "no sku.")), NOW
+    )
+    assert [(e.type, e.reason) for e in status_events(failed, other)] == [("Warning", "SkuNotAvailable")]
+    recovered = desired_status(other, Observed(1, target_nodes=1, ready_nodes=["n0"]), NOW)
+    assert [(e.type, e.reason) for e in status_events(other, recovered)] == [("Normal", "NodesReady")]
+    tuning = desired_status(
+        None,
+        Observed(1, tuning=True, target_nodes=1, ready_nodes=["n0"], job_state="running", job_message="r"),
+        NOW,
+    )
+    assert [(e.type, e.reason) for e in status_events(None, tuning)] == [("Normal", "JobStarted")]
+    done = desired_status(
+        tuning,
+        Observed(
+            1,
+            tuning=True,
+            target_nodes=1,
+            ready_nodes=["n0"],
+            job_state="succeeded",
+            job_reason="JobSucceeded",
+            job_message="done",
+        ),
+        NOW,
+    )
+    assert [(e.type, e.reason) for e in status_events(tuning, done)] == [("Normal", "JobSucceeded")]
+
+
+def test_an_inference_workspace_back_from_a_failure_tells_the_recovery() -> None:
+    broken = desired_status(
+        None,
+        Observed(
+            1, target_nodes=1, ready_nodes=["n0"], workload_failure=Failure("UnsupportedRequest", "bad.")
+        ),
+        NOW,
+    )
+    fixed = desired_status(
+        broken,
+        Observed(1, target_nodes=1, ready_nodes=["n0"], workload_exists=True, workload_ready=True),
+        NOW,
+    )
+    assert ("Normal", "WorkspaceSucceeded") in [(e.type, e.reason) for e in status_events(broken, fixed)]

@@ -10,8 +10,11 @@ from kaito.api import Workspace
 from kaito.controllers.workspace_plan import resolve_plan
 from kaito.controllers.workspace_workload import (
     APPLIED_HASH,
+    DEFAULT_CONFIG_NAME,
+    DEFAULT_INFERENCE_CONFIG,
     WorkloadProblem,
     applied_hash,
+    default_config,
     inference_objects,
     workload_readiness,
 )
@@ -34,7 +37,6 @@ def objects(ws: Workspace, nodes: list[str] | None = None, config: str | None = 
 def test_objects_come_owned_hashed_and_in_apply_order() -> None:
     rendered = objects(workspace())
     assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
-        ("ConfigMap", "ws-inference-config"),
         ("Service", "ws"),
         ("Deployment", "ws"),
     ]
@@ -52,10 +54,30 @@ def test_objects_come_owned_hashed_and_in_apply_order() -> None:
         assert obj["metadata"]["annotations"][APPLIED_HASH] == applied_hash(obj)
 
 
-def test_a_named_config_replaces_the_default_configmap() -> None:
+def _config_volume(obj: dict[str, Any]) -> Any:
+    return next(v for v in obj["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+
+
+def test_a_named_config_replaces_the_namespaces_default() -> None:
     rendered = objects(workspace(config="mine"), config="vllm:\n  enable-prefix-caching: true\n")
     assert [o["kind"] for o in rendered] == ["Service", "Deployment"]
     assert "--enable-prefix-caching" in rendered[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert _config_volume(rendered[-1]) == {"name": "config", "configMap": {"name": "mine"}}
+
+
+def test_without_a_named_config_the_namespaces_shared_default_is_mounted_not_owned() -> None:
+    """KAITO's inference-params-template: one per namespace, however many Workspaces use it."""
+    other = workspace()
+    other = other.model_copy(update={"metadata": other.metadata.model_copy(update={"name": "b"})})
+    for ws in (workspace(), other):
+        assert _config_volume(objects(ws)[-1]) == {
+            "name": "config",
+            "configMap": {"name": DEFAULT_CONFIG_NAME},
+        }
+    configmap = default_config("ns")
+    assert configmap["metadata"]["name"] == DEFAULT_CONFIG_NAME == "inference-params-template"
+    assert configmap["metadata"]["namespace"] == "ns" and "ownerReferences" not in configmap["metadata"]
+    assert configmap["data"] == {"inference_config.yaml": DEFAULT_INFERENCE_CONFIG}
 
 
 def _hash(obj: dict[str, Any]) -> str:
@@ -132,18 +154,32 @@ def deployment(**status: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("obj", "wanted", "ready", "says"),
     [
-        (None, "h", False, "being created"),
+        (None, "h", False, "Deployment ws: 0 of 1 pod(s) ready"),
         (deployment(), "other", False, "being updated"),
         (deployment(observedGeneration=1), "h", False, "waiting for its controller"),
-        (deployment(readyReplicas=0), "h", False, "0 of 1 pod(s) ready"),
-        (deployment(replicas=2), "h", False, "1 of 1 pod(s) ready, 1 updated"),  # an old pod still around
+        (deployment(readyReplicas=0), "h", False, "Deployment ws: 0 of 1 pod(s) ready"),
+        (deployment(replicas=2), "h", False, "rolling out, 1 of 1 pod(s) updated, 1 ready"),  # an old pod
         (deployment(), "h", True, "1 of 1 pod(s) ready on port 5000"),
     ],
 )
 def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: str) -> None:
-    readiness = workload_readiness(obj, wanted)
+    desired = {
+        "kind": "Deployment",
+        "metadata": {"name": "ws", "annotations": {APPLIED_HASH: wanted}},
+        "spec": {"replicas": 1},
+    }
+    readiness = workload_readiness(obj, desired)
     assert readiness.ready is ready
     assert says in readiness.message
+
+
+def test_a_new_workload_reads_the_same_until_a_pod_is_ready() -> None:
+    """Created, seen by its controller, pods scheduled: one sentence, so one status write."""
+    desired = {"kind": "Deployment", "metadata": {"name": "ws", "annotations": {APPLIED_HASH: "h"}}}
+    new = deployment(readyReplicas=0, updatedReplicas=0, observedGeneration=0)
+    new["metadata"]["generation"] = 1
+    steps = [None, new, deployment(readyReplicas=0, updatedReplicas=0), deployment(readyReplicas=0)]
+    assert len({workload_readiness(step, desired).message for step in steps}) == 1
 
 
 def _with_annotations(ws: Workspace, annotations: dict[str, str]) -> Workspace:
@@ -165,7 +201,7 @@ def test_the_runtime_annotation_selects_the_serving_runtime(
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] == [*command, "--kaito-config-file", "/mnt/config/inference_config.yaml"]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    assert {"name": "config", "configMap": {"name": "ws-inference-config"}} in volumes
+    assert {"name": "config", "configMap": {"name": DEFAULT_CONFIG_NAME}} in volumes
 
 
 def test_an_unknown_runtime_annotation_is_refused_naming_it() -> None:

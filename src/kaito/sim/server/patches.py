@@ -12,6 +12,8 @@
   manager also owns them. A field another manager owns with a different value is a conflict (409) unless the
   apply is forced, which moves the field to the applier. Ownership is recorded in ``metadata.managedFields``
   (``fieldsV1``) by :func:`record_manager`, in kube's format, so ``--show-managed-fields`` looks familiar.
+  A custom resource's lists are atomic (its CRD's schema gives no merge keys here), except under
+  ``metadata``, which is ObjectMeta on every kind: its ``ownerReferences`` merge by ``uid`` there too.
 
 Inputs are never mutated: every function returns a new object.
 """
@@ -231,6 +233,11 @@ def _smp_list(target: list[Any], patch: list[Any], path: tuple[str, ...]) -> lis
 
 
 # --------------------------------------------------------------------------------------------- apply
+def _atomic_lists(path: tuple[str, ...], custom: bool) -> bool:
+    """Whether lists at ``path`` are atomic: a custom resource's are, but not its ObjectMeta's."""
+    return custom and path[:1] != ("metadata",)
+
+
 def _apply_merge(live: Any, config: Any, path: tuple[str, ...], custom: bool) -> Any:
     """Merge an applied configuration into the live value (strategic for built-ins, per map for CRs)."""
     if isinstance(config, dict):
@@ -239,7 +246,7 @@ def _apply_merge(live: Any, config: Any, path: tuple[str, ...], custom: bool) ->
             result[key] = _apply_merge(result.get(key), value, (*path, key), custom)
         return result
     if isinstance(config, list):
-        key = None if custom else _merge_key(path)
+        key = None if _atomic_lists(path, custom) else _merge_key(path)
         if path in _PRIMITIVE_SET_LISTS and isinstance(live, list):
             return list(live) + [clone(v) for v in config if v not in live]
         if key and isinstance(live, list) and all(isinstance(e, dict) and key in e for e in config):
@@ -282,7 +289,7 @@ def field_set(obj: Any, path: tuple[str, ...] = (), custom: bool = False) -> dic
                 continue  # name and namespace only: kube records no metadata fields
             tree[f"f:{key}"] = {".": {}, **child} if child else {}
         elif isinstance(value, list):
-            merge_key = None if custom else _merge_key(sub_path)
+            merge_key = None if _atomic_lists(sub_path, custom) else _merge_key(sub_path)
             if merge_key and all(isinstance(e, dict) and merge_key in e for e in value):
                 items: dict[str, Any] = {}
                 for element in value:

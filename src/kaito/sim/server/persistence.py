@@ -5,9 +5,11 @@
 - first :meth:`Persistence.load`, when the backend is attached: a restarted store starts from the image the
   backend kept; when it has none, :meth:`Persistence.reset` hands it the store's whole :class:`StoreImage`
   (also called when the content is replaced by hand);
-- with a :class:`CommittedWrite` after every committed write, in revision order, before any watch or listener
-  hears of it (:meth:`Persistence.committed`). A dry run, a no-op write or a refused write commits nothing and
-  is not reported.
+- with a :class:`CommittedWrite` for every write it commits, in revision order, before the store changes and
+  before any watch or listener hears of it (:meth:`Persistence.committed`). A dry run, a no-op write or a
+  write the store refuses commits nothing and is not reported; a backend refuses a write by raising (an
+  :class:`~kaito.sim.server.errors.ApiError` is what the client then gets), and the store keeps nothing of
+  it: the revision is not used, no watch hears of it.
 
 Invariant a backend may rely on: the revisions it is told of grow by exactly one from the image's
 ``resource_version``; the objects it is handed are the store's own and are never mutated after (keep them
@@ -17,8 +19,9 @@ Backends here: :class:`MemoryOnly` (the default; keeps nothing) and :class:`Snap
 snapshot-at-stop: it keeps the latest image from the writes it is told of and writes it to a JSON file,
 atomically, when :meth:`SnapshotFile.save` is called; a file holds the image and optional extra sections, such
 as the ARM endpoint's ``arm``). The durable one, :class:`~kaito.sim.server.durable.SqliteBackend`, commits
-each write to SQLite inside :meth:`Persistence.committed`, so a write is on disk before it is acknowledged,
-and its image carries a window of ``history`` so that watches resume across a restart.
+each write to SQLite inside :meth:`Persistence.committed`, so a write is on disk before it is acknowledged
+(and one the disk refuses is an error the store does not keep), and its image carries a window of
+``history`` so that watches resume across a restart.
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ class Persistence(Protocol):
         ...
 
     def committed(self, write: CommittedWrite) -> None:
-        """One committed write, in revision order."""
+        """One write, in revision order; raise to refuse it (the store then keeps nothing of it)."""
         ...
 
 

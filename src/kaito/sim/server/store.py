@@ -26,8 +26,9 @@ Data and its invariants:
   is checked; callers that pass none (in-process controllers) get Ignore.
 - An object whose ``deletionTimestamp`` is set leaves the store in the write that empties its finalizers.
 
-- Every committed write passes :attr:`Store.persistence` (:mod:`kaito.sim.server.persistence`) before any
-  watch or listener hears of it; a store given a backend with an image starts from that image.
+- Every committed write passes :attr:`Store.persistence` (:mod:`kaito.sim.server.persistence`) before the
+  store changes and before any watch or listener hears of it; a write the backend refuses (it raises: a full
+  disk) changes nothing. A store given a backend with an image starts from that image.
 
 This is the generic core, as kube-apiserver's ``registry/generic/registry.Store``: what a kind does
 differently (defaults, status and scale subresources, validation, field resets on create/update, deletion
@@ -269,11 +270,16 @@ class Store:
     def _commit(
         self, rt: ResourceType, type_: str, obj: dict[str, Any], prev: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """Store (or remove) ``obj`` at a new revision and tell the watches. ``obj`` becomes store-owned."""
-        self._rv += 1
+        """Store (or remove) ``obj`` at a new revision and tell the watches. ``obj`` becomes store-owned.
+
+        The backend hears of the write first: when it refuses (a full disk), the store keeps nothing of it."""
         md = meta(obj)
-        md["resourceVersion"] = str(self._rv)
+        md["resourceVersion"] = str(self._rv + 1)
         namespace = md.get("namespace", "") if rt.namespaced else ""
+        self._persistence.committed(
+            CommittedWrite(self._rv + 1, type_, rt.group, rt.plural, namespace, str(md["name"]), obj, prev)
+        )
+        self._rv += 1
         bucket = self._bucket(rt)
         if type_ == "DELETED":
             names = bucket.get(namespace, {})
@@ -282,9 +288,6 @@ class Store:
                 bucket.pop(namespace, None)
         else:
             bucket.setdefault(namespace, {})[md["name"]] = obj
-        self._persistence.committed(
-            CommittedWrite(self._rv, type_, rt.group, rt.plural, namespace, str(md["name"]), obj, prev)
-        )
         change = Change(self._rv, type_, rt.storage_key, rt.kind, obj, prev, namespace)
         self._history.append(change)
         while len(self._history) > self.history_limit:
@@ -745,7 +748,14 @@ class Store:
             rt, old, md.get("uid"), (config.get("metadata") or {}).get("resourceVersion")
         )
         patches.record_manager(
-            merged, field_manager, "Apply", rt.api_version, now, subresource, applied=config
+            merged,
+            field_manager,
+            "Apply",
+            rt.api_version,
+            now,
+            subresource,
+            applied=config,
+            custom=rt.custom,
         )
         new = self._merge_write(rt, old, merged, subresource)
         return self._write(rt, old, new, dry_run=dry_run)

@@ -8,12 +8,13 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kaito.sim.server.durable import DB_FILE, DataDirInUse, SqliteBackend, open_data_dir
-from kaito.sim.server.errors import Gone
+from kaito.sim.server.errors import Gone, InternalError
 from kaito.sim.server.store import Store
 
 CM = ("v1", "ConfigMap")
@@ -181,3 +182,47 @@ def test_bad_options_are_refused_by_name(tmp_path: Path, options: dict[str, obje
     with pytest.raises(ValueError, match=message):
         SqliteBackend(tmp_path / DB_FILE, **options)  # type: ignore[arg-type]
     assert not os.path.exists(tmp_path / DB_FILE)
+
+
+BIG = "x" * 20_000  # a row this size needs new pages, which a full database cannot give
+
+
+@pytest.mark.parametrize(
+    ("write", "refused"),
+    [
+        (lambda s: s.create(*CM, _cm("new", BIG)), "configmaps default/new"),
+        (
+            lambda s: s.patch(*CM, "small", {"data": {"v": BIG}}, "application/merge-patch+json", "default"),
+            "configmaps default/small",
+        ),
+        (lambda s: s.delete(*CM, "big", "default"), "configmaps default/big"),  # its tombstone holds it
+    ],
+    ids=["create", "patch", "delete"],
+)
+def test_a_write_the_disk_refuses_is_an_error_and_the_store_keeps_nothing_of_it(
+    tmp_path: Path, write: Callable[[Store], object], refused: str
+) -> None:
+    db = tmp_path / DB_FILE
+    store, backend = _reopen(db)
+    store.create(*CM, _cm("small"))
+    store.create(*CM, _cm("big", BIG))
+    before = {o["metadata"]["name"]: o for o in store.list(*CM, "default")[0]}
+    rv = store.resource_version
+    watch = store.watch(*CM, "default", resource_version=str(rv))
+    pages = backend._db.execute("PRAGMA page_count").fetchone()[0]
+    backend._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+
+    with pytest.raises(InternalError, match=f"refused the write of {refused} .*full.*nothing was changed"):
+        write(store)
+
+    assert {o["metadata"]["name"]: o for o in store.list(*CM, "default")[0]} == before
+    assert store.resource_version == rv
+    assert watch.pending() == 0
+    backend._db.execute("PRAGMA max_page_count = 1073741823")  # room again: the next write goes on from rv
+    after = store.create(*CM, _cm("later"))
+    assert after["metadata"]["resourceVersion"] == str(rv + 1)
+    expected = {o["metadata"]["name"]: o for o in store.list(*CM, "default")[0]}
+    backend.close()
+    again, backend = _reopen(db)
+    assert {o["metadata"]["name"]: o for o in again.list(*CM, "default")[0]} == expected
+    backend.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kaito.sim.server.errors import Conflict
+from kaito.sim.server.errors import Conflict, InternalError
 from kaito.sim.server.persistence import CommittedWrite, SnapshotFile, StoredObject, StoreImage
 from kaito.sim.server.store import Store
 
@@ -94,6 +94,40 @@ def test_what_commits_nothing_is_not_reported() -> None:
     with pytest.raises(Conflict):
         store.update("v1", "ConfigMap", {"metadata": {"name": "a", "resourceVersion": "1"}, "data": {}})
     assert len(backend.writes) == seen
+
+
+class RefusingBackend(RecordingBackend):
+    """Refuses every write once ``full`` is set, as a backend on a full disk does."""
+
+    full = False
+
+    def committed(self, write: CommittedWrite) -> None:
+        if self.full:
+            raise InternalError("the disk is full")
+        super().committed(write)
+
+
+def test_a_write_the_backend_refuses_leaves_the_store_and_its_watchers_as_they_were() -> None:
+    backend = RefusingBackend()
+    store = Store(persistence=backend)
+    store.create("v1", "ConfigMap", {"metadata": {"name": "a"}, "data": {"k": "1"}})
+    rv, heard = store.resource_version, []
+    store.add_listener(heard.append)
+    watch = store.watch("v1", "ConfigMap", "default", resource_version=str(rv))
+    backend.full = True
+    for refused in (
+        lambda: store.create("v1", "ConfigMap", {"metadata": {"name": "b"}}),
+        lambda: store.patch("v1", "ConfigMap", "a", {"data": {"k": "2"}}, "application/merge-patch+json"),
+        lambda: store.delete("v1", "ConfigMap", "a", "default"),
+    ):
+        with pytest.raises(InternalError, match="the disk is full"):
+            refused()
+    assert [o["metadata"]["name"] for o in store.list("v1", "ConfigMap", "default")[0]] == ["a"]
+    assert store.get("v1", "ConfigMap", "a", "default")["data"] == {"k": "1"}
+    assert (store.resource_version, heard, watch.pending()) == (rv, [], 0)
+    backend.full = False
+    created = store.create("v1", "ConfigMap", {"metadata": {"name": "b"}})
+    assert created["metadata"]["resourceVersion"] == str(rv + 1) == str(backend.writes[-1].revision)
 
 
 def test_a_store_without_an_image_hands_its_own_to_the_backend() -> None:

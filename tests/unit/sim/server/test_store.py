@@ -421,6 +421,82 @@ def test_server_side_apply_creates_then_updates(store: Store) -> None:
         store.patch("v1", "ConfigMap", "c", config, APPLY_PATCH)
 
 
+def test_server_side_apply_of_a_custom_resource_keeps_its_owner_references(store: Store) -> None:
+    """A controller re-applying a child (same manager, same configuration) changes nothing, however often:
+    the owner references of a custom resource merge by uid as ObjectMeta's do on every kind (once they were
+    emptied to `[{}]` by the third apply, and the garbage collector deleted the ownerless child)."""
+    store.create(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        {
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "subresources": {"status": {}},
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    owner = store.create("v1", "ConfigMap", {"metadata": {"name": "owner", "namespace": "default"}})
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    config = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default", "ownerReferences": [reference]},
+        "spec": {"size": 1, "tags": ["a"]},
+    }
+    applied = [
+        store.patch(
+            "example.com/v1", "Widget", "w", config, APPLY_PATCH, "default", field_manager="ctl", force=True
+        )
+    ]
+    store.patch(
+        "example.com/v1", "Widget", "w", {"status": {"ready": 1}}, MERGE_PATCH, "default",
+        subresource="status", field_manager="ctl",
+    )  # fmt: skip
+    for _ in range(3):
+        applied.append(
+            store.patch(
+                "example.com/v1",
+                "Widget",
+                "w",
+                config,
+                APPLY_PATCH,
+                "default",
+                field_manager="ctl",
+                force=True,
+            )
+        )
+    assert [a["metadata"]["ownerReferences"] for a in applied] == [[reference]] * 4
+    assert applied[-1]["spec"] == {"size": 1, "tags": ["a"]}
+    assert applied[-1]["metadata"]["resourceVersion"] == applied[1]["metadata"]["resourceVersion"]
+    [entry] = [e for e in applied[-1]["metadata"]["managedFields"] if e["operation"] == "Apply"]
+    uid_key = 'k:{"uid":"' + owner["metadata"]["uid"] + '"}'
+    assert uid_key in entry["fieldsV1"]["f:metadata"]["f:ownerReferences"]
+    assert entry["fieldsV1"]["f:spec"]["f:tags"] == {}  # a custom resource's own lists stay atomic
+
+
 # ------------------------------------------------------------------------------------------------ delete
 def test_delete_without_finalizers_removes(store: Store) -> None:
     store.create("v1", "ConfigMap", {"metadata": {"name": "c"}})
