@@ -96,7 +96,9 @@ async def _serve_sim(info_path: Path, counts_path: Path, karpenter: bool) -> Non
         await stop.wait()
 
 
-async def _serve_operator(info_path: Path, ready_path: Path, provisioner: str) -> None:
+async def _serve_operator(
+    info_path: Path, ready_path: Path, provisioner: str, trace: Path | None = None
+) -> None:
     from kaito import ctrl
     from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
     from kaito.provisioners.aks import AksConfig, StaticTokenCredential
@@ -111,6 +113,8 @@ async def _serve_operator(info_path: Path, ready_path: Path, provisioner: str) -
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if trace is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, _dump_memory, trace)
     async with await ctrl.Client.from_kubeconfig(info["kubeconfig"], field_manager=FIELD_MANAGER) as client:
         await install_crds(client)
         operator = build_operator(
@@ -130,6 +134,27 @@ async def _serve_operator(info_path: Path, ready_path: Path, provisioner: str) -
         operator.stop()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await running
+
+
+def _dump_memory(trace: Path) -> None:
+    """Where the operator's live memory is (tracemalloc, by the line that allocated it) and which types
+    hold the most objects, written to `trace` (text) when the parent stops the operator."""
+    import gc
+    import tracemalloc
+
+    snapshot = tracemalloc.take_snapshot()
+    current, peak = tracemalloc.get_traced_memory()
+    lines = [f"traced now {current / 2**20:.1f} MiB, traced peak {peak / 2**20:.1f} MiB", ""]
+    for title, key in (("by line", "lineno"), ("by file", "filename")):
+        lines.append(f"-- top 40 {title}")
+        lines.extend(str(stat) for stat in snapshot.statistics(key)[:40])
+        lines.append("")
+    counts = Counter(type(obj).__qualname__ for obj in gc.get_objects())
+    lines.append("-- gc-tracked objects by type (top 40)")
+    lines.extend(f"{n:9d} {name}" for name, n in counts.most_common(40))
+    tmp = trace.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(trace)
 
 
 # ------------------------------------------------------------------------------------------ parent
@@ -195,7 +220,12 @@ def diff(after: dict[str, int], before: dict[str, int]) -> Counter[str]:
 
 
 async def run_one(
-    n: int, provisioner: str, timeout: float, workdir: Path, profile: Path | None = None
+    n: int,
+    provisioner: str,
+    timeout: float,
+    workdir: Path,
+    profile: Path | None = None,
+    trace_memory: bool = False,
 ) -> dict[str, Any]:
     from kaito import ctrl
 
@@ -203,7 +233,8 @@ async def run_one(
     counts_path = workdir / f"counts-{provisioner}-{n}.json"
     ready = workdir / f"operator-{provisioner}-{n}.ready"
     oplog = workdir / f"operator-{provisioner}-{n}.log"
-    for stale in (info, counts_path, ready):
+    trace = [str(workdir / f"memory-{provisioner}-{n}.txt")] if trace_memory else []
+    for stale in (info, counts_path, ready, *map(Path, trace)):
         stale.unlink(missing_ok=True)
     me = [sys.executable, __file__]
     flags = ["--karpenter"] if provisioner == "karpenter" else []
@@ -214,7 +245,9 @@ async def run_one(
         await wait_for(lambda: info.exists() or sim.poll() is not None, "the sim to start", deadline)
         with oplog.open("wb") as log:
             operator = subprocess.Popen(
-                [*me, "--serve-operator", str(info), str(ready), provisioner], stderr=log, stdout=log
+                [*me, "--serve-operator", str(info), str(ready), provisioner, *trace],
+                stderr=log,
+                stdout=log,
             )
         await wait_for(
             lambda: ready.exists() or operator is None or operator.poll() is not None,
@@ -281,6 +314,9 @@ async def run_one(
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
             after = await read_counts(sim, counts_path, deadline)
+            if trace:
+                operator.send_signal(signal.SIGUSR2)
+                await wait_for(Path(trace[0]).exists, "the operator's memory trace", deadline)
         api = diff(after["api"], before["api"])
         api["create workspaces"] -= n
         api["list workspaces"] -= 1
@@ -351,7 +387,7 @@ async def main_async(args: argparse.Namespace) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         for provisioner in args.provisioner:
             for n in args.n:
-                result = await run_one(n, provisioner, args.timeout, workdir, args.profile)
+                result = await run_one(n, provisioner, args.timeout, workdir, args.profile, args.trace_memory)
                 report(result, sys.stdout)
                 sys.stdout.flush()
                 results.append(result)
@@ -376,10 +412,16 @@ def main() -> int:
     parser.add_argument(
         "--keep", type=Path, default=None, metavar="DIR", help="keep the operator's logs in DIR"
     )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="run the operator under tracemalloc and write where its memory is into the --keep DIR "
+        "(slows the operator: its CPU figures are then not comparable)",
+    )
     parser.add_argument("--serve-sim", nargs=2, type=Path, metavar=("INFO", "COUNTS"), help=argparse.SUPPRESS)
     parser.add_argument("--karpenter", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--serve-operator", nargs=3, metavar=("INFO", "READY", "PROV"), help=argparse.SUPPRESS
+        "--serve-operator", nargs="+", metavar="INFO READY PROV [TRACE]", help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.serve_sim:
@@ -389,8 +431,12 @@ def main() -> int:
         logging.basicConfig(
             level=logging.INFO, format="%(relativeCreated)9.0fms %(levelname)s %(name)s %(message)s"
         )
-        info, ready, prov = args.serve_operator
-        asyncio.run(_serve_operator(Path(info), Path(ready), prov))
+        info, ready, prov, *trace = args.serve_operator
+        if trace:
+            import tracemalloc
+
+            tracemalloc.start(int(os.environ.get("KAITO_BENCH_TRACE_FRAMES", "1")))
+        asyncio.run(_serve_operator(Path(info), Path(ready), prov, Path(trace[0]) if trace else None))
         return 0
     return asyncio.run(main_async(args))
 

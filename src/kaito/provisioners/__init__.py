@@ -5,11 +5,12 @@ Modules, one job each:
 * base             the async Provisioner contract, ObservedState/Phase, the error hierarchy, the registry
 * aks_pool         pure AKS decisions: pool names, the AgentPool body, pool states and Azure error codes
 * aks              the AKS provisioner (one agent pool per Machine, azure-mgmt-containerservice aio)
+* _aks_transport   its HTTP transport, one TLS context for all requests (private: loads the Azure SDK)
 * karpenter_claim  pure Karpenter decisions: the NodeClaim for a Machine, what its status means
 * karpenter        the Karpenter provisioner (NodeClaims through kaito.ctrl's Client)
 * byo              bring-your-own: existing Nodes selected by a Workspace, with their GPU shape
 
-Every public name of every module is re-exported here.
+Every public name of every public module is re-exported here.
 """
 
 from kaito.provisioners.aks import *  # noqa: F403

@@ -150,7 +150,12 @@ class AksProvisioner(Provisioner):
         if client is None:
             from azure.mgmt.containerservice.aio import ContainerServiceClient
 
-            client = ContainerServiceClient(credential, config.subscription_id, **config.client_kwargs())
+            kwargs = config.client_kwargs()
+            if "transport" not in kwargs:
+                from kaito.provisioners._aks_transport import SharedTlsTransport
+
+                kwargs["transport"] = SharedTlsTransport(**kwargs)  # the kwargs azure-core would give it
+            client = ContainerServiceClient(credential, config.subscription_id, **kwargs)
             _quiet_http_logging()
         self.client = client
         self.throttled = 0
