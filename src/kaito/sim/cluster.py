@@ -265,10 +265,11 @@ class Cluster:
         self.workloads = workloads
         await workloads.start()
         if self._process_runtime is not None:  # ClusterIPs reachable on this machine (workloads.cluster_ips)
-            from kaito.sim.workloads.cluster_ips import ClusterIpForwarder
+            from kaito.sim.workloads.cluster_ips import ClusterIpForwarder, readdress_services
 
             prefix = f"127.{random.randint(251, 254)}.{random.randint(0, 255)}"  # pods' /24s: 127.16-250.x
             self.store.cluster_ip_prefix = prefix
+            readdress_services(self.store, f"{prefix}.0/24")
             recorder = workloads.recorder
             self.cluster_ips = ClusterIpForwarder(
                 self.store,

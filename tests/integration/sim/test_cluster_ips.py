@@ -152,3 +152,22 @@ async def test_an_address_that_cannot_be_bound_is_explained_on_the_service(clust
         assert "/api/v1/namespaces/default/services/blocked:80/proxy/" in event["message"]
     finally:
         blocker.close()
+
+
+async def test_services_kept_from_a_run_without_the_process_runtime_get_reachable_addresses(
+    tmp_path: Any, sim_options: dict[str, Any]
+) -> None:
+    # `make run` then `kaito up --serve` on the same data directory: the Service was addressed from
+    # 10.96.0.0/12 (and a later --serve run picks another loopback /24), so its old ClusterIP answers nowhere.
+    async with Cluster(data_dir=tmp_path, arm=False) as first:
+        first.store.create("v1", "Service", service("web", "web"))
+        old = _cluster_ip(first, "web")
+    assert not ipaddress.ip_address(old).is_loopback
+
+    async with Cluster(data_dir=tmp_path, **sim_options) as second:
+        new = _cluster_ip(second, "web")
+        assert ipaddress.ip_address(new).is_loopback, new
+        assert second.store.get("v1", "Service", "web", "default")["spec"]["clusterIPs"] == [new]
+        assert second.cluster_ips is not None
+        listening = second.cluster_ips.listening
+        await _until(lambda: (new, 80) in listening(), 5, "a listener on the new ClusterIP")

@@ -196,6 +196,13 @@ class Store:
 
         service.allocator.use_loopback(prefix, in_use)
 
+    def next_cluster_ip(self) -> str:
+        """A free ClusterIP from the Service allocator (the loopback /24 when one is set)."""
+        service = self.strategies.for_key(("", "services"))
+        if not isinstance(service, ServiceStrategy):
+            raise RuntimeError("this store's Service strategy allocates no cluster IPs")
+        return service.next_cluster_ip()
+
     def strategy(self, rt: ResourceType) -> Strategy:
         """The registry strategy of ``rt``'s kind."""
         return self.strategies.for_type(rt)

@@ -26,7 +26,7 @@ from typing import Any
 from kaito.sim.server.proxy import service_endpoints
 from kaito.sim.server.store import Store
 
-__all__ = ["ClusterIpForwarder", "unreachable_message"]
+__all__ = ["ClusterIpForwarder", "readdress_services", "unreachable_message"]
 
 _log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
@@ -50,6 +50,39 @@ def unreachable_message(service: Mapping[str, Any], ip: str, port: int, error: O
         "reach the Service through the API server's proxy instead: "
         f"/api/v1/namespaces/{namespace}/services/{name}:{port}/proxy/ (kubectl get --raw, or kaito chat)"
     )
+
+
+def readdress_services(store: Store, network: str) -> list[tuple[str, str, str]]:
+    """Re-address every Service whose ClusterIP lies outside ``network``; returns (namespace, name, old IP).
+
+    A cluster kept in a data directory may hold Services addressed when it ran without the process
+    runtime (10.96.0.0/12) or in an earlier run's loopback /24: no local process could reach those. Kube
+    never changes a ClusterIP, but here the service network itself moved, so each such Service gets an
+    address from the store's allocator (an ordinary update: watchers see it) and the change is logged.
+    Headless Services and the `kubernetes` Service of `default` are left as they are.
+    """
+    subnet = ipaddress.ip_network(network)
+    moved: list[tuple[str, str, str]] = []
+    services, _ = store.list("v1", "Service")
+    for service in services:
+        meta = service.get("metadata") or {}
+        spec = service.get("spec") or {}
+        ip = str(spec.get("clusterIP") or "")
+        if (meta.get("namespace"), meta.get("name")) == ("default", "kubernetes"):
+            continue
+        try:
+            if ipaddress.ip_address(ip) in subnet:
+                continue
+        except ValueError:  # "None" (headless) or unset
+            continue
+        new_ip = store.next_cluster_ip()
+        spec["clusterIP"], spec["clusterIPs"] = new_ip, [new_ip]
+        store.update("v1", "Service", service)
+        moved.append((str(meta.get("namespace")), str(meta.get("name")), ip))
+        _log.info(
+            "Service %s/%s: ClusterIP %s is now %s (reachable on this machine)", *moved[-1][:2], ip, new_ip
+        )
+    return moved
 
 
 class ClusterIpForwarder:
