@@ -471,14 +471,7 @@ class Kubelet:
             if code == 0 or run.restart_policy == "Never":
                 self._flush(run)
                 return code == 0
-            delay = min(
-                self._timings.crash_backoff_s * 2 ** min(container.restart_count, 30),
-                self._timings.crash_backoff_max_s,
-            )
-            self._back_off(run, container, delay)
-            self._flush(run)
-            await asyncio.sleep(delay)
-            container.restart_count += 1
+            await self._restart_after_back_off(run, container)
 
     async def _run_container(self, run: _PodRun, container: ContainerRun) -> None:
         await self._pull(run, container)
@@ -495,14 +488,18 @@ class Kubelet:
             if not restart:
                 self._flush(run)
                 return
-            delay = min(
-                self._timings.crash_backoff_s * 2 ** min(container.restart_count, 30),
-                self._timings.crash_backoff_max_s,
-            )
-            self._back_off(run, container, delay)
-            self._flush(run)
-            await asyncio.sleep(delay)
-            container.restart_count += 1
+            await self._restart_after_back_off(run, container)
+
+    async def _restart_after_back_off(self, run: _PodRun, container: ContainerRun) -> None:
+        """CrashLoopBackOff: wait the kubelet's doubling delay (capped), then count the restart."""
+        delay = min(
+            self._timings.crash_backoff_s * 2 ** min(container.restart_count, 30),
+            self._timings.crash_backoff_max_s,
+        )
+        self._back_off(run, container, delay)
+        self._flush(run)
+        await asyncio.sleep(delay)
+        container.restart_count += 1
 
     async def _live(self, run: _PodRun, container: ContainerRun) -> tuple[int, str]:
         """Keep the container running until it exits; returns (exit code, reason). Knob changes wake it up."""
