@@ -25,24 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-
-def workspace(i: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "kaito.sh/v1beta1",
-        "kind": "Workspace",
-        "metadata": {"name": f"ws-{i:05d}", "namespace": "default"},
-        "resource": {
-            "instanceType": "Standard_NC6s_v3",
-            "labelSelector": {"matchLabels": {"apps": f"phi-3-{i:05d}"}},
-        },
-        "inference": {"preset": {"name": "phi-3-mini-4k-instruct"}},
-    }
+from scale_bench import workspace  # the same generated Workspaces (bench/ is the script's path)
 
 
 def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> dict[str, Any]:
     manifest = workdir / f"workspaces-{n}.yaml"
-    manifest.write_text(yaml.safe_dump_all([workspace(i) for i in range(n)]))
+    manifest.write_text(yaml.safe_dump_all([workspace(i, "default") for i in range(n)]))
     command = [
         sys.executable,
         "-m",
