@@ -194,6 +194,48 @@ async def test_gpu_pod_waits_unschedulable_until_a_gpu_node_appears(
     await until(store, lambda: status_of(store, "apps/v1", "Deployment", "llm").get("readyReplicas") == 1)
 
 
+def pinned_pod(name: str, node_name: str, gpus: int = 1) -> dict[str, Any]:
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+    spec = pod_template(name, gpus=gpus)["spec"]
+    spec["affinity"] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    }
+    return {"metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+
+def scheduled_condition(store: Store, name: str) -> dict[str, Any] | None:
+    pod = store.get("v1", "Pod", name, "default")
+    return next((c for c in pod["status"].get("conditions") or [] if c["type"] == "PodScheduled"), None)
+
+
+async def test_a_pod_pinned_to_a_node_waits_for_that_node(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("cpu-1"))
+    store.create("v1", "Pod", pinned_pod("pinned", "gpu-9"))
+    condition = await until(store, lambda: scheduled_condition(store, "pinned"))
+    assert (condition["status"], condition["message"]) == (
+        "False",
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+    )
+    store.create("v1", "Node", make_node("gpu-9", gpus=1))
+    await until(store, lambda: store.get("v1", "Pod", "pinned", "default")["spec"].get("nodeName") == "gpu-9")
+
+
+async def test_a_pinned_pod_takes_the_gpu_freed_on_its_node(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("gpu-1", gpus=1))
+    store.create("v1", "Node", make_node("gpu-2", gpus=1))
+    store.create("v1", "Pod", pinned_pod("first", "gpu-1"))
+    await until(store, lambda: store.get("v1", "Pod", "first", "default")["spec"].get("nodeName") == "gpu-1")
+    store.create("v1", "Pod", pinned_pod("second", "gpu-1"))
+    condition = await until(store, lambda: scheduled_condition(store, "second"))
+    assert (condition["status"], condition["message"]) == (
+        "False",
+        "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, "
+        "1 node(s) didn't match Pod's node affinity/selector.",
+    )
+    store.delete("v1", "Pod", "first", "default")
+    await until(store, lambda: store.get("v1", "Pod", "second", "default")["spec"].get("nodeName") == "gpu-1")
+
+
 @pytest.mark.parametrize(
     ("tolerations", "schedules"),
     [
