@@ -252,7 +252,8 @@ class WorkloadSimulator:
         last_rv: str | None = None
         while not self._stopping:
             try:
-                watch = self.store.watch(api_version, kind, resource_version=last_rv)
+                # the store's own dicts: every handler only reads what an event carries
+                watch = self.store.watch(api_version, kind, resource_version=last_rv, copy_objects=False)
             except Gone:
                 last_rv = None
                 continue
