@@ -350,7 +350,9 @@ class Store:
             return self._present(rt, obj)
         return self._present(rt, self._commit(rt, "ADDED", obj, None))
 
-    def _check_body(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
+    def _check_body(self, rt: ResourceType, obj: Any, *, status_only: bool = False) -> dict[str, Any]:
+        """``obj`` checked as a body of ``rt``'s kind, copied; with ``status_only`` (a status write, which
+        takes nothing else from the body) only its metadata and status are copied, the rest shared."""
         if not isinstance(obj, dict):
             raise BadRequest(f"the body of a {rt.kind} must be a JSON object, got {type(obj).__name__}")
         check_meta_types(obj)
@@ -369,6 +371,8 @@ class Store:
                 )
         if "metadata" in obj and not isinstance(obj["metadata"], dict):
             raise BadRequest("metadata must be a JSON object")
+        if status_only:
+            return {k: clone(v) if k in ("metadata", "status") else v for k, v in obj.items()}
         return clone(obj)
 
     @staticmethod
@@ -523,7 +527,7 @@ class Store:
     ) -> dict[str, Any]:
         """Replace the object (or its status); 409 Conflict when ``metadata.resourceVersion`` is stale."""
         rt = self.resolve(api_version, kind)
-        body = self._check_body(rt, obj)
+        body = self._check_body(rt, obj, status_only=subresource == "status")
         self._settle_fields(rt, body, field_validation, decode_refusal(rt.kind, rt.version))
         md = meta(body)
         ns = self._namespace_for_write(rt, md, namespace)

@@ -29,10 +29,10 @@ class ReplicaSetController(WorkloadController):
     """Creates and deletes a ReplicaSet's pods and writes its status; see the module docstring."""
 
     def sync(self, namespace: str, name: str) -> None:
-        rs = self._get_live("apps/v1", "ReplicaSet", namespace, name)
+        rs = self._get_live("apps/v1", "ReplicaSet", namespace, name, copy=False)  # read; status written anew
         if rs is None:
             return
-        pods = self.index.owned("v1", "Pod", namespace, rs)
+        pods = self.index.owned("v1", "Pod", namespace, rs, copy=False)  # read, never written here
         active = [p for p in pods if pod_is_active(p)]
         desired = spec_replicas(rs)
         template = rs["spec"].get("template") or {}
@@ -69,8 +69,7 @@ class ReplicaSetController(WorkloadController):
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         if status != (rs.get("status") or {}):
-            rs["status"] = status
-            self.store.update("apps/v1", "ReplicaSet", rs, subresource="status")
+            self.store.update("apps/v1", "ReplicaSet", {**rs, "status": status}, subresource="status")
 
     def _available(self, pod: Mapping[str, Any], min_ready_s: int, key: Key) -> bool:
         """Ready for at least ``min_ready_s``; otherwise requeue ``key`` for when it will be."""

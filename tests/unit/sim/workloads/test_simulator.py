@@ -7,6 +7,7 @@ here, that the names first published by this module are still importable from it
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -336,6 +337,43 @@ async def test_scaling_a_deployment_up_and_down(store: Store, sim: WorkloadSimul
     )
     await until(store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("replicas") == 1)
     await until(store, lambda: len(pods(store)) == 1)
+
+
+async def test_controllers_never_mutate_what_the_store_holds(store: Store, sim: WorkloadSimulator) -> None:
+    """The controllers read the store's own dicts (no copy); every object committed must stay as committed."""
+    committed: list[tuple[dict[str, Any], str]] = []
+    remove = store.add_listener(lambda change: committed.append((change.object, json.dumps(change.object))))
+    try:
+        store.create("v1", "Node", make_node("n1"))
+        store.create("apps/v1", "Deployment", deployment("web", replicas=2))
+        await until(
+            store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("availableReplicas") == 2
+        )
+        store.patch(
+            "apps/v1",
+            "Deployment",
+            "web",
+            {
+                "spec": {
+                    "replicas": 3,
+                    "template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}},
+                }
+            },
+            "application/strategic-merge-patch+json",
+            "default",
+        )
+
+        def rolled_out() -> bool:
+            status = status_of(store, "apps/v1", "Deployment", "web")
+            return status.get("observedGeneration") == 2 and status.get("updatedReplicas") == 3 == status.get(
+                "availableReplicas"
+            )
+
+        await until(store, rolled_out)
+    finally:
+        remove()
+    assert len(committed) > 20
+    assert [text for _, text in committed] == [json.dumps(obj) for obj, _ in committed]
 
 
 async def test_statefulset_creates_ordinal_pods_in_order(store: Store, sim: WorkloadSimulator) -> None:
