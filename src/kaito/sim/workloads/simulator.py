@@ -21,10 +21,13 @@ What reconciles what (pods are found through their controller ownerReference; or
 - StatefulSet -> pods ``<name>-<ordinal>``, OrderedReady or Parallel: :mod:`kaito.sim.workloads.statefulsets`.
 - Job -> pods until completions succeed, or backoffLimit/activeDeadlineSeconds fail it:
   :mod:`kaito.sim.workloads.jobs`.
-- Scheduler (this module's shell around the pure :mod:`kaito.sim.workloads.scheduler`): pending pods are
-  tried when they
+- Scheduler (this module's shell around the pure :mod:`kaito.sim.workloads.scheduler`, over the
+  :class:`~kaito.sim.workloads.scheduler_cache.SchedulerCache` of nodes and their requested resources, so a
+  pass costs what its pending pods need, not a list of the cluster): pending pods are tried when they
   appear; a pod that fits nowhere gets ``PodScheduled=False, Unschedulable`` and a ``FailedScheduling`` Event
-  and waits, like kube's unschedulable queue, until a Node changes or a bound pod goes away.
+  and waits, like kube's unschedulable queue, until a Node changes or a bound pod goes away. A pod whose
+  required affinity pins it to named nodes (KAITO's) is tried on those first and waits only for a change on
+  one of them (kube's NodeAffinity queueing hint); other waiting pods are retried on any such change.
 - Kubelet: bound pods run through their lifecycle in :mod:`kaito.sim.workloads.kubelet`, optionally as real
   local processes (:mod:`kaito.sim.workloads.processes`).
 - PersistentVolumeClaim -> a local PersistentVolume of its StorageClass: :mod:`kaito.sim.workloads.volumes`.
