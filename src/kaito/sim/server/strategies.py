@@ -52,7 +52,7 @@ class BuiltinStrategy(Strategy):
     """A built-in kind: kube's PrepareForCreate and defaults, metadata and required-field validation."""
 
     # its defaulting only sets absent fields and every stored object went through it, and its validation
-    # reads: a status write leaves the spec it shares with the stored object as it is
+    # reads: a status write leaves the spec (and nested metadata) it shares with the stored object as is
     status_write_shares_rest = True
 
     def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:

@@ -108,8 +108,9 @@ class Strategy:
                 f"the server could not find the requested resource ({rt.qualified_resource}/status)"
             )
         if self.status_write_shares_rest:
-            # nothing but metadata and status can change (and nothing writes the rest in place): share it
-            new = {k: clone(v) if k == "metadata" else v for k, v in old.items()}
+            # nothing but status and metadata's own keys (resourceVersion, generation, a new managedFields
+            # list) change, and nothing writes the rest in place: share it
+            new = {k: dict(v) if k == "metadata" else v for k, v in old.items()}
         else:
             new = clone(old)  # admission may prune and default in place; the stored object must not change
         if "status" in body:

@@ -119,13 +119,15 @@ def test_a_status_write_leaves_the_object_it_replaces_as_it_was(
     api_version: str, kind: str, body: dict[str, Any], status: dict[str, Any]
 ) -> None:
     store = Store()  # the kinds' own strategies
-    created = store.create(api_version, kind, body, namespace="default")
+    created = store.create(api_version, kind, body, namespace="default", field_manager="creator")
     stored_before = store.get(api_version, kind, created["metadata"]["name"], "default", copy=False)
     snapshot = json.dumps(stored_before)
     written = dict(created, status=status)
     written["metadata"] = dict(created["metadata"], labels={"ignored": "on a status write"})
-    after = store.update(api_version, kind, written, subresource="status")
+    after = store.update(api_version, kind, written, subresource="status", field_manager="status-writer")
     assert after["status"] == status
+    managers = [(e["manager"], e.get("subresource")) for e in after["metadata"]["managedFields"]]
+    assert managers == [("creator", None), ("status-writer", "status")]
     assert "labels" not in after["metadata"]  # a status write takes nothing but status from its body
     assert after["spec"] == created["spec"]
     assert json.dumps(stored_before) == snapshot
