@@ -430,7 +430,8 @@ class DeploymentController(WorkloadController):
             status["collisionCount"] = previous["collisionCount"]
         if status != previous:
             # a status write takes only metadata and status from its body
-            self.store.update("apps/v1", "Deployment", {**deployment, "status": status}, subresource="status")
+            body = {**deployment, "status": status}
+            self.store.update("apps/v1", "Deployment", body, subresource="status", copy=False)
         complete = all(counts[k] == desired for k in counts if k != "readyReplicas")
         if not complete and deadline is not None:
             key = ("Deployment", deployment["metadata"]["namespace"], deployment["metadata"]["name"])

@@ -40,7 +40,7 @@ class ReplicaSetController(WorkloadController):
             for _ in range(desired - len(active)):
                 body = pod_from_template(template, rs)
                 body["metadata"]["generateName"] = f"{name}-"
-                pod = self.store.create("v1", "Pod", body, namespace=namespace)
+                pod = self.store.create("v1", "Pod", body, namespace=namespace, copy=False)  # read only
                 active.append(pod)
                 message = f"Created pod: {pod['metadata']['name']}"
                 self.recorder.event(
@@ -69,7 +69,8 @@ class ReplicaSetController(WorkloadController):
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         if status != (rs.get("status") or {}):
-            self.store.update("apps/v1", "ReplicaSet", {**rs, "status": status}, subresource="status")
+            body = {**rs, "status": status}
+            self.store.update("apps/v1", "ReplicaSet", body, subresource="status", copy=False)
 
     def _available(self, pod: Mapping[str, Any], min_ready_s: int, key: Key) -> bool:
         """Ready for at least ``min_ready_s``; otherwise requeue ``key`` for when it will be."""

@@ -476,7 +476,7 @@ class WorkloadSimulator:
     def _bind(self, pod: dict[str, Any], node_name: str) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         pod["spec"]["nodeName"] = node_name
-        bound = self.store.update("v1", "Pod", pod)
+        bound = self.store.update("v1", "Pod", pod, copy=False)  # read only: the status goes in a new body
         status = bound.get("status") or {}
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append(
@@ -487,8 +487,8 @@ class WorkloadSimulator:
                 "lastTransitionTime": self._now(),
             }
         )
-        bound["status"] = {**status, "conditions": conditions}
-        self.store.update("v1", "Pod", bound, subresource="status")
+        body = {**bound, "status": {**status, "conditions": conditions}}
+        self.store.update("v1", "Pod", body, subresource="status", copy=False)
         message = f"Successfully assigned {namespace}/{name} to {node_name}"
         self.recorder.event(bound, "Normal", "Scheduled", message, component=_SCHEDULER)
 
@@ -515,7 +515,7 @@ class WorkloadSimulator:
             conditions.append(condition)
         if conditions != status.get("conditions"):
             pod["status"] = {**status, "phase": "Pending", "conditions": conditions}
-            pod = self.store.update("v1", "Pod", pod, subresource="status")
+            pod = self.store.update("v1", "Pod", pod, subresource="status", copy=False)
         self.recorder.event(pod, "Warning", "FailedScheduling", message, component=_SCHEDULER)
 
     # --- Node lifecycle -----------------------------------------------------------------------------------
