@@ -33,6 +33,15 @@ _TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 _PodKey = tuple[str, str]  # (namespace, name)
 
 
+def _requests(pod: dict[str, Any]) -> dict[str, Decimal]:
+    """:func:`pod_requests`, or only the pod slot when a quantity does not parse: the store takes such a pod
+    (kube's validation would not), and a listener must not fail the write that told it."""
+    try:
+        return pod_requests(pod)
+    except ValueError:
+        return {"pods": Decimal(1)}
+
+
 class SchedulerCache:
     """Nodes by name with their allocatable, and per-node requested resources, kept current from commits."""
 
@@ -102,7 +111,7 @@ class SchedulerCache:
             del self._bound[key]
             self._add(before[0], before[1], -1)
         if counts:
-            requests = pod_requests(pod)
+            requests = _requests(pod)
             self._bound[key] = (str(node_name), requests, spec)
             self._add(str(node_name), requests, 1)
 

@@ -108,3 +108,11 @@ def test_a_closed_cache_stops_following() -> None:
     cache.close()
     store.create("v1", "Node", node("n1"))
     assert dict(cache.nodes) == {}
+
+
+def test_a_bound_pod_with_a_quantity_that_does_not_parse_takes_only_its_pod_slot() -> None:
+    store = Store()
+    cache = SchedulerCache(store)
+    store.create("v1", "Node", node("n1"))
+    store.create("v1", "Pod", pod("odd", "n1", cpu="lots"))
+    assert cache.usage == {"n1": {"pods": Decimal(1)}}
