@@ -300,7 +300,18 @@ async def run_one(
             if profile is not None and controller is not None:
                 out = profile / f"{mode}-{kind}-{n}.txt"
                 spy = subprocess.Popen(
-                    ["py-spy", "record", "-p", str(controller.pid), "-f", "raw", "-o", str(out), "-r", "200"],
+                    [
+                        str(Path(sys.executable).with_name("py-spy")),
+                        "record",
+                        "-p",
+                        str(controller.pid),
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(out),
+                        "-r",
+                        "200",
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

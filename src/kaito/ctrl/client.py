@@ -9,7 +9,9 @@ cached per group-version and refreshed once on a miss, so a CRD registered after
 
 Failures surface as the exceptions of `kaito.ctrl.errors`. Transient failures (5xx, 429, no answer) are
 retried: bounded attempts, exponential backoff with jitter, and a 429's Retry-After honoured (capped by
-`RetryPolicy.max_retry_after`). Other 4xx are never retried. The loop is a few lines of our own, not a
+`RetryPolicy.max_retry_after`). Other 4xx are never retried. Every ordinary request (not a watch) has a
+deadline, `Client(request_timeout=...)` (default `DEFAULT_REQUEST_TIMEOUT_S`; None for none); running out of
+time is a transport error, retried like one. The loop is a few lines of our own, not a
 retry library: a request that succeeds first time (nearly all) then costs nothing extra.
 """
 

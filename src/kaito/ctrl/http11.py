@@ -154,7 +154,9 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
 
-async def _until(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], deadline: float | None) -> None:
+async def _until(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], deadline: float | None
+) -> None:
     """Await `future`; TimeoutError once loop time passes `deadline` (None: no deadline)."""
     if deadline is None:
         await future
@@ -194,7 +196,9 @@ class Response:
         self._what = what
         self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
         length = headers.get("content-length")
-        self._remaining: int | None = 0 if no_body else (int(length) if length and not self._chunked else None)
+        self._remaining: int | None = (
+            0 if no_body else (int(length) if length and not self._chunked else None)
+        )
         if self._remaining == 0 and not self._chunked:
             self._finish()
 
