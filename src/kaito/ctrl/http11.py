@@ -196,9 +196,11 @@ class Response:
         self._what = what
         self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
         length = headers.get("content-length")
-        self._remaining: int | None = (
-            0 if no_body else (int(length) if length and not self._chunked else None)
-        )
+        self._remaining: int | None = 0 if no_body else None
+        if length and not self._chunked and not no_body:
+            if not length.isdigit():
+                raise ConnectionError(f"the answer's Content-Length is not a number: {length[:40]!r}")
+            self._remaining = int(length)
         if self._remaining == 0 and not self._chunked:
             self._finish()
 

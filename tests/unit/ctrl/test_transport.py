@@ -141,6 +141,19 @@ async def test_a_server_url_with_a_path_prefix_keeps_it(kube_server: Path, tmp_p
         assert (await client.resource_for(GVK("v1", "ConfigMap"))).plural == "prefixedmaps"
 
 
+async def test_with_a_proxy_requests_go_through_it(kube_server: Path, tmp_path: Path) -> None:
+    config = json.loads(await asyncio.to_thread(kube_server.read_text))
+    cluster = config["clusters"][0]["cluster"]
+    cluster["proxy-url"], cluster["server"] = cluster["server"], "http://kube.invalid:8080"
+    proxied = tmp_path / "proxied"
+    await asyncio.to_thread(proxied.write_text, json.dumps(config))
+    async with await Client.from_kubeconfig(str(proxied)) as client:
+        got = await client.get(GVK("v1", "ConfigMap"), "a", "default")  # kube.invalid: only the proxy answers
+        assert got["metadata"]["name"] == "a"
+        stream = await client.watch(GVK("v1", "ConfigMap"), "default", resource_version="0")
+        assert [event.object["metadata"]["name"] async for event in stream] == ["o0", "o1", "o2"]
+
+
 async def test_missing_configuration_is_a_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="could not be loaded"):
         await load_configuration(str(tmp_path / "absent"))
