@@ -370,7 +370,14 @@ async def run_one(
 
 
 KINDS = ("floor", "kaito.ctrl", "kopf")
-FIGURES = ("wall_s", "first_s", "cpu_ms_per_object", "sim_cpu_ms_per_object", "requests_per_object", "peak_rss_mb")
+FIGURES = (
+    "wall_s",
+    "first_s",
+    "cpu_ms_per_object",
+    "sim_cpu_ms_per_object",
+    "requests_per_object",
+    "peak_rss_mb",
+)
 
 
 def describe(result: dict[str, Any] | dict[str, float], n: int) -> str:
