@@ -33,7 +33,7 @@ import orjson
 from kaito.ctrl.errors import ConfigError, TransportError
 from kaito.ctrl.http11 import ConnectionPool
 
-if TYPE_CHECKING:  # imported when a KubeTransport is made: kubernetes-asyncio and aiohttp cost ~0.5 s
+if TYPE_CHECKING:  # imported when a KubeTransport is made (~0.5 s); aiohttp only to go through a proxy
     import aiohttp
     from kubernetes_asyncio.client import Configuration
 
