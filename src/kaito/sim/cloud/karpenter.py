@@ -378,7 +378,8 @@ class KarpenterSimulator:
             try:
                 obj = self.store.get(api_version, kind, name)
                 change(obj)
-                self.store.update(api_version, kind, obj, subresource="status" if status else None)
+                subresource = "status" if status else None
+                self.store.update(api_version, kind, obj, subresource=subresource, copy=False)
                 return True
             except NotFound:
                 return False

@@ -8,6 +8,7 @@ on a typical Pod (measured: 9 us against 21 us and 17 us).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -40,9 +41,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_last_formatted: tuple[int, str] = (-1, "")
+
+
 def format_time(moment: datetime) -> str:
-    """RFC 3339 with second precision and a ``Z`` suffix, as kube serialises ``metav1.Time``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 with second precision and a ``Z`` suffix, as kube serialises ``metav1.Time``.
+
+    The text of the latest second asked for is remembered: writes ask for "now" many times a second.
+    """
+    global _last_formatted
+    second = math.floor(moment.timestamp())
+    if _last_formatted[0] == second:
+        return _last_formatted[1]
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_formatted = (second, text)
+    return text
 
 
 def parse_time(text: str) -> datetime:

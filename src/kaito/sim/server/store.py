@@ -317,9 +317,10 @@ class Store:
         dry_run: bool = False,
         field_manager: str | None = None,
         field_validation: FieldValidation | None = None,
+        copy: bool = True,
     ) -> dict[str, Any]:
         """Create ``obj``; returns it as stored (uid, creationTimestamp, resourceVersion and, for kinds that
-        have one, generation set)."""
+        have one, generation set); ``copy=False`` as for :meth:`get` (for a caller that only reads it)."""
         rt = self.resolve(api_version, kind)
         obj = self._check_body(rt, obj)
         self._settle_fields(rt, obj, field_validation, decode_refusal(rt.kind, rt.version))
@@ -348,9 +349,11 @@ class Store:
         obj["kind"] = rt.kind
         if dry_run:
             return self._present(rt, obj)
-        return self._present(rt, self._commit(rt, "ADDED", obj, None))
+        return self._out(rt, self._commit(rt, "ADDED", obj, None), copy)
 
-    def _check_body(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
+    def _check_body(self, rt: ResourceType, obj: Any, *, status_only: bool = False) -> dict[str, Any]:
+        """``obj`` checked as a body of ``rt``'s kind, copied; with ``status_only`` (a status write, which
+        takes nothing else from the body) only its metadata and status are copied, the rest shared."""
         if not isinstance(obj, dict):
             raise BadRequest(f"the body of a {rt.kind} must be a JSON object, got {type(obj).__name__}")
         check_meta_types(obj)
@@ -369,6 +372,8 @@ class Store:
                 )
         if "metadata" in obj and not isinstance(obj["metadata"], dict):
             raise BadRequest("metadata must be a JSON object")
+        if status_only:
+            return {k: clone(v) if k in ("metadata", "status") else v for k, v in obj.items()}
         return clone(obj)
 
     @staticmethod
@@ -520,10 +525,13 @@ class Store:
         namespace: str | None = None,
         field_manager: str | None = None,
         field_validation: FieldValidation | None = None,
+        copy: bool = True,
     ) -> dict[str, Any]:
-        """Replace the object (or its status); 409 Conflict when ``metadata.resourceVersion`` is stale."""
+        """Replace the object (or its status); 409 Conflict when ``metadata.resourceVersion`` is stale.
+
+        Returns the object as stored; ``copy=False`` as for :meth:`get` (for a caller that only reads it)."""
         rt = self.resolve(api_version, kind)
-        body = self._check_body(rt, obj)
+        body = self._check_body(rt, obj, status_only=subresource == "status")
         self._settle_fields(rt, body, field_validation, decode_refusal(rt.kind, rt.version))
         md = meta(body)
         ns = self._namespace_for_write(rt, md, namespace)
@@ -535,9 +543,9 @@ class Store:
         old = self._lookup(rt, ns, name)
         if old is None:
             if subresource is None and self.strategy(rt).create_on_update and not md.get("resourceVersion"):
-                return self.create(api_version, kind, body, namespace=ns or None, dry_run=dry_run)
+                return self.create(api_version, kind, body, namespace=ns or None, dry_run=dry_run, copy=copy)
             raise NotFound.for_object(rt.plural, rt.group, name)
-        return self._replace(rt, old, body, subresource, field_manager, dry_run)
+        return self._replace(rt, old, body, subresource, field_manager, dry_run, copy=copy)
 
     def _replace(
         self,
@@ -547,6 +555,8 @@ class Store:
         subresource: str | None,
         field_manager: str | None,
         dry_run: bool,
+        *,
+        copy: bool = True,
     ) -> dict[str, Any]:
         """The tail of an update or a (non-apply) patch: ``body``'s uid and resourceVersion preconditions,
         the merge into ``old``, ``field_manager``'s Update entry in managedFields, then the write."""
@@ -564,7 +574,7 @@ class Store:
                 custom=rt.custom,
                 previous=old,
             )
-        return self._write(rt, old, new, dry_run=dry_run)
+        return self._write(rt, old, new, dry_run=dry_run, copy=copy)
 
     def _check_preconditions(self, rt: ResourceType, old: dict[str, Any], uid: Any, rv: Any) -> None:
         old_md = old["metadata"]
@@ -599,7 +609,7 @@ class Store:
         return self.strategy(rt).update_subresource(rt, old, body, subresource)
 
     def _write(
-        self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool
+        self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool, copy: bool = True
     ) -> dict[str, Any]:
         """Default, validate, bump generation, and commit ``new`` over ``old`` (or finish a deletion)."""
         strategy = self.strategy(rt)
@@ -613,12 +623,12 @@ class Store:
         new_md = meta(new)
         new_md["resourceVersion"] = old["metadata"].get("resourceVersion")
         if _normalised(new) == _normalised(old):
-            return self._present(rt, old)
+            return self._out(rt, old, copy)
         if dry_run:
             return self._present(rt, new)
         if new_md.get("deletionTimestamp") and not strategy.held(new):
-            return self._present(rt, self._commit(rt, "DELETED", new, old))
-        return self._present(rt, self._commit(rt, "MODIFIED", new, old))
+            return self._out(rt, self._commit(rt, "DELETED", new, old), copy)
+        return self._out(rt, self._commit(rt, "MODIFIED", new, old), copy)
 
     # ------------------------------------------------------------------------------------------ patch
     def patch(

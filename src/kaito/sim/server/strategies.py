@@ -51,6 +51,10 @@ PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 class BuiltinStrategy(Strategy):
     """A built-in kind: kube's PrepareForCreate and defaults, metadata and required-field validation."""
 
+    # its defaulting only sets absent fields and every stored object went through it, and its validation
+    # reads: a status write leaves the spec (and nested metadata) it shares with the stored object as is
+    status_write_shares_rest = True
+
     def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         prepare_create(rt.storage_key, obj, has_status=rt.has_status, next_cluster_ip=self.next_cluster_ip)
 
@@ -76,6 +80,8 @@ class CustomResourceStrategy(Strategy):
 
 class NamespaceStrategy(BuiltinStrategy):
     """Namespaces: two-phase deletion through the namespace controller, a few names never deleted."""
+
+    status_write_shares_rest = False  # rare writes; its strategy has its own subresource and phase rules
 
     delete_returns_object = True
     two_phase_delete = True
@@ -149,6 +155,8 @@ class ClusterIPAllocator:
 class ServiceStrategy(BuiltinStrategy):
     """Services: a cluster IP on create, kept by an update that sends none."""
 
+    status_write_shares_rest = False  # its write path rewrites fields of the spec (or status) itself
+
     delete_returns_object = True
 
     def __init__(self, allocator: ClusterIPAllocator | None = None) -> None:
@@ -195,6 +203,8 @@ class DeploymentStrategy(BuiltinStrategy):
 
 class CustomResourceDefinitionStrategy(BuiltinStrategy):
     """CRDs: validated, given their status, and serving their kinds from the write that stores them."""
+
+    status_write_shares_rest = False  # its write path rewrites fields of the spec (or status) itself
 
     def validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
         return [*super().validate(rt, obj, old), *validate_crd(obj)]

@@ -57,6 +57,9 @@ class Strategy:
     delete_returns_object: bool = False
     #: a DELETE always marks the object (deletionTimestamp) and a controller removes it later
     two_phase_delete: bool = False
+    #: a status write may share with the stored object every part but metadata and status, because
+    #: nothing on the write path changes those parts in place (see :meth:`update_subresource`)
+    status_write_shares_rest: bool = False
 
     def prepare_for_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """Reset status for kinds whose status is a subresource."""
@@ -104,7 +107,12 @@ class Strategy:
             raise NotFound(
                 f"the server could not find the requested resource ({rt.qualified_resource}/status)"
             )
-        new = clone(old)  # admission may prune and default in place; the stored object must not change
+        if self.status_write_shares_rest:
+            # nothing but status and metadata's own keys (resourceVersion, generation, a new managedFields
+            # list) change, and nothing writes the rest in place: share it
+            new = {k: dict(v) if k == "metadata" else v for k, v in old.items()}
+        else:
+            new = clone(old)  # admission may prune and default in place; the stored object must not change
         if "status" in body:
             new["status"] = body["status"]
         else:

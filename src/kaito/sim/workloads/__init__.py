@@ -2,6 +2,7 @@
 
 :class:`~.simulator.WorkloadSimulator` assembles the workload controllers (:mod:`.deployments`,
 :mod:`.replicasets`, :mod:`.statefulsets`, :mod:`.jobs` on :mod:`.workload_controller`), the :mod:`.scheduler`
+(over the node and requested-resource cache of :mod:`.scheduler_cache`)
 and the :mod:`.kubelet` (pure status rules in :mod:`.pod_status`; real local processes in :mod:`.processes`).
 :class:`~.gc.GarbageCollector` follows ownerReferences and empties deleted namespaces. Everything here talks
 to :class:`kaito.sim.server.Store`; nothing imports :mod:`kaito.sim.cloud`.

@@ -189,21 +189,24 @@ def deployment_conditions(
     return sorted(conditions, key=lambda c: order.get(str(c.get("type")), 2))
 
 
-def _template_without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
-    copy = clone(dict(template))
-    labels = (copy.get("metadata") or {}).get("labels")
-    if labels:
-        labels.pop(POD_TEMPLATE_HASH, None)
-        if not labels:
-            copy["metadata"].pop("labels")
-    return copy
+def _template_without_hash(template: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``template`` as compared across ReplicaSets: without the pod-template-hash label (shares the rest)."""
+    metadata = template.get("metadata") or {}
+    labels = metadata.get("labels")
+    if not labels or POD_TEMPLATE_HASH not in labels:
+        return template
+    rest = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH}
+    if rest:
+        return {**template, "metadata": {**metadata, "labels": rest}}
+    return {**template, "metadata": {k: v for k, v in metadata.items() if k != "labels"}}
 
 
 class DeploymentController(WorkloadController):
     """Rolls Deployments out over their ReplicaSets and writes their status; see the module docstring."""
 
     def sync(self, namespace: str, name: str) -> None:
-        deployment = self._get_live("apps/v1", "Deployment", namespace, name)
+        # the store's own dicts: read here, copied before any write (_bump_revision, _scale_replica_set)
+        deployment = self._get_live("apps/v1", "Deployment", namespace, name, copy=False)
         if deployment is None:
             return
         spec = deployment["spec"]
@@ -211,7 +214,7 @@ class DeploymentController(WorkloadController):
         strategy = spec.get("strategy") or {}
         recreate = strategy.get("type") == "Recreate"
         max_surge, max_unavailable = (0, 0) if recreate else resolve_fenceposts(strategy, desired)
-        all_rs = self.index.owned("apps/v1", "ReplicaSet", namespace, deployment)
+        all_rs = self.index.owned("apps/v1", "ReplicaSet", namespace, deployment, copy=False)
         want = _template_without_hash(spec.get("template") or {})
         new_rs = next((rs for rs in all_rs if _template_without_hash(rs["spec"]["template"]) == want), None)
         old_rs = [rs for rs in all_rs if rs is not new_rs]
@@ -292,9 +295,9 @@ class DeploymentController(WorkloadController):
 
     def _bump_revision(self, new_rs: dict[str, Any], revision: int) -> dict[str, Any]:
         """A rollback to an older template makes its ReplicaSet the newest revision again."""
-        annotations = new_rs["metadata"].setdefault("annotations", {})
-        if int(annotations.get(_REVISION, "0")) < revision - 1:
-            annotations[_REVISION] = str(revision)
+        if int((new_rs["metadata"].get("annotations") or {}).get(_REVISION, "0")) < revision - 1:
+            new_rs = clone(new_rs)
+            new_rs["metadata"].setdefault("annotations", {})[_REVISION] = str(revision)
             return self.store.update("apps/v1", "ReplicaSet", new_rs)
         return new_rs
 
@@ -341,6 +344,7 @@ class DeploymentController(WorkloadController):
     ) -> dict[str, Any]:
         before = spec_replicas(rs)
         desired = spec_replicas(deployment)
+        rs = clone(rs)
         rs["spec"]["replicas"] = replicas
         annotations = rs["metadata"].setdefault("annotations", {})
         annotations[_DESIRED] = str(desired)
@@ -382,7 +386,11 @@ class DeploymentController(WorkloadController):
             with contextlib.suppress(NotFound):
                 fresh.append(
                     self.store.get(
-                        "apps/v1", "ReplicaSet", rs["metadata"]["name"], rs["metadata"]["namespace"]
+                        "apps/v1",
+                        "ReplicaSet",
+                        rs["metadata"]["name"],
+                        rs["metadata"]["namespace"],
+                        copy=False,
                     )
                 )
         new_name = new_rs["metadata"]["name"] if new_rs is not None else ""
@@ -421,8 +429,9 @@ class DeploymentController(WorkloadController):
         if previous.get("collisionCount") is not None:
             status["collisionCount"] = previous["collisionCount"]
         if status != previous:
-            deployment["status"] = status
-            self.store.update("apps/v1", "Deployment", deployment, subresource="status")
+            # a status write takes only metadata and status from its body
+            body = {**deployment, "status": status}
+            self.store.update("apps/v1", "Deployment", body, subresource="status", copy=False)
         complete = all(counts[k] == desired for k in counts if k != "readyReplicas")
         if not complete and deadline is not None:
             key = ("Deployment", deployment["metadata"]["namespace"], deployment["metadata"]["name"])

@@ -645,7 +645,7 @@ class Kubelet:
     def _flush(self, run: _PodRun) -> None:
         """Write the pod's status as computed now; raises NotFound when the pod has gone."""
         try:
-            pod = self._store.get("v1", "Pod", run.name, run.namespace)
+            pod = self._store.get("v1", "Pod", run.name, run.namespace, copy=False)  # read only
         except NotFound:
             self._drop(run)
             raise
@@ -669,8 +669,7 @@ class Kubelet:
         )
         if status == previous:
             return
-        pod["status"] = status
-        self._store.update("v1", "Pod", pod, subresource="status")
+        self._store.update("v1", "Pod", {**pod, "status": status}, subresource="status", copy=False)
 
     def _event(self, run: _PodRun, type_: str, reason: str, message: str, field_path: str = "") -> None:
         try:

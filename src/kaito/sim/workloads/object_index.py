@@ -47,13 +47,14 @@ class ObjectIndex:
             self._remove_listener = None
 
     def owned(
-        self, api_version: str, kind: str, namespace: str, owner: dict[str, Any]
+        self, api_version: str, kind: str, namespace: str, owner: dict[str, Any], *, copy: bool = True
     ) -> list[dict[str, Any]]:
-        """Copies of the ``kind`` objects in ``namespace`` whose controller is ``owner``, in name order."""
+        """Copies of the ``kind`` objects in ``namespace`` whose controller is ``owner``, in name order;
+        ``copy=False`` gives the store's own dicts, for a caller that only reads them (``Store.get``'s)."""
         rt = self._store.resolve(api_version, kind)
         group, plural = rt.storage_key
         names = self._owned.get((group, plural, namespace, str(owner["metadata"]["uid"])), set())
-        return [self._store.get(api_version, kind, name, namespace) for name in sorted(names)]
+        return [self._store.get(api_version, kind, name, namespace, copy=copy) for name in sorted(names)]
 
     def pods_on_node(self, node: str) -> list[dict[str, Any]]:
         """Copies of the pods bound to ``node``, in (namespace, name) order."""

@@ -29,10 +29,10 @@ class ReplicaSetController(WorkloadController):
     """Creates and deletes a ReplicaSet's pods and writes its status; see the module docstring."""
 
     def sync(self, namespace: str, name: str) -> None:
-        rs = self._get_live("apps/v1", "ReplicaSet", namespace, name)
+        rs = self._get_live("apps/v1", "ReplicaSet", namespace, name, copy=False)  # read; status written anew
         if rs is None:
             return
-        pods = self.index.owned("v1", "Pod", namespace, rs)
+        pods = self.index.owned("v1", "Pod", namespace, rs, copy=False)  # read, never written here
         active = [p for p in pods if pod_is_active(p)]
         desired = spec_replicas(rs)
         template = rs["spec"].get("template") or {}
@@ -40,7 +40,7 @@ class ReplicaSetController(WorkloadController):
             for _ in range(desired - len(active)):
                 body = pod_from_template(template, rs)
                 body["metadata"]["generateName"] = f"{name}-"
-                pod = self.store.create("v1", "Pod", body, namespace=namespace)
+                pod = self.store.create("v1", "Pod", body, namespace=namespace, copy=False)  # read only
                 active.append(pod)
                 message = f"Created pod: {pod['metadata']['name']}"
                 self.recorder.event(
@@ -69,8 +69,8 @@ class ReplicaSetController(WorkloadController):
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         if status != (rs.get("status") or {}):
-            rs["status"] = status
-            self.store.update("apps/v1", "ReplicaSet", rs, subresource="status")
+            body = {**rs, "status": status}
+            self.store.update("apps/v1", "ReplicaSet", body, subresource="status", copy=False)
 
     def _available(self, pod: Mapping[str, Any], min_ready_s: int, key: Key) -> bool:
         """Ready for at least ``min_ready_s``; otherwise requeue ``key`` for when it will be."""

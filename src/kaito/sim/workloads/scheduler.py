@@ -41,6 +41,7 @@ __all__ = [
     "NO_NODES_MESSAGE",
     "ScheduleResult",
     "bound_usage",
+    "candidate_nodes",
     "effective_taints",
     "filter_node",
     "fit_error_message",
@@ -258,6 +259,17 @@ def filter_node(
     pod: Mapping[str, Any], node: Mapping[str, Any], used: Mapping[str, Decimal] | None = None
 ) -> list[str]:
     """Why ``pod`` cannot run on ``node`` (empty when it can); ``used`` is what bound pods already request."""
+    return _filter(pod, node, pod_requests(pod), None, used or {})
+
+
+def _filter(
+    pod: Mapping[str, Any],
+    node: Mapping[str, Any],
+    requests: Mapping[str, Decimal],
+    allocatable: Mapping[str, Decimal] | None,
+    used: Mapping[str, Decimal],
+) -> list[str]:
+    """:func:`filter_node` with the pod's requests (and the node's allocatable, when known) computed once."""
     spec = node.get("spec") or {}
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     if spec.get("unschedulable"):
@@ -269,7 +281,35 @@ def filter_node(
         return [f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"]
     if not node_matches_affinity(pod, node):
         return [_AFFINITY]
-    return _resource_reasons(pod_requests(pod), node_allocatable(node), used or {})
+    return _resource_reasons(requests, node_allocatable(node) if allocatable is None else allocatable, used)
+
+
+def candidate_nodes(pod: Mapping[str, Any]) -> frozenset[str] | None:
+    """The only node names ``pod``'s required node affinity can match, or None when it does not pin names.
+
+    A pod whose every ``nodeSelectorTerm`` carries a ``metadata.name In [...]`` field requirement (how
+    KAITO, and the DaemonSet controller, pin pods to nodes) can run on no other node; a scheduler may then
+    filter those nodes first and the rest only to explain a failure.
+    """
+    spec = pod.get("spec") or {}
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    terms = (required or {}).get("nodeSelectorTerms") or []
+    if not terms:
+        return None
+    names: set[str] = set()
+    for term in terms:
+        pinned = [
+            r
+            for r in term.get("matchFields") or []
+            if r.get("key") == "metadata.name" and r.get("operator") == "In"
+        ]
+        if not pinned:
+            return None
+        # every requirement of a term must hold, so the first pin bounds the term's nodes
+        names.update(str(v) for v in pinned[0].get("values") or [])
+    return frozenset(names)
 
 
 def bound_usage(pods: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
@@ -319,19 +359,27 @@ def schedule(
     pod: Mapping[str, Any],
     nodes: Sequence[Mapping[str, Any]],
     usage: Mapping[str, Mapping[str, Decimal]],
+    allocatable: Mapping[str, Mapping[str, Decimal]] | None = None,
 ) -> ScheduleResult:
-    """Pick the best node for ``pod`` among ``nodes`` given per-node ``usage`` (see :func:`bound_usage`)."""
+    """Pick the best node for ``pod`` among ``nodes`` given per-node ``usage`` (see :func:`bound_usage`).
+
+    ``allocatable``, when given, holds each node's :func:`node_allocatable` by name (parsed once by a cache
+    rather than once per pod and node).
+    """
     reasons: Counter[str] = Counter()
     best: tuple[Decimal, str] | None = None
     requests = pod_requests(pod)
     for node in nodes:
         name = str((node.get("metadata") or {}).get("name", ""))
         used = usage.get(name, {})
-        failures = filter_node(pod, node, used)
+        parsed = allocatable.get(name) if allocatable is not None else None
+        if parsed is None:
+            parsed = node_allocatable(node)
+        failures = _filter(pod, node, requests, parsed, used)
         if failures:
             reasons.update(failures)
             continue
-        score = _score(requests, node_allocatable(node), used)
+        score = _score(requests, parsed, used)
         # Highest score wins; among equal scores the smallest name, so the choice is deterministic.
         if best is None or score > best[0] or (score == best[0] and name < best[1]):
             best = (score, name)

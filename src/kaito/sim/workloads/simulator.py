@@ -21,10 +21,13 @@ What reconciles what (pods are found through their controller ownerReference; or
 - StatefulSet -> pods ``<name>-<ordinal>``, OrderedReady or Parallel: :mod:`kaito.sim.workloads.statefulsets`.
 - Job -> pods until completions succeed, or backoffLimit/activeDeadlineSeconds fail it:
   :mod:`kaito.sim.workloads.jobs`.
-- Scheduler (this module's shell around the pure :mod:`kaito.sim.workloads.scheduler`): pending pods are
-  tried when they
+- Scheduler (this module's shell around the pure :mod:`kaito.sim.workloads.scheduler`, over the
+  :class:`~kaito.sim.workloads.scheduler_cache.SchedulerCache` of nodes and their requested resources, so a
+  pass costs what its pending pods need, not a list of the cluster): pending pods are tried when they
   appear; a pod that fits nowhere gets ``PodScheduled=False, Unschedulable`` and a ``FailedScheduling`` Event
-  and waits, like kube's unschedulable queue, until a Node changes or a bound pod goes away.
+  and waits, like kube's unschedulable queue, until a Node changes or a bound pod goes away. A pod whose
+  required affinity pins it to named nodes (KAITO's) is tried on those first and waits only for a change on
+  one of them (kube's NodeAffinity queueing hint); other waiting pods are retried on any such change.
 - Kubelet: bound pods run through their lifecycle in :mod:`kaito.sim.workloads.kubelet`, optionally as real
   local processes (:mod:`kaito.sim.workloads.processes`).
 - PersistentVolumeClaim -> a local PersistentVolume of its StorageClass: :mod:`kaito.sim.workloads.volumes`.
@@ -45,7 +48,6 @@ import logging
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,8 @@ from kaito.sim.workloads.pod_state import TERMINAL_PHASES, pod_is_active, pod_is
 from kaito.sim.workloads.processes import ProcessRuntime, ProcessRuntimeConfig
 from kaito.sim.workloads.recorder import EventRecorder
 from kaito.sim.workloads.replicasets import ReplicaSetController
-from kaito.sim.workloads.scheduler import bound_usage, pod_requests, schedule
+from kaito.sim.workloads.scheduler import ScheduleResult, candidate_nodes, schedule
+from kaito.sim.workloads.scheduler_cache import SchedulerCache
 from kaito.sim.workloads.statefulsets import StatefulSetController
 from kaito.sim.workloads.templates import template_hash
 from kaito.sim.workloads.volumes import VolumeBinder, ensure_storage_classes
@@ -91,6 +94,7 @@ _log = logging.getLogger(__name__)
 
 _SCHEDULER = "default-scheduler"
 _SCHEDULE: Key = ("schedule", "", "")
+_PODS = ("", "pods")
 
 
 class _WorkQueue:
@@ -142,10 +146,16 @@ class WorkloadSimulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._watches: list[Watch] = []
         self._active: set[tuple[str, str]] = set()  # pods to try to schedule
-        self._unschedulable: set[tuple[str, str]] = set()  # pods waiting for a cluster change
+        # pods that fit no node, waiting for a change: all of them, those pinned to named nodes by node name
+        # (and the names each is pinned to), and the others; see _retry_unschedulable
+        self._unschedulable: set[tuple[str, str]] = set()
+        self._waiting_on: dict[str, set[tuple[str, str]]] = {}
+        self._pinned: dict[tuple[str, str], frozenset[str]] = {}
+        self._waiting_anywhere: set[tuple[str, str]] = set()
         self._graceful_before: bool | None = None
         self._stopping = False
         self.index = ObjectIndex(store)  # owned objects and pods per node, without listing
+        self.scheduler_cache = SchedulerCache(store)  # nodes and what their bound pods request
         context = ControllerContext(
             store, self.recorder, clock, self._after, self.index
         )  # controllers wait on our timers
@@ -245,7 +255,8 @@ class WorkloadSimulator:
         last_rv: str | None = None
         while not self._stopping:
             try:
-                watch = self.store.watch(api_version, kind, resource_version=last_rv)
+                # the store's own dicts: every handler only reads what an event carries
+                watch = self.store.watch(api_version, kind, resource_version=last_rv, copy_objects=False)
             except Gone:
                 last_rv = None
                 continue
@@ -304,7 +315,7 @@ class WorkloadSimulator:
             return
         if event.type == "BOOKMARK":
             return
-        self._retry_unschedulable()
+        self._retry_unschedulable(name)
         for pod in self.index.pods_on_node(name):
             self.kubelet.sync_pod(pod)
 
@@ -324,16 +335,16 @@ class WorkloadSimulator:
                 self._wake_deployment_of(key[0], owner["name"])  # a Recreate rollout waits for old pods to go
             self.kubelet.forget_pod(key[0], key[1], metadata.get("uid"))
             self._active.discard(key)
-            self._unschedulable.discard(key)
+            self._forget_waiting(key)
             if spec.get("nodeName"):
-                self._retry_unschedulable()
+                self._retry_unschedulable(spec["nodeName"])
             return
         if spec.get("nodeName"):
             self._active.discard(key)
-            self._unschedulable.discard(key)
+            self._forget_waiting(key)
             self.kubelet.sync_pod(pod)
             if phase in TERMINAL_PHASES and event.type == "MODIFIED":
-                self._retry_unschedulable()
+                self._retry_unschedulable(spec["nodeName"])
             return
         wants_us = (spec.get("schedulerName") or _SCHEDULER) == _SCHEDULER
         if wants_us and phase not in TERMINAL_PHASES and not metadata.get("deletionTimestamp"):
@@ -379,31 +390,52 @@ class WorkloadSimulator:
                 metadata = claim["metadata"]
                 self._queue.add(("PersistentVolumeClaim", metadata.get("namespace", ""), metadata["name"]))
 
-    def _retry_unschedulable(self) -> None:
-        if self._unschedulable:
-            self._active |= self._unschedulable
-            self._unschedulable.clear()
-            self._queue.add(_SCHEDULE)
+    def _retry_unschedulable(self, node_name: str) -> None:
+        """A change on ``node_name`` (the Node, or a pod bound to it going away) may let waiting pods fit:
+        queue those pinned to that node and every pod not pinned to named nodes (kube's NodeAffinity
+        queueing hint: a node a pod's affinity excludes cannot make it schedulable)."""
+        retry = self._waiting_anywhere | self._waiting_on.get(node_name, set())
+        if not retry:
+            return
+        for key in retry:
+            self._forget_waiting(key)
+        self._active |= retry
+        self._queue.add(_SCHEDULE)
+
+    def _waiting(self, key: tuple[str, str], pod: dict[str, Any]) -> None:
+        """``pod`` fits no node: it waits until a node it may use changes."""
+        self._forget_waiting(key)
+        self._unschedulable.add(key)
+        candidates = candidate_nodes(pod)
+        if candidates is None:
+            self._waiting_anywhere.add(key)
+            return
+        self._pinned[key] = candidates
+        for name in candidates:
+            self._waiting_on.setdefault(name, set()).add(key)
+
+    def _forget_waiting(self, key: tuple[str, str]) -> None:
+        self._unschedulable.discard(key)
+        self._waiting_anywhere.discard(key)
+        for name in self._pinned.pop(key, ()):
+            waiting = self._waiting_on.get(name)
+            if waiting is not None:
+                waiting.discard(key)
+                if not waiting:
+                    del self._waiting_on[name]
 
     # --- scheduler ------------------------------------------------------------------------------------------
 
     def _schedule_pending(self) -> None:
         if not self._active:
             return
-        # the store's own objects, read-only (no copy of every Node and Pod per pass); the pods to bind
-        # are copied below, since binding writes them
-        nodes, _ = self.store.list("v1", "Node", copy=False)
-        pods, _ = self.store.list("v1", "Pod", copy=False)
-        usage = bound_usage(pods)
         wanted = self._active
         self._active = set()
-        pending = [
-            self.store.get("v1", "Pod", p["metadata"]["name"], p["metadata"]["namespace"])
-            for p in pods
-            if (p["metadata"]["namespace"], p["metadata"]["name"]) in wanted
-            and not p["spec"].get("nodeName")
-            and pod_is_active(p)
-        ]
+        pending: list[dict[str, Any]] = []
+        for namespace, name in wanted:
+            stored = self.store.peek(_PODS, namespace, name)
+            if stored is not None and not stored["spec"].get("nodeName") and pod_is_active(stored):
+                pending.append(stored)
         pending.sort(
             key=lambda p: (
                 -int(p["spec"].get("priority") or 0),
@@ -412,26 +444,39 @@ class WorkloadSimulator:
                 p["metadata"]["name"],
             )
         )
-        for pod in pending:
-            key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
-            result = schedule(pod, nodes, usage)
+        for stored in pending:
+            key = (stored["metadata"]["namespace"], stored["metadata"]["name"])
+            result = self._place(stored)
             try:
                 if result.node_name is None:
-                    self._unschedulable.add(key)
-                    self._mark_unschedulable(pod, result.message)
+                    self._waiting(key, stored)
+                    self._mark_unschedulable(self._copy(stored), result.message)
                     continue
-                self._bind(pod, result.node_name)
+                self._bind(self._copy(stored), result.node_name)  # the cache hears of the bind at once
             except NotFound:
-                self._unschedulable.discard(key)
+                self._forget_waiting(key)
                 continue
-            node_usage = usage.setdefault(result.node_name, {})
-            for name, amount in pod_requests(pod).items():
-                node_usage[name] = node_usage.get(name, Decimal(0)) + amount
+
+    def _place(self, pod: dict[str, Any]) -> ScheduleResult:
+        """kube's scheduling of one pod against the cached nodes; a pod pinned to named nodes is tried on
+        those first, and on every node only when none fits (to explain why, in kube's FitError message)."""
+        cache = self.scheduler_cache
+        candidates = candidate_nodes(pod)
+        if candidates is not None:
+            pinned = [cache.nodes[n] for n in sorted(candidates) if n in cache.nodes]
+            result = schedule(pod, pinned, cache.usage, cache.allocatable)
+            if result.node_name is not None:
+                return result
+        nodes = [cache.nodes[n] for n in sorted(cache.nodes)]
+        return schedule(pod, nodes, cache.usage, cache.allocatable)
+
+    def _copy(self, stored: dict[str, Any]) -> dict[str, Any]:
+        return self.store.get("v1", "Pod", stored["metadata"]["name"], stored["metadata"]["namespace"])
 
     def _bind(self, pod: dict[str, Any], node_name: str) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         pod["spec"]["nodeName"] = node_name
-        bound = self.store.update("v1", "Pod", pod)
+        bound = self.store.update("v1", "Pod", pod, copy=False)  # read only: the status goes in a new body
         status = bound.get("status") or {}
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append(
@@ -442,8 +487,8 @@ class WorkloadSimulator:
                 "lastTransitionTime": self._now(),
             }
         )
-        bound["status"] = {**status, "conditions": conditions}
-        self.store.update("v1", "Pod", bound, subresource="status")
+        body = {**bound, "status": {**status, "conditions": conditions}}
+        self.store.update("v1", "Pod", body, subresource="status", copy=False)
         message = f"Successfully assigned {namespace}/{name} to {node_name}"
         self.recorder.event(bound, "Normal", "Scheduled", message, component=_SCHEDULER)
 
@@ -470,7 +515,7 @@ class WorkloadSimulator:
             conditions.append(condition)
         if conditions != status.get("conditions"):
             pod["status"] = {**status, "phase": "Pending", "conditions": conditions}
-            pod = self.store.update("v1", "Pod", pod, subresource="status")
+            pod = self.store.update("v1", "Pod", pod, subresource="status", copy=False)
         self.recorder.event(pod, "Warning", "FailedScheduling", message, component=_SCHEDULER)
 
     # --- Node lifecycle -----------------------------------------------------------------------------------

@@ -53,7 +53,10 @@ class WorkloadController:
         self._after = context.requeue_after
         self.index = context.index
 
-    def _get_live(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """The object to reconcile, or None while it is being deleted (a controller leaves it alone)."""
-        obj = self.store.get(api_version, kind, name, namespace)
+    def _get_live(
+        self, api_version: str, kind: str, namespace: str, name: str, *, copy: bool = True
+    ) -> dict[str, Any] | None:
+        """The object to reconcile, or None while it is being deleted (a controller leaves it alone);
+        ``copy=False`` gives the store's own dict, for a controller that never mutates it."""
+        obj = self.store.get(api_version, kind, name, namespace, copy=copy)
         return None if obj["metadata"].get("deletionTimestamp") else obj

@@ -715,3 +715,17 @@ def test_uncopied_reads_share_the_stored_object_and_copies_do_not(store: Store) 
     shared = store.get("v1", "ConfigMap", "c", copy=False)
     assert shared is store.list("v1", "ConfigMap", copy=False)[0][0]
     assert store.get("v1", "ConfigMap", "c") is not shared and store.get("v1", "ConfigMap", "c") == shared
+
+
+def test_uncopied_writes_answer_with_the_stored_object_and_copies_do_not(store: Store) -> None:
+    created = store.create("v1", "ConfigMap", {"metadata": {"name": "c"}, "data": {"a": "1"}}, copy=False)
+    assert created is store.get("v1", "ConfigMap", "c", copy=False)
+    body = {**created, "data": {"a": "2"}}
+    updated = store.update("v1", "ConfigMap", body, copy=False)
+    assert updated is store.get("v1", "ConfigMap", "c", copy=False) and updated["data"] == {"a": "2"}
+    assert created["data"] == {"a": "1"}  # the object it replaced is left as it was
+    unchanged = store.update("v1", "ConfigMap", dict(updated), copy=False)  # a no-op write commits nothing
+    assert unchanged is updated
+    copied = store.update("v1", "ConfigMap", {**updated, "data": {"a": "3"}})
+    assert copied is not store.get("v1", "ConfigMap", "c", copy=False)
+    assert copied == store.get("v1", "ConfigMap", "c", copy=False)

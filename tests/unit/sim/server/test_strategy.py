@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -85,3 +86,49 @@ def test_the_store_asks_the_kinds_strategy_on_create_update_and_delete(store: St
     store.delete("example.com/v1", "Gadget", "g")
     with pytest.raises(NotFound):
         store.get("example.com/v1", "Gadget", "g")
+
+
+STATUS_WRITES = [
+    (
+        "v1",
+        "Pod",
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+        {"phase": "Running"},
+    ),
+    (
+        "apps/v1",
+        "Deployment",
+        {
+            "metadata": {"name": "d"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "d"}},
+                "template": {
+                    "metadata": {"labels": {"app": "d"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                },
+            },
+        },
+        {"replicas": 1},
+    ),
+    ("v1", "Node", {"metadata": {"name": "n"}, "spec": {}}, {"allocatable": {"cpu": "2"}}),
+]
+
+
+@pytest.mark.parametrize(("api_version", "kind", "body", "status"), STATUS_WRITES)
+def test_a_status_write_leaves_the_object_it_replaces_as_it_was(
+    api_version: str, kind: str, body: dict[str, Any], status: dict[str, Any]
+) -> None:
+    store = Store()  # the kinds' own strategies
+    created = store.create(api_version, kind, body, namespace="default", field_manager="creator")
+    stored_before = store.get(api_version, kind, created["metadata"]["name"], "default", copy=False)
+    snapshot = json.dumps(stored_before)
+    written = dict(created, status=status)
+    written["metadata"] = dict(created["metadata"], labels={"ignored": "on a status write"})
+    after = store.update(api_version, kind, written, subresource="status", field_manager="status-writer")
+    assert after["status"] == status
+    managers = [(e["manager"], e.get("subresource")) for e in after["metadata"]["managedFields"]]
+    assert managers == [("creator", None), ("status-writer", "status")]
+    assert "labels" not in after["metadata"]  # a status write takes nothing but status from its body
+    assert after["spec"] == created["spec"]
+    assert json.dumps(stored_before) == snapshot
+    assert int(after["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])

@@ -11,6 +11,7 @@ import pytest
 from kaito.sim.workloads.scheduler import (
     NO_NODES_MESSAGE,
     bound_usage,
+    candidate_nodes,
     filter_node,
     fit_error_message,
     node_matches_affinity,
@@ -259,3 +260,39 @@ def test_schedule_prefers_least_allocated_then_name(
 ) -> None:
     nodes = [make_node("b"), make_node("a")]
     assert schedule(make_pod(requests={"cpu": "1"}), nodes, usage).node_name == expected
+
+
+GPU_LABEL = {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]}
+
+
+def _names(*values: str, operator: str = "In") -> dict[str, Any]:
+    return {"key": "metadata.name", "operator": operator, "values": list(values)}
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [
+        (None, None),  # no affinity: any node
+        ([], None),
+        ([{"matchFields": [_names("a", "b")]}], {"a", "b"}),
+        ([{"matchFields": [_names("a")]}, {"matchFields": [_names("c")]}], {"a", "c"}),  # terms are ORed
+        # a term that pins no names can match any node, so the pod is not pinned
+        ([{"matchFields": [_names("a")]}, GPU_LABEL], None),
+        ([{"matchFields": [_names("a", operator="NotIn")]}], None),
+        ([{"matchFields": [_names("a")], **GPU_LABEL}], {"a"}),
+    ],
+)  # fmt: skip
+def test_candidate_nodes_are_the_names_required_affinity_pins(
+    terms: list[dict[str, Any]] | None, expected: set[str] | None
+) -> None:
+    assert candidate_nodes(make_pod(affinity_terms=terms)) == expected
+
+
+def test_a_pinned_pod_fits_no_node_outside_its_candidates() -> None:
+    nodes = [make_node(name) for name in ("a", "b", "c")]
+    pod = make_pod(affinity_terms=[{"matchFields": [_names("b", "z")]}])
+    candidates = candidate_nodes(pod)
+    assert candidates is not None
+    for node in nodes:
+        fits = not filter_node(pod, node)
+        assert fits == (node["metadata"]["name"] in candidates)

@@ -7,6 +7,7 @@ here, that the names first published by this module are still importable from it
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -194,6 +195,48 @@ async def test_gpu_pod_waits_unschedulable_until_a_gpu_node_appears(
     await until(store, lambda: status_of(store, "apps/v1", "Deployment", "llm").get("readyReplicas") == 1)
 
 
+def pinned_pod(name: str, node_name: str, gpus: int = 1) -> dict[str, Any]:
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+    spec = pod_template(name, gpus=gpus)["spec"]
+    spec["affinity"] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    }
+    return {"metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+
+def scheduled_condition(store: Store, name: str) -> dict[str, Any] | None:
+    pod = store.get("v1", "Pod", name, "default")
+    return next((c for c in pod["status"].get("conditions") or [] if c["type"] == "PodScheduled"), None)
+
+
+async def test_a_pod_pinned_to_a_node_waits_for_that_node(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("cpu-1"))
+    store.create("v1", "Pod", pinned_pod("pinned", "gpu-9"))
+    condition = await until(store, lambda: scheduled_condition(store, "pinned"))
+    assert (condition["status"], condition["message"]) == (
+        "False",
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",
+    )
+    store.create("v1", "Node", make_node("gpu-9", gpus=1))
+    await until(store, lambda: store.get("v1", "Pod", "pinned", "default")["spec"].get("nodeName") == "gpu-9")
+
+
+async def test_a_pinned_pod_takes_the_gpu_freed_on_its_node(store: Store, sim: WorkloadSimulator) -> None:
+    store.create("v1", "Node", make_node("gpu-1", gpus=1))
+    store.create("v1", "Node", make_node("gpu-2", gpus=1))
+    store.create("v1", "Pod", pinned_pod("first", "gpu-1"))
+    await until(store, lambda: store.get("v1", "Pod", "first", "default")["spec"].get("nodeName") == "gpu-1")
+    store.create("v1", "Pod", pinned_pod("second", "gpu-1"))
+    condition = await until(store, lambda: scheduled_condition(store, "second"))
+    assert (condition["status"], condition["message"]) == (
+        "False",
+        "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, "
+        "1 node(s) didn't match Pod's node affinity/selector.",
+    )
+    store.delete("v1", "Pod", "first", "default")
+    await until(store, lambda: store.get("v1", "Pod", "second", "default")["spec"].get("nodeName") == "gpu-1")
+
+
 @pytest.mark.parametrize(
     ("tolerations", "schedules"),
     [
@@ -294,6 +337,43 @@ async def test_scaling_a_deployment_up_and_down(store: Store, sim: WorkloadSimul
     )
     await until(store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("replicas") == 1)
     await until(store, lambda: len(pods(store)) == 1)
+
+
+async def test_controllers_never_mutate_what_the_store_holds(store: Store, sim: WorkloadSimulator) -> None:
+    """The controllers read the store's own dicts (no copy); every object committed must stay as committed."""
+    committed: list[tuple[dict[str, Any], str]] = []
+    remove = store.add_listener(lambda change: committed.append((change.object, json.dumps(change.object))))
+    try:
+        store.create("v1", "Node", make_node("n1"))
+        store.create("apps/v1", "Deployment", deployment("web", replicas=2))
+        await until(
+            store, lambda: status_of(store, "apps/v1", "Deployment", "web").get("availableReplicas") == 2
+        )
+        store.patch(
+            "apps/v1",
+            "Deployment",
+            "web",
+            {
+                "spec": {
+                    "replicas": 3,
+                    "template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}},
+                }
+            },
+            "application/strategic-merge-patch+json",
+            "default",
+        )
+
+        def rolled_out() -> bool:
+            status = status_of(store, "apps/v1", "Deployment", "web")
+            return status.get("observedGeneration") == 2 and status.get("updatedReplicas") == 3 == status.get(
+                "availableReplicas"
+            )
+
+        await until(store, rolled_out)
+    finally:
+        remove()
+    assert len(committed) > 20
+    assert [text for _, text in committed] == [json.dumps(obj) for obj, _ in committed]
 
 
 async def test_statefulset_creates_ordinal_pods_in_order(store: Store, sim: WorkloadSimulator) -> None:
