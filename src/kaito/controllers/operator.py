@@ -120,7 +120,9 @@ class MetricsServer:
             await self.server.stop()
 
 
-def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerRegistry:
+def _provisioners(
+    client: ctrl.Client, config: OperatorConfig, cache: ctrl.CachedClient | None = None
+) -> ProvisionerRegistry:
     provisioners: list[Provisioner] = []
     if config.aks is not None:
         if config.aks_credential is not None:
@@ -130,7 +132,7 @@ def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerReg
     if config.karpenter_node_class is not None:
         group, kind, name = config.karpenter_node_class
         node_class = KarpenterConfig(node_class_group=group, node_class_kind=kind, node_class_name=name)
-        provisioners.append(KarpenterProvisioner(client, node_class))
+        provisioners.append(KarpenterProvisioner(client, node_class, cache=cache))
     return ProvisionerRegistry(provisioners, default=config.provisioner)
 
 
@@ -175,7 +177,7 @@ def build_operator(
     )
     if config.metrics_port is not None and config.metrics_port != config.health_port:
         manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
-    provisioners = _provisioners(client, config)
+    provisioners = _provisioners(client, config, manager.cached_client)  # NodeClaims read from the cache
     add_machine_controller(manager, provisioners, config.machine)
     workspace_options = config.workspace
     if workspace_options.provisioner is None:

@@ -96,7 +96,7 @@ from kaito.controllers.workspace_machines import (
     machine_name,
     plan_machines,
 )
-from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
+from kaito.controllers.workspace_metrics import WorkspaceMetrics, WorkspaceStates, workspace_metrics
 from kaito.controllers.workspace_plan import (
     CONFIG_KEY,
     PlanProblem,
@@ -305,7 +305,7 @@ class WorkspaceReconciler:
         self.clock = clock
         self.metrics = metrics
         self.options = options or WorkspaceControllerOptions()
-        self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
+        self.states = WorkspaceStates(metrics)  # namespace/name -> status.state, and the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
         self.model_hub = ModelHub(self.options.model_hub_url)
@@ -320,29 +320,25 @@ class WorkspaceReconciler:
 
     async def reconcile(self, request: ctrl.Request, workspace: Workspace | None) -> ctrl.Result:
         if workspace is None:
-            self.states.pop(str(request), None)
+            self.states.drop(str(request))
             self.own_writes.forget(str(request))
             self.applied.pop(str(request), None)
-            self.metrics.count_states(self.states.values())
             return ctrl.Result()
         workspace = self.own_writes.view(str(request), workspace, workspace.metadata.resource_version)
-        self.states[str(request)] = workspace.status.state if workspace.status else None
-        try:
-            if workspace.metadata.deletion_timestamp is not None:
-                return await self._finalize(workspace)
-            if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
-                try:
-                    workspace = await self._set_finalizers(
-                        workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
-                    )
-                except (ctrl.Conflict, ctrl.Invalid) as exc:
-                    # the patch tests the resourceVersion we read; a cache behind the server (our own
-                    # status write, the user's edit) fails it harmlessly: read again, no error, no backoff
-                    log.debug("workspace %s: finalizer not added yet (%s); reading again", request, exc)
-                    return ctrl.Result(requeue=True)
-            return await self._reconcile(workspace)
-        finally:
-            self.metrics.count_states(self.states.values())
+        self.states.set(str(request), workspace.status.state if workspace.status else None)
+        if workspace.metadata.deletion_timestamp is not None:
+            return await self._finalize(workspace)
+        if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
+            try:
+                workspace = await self._set_finalizers(
+                    workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
+                )
+            except (ctrl.Conflict, ctrl.Invalid) as exc:
+                # the patch tests the resourceVersion we read; a cache behind the server (our own
+                # status write, the user's edit) fails it harmlessly: read again, no error, no backoff
+                log.debug("workspace %s: finalizer not added yet (%s); reading again", request, exc)
+                return ctrl.Result(requeue=True)
+        return await self._reconcile(workspace)
 
     async def _reconcile(self, workspace: Workspace) -> ctrl.Result:
         generation = workspace.metadata.generation
@@ -666,10 +662,12 @@ class WorkspaceReconciler:
     async def _prune(self, workspace: Workspace, keep: list[dict[str, Any]]) -> None:
         """Delete objects this Workspace owns that the current rendering no longer has."""
         wanted = {(obj["kind"], obj["metadata"]["name"]) for obj in keep}
+        uid = workspace.metadata.uid
+        if not uid:
+            return  # nothing can carry an ownerReference to a Workspace without a uid
         for kind in _OWNED_KINDS:
-            for obj in (await self.client.list(kind, workspace.metadata.namespace)).items:
-                if not _owned_by(obj, workspace.metadata.uid):
-                    continue
+            # the cache's owner-uid index: only this Workspace's objects, not every one of the namespace
+            for obj in await self.client.list_owned(kind, uid, workspace.metadata.namespace):
                 name = obj["metadata"]["name"]
                 if (kind.kind, name) in wanted or obj["metadata"].get("deletionTimestamp"):
                     continue
@@ -825,7 +823,7 @@ class WorkspaceReconciler:
     async def _write_status(self, workspace: Workspace, observed: Observed) -> WorkspaceStatus:
         old = workspace.status
         new = desired_status(old, observed, self.clock.now())
-        self.states[f"{workspace.metadata.namespace}/{workspace.metadata.name}"] = new.state
+        self.states.set(f"{workspace.metadata.namespace}/{workspace.metadata.name}", new.state)
         old_wire = old.to_wire() if old is not None else {}
         if new.to_wire() == old_wire:
             return new
@@ -968,11 +966,6 @@ class WorkspaceReconciler:
 
 
 _OWNED_BY_KIND: Final = {kind.kind: kind for kind in _OWNED_KINDS}
-
-
-def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return bool(uid) and any(ref.get("uid") == uid for ref in refs)
 
 
 def _applied_hash(obj: Mapping[str, Any] | None) -> str | None:

@@ -101,6 +101,12 @@ class Store:
             raise KeyError(f"no indexer named {index!r}; known: {', '.join(sorted(self._indexers))}")
         return [self._items[key] for key in sorted(self._indices[index].get(value, ()))]
 
+    def count_in_index(self, index: str, value: str) -> int:
+        """How many objects `by_index(index, value)` would return, without building the list."""
+        if index not in self._indexers:
+            raise KeyError(f"no indexer named {index!r}; known: {', '.join(sorted(self._indexers))}")
+        return len(self._indices[index].get(value, ()))
+
     def upsert(self, obj: Obj) -> tuple[Any | None, Any]:
         """Store `obj` (frozen); returns (old, new)."""
         key = object_key(obj)

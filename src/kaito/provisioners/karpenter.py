@@ -7,6 +7,12 @@ The claim's shape and the meaning of its status are the pure functions of
 instance; the claim is GONE once that finished). NodeClaims carry `kaito.sh/machine`, so the Machine
 controller watches them (`watched_kinds`) and wakes the Machine on every status change.
 
+Given the manager's cached client (`cache`), reads come from the NodeClaim informer the Machine controller
+keeps anyway (one GET per look at a Machine was 3.6 GETs per Machine brought up): `get` reads the cache and
+asks the server only on a miss, since a claim created a moment ago may not have reached the cache yet and
+GONE after a create would fail the Machine. A cached copy that is behind the server is harmless: the watch
+event that brings the cache up to date wakes the Machine again.
+
 `list()` lists the NodeClaims labelled with our node pool and `kaito.sh/machine` (the label selector does
 the filtering server-side; `owned_nodeclaim` checks again); `delete_owned` deletes one by name.
 
@@ -71,9 +77,24 @@ class KarpenterProvisioner(Provisioner):
 
     name = names.PROVISIONER_KARPENTER
 
-    def __init__(self, client: ctrl.Client, config: KarpenterConfig | None = None) -> None:
+    def __init__(
+        self,
+        client: ctrl.Client,
+        config: KarpenterConfig | None = None,
+        *,
+        cache: ctrl.CachedClient | None = None,
+    ) -> None:
         self.client = client
         self.config = config or KarpenterConfig()
+        self.cache = cache
+
+    def _cached_claim(self, name: str) -> Mapping[str, Any] | None:
+        """The NodeClaim from the synced cache, or None (no cache, not synced, or not there yet)."""
+        informer = self.cache.informer_serving(NODECLAIM, None) if self.cache is not None else None
+        if informer is None:
+            return None
+        claim: Mapping[str, Any] | None = informer.store.get_object(name)
+        return claim
 
     async def create(self, machine: Machine) -> ObservedState:
         claim = build_nodeclaim(machine, self.config)
@@ -87,6 +108,9 @@ class KarpenterProvisioner(Provisioner):
 
     async def get(self, machine: Machine) -> ObservedState:
         name = machine.metadata.name or ""
+        cached = self._cached_claim(nodeclaim_name(name))
+        if cached is not None:
+            return observe_nodeclaim(cached, machine_name=name)
         try:
             claim = await self.client.get(NODECLAIM, nodeclaim_name(name))
         except ctrl.NotFound:
@@ -100,8 +124,9 @@ class KarpenterProvisioner(Provisioner):
 
     async def list(self) -> Sequence[OwnedResource]:
         selector = f"{LABEL_NODE_POOL}={self.config.node_pool},{names.LABEL_MACHINE}"
+        reader: ctrl.Client | ctrl.CachedClient = self.cache if self.cache is not None else self.client
         try:
-            claims = await self.client.list(NODECLAIM, label_selector=selector)
+            claims = await reader.list(NODECLAIM, label_selector=selector)
         except ctrl.CtrlError as exc:
             raise classify_api_error(exc) from exc
         found = (owned_nodeclaim(claim, self.config.node_pool) for claim in claims.items)
