@@ -119,6 +119,7 @@ from kaito.controllers.workspace_workload import (
     DEFAULT_CONFIG_NAME,
     WorkloadProblem,
     default_config,
+    drop_pod_template,
     inference_objects,
     owned,
     workload_readiness,
@@ -1019,6 +1020,8 @@ def add_workspace_controller(
     workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
     for kind in (MACHINE, NODE, *_OWNED_KINDS):
         manager.cached_client.cache(kind)
+    for kind in (DEPLOYMENT, STATEFULSET):  # the cache keeps no pod template: never read, most of the bytes
+        manager.informers.add_transform(kind, drop_pod_template)
     (
         ctrl.ControllerBuilder(manager)
         .named(name)

@@ -13,6 +13,10 @@ as KAITO does: `default_config(namespace)` is made once per namespace (created w
 one Workspace, left alone once it exists, not read for sizing: overrides go in `inference.config`), so a
 hundred Workspaces in a namespace do not write a hundred copies of the same defaults.
 
+`drop_pod_template(obj)` is the informer transform of the owned Deployments and StatefulSets: the reconciler
+reads their metadata (the applied hash, owners), `spec.replicas` and `status`, never the pod template, which
+is most of the bytes of each cached copy.
+
 `workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
 rendered (a cached copy older than our apply is never taken as ready).
@@ -60,6 +64,7 @@ __all__ = [
     "applied_hash",
     "default_config",
     "default_config_name",
+    "drop_pod_template",
     "inference_objects",
     "owned",
     "requested_runtime",
@@ -241,6 +246,14 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
             raise WorkloadProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
         objects += workload.objects()
     return [owned(workspace, obj) for obj in objects]
+
+
+def drop_pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`obj` without `spec.template` (what the cache keeps of a Deployment or StatefulSet; see the module)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping) or "template" not in spec:
+        return obj
+    return {**obj, "spec": {key: value for key, value in spec.items() if key != "template"}}
 
 
 def workload_readiness(obj: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Readiness:

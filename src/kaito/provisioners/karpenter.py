@@ -22,7 +22,7 @@ connections -> RetryableError, a cluster without the NodeClaim CRD or a refused 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kaito import ctrl
@@ -46,6 +46,7 @@ from kaito.provisioners.karpenter_claim import (
     nodeclaim_name,
     observe_nodeclaim,
     owned_nodeclaim,
+    trim_nodeclaim,
 )
 
 __all__ = ["NODECLAIM", "KarpenterProvisioner", "classify_api_error"]
@@ -152,3 +153,8 @@ class KarpenterProvisioner(Provisioner):
 
     def watched_kinds(self) -> Sequence[tuple[str, str]]:
         return [(NODECLAIM_API_VERSION, NODECLAIM_KIND)]
+
+    def cache_transform(
+        self, kind: tuple[str, str]
+    ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]] | None:
+        return trim_nodeclaim if kind == (NODECLAIM_API_VERSION, NODECLAIM_KIND) else None
