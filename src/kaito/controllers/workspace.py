@@ -124,6 +124,7 @@ from kaito.controllers.workspace_workload import (
     owned,
     workload_readiness,
 )
+from kaito.ctrl.informer import HandlerFuncs
 from kaito.provisioners.base import ProvisionerError
 from kaito.runtimes import (
     HF_TOKEN_KEY,
@@ -313,7 +314,8 @@ class WorkspaceReconciler:
         # our last finalizer/status write of each Workspace, while the cache lags it (see own_writes)
         self.own_writes: OwnWrites[Workspace] = OwnWrites()
         # Workspace key -> {"Kind/namespace/name": the applied-hash we last applied}: when the cache has not
-        # caught up with one of our applies, the server is asked (a read) instead of applying again
+        # caught up with one of our applies, the server is asked (a read) instead of applying again; an entry
+        # goes once the cache shows that hash
         self.applied: dict[str, dict[str, str]] = {}
         self.default_configs_made: set[str] = set()  # namespaces whose default inference config we created
 
@@ -624,7 +626,10 @@ class WorkspaceReconciler:
                 f"{obj['kind']}/{meta['namespace']}/{meta['name']}",
             )
             cached = await self._cached(kind, meta["name"], meta["namespace"])
-            if _applied_hash(cached) != wanted and mine.get(key) == wanted:
+            if _applied_hash(cached) == wanted:
+                mine.pop(key, None)  # the cache has caught up: nothing to remember
+                continue
+            if mine.get(key) == wanted:
                 # we applied exactly this and the cache has not seen it yet: read, do not write again
                 try:
                     cached = await self.client.direct.get(kind, meta["name"], meta["namespace"])
@@ -636,6 +641,8 @@ class WorkspaceReconciler:
             mine[key] = wanted
             applied.append(f"{obj['kind']} {meta['name']}")
             changed = changed or cached is not None
+        if not mine:
+            self.applied.pop(f"{workspace.metadata.namespace}/{workspace.metadata.name}", None)
         if changed:
             await self.recorder.normal(
                 _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
@@ -908,6 +915,11 @@ class WorkspaceReconciler:
                     uid, "workload_ready", _seconds(resource.last_transition_time, done.last_transition_time)
                 )
 
+    def forget_caught_up(self, _old: Any, new: Mapping[str, Any]) -> None:
+        """A Workspace event: the cache now holds this version, so our copy of an older write can go."""
+        meta = new.get("metadata") or {}
+        self.own_writes.seen(f"{meta.get('namespace')}/{meta.get('name')}", meta.get("resourceVersion"))
+
     # ---- finalizer ------------------------------------------------------------------------------------
 
     def _remember(self, before: Workspace, written: Mapping[str, Any]) -> Workspace:
@@ -1017,7 +1029,10 @@ def add_workspace_controller(
         options=options,
         sku_lookup=sku_lookup,
     )
-    workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
+    workspace_informer = manager.informers.informer_for(WORKSPACE)
+    workspaces = workspace_informer.store  # for the map functions (synchronous)
+    # a status write wakes no reconcile (the predicate), so drop what own_writes keeps once the cache has it
+    workspace_informer.add_event_handler(HandlerFuncs(update=reconciler.forget_caught_up))
     for kind in (MACHINE, NODE, *_OWNED_KINDS):
         manager.cached_client.cache(kind)
     for kind in (DEPLOYMENT, STATEFULSET):  # the cache keeps no pod template: never read, most of the bytes

@@ -15,6 +15,7 @@ from kaito.controllers.workspace_workload import (
     WorkloadProblem,
     applied_hash,
     default_config,
+    drop_pod_template,
     inference_objects,
     workload_readiness,
 )
@@ -171,6 +172,16 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, desired)
     assert readiness.ready is ready
     assert says in readiness.message
+    if obj is not None:  # the cache keeps no pod template: readiness reads the same without it
+        rendered = {**obj, "spec": {**obj["spec"], "template": objects(workspace())[-1]["spec"]["template"]}}
+        kept = drop_pod_template(rendered)
+        assert "template" not in kept["spec"] and kept["spec"]["replicas"] == 1
+        assert workload_readiness(kept, desired) == workload_readiness(rendered, desired) == readiness
+
+
+def test_an_object_without_a_pod_template_is_kept_as_it_is() -> None:
+    service = objects(workspace())[0]
+    assert drop_pod_template(service) is service
 
 
 def test_a_new_workload_reads_the_same_until_a_pod_is_ready() -> None:

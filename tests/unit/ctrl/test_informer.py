@@ -306,3 +306,26 @@ async def test_factory_shares_one_informer_per_kind(client: Client, clock: FakeC
     assert late.has_synced
     await factory.stop()
     assert fake_api.count("GET", watch=False, path_part="configmaps") == 2
+
+
+async def test_a_kind_transform_runs_after_the_default_in_every_informer_of_the_kind(
+    client: Client, clock: FakeClock, fake_api: Any, make_configmap: Any
+) -> None:
+    cm = make_configmap("a", k="v", big="x" * 100)
+    cm["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    fake_api.put("configmaps", cm)
+    factory = SharedInformerFactory(client, clock=clock)
+    before = factory.informer_for(CM)  # exists before the transform is added
+    factory.add_transform(CM, lambda o: {**o, "data": {k: v for k, v in o["data"].items() if k != "big"}})
+    after = factory.informer_for(CM, namespace="default")  # made after
+    factory.start()
+    try:
+        await eventually(clock, lambda: factory.has_synced)
+        for informer, key in ((before, "default/a"), (after, "default/a")):
+            kept = informer.store.get(key)
+            assert kept["data"] == {"k": "v"} and "managedFields" not in kept["metadata"]
+        assert factory.informer_for(GVK("apps/v1", "Deployment")).transform is factory.transform
+        with pytest.raises(RuntimeError, match="add its transforms before it starts"):
+            factory.add_transform(CM, lambda o: o)
+    finally:
+        await factory.stop()

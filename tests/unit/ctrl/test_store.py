@@ -79,3 +79,13 @@ def test_stored_objects_are_frozen_copies() -> None:
     assert stored["spec"]["zone"] == "1"
     with pytest.raises(TypeError):
         stored["spec"]["zone"] = "x"
+
+
+def test_count_in_index_is_the_length_of_by_index() -> None:
+    store = Store()
+    for name, app in (("a", "web"), ("b", "web"), ("c", "db")):
+        store.upsert(obj(name, labels={"app": app}))
+    for value in ("app=web", "app=db", "app=none"):
+        assert store.count_in_index(BY_LABEL, value) == len(store.by_index(BY_LABEL, value))
+    with pytest.raises(KeyError, match="no indexer named 'nope'"):
+        store.count_in_index("nope", "x")
