@@ -89,3 +89,20 @@ def test_count_in_index_is_the_length_of_by_index() -> None:
         assert store.count_in_index(BY_LABEL, value) == len(store.by_index(BY_LABEL, value))
     with pytest.raises(KeyError, match="no indexer named 'nope'"):
         store.count_in_index("nope", "x")
+
+
+def test_the_label_index_covers_the_keys_asked_for_and_follows_later_updates() -> None:
+    store = Store()
+    store.upsert(obj("a", labels={"app": "web", "zone": "1"}))
+    store.upsert(obj("b", labels={"app": "db", "zone": "1"}))
+    assert names(store.by_index(BY_LABEL, "zone=1")) == ["a", "b"]  # first ask for "zone": indexed now
+    assert names(store.by_index(BY_LABEL, "app=web")) == ["a"]  # a second key: both stay indexed
+    assert names(store.by_index(BY_LABEL, "zone=1")) == ["a", "b"]
+    store.upsert(obj("a", labels={"app": "db", "zone": "2"}))
+    store.upsert(obj("c", labels={"app": "web"}))
+    assert names(store.by_index(BY_LABEL, "app=db")) == ["a", "b"]
+    assert (
+        names(store.by_index(BY_LABEL, "zone=2")) == ["a"] and store.count_in_index(BY_LABEL, "app=web") == 1
+    )
+    store.delete("default/c")
+    assert store.by_index(BY_LABEL, "app=web") == [] and store.by_index(BY_LABEL, "tier=x") == []
