@@ -28,7 +28,8 @@ from typing import Any, Final, Literal
 from kaito import ctrl
 from kaito.api import all_crds
 from kaito.controllers.inferenceset import add_inferenceset_controller
-from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.machine import NODE, MachineControllerOptions, add_machine_controller
+from kaito.controllers.machine_status import trim_node
 from kaito.controllers.multirole import add_multirole_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.webhook_server import WebhookOptions, WebhookServer
@@ -179,6 +180,7 @@ def build_operator(
         manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
     provisioners = _provisioners(client, config, manager.cached_client)  # NodeClaims read from the cache
     add_machine_controller(manager, provisioners, config.machine)
+    manager.informers.add_transform(NODE, trim_node)  # both controllers read Nodes; neither their images
     workspace_options = config.workspace
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)

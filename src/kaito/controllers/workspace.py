@@ -121,6 +121,7 @@ from kaito.controllers.workspace_workload import (
     default_config,
     drop_pod_template,
     inference_objects,
+    metadata_only,
     owned,
     workload_readiness,
 )
@@ -1037,6 +1038,7 @@ def add_workspace_controller(
         manager.cached_client.cache(kind)
     for kind in (DEPLOYMENT, STATEFULSET):  # the cache keeps no pod template: never read, most of the bytes
         manager.informers.add_transform(kind, drop_pod_template)
+    manager.informers.add_transform(SERVICE, metadata_only)  # only its applied hash and owners are read
     (
         ctrl.ControllerBuilder(manager)
         .named(name)

@@ -15,7 +15,7 @@ hundred Workspaces in a namespace do not write a hundred copies of the same defa
 
 `drop_pod_template(obj)` is the informer transform of the owned Deployments and StatefulSets: the reconciler
 reads their metadata (the applied hash, owners), `spec.replicas` and `status`, never the pod template, which
-is most of the bytes of each cached copy.
+is most of the bytes of each cached copy. Of a Service it reads only the metadata (`metadata_only`).
 
 `workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
@@ -66,6 +66,7 @@ __all__ = [
     "default_config_name",
     "drop_pod_template",
     "inference_objects",
+    "metadata_only",
     "owned",
     "requested_runtime",
     "workload_readiness",
@@ -254,6 +255,11 @@ def drop_pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(spec, Mapping) or "template" not in spec:
         return obj
     return {**obj, "spec": {key: value for key, value in spec.items() if key != "template"}}
+
+
+def metadata_only(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`obj` reduced to apiVersion, kind and metadata (what the cache keeps of an owned Service)."""
+    return {key: obj[key] for key in ("apiVersion", "kind", "metadata") if key in obj}
 
 
 def workload_readiness(obj: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Readiness:

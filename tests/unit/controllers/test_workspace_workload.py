@@ -17,6 +17,7 @@ from kaito.controllers.workspace_workload import (
     default_config,
     drop_pod_template,
     inference_objects,
+    metadata_only,
     workload_readiness,
 )
 
@@ -182,6 +183,13 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
 def test_an_object_without_a_pod_template_is_kept_as_it_is() -> None:
     service = objects(workspace())[0]
     assert drop_pod_template(service) is service
+
+
+def test_the_cache_keeps_a_services_metadata_which_holds_its_hash_and_owner() -> None:
+    service = objects(workspace())[0]
+    kept = metadata_only(service)
+    assert set(kept) == {"apiVersion", "kind", "metadata"} and kept["metadata"] == service["metadata"]
+    assert APPLIED_HASH in kept["metadata"]["annotations"] and kept["kind"] == "Service"
 
 
 def test_a_new_workload_reads_the_same_until_a_pod_is_ready() -> None:
