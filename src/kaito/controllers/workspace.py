@@ -119,10 +119,10 @@ from kaito.controllers.workspace_workload import (
     DEFAULT_CONFIG_NAME,
     WorkloadProblem,
     default_config,
-    drop_pod_template,
     inference_objects,
     metadata_only,
     owned,
+    trim_workload,
     workload_readiness,
 )
 from kaito.ctrl.informer import HandlerFuncs
@@ -1036,8 +1036,8 @@ def add_workspace_controller(
     workspace_informer.add_event_handler(HandlerFuncs(update=reconciler.forget_caught_up))
     for kind in (MACHINE, NODE, *_OWNED_KINDS):
         manager.cached_client.cache(kind)
-    for kind in (DEPLOYMENT, STATEFULSET):  # the cache keeps no pod template: never read, most of the bytes
-        manager.informers.add_transform(kind, drop_pod_template)
+    for kind in (DEPLOYMENT, STATEFULSET):  # no pod template in the cache: never read, most of the bytes
+        manager.informers.add_transform(kind, trim_workload)
     manager.informers.add_transform(SERVICE, metadata_only)  # only its applied hash and owners are read
     (
         ctrl.ControllerBuilder(manager)

@@ -13,9 +13,10 @@ as KAITO does: `default_config(namespace)` is made once per namespace (created w
 one Workspace, left alone once it exists, not read for sizing: overrides go in `inference.config`), so a
 hundred Workspaces in a namespace do not write a hundred copies of the same defaults.
 
-`drop_pod_template(obj)` is the informer transform of the owned Deployments and StatefulSets: the reconciler
-reads their metadata (the applied hash, owners), `spec.replicas` and `status`, never the pod template, which
-is most of the bytes of each cached copy. Of a Service it reads only the metadata (`metadata_only`).
+`trim_workload(obj)` is the informer transform of the owned Deployments and StatefulSets: the reconciler
+reads their metadata (the applied hash, owners), `spec.replicas` and the replica counts of `status`, never
+the pod template (most of the bytes of each cached copy) or the conditions. Of a Service it reads only the
+metadata (`metadata_only`).
 
 `workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
@@ -64,11 +65,11 @@ __all__ = [
     "applied_hash",
     "default_config",
     "default_config_name",
-    "drop_pod_template",
     "inference_objects",
     "metadata_only",
     "owned",
     "requested_runtime",
+    "trim_workload",
     "workload_readiness",
     "workload_request",
 ]
@@ -249,12 +250,18 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
     return [owned(workspace, obj) for obj in objects]
 
 
-def drop_pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """`obj` without `spec.template` (what the cache keeps of a Deployment or StatefulSet; see the module)."""
-    spec = obj.get("spec")
-    if not isinstance(spec, Mapping) or "template" not in spec:
-        return obj
-    return {**obj, "spec": {key: value for key, value in spec.items() if key != "template"}}
+_WORKLOAD_STATUS_READ = ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")
+
+
+def trim_workload(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What the cache keeps of a Deployment or StatefulSet: what `workload_readiness` and the prune read."""
+    trimmed = {key: obj[key] for key in ("apiVersion", "kind", "metadata") if key in obj}
+    spec, status = obj.get("spec"), obj.get("status")
+    if isinstance(spec, Mapping) and "replicas" in spec:
+        trimmed["spec"] = {"replicas": spec["replicas"]}
+    if isinstance(status, Mapping):
+        trimmed["status"] = {key: status[key] for key in _WORKLOAD_STATUS_READ if key in status}
+    return trimmed
 
 
 def metadata_only(obj: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -15,9 +15,9 @@ from kaito.controllers.workspace_workload import (
     WorkloadProblem,
     applied_hash,
     default_config,
-    drop_pod_template,
     inference_objects,
     metadata_only,
+    trim_workload,
     workload_readiness,
 )
 
@@ -173,16 +173,13 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, desired)
     assert readiness.ready is ready
     assert says in readiness.message
-    if obj is not None:  # the cache keeps no pod template: readiness reads the same without it
+    if obj is not None:  # what the cache keeps (no pod template, no conditions) reads the same
         rendered = {**obj, "spec": {**obj["spec"], "template": objects(workspace())[-1]["spec"]["template"]}}
-        kept = drop_pod_template(rendered)
-        assert "template" not in kept["spec"] and kept["spec"]["replicas"] == 1
+        rendered["status"] = {**obj["status"], "conditions": [{"type": "Available", "status": "True"}]}
+        kept = trim_workload(rendered)
+        assert kept["spec"] == {"replicas": 1} and "conditions" not in kept["status"]
+        assert kept["metadata"] == obj["metadata"]
         assert workload_readiness(kept, desired) == workload_readiness(rendered, desired) == readiness
-
-
-def test_an_object_without_a_pod_template_is_kept_as_it_is() -> None:
-    service = objects(workspace())[0]
-    assert drop_pod_template(service) is service
 
 
 def test_the_cache_keeps_a_services_metadata_which_holds_its_hash_and_owner() -> None:
