@@ -39,6 +39,7 @@ from kaito.controllers.workspace import (
     add_workspace_controller,
 )
 from kaito.ctrl.health import ProbeServer
+from kaito.ctrl.informer import intern_strings
 from kaito.provisioners.aks import AksConfig, AksProvisioner
 from kaito.provisioners.base import Provisioner, ProvisionerRegistry
 from kaito.provisioners.karpenter import KarpenterProvisioner
@@ -187,6 +188,8 @@ def build_operator(
     workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
     add_inferenceset_controller(manager)
     add_multirole_controller(manager)
+    for informer in manager.informers.informers:  # values repeated across cached objects stored once each
+        informer.add_transform(intern_strings)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     webhook = None
     if config.webhook is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kaito.ctrl.client import GVK, WATCH_GRACE_S, Client
-from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory
+from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory, intern_strings
 from kaito.ctrl.reflector import Reflector
 from kaito.ctrl.testing import FakeClock, MockResponse
 
@@ -329,3 +329,16 @@ async def test_a_kind_transform_runs_after_the_default_in_every_informer_of_the_
             factory.add_transform(CM, lambda o: o)
     finally:
         await factory.stop()
+
+
+def test_intern_strings_stores_a_repeated_value_once_and_changes_nothing_else() -> None:
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # a new str object each call, as JSON decoding makes
+
+    first = {"metadata": {"name": fresh("a"), "labels": {"os": fresh("linux")}}, "n": [1, fresh("x"), None]}
+    second = {"metadata": {"name": fresh("b"), "labels": {"os": fresh("linux")}}, "n": [2, fresh("x"), True]}
+    assert first["metadata"]["labels"]["os"] is not second["metadata"]["labels"]["os"]
+    kept = [intern_strings(first), intern_strings(second)]
+    assert kept == [first, second]
+    assert kept[0]["metadata"]["labels"]["os"] is kept[1]["metadata"]["labels"]["os"]
+    assert kept[0]["n"][1] is kept[1]["n"][1]
