@@ -10,8 +10,11 @@ controller watches them (`watched_kinds`) and wakes the Machine on every status 
 Given the manager's cached client (`cache`), reads come from the NodeClaim informer the Machine controller
 keeps anyway (one GET per look at a Machine was 3.6 GETs per Machine brought up): `get` reads the cache and
 asks the server only on a miss, since a claim created a moment ago may not have reached the cache yet and
-GONE after a create would fail the Machine. A cached copy that is behind the server is harmless: the watch
-event that brings the cache up to date wakes the Machine again.
+GONE after a create would fail the Machine. A claim read from the server (or returned by the create) while
+the cache lacked it is kept until the cache holds that version or a newer one, so a later `get` never
+answers from an older copy than an earlier one did (the Machine's status would step back and forth, a
+write each way); otherwise a cached copy behind the server is harmless: the watch event that brings the
+cache up to date wakes the Machine again.
 
 `list()` lists the NodeClaims labelled with our node pool and `kaito.sh/machine` (the label selector does
 the filtering server-side; `owned_nodeclaim` checks again); `delete_owned` deletes one by name.
@@ -88,14 +91,30 @@ class KarpenterProvisioner(Provisioner):
         self.client = client
         self.config = config or KarpenterConfig()
         self.cache = cache
+        # claim name -> the copy the server gave us while the cache had none as new (see the module)
+        self._read_ahead: dict[str, Mapping[str, Any]] = {}
 
     def _cached_claim(self, name: str) -> Mapping[str, Any] | None:
-        """The NodeClaim from the synced cache, or None (no cache, not synced, or not there yet)."""
+        """The NodeClaim from the synced cache unless the server already gave us a newer copy; None when
+        there is no cache, it has not synced, or it does not hold the claim (yet)."""
         informer = self.cache.informer_serving(NODECLAIM, None) if self.cache is not None else None
         if informer is None:
             return None
         claim: Mapping[str, Any] | None = informer.store.get_object(name)
+        ahead = self._read_ahead.get(name)
+        if ahead is not None and claim is not None:
+            if _older(claim, ahead):
+                return ahead
+            del self._read_ahead[name]  # the cache caught up
         return claim
+
+    def _note_read(self, name: str, claim: Mapping[str, Any] | None) -> None:
+        if self.cache is None:
+            return
+        if claim is None:
+            self._read_ahead.pop(name, None)
+        else:
+            self._read_ahead[name] = trim_nodeclaim(claim)
 
     async def create(self, machine: Machine) -> ObservedState:
         claim = build_nodeclaim(machine, self.config)
@@ -105,6 +124,7 @@ class KarpenterProvisioner(Provisioner):
             return await self.get(machine)
         except ctrl.CtrlError as exc:
             raise classify_api_error(exc) from exc
+        self._note_read(claim["metadata"]["name"], created)
         return observe_nodeclaim(created, machine_name=machine.metadata.name or "")
 
     async def get(self, machine: Machine) -> ObservedState:
@@ -115,9 +135,11 @@ class KarpenterProvisioner(Provisioner):
         try:
             claim = await self.client.get(NODECLAIM, nodeclaim_name(name))
         except ctrl.NotFound:
+            self._note_read(nodeclaim_name(name), None)
             return observe_nodeclaim(None, machine_name=name)
         except ctrl.CtrlError as exc:
             raise classify_api_error(exc) from exc
+        self._note_read(nodeclaim_name(name), claim)
         return observe_nodeclaim(claim, machine_name=name)
 
     async def delete(self, machine: Machine) -> None:
@@ -137,6 +159,7 @@ class KarpenterProvisioner(Provisioner):
         await self._delete_claim(owned.name)
 
     async def _delete_claim(self, name: str) -> None:
+        self._read_ahead.pop(name, None)
         try:
             await self.client.delete(NODECLAIM, name)
         except ctrl.NotFound:
@@ -158,3 +181,10 @@ class KarpenterProvisioner(Provisioner):
         self, kind: tuple[str, str]
     ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]] | None:
         return trim_nodeclaim if kind == (NODECLAIM_API_VERSION, NODECLAIM_KIND) else None
+
+
+def _older(cached: Mapping[str, Any], read: Mapping[str, Any]) -> bool:
+    """Whether the cached copy of a claim is older than one read from the server: by resourceVersion, when
+    both are numeric (the API server's are); otherwise the cache is taken as current."""
+    versions = [str((c.get("metadata") or {}).get("resourceVersion") or "") for c in (cached, read)]
+    return all(v.isdigit() for v in versions) and int(versions[0]) < int(versions[1])

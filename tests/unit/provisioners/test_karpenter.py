@@ -159,3 +159,26 @@ async def test_the_cache_keeps_only_what_observing_a_claim_reads() -> None:
     trimmed = transform(claim)
     assert set(trimmed) == {"apiVersion", "kind", "metadata", "status"}
     assert trimmed["status"] == {"providerID": "azure:///vm"}
+
+
+async def test_a_cached_claim_older_than_one_read_from_the_server_is_not_believed(fake: FakeClient) -> None:
+    claim = build_nodeclaim(MACHINE, KarpenterConfig())
+    older = {**claim, "metadata": {**claim["metadata"], "resourceVersion": "5"}}
+    cache = synced_cache(fake)
+    provisioner = KarpenterProvisioner(fake, cache=cache)  # type: ignore[arg-type]
+    launched = {"conditions": [{"type": "Launched", "status": "True"}], "nodeName": "n1"}
+    fake.claims[claim["metadata"]["name"]] = {
+        **claim,
+        "metadata": {**claim["metadata"], "resourceVersion": "7"},
+        "status": launched,
+    }
+    assert (await provisioner.get(MACHINE)).phase is Phase.RUNNING  # not cached yet: read from the server
+    informer = cache.informer_serving(NODECLAIM, None)
+    assert informer is not None
+    informer.apply("ADDED", older)  # the cache now has an older copy (no status yet)
+    fake.errors.append(ctrl.ServerError(500, "InternalError", "a GET would fail"))
+    assert (await provisioner.get(MACHINE)).phase is Phase.RUNNING  # not stepped back to PENDING
+    newer = {**claim, "metadata": {**claim["metadata"], "resourceVersion": "8"}}
+    informer.apply("MODIFIED", newer)  # the cache is ahead now: it wins, and nothing is kept
+    assert (await provisioner.get(MACHINE)).phase is Phase.PENDING
+    assert provisioner._read_ahead == {} and fake.errors  # nothing was sent
