@@ -22,9 +22,9 @@ Two modes, each printed with its own medians and ratios:
   are annotated. Both controllers are then paced by the creates, so this mode mostly shows latency and
   CPU cost per event, not how fast a library can go.
 
-Figures per run: wall time, the controller process's CPU time per object (from /proc), the sim's CPU per
-object, requests per object the sim served beyond the parent's own (creates, one list and one watch), and
-the controller's peak RSS.
+Figures per run: wall time, when the parent saw the first object reconciled, the controller process's CPU
+time per object (from /proc), the sim's CPU per object, requests per object the sim served beyond the
+parent's own (creates, one list and one watch), and the controller's peak RSS.
 
 The API-server floor, per mode: the parent alone makes the same writes against a fresh sim with 16 requests
 in flight — in backlog mode the N patches of existing objects, in streaming mode the N creates and N
@@ -284,6 +284,7 @@ async def run_one(
             before = await read_counts(sim, counts_path, deadline)
             done = asyncio.Event()
             seen: set[str] = set()
+            first_seen: list[float] = []
             listed = await user.list(cm, namespace=NAMESPACE)
             stream = await user.watch(cm, namespace=NAMESPACE, resource_version=listed.resource_version)
 
@@ -291,6 +292,8 @@ async def run_one(
                 async for event in stream:
                     meta = event.object.get("metadata") or {}
                     if (meta.get("annotations") or {}).get(ANNOTATION) == "yes":
+                        if not seen:
+                            first_seen.append(time.monotonic())
                         seen.add(meta["name"])
                         if len(seen) == n:
                             done.set()
@@ -300,7 +303,18 @@ async def run_one(
             if profile is not None and controller is not None:
                 out = profile / f"{mode}-{kind}-{n}.txt"
                 spy = subprocess.Popen(
-                    ["py-spy", "record", "-p", str(controller.pid), "-f", "raw", "-o", str(out), "-r", "200"],
+                    [
+                        str(Path(sys.executable).with_name("py-spy")),
+                        "record",
+                        "-p",
+                        str(controller.pid),
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(out),
+                        "-r",
+                        "200",
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -341,6 +355,7 @@ async def run_one(
             "kind": kind,
             "n": n,
             "wall_s": wall,
+            "first_s": first_seen[0] - started if first_seen else wall,
             "cpu_ms_per_object": (ctl_cpu1 - ctl_cpu0) * 1000 / n,
             "sim_cpu_ms_per_object": (sim_cpu1 - sim_cpu0) * 1000 / n,
             "requests_per_object": requests / n,
@@ -355,12 +370,20 @@ async def run_one(
 
 
 KINDS = ("floor", "kaito.ctrl", "kopf")
-FIGURES = ("wall_s", "cpu_ms_per_object", "sim_cpu_ms_per_object", "requests_per_object", "peak_rss_mb")
+FIGURES = (
+    "wall_s",
+    "first_s",
+    "cpu_ms_per_object",
+    "sim_cpu_ms_per_object",
+    "requests_per_object",
+    "peak_rss_mb",
+)
 
 
 def describe(result: dict[str, Any] | dict[str, float], n: int) -> str:
     return (
-        f"wall {result['wall_s']:6.2f} s ({n / result['wall_s']:6.0f} objects/s)  "
+        f"wall {result['wall_s']:6.2f} s ({n / result['wall_s']:6.0f} objects/s, first after "
+        f"{result['first_s']:4.2f} s)  "
         f"controller CPU {result['cpu_ms_per_object']:5.2f} ms/object  "
         f"sim CPU {result['sim_cpu_ms_per_object']:5.2f} ms/object  "
         f"requests/object {result['requests_per_object']:4.2f}  "

@@ -10,6 +10,10 @@ CPU time (user + system, from the kernel's rusage of the child: the API server, 
 endpoint and operator together) are read when it exits. The ratio of each N's figures to the smallest N's
 shows how `up` grows (linear growth keeps CPU per Workspace flat). A child that does not exit 0 within
 `--timeout` is a failure and its output's tail is printed.
+
+With `--profile DIR` each child runs under py-spy (the bench extra: `pip install -e '.[bench]'`), sampling
+50 times a second, and its raw stacks are written to `DIR/up-<provisioner>-<N>.txt` (one line per stack and
+its count, for flamegraph.pl or a few lines of Python). The figures printed then include py-spy's own CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,10 +33,26 @@ import yaml
 from scale_bench import workspace  # the same generated Workspaces (bench/ is the script's path)
 
 
-def run_one(n: int, provisioner: str, timeout: float, workdir: Path) -> dict[str, Any]:
+def profiler(profile_dir: Path | None, provisioner: str, n: int) -> list[str]:
+    """The py-spy command line to put before the child's with --profile DIR (nothing without it)."""
+    if profile_dir is None:
+        return []
+    found = Path(sys.executable).with_name("py-spy")
+    spy = str(found) if found.exists() else shutil.which("py-spy")
+    if spy is None:
+        sys.exit("--profile needs py-spy (pip install -e '.[bench]'); it is not next to python nor on PATH")
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    out = profile_dir / f"up-{provisioner}-{n}.txt"
+    return [spy, "record", "--output", str(out), "--format", "raw", "--rate", "50", "--"]
+
+
+def run_one(
+    n: int, provisioner: str, timeout: float, workdir: Path, profile_dir: Path | None = None
+) -> dict[str, Any]:
     manifest = workdir / f"workspaces-{n}.yaml"
     manifest.write_text(yaml.safe_dump_all([workspace(i, "default") for i in range(n)]))
     command = [
+        *profiler(profile_dir, provisioner, n),
         sys.executable,
         "-m",
         "kaito.cli",
@@ -80,11 +101,14 @@ def main() -> int:
     parser.add_argument("--provisioner", choices=("aks", "karpenter"), default="aks")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run before giving up")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="run each child under py-spy, stacks in DIR"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="kaito-up-bench-") as tmp:
         for n in sorted(args.n):
-            r = run_one(n, args.provisioner, args.timeout, Path(tmp))
+            r = run_one(n, args.provisioner, args.timeout, Path(tmp), args.profile)
             results.append(r)
             base = results[0]
             print(

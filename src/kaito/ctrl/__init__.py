@@ -24,8 +24,9 @@ client, cached_client, errors, reconcile, typed_reconciler, builder, manager, pr
 events, frozen, store, clock, controller, leader, logs, transport.
 
 The machinery under them is imported from its module when wanted, never from here: informer, reflector,
-store indexers, workqueue, ratelimiter, backoff, metrics, health, selectors. Test doubles (`FakeClock`,
-`MockTransport`, `MockResponse`, `MockStream`) live in `kaito.ctrl.testing`.
+store indexers, http11 (the connections under `KubeTransport`), workqueue, ratelimiter, backoff, metrics,
+health, selectors. Test doubles (`FakeClock`, `MockTransport`, `MockResponse`, `MockStream`) live in
+`kaito.ctrl.testing`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ cached per group-version and refreshed once on a miss, so a CRD registered after
 
 Failures surface as the exceptions of `kaito.ctrl.errors`. Transient failures (5xx, 429, no answer) are
 retried: bounded attempts, exponential backoff with jitter, and a 429's Retry-After honoured (capped by
-`RetryPolicy.max_retry_after`). Other 4xx are never retried. The loop is a few lines of our own, not a
+`RetryPolicy.max_retry_after`). Other 4xx are never retried. Every ordinary request (not a watch) has a
+deadline, `Client(request_timeout=...)` (default `DEFAULT_REQUEST_TIMEOUT_S`; None for none); running out of
+time is a transport error, retried like one. The loop is a few lines of our own, not a
 retry library: a request that succeeds first time (nearly all) then costs nothing extra.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
+import orjson
 from pydantic import BaseModel
 
 from kaito.ctrl.clock import Clock, SystemClock
@@ -49,6 +52,12 @@ __all__ = [
     "object_key",
     "to_dict",
 ]
+
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+"""How long one ordinary request (not a watch) may take, connecting to the last byte of its answer,
+unless the Client is told otherwise: the API server's own limit for a request is 60 s, and a request with
+no deadline on a connection that silently died would wait forever. A request that runs out of time is a
+transport error, retried like one."""
 
 WATCH_GRACE_S = 30.0
 """How much longer than a watch's `timeoutSeconds` the client waits for the stream before calling it dead:
@@ -196,7 +205,10 @@ def to_dict(obj: BaseModel | Mapping[str, Any]) -> Obj:
     """The wire form (a fresh plain dict) of a model or mapping."""
     if isinstance(obj, BaseModel):
         return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
-    copied: Obj = json.loads(json.dumps(obj))
+    try:
+        copied: Obj = orjson.loads(orjson.dumps(obj))
+    except TypeError:
+        copied = json.loads(json.dumps(obj))
     return copied
 
 
@@ -214,7 +226,7 @@ class WatchStream:
 
     async def _events(self) -> AsyncIterator[WatchEvent]:
         async for line in self._response.iter_lines():
-            event = json.loads(line)
+            event = orjson.loads(line)
             event_type = event.get("type", "")
             obj = event.get("object") or {}
             if event_type == "ERROR":
@@ -233,8 +245,15 @@ class Client:
         retry: RetryPolicy | None = None,
         field_manager: str = "kaito-ctrl",
         default_namespace: str = "default",
+        request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT_S,
     ) -> None:
+        if request_timeout is not None and not request_timeout > 0:
+            raise ValueError(
+                f"request_timeout must be a positive number of seconds or None (no deadline), "
+                f"got {request_timeout!r}"
+            )
         self.transport = transport
+        self.request_timeout = request_timeout
         self.clock: Clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
         self.field_manager = field_manager
@@ -289,10 +308,12 @@ class Client:
     ) -> Any:
         """One request whose answer is a JSON document."""
         response = await self.send(
-            HttpRequest(method, path, tuple(query), {"Content-Type": content_type}, body)
+            HttpRequest(
+                method, path, tuple(query), {"Content-Type": content_type}, body, self.request_timeout
+            )
         )
         data = await response.read()
-        return json.loads(data) if data else None
+        return orjson.loads(data) if data else None
 
     # ---- discovery ----------------------------------------------------------------------------------
 

@@ -3,10 +3,11 @@
 Everything above this seam (URL building, discovery, retries, error mapping, watch decoding) is plain
 Python; everything below it talks to a socket. Two transports exist:
 
-* `KubeTransport` sends requests through kubernetes-asyncio's REST layer (its `ApiClient` supplies TLS,
-  bearer tokens, client certificates and exec/oidc plugins from a kubeconfig or the in-cluster service
-  account) with `_preload_content=False`, so bodies stay raw JSON bytes and are never turned into
-  generated models (slow) — and so a watch can be read line by line.
+* `KubeTransport` takes its settings from kubernetes-asyncio's `Configuration` (a kubeconfig or the
+  in-cluster service account: server, CA, client certificate, bearer tokens and exec/oidc plugins through
+  its `ApiClient`) and sends requests over `kaito.ctrl.http11`'s keep-alive connections; bodies stay raw
+  JSON bytes, never generated models (slow), and a watch is read line by line. Only when a proxy is
+  configured (kubeconfig `proxy-url`, HTTPS_PROXY) does it go through aiohttp's client instead.
 * `kaito.ctrl.testing.MockTransport(handler)` turns any function `HttpRequest -> HttpResponse` (sync or
   async) into a server, the way httpx's MockTransport does; unit tests run the client without sockets.
 
@@ -16,18 +17,23 @@ releases the connection (it is how the informer's inactivity watchdog ends a dea
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
+import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
-from kaito.ctrl.errors import ConfigError, TransportError
+import orjson
 
-if TYPE_CHECKING:  # imported when a KubeTransport is made: kubernetes-asyncio and aiohttp cost ~0.5 s
+from kaito.ctrl.errors import ConfigError, TransportError
+from kaito.ctrl.http11 import ConnectionPool
+
+if TYPE_CHECKING:  # imported when a KubeTransport is made (~0.5 s); aiohttp only to go through a proxy
     import aiohttp
     from kubernetes_asyncio.client import Configuration
 
@@ -134,60 +140,120 @@ class _AiohttpResponse:
 
 
 class KubeTransport:
-    """Requests through kubernetes-asyncio's REST client (auth, TLS, proxies from its Configuration)."""
+    """Requests to the API server a kubernetes-asyncio `Configuration` names (auth, TLS, proxy)."""
 
     def __init__(self, configuration: Configuration) -> None:
-        import aiohttp
         from kubernetes_asyncio.client import ApiClient
 
-        self._api = ApiClient(configuration)
+        self._api = ApiClient(configuration)  # bearer tokens, refreshed by exec/oidc plugins
         self._host = str(configuration.host or "").rstrip("/")
-        rest = self._api.rest_client
-        # kubernetes-asyncio's session has trust_env=True: aiohttp then looks up proxy variables and reads
-        # ~/.netrc in a thread pool on every request (a third of a busy controller's CPU). The environment
-        # is read once here instead, and requests go through a session sharing its connector (TLS, pool).
-        self._proxy: str | None = configuration.proxy or _env_proxy_for(self._host)
-        self._proxy_headers = configuration.proxy_headers
-        self._server_hostname: str | None = getattr(rest, "server_hostname", None)
-        self._session = aiohttp.ClientSession(
-            connector=rest.pool_manager.connector,
-            connector_owner=False,
-            trust_env=False,
-            read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
-        )
-        # what every request passes the same way, built once
-        self._no_timeout = aiohttp.ClientTimeout()
-        self._extra: dict[str, Any] = {}
-        if self._proxy:
-            self._extra["proxy"] = self._proxy
-            if self._proxy_headers:
-                self._extra["proxy_headers"] = self._proxy_headers
-        if self._server_hostname:
-            self._extra["server_hostname"] = self._server_hostname
+        parts = urlsplit(self._host)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"the cluster's server must be an http(s) URL with a host, got {configuration.host!r}"
+            )
+        self._base_path = parts.path.rstrip("/")  # a server URL may carry a path prefix
+        # The environment's proxy variables are read once here (aiohttp with trust_env=True reads them,
+        # and ~/.netrc, in a thread pool on every request).
+        proxy: str | None = configuration.proxy or _env_proxy_for(self._host)
+        self._pool: ConnectionPool | None = None
+        self._aiohttp: _AiohttpSender | None = None
+        if proxy:
+            self._aiohttp = _AiohttpSender(configuration, self._api, self._host, proxy)
+        else:
+            tls = parts.scheme == "https"
+            self._pool = ConnectionPool(
+                parts.hostname,
+                parts.port or (443 if tls else 80),
+                ssl_context=ssl_context(configuration) if tls else None,
+                server_hostname=configuration.tls_server_name or None,
+                limit=configuration.connection_pool_maxsize or 100,
+            )
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None) -> KubeTransport:
         return cls(await load_configuration(path, context=context))
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        import aiohttp
-        import yarl
-
         headers = {**_BASE_HEADERS, **request.headers}
         query = list(request.query)
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
         data: bytes | None = None
         if request.body is not None:
-            data = request.body if isinstance(request.body, bytes) else json.dumps(request.body).encode()
-        # no total deadline unless asked: a watch lives as long as the server keeps it open
-        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
-        url = self._host + request.path
+            data = request.body if isinstance(request.body, bytes) else encode_json(request.body)
+        target = self._base_path + request.path
         if query:
-            url += "?" + encode_query(query)
+            target += "?" + encode_query(query)
+        if self._pool is None:
+            assert self._aiohttp is not None
+            return await self._aiohttp.send(request, target, headers, data)
+        # no deadline unless asked: a watch lives as long as the server keeps it open
+        deadline = asyncio.get_running_loop().time() + request.timeout if request.timeout else None
+        return await self._pool.request(request.method, target, headers, data, deadline)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        if self._aiohttp is not None:
+            await self._aiohttp.close()
+        await self._api.close()
+
+
+def encode_json(body: Any) -> bytes:
+    """A request body as JSON bytes (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
+
+
+def ssl_context(configuration: Configuration) -> ssl.SSLContext:
+    """The TLS settings a Configuration names, as kubernetes-asyncio's own REST client builds them."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.disable_strict_ssl_verification:
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+class _AiohttpSender:
+    """Requests through aiohttp's client, sharing kubernetes-asyncio's connector: the path via a proxy."""
+
+    def __init__(self, configuration: Configuration, api: Any, host: str, proxy: str) -> None:
+        import aiohttp
+
+        rest = api.rest_client
+        parts = urlsplit(host)
+        self._origin = f"{parts.scheme}://{parts.netloc}"  # the target carries the path
+        self._session = aiohttp.ClientSession(
+            connector=rest.pool_manager.connector,
+            connector_owner=False,
+            trust_env=False,
+            read_bufsize=2**21,  # watch events of large objects exceed aiohttp's default buffer
+        )
+        self._no_timeout = aiohttp.ClientTimeout()
+        self._extra: dict[str, Any] = {"proxy": proxy}
+        if configuration.proxy_headers:
+            self._extra["proxy_headers"] = configuration.proxy_headers
+        server_hostname: str | None = getattr(rest, "server_hostname", None)
+        if server_hostname:
+            self._extra["server_hostname"] = server_hostname
+
+    async def send(
+        self, request: HttpRequest, target: str, headers: Mapping[str, str], data: bytes | None
+    ) -> HttpResponse:
+        import aiohttp
+        import yarl
+
+        timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else self._no_timeout
         try:
             raw = await self._session.request(
                 request.method,
-                yarl.URL(url, encoded=True),
+                yarl.URL(self._origin + target, encoded=True),
                 headers=headers,
                 data=data,
                 timeout=timeout,
@@ -199,7 +265,6 @@ class KubeTransport:
 
     async def close(self) -> None:
         await self._session.close()
-        await self._api.close()
 
 
 async def load_configuration(path: str | None = None, *, context: str | None = None) -> Configuration:

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from kaito.ctrl.client import GVK, Client, PatchType, RetryPolicy, gvk_of, object_key
+from kaito.ctrl.client import (
+    DEFAULT_REQUEST_TIMEOUT_S,
+    GVK,
+    Client,
+    PatchType,
+    RetryPolicy,
+    gvk_of,
+    object_key,
+)
 from kaito.ctrl.errors import (
     AlreadyExists,
     Conflict,
@@ -259,6 +267,31 @@ async def test_watch_streams_events_and_raises_on_error_events(
         async for event in stream:
             seen.append((event.type, event.object["metadata"].get("name")))
     assert seen == [("ADDED", "a"), ("BOOKMARK", None)]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, DEFAULT_REQUEST_TIMEOUT_S), ({"request_timeout": 2.5}, 2.5), ({"request_timeout": None}, None)],
+)
+async def test_ordinary_requests_carry_a_deadline_and_watches_their_own(
+    options: dict[str, Any], expected: float | None, fake_api: Any, make_configmap: Any
+) -> None:
+    client = Client(fake_api.transport, **options)
+    await client.create(make_configmap("a"))
+    await client.get(CM, "a", "default")
+    await client.patch(CM, "a", {"data": {"k": "v"}}, namespace="default")
+    await client.watch(CM, "default", resource_version="0", timeout_seconds=300)
+    await client.watch(CM, "default", resource_version="0")
+    *ordinary, bounded_watch, open_watch = fake_api.transport.requests
+    assert DEFAULT_REQUEST_TIMEOUT_S == 60.0
+    assert [r.timeout for r in ordinary] == [expected] * len(ordinary)
+    assert (bounded_watch.timeout, open_watch.timeout) == (330.0, None)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_a_request_timeout_that_is_not_positive_is_refused(bad: float, fake_api: Any) -> None:
+    with pytest.raises(ValueError, match="request_timeout must be a positive number of seconds"):
+        Client(fake_api.transport, request_timeout=bad)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 
-from kaito.ctrl.client import GVK, Client
-from kaito.ctrl.errors import ConfigError, NotFound
+from kaito.ctrl.client import GVK, Client, RetryPolicy
+from kaito.ctrl.errors import ConfigError, NotFound, TransportError
 from kaito.ctrl.testing import MockResponse, MockStream, MockTransport
 from kaito.ctrl.transport import HttpRequest, encode_query, load_configuration
 
@@ -41,6 +41,8 @@ async def test_mock_stream_ends_when_the_response_is_closed() -> None:
 
 @pytest.fixture
 async def kube_server(tmp_path: Path) -> AsyncIterator[Path]:
+    released = asyncio.Event()
+
     async def discovery(request: web.Request) -> web.Response:
         assert request.headers["Authorization"] == "Bearer secret-token"
         return web.json_response(
@@ -51,6 +53,8 @@ async def kube_server(tmp_path: Path) -> AsyncIterator[Path]:
         )
 
     async def get_cm(request: web.Request) -> web.Response:
+        if request.match_info["name"] == "slow":
+            await released.wait()  # no answer until the server shuts down
         if request.match_info["name"] != "a":
             return web.json_response(
                 {"kind": "Status", "code": 404, "reason": "NotFound", "message": "nope"}, status=404
@@ -68,8 +72,13 @@ async def kube_server(tmp_path: Path) -> AsyncIterator[Path]:
         await response.write_eof()
         return response
 
+    async def prefixed_discovery(request: web.Request) -> web.Response:
+        resources = [{"name": "prefixedmaps", "kind": "ConfigMap", "namespaced": True}]
+        return web.json_response({"kind": "APIResourceList", "resources": resources})
+
     app = web.Application()
     app.router.add_get("/api/v1", discovery)
+    app.router.add_get("/prefix/api/v1", prefixed_discovery)
     app.router.add_get("/api/v1/namespaces/{ns}/configmaps/{name}", get_cm)
     app.router.add_get("/api/v1/namespaces/{ns}/configmaps", watch)
     runner = web.AppRunner(app)
@@ -93,6 +102,7 @@ async def kube_server(tmp_path: Path) -> AsyncIterator[Path]:
         )
     )
     yield kubeconfig
+    released.set()
     await runner.cleanup()
 
 
@@ -107,6 +117,41 @@ async def test_kube_transport_over_http_from_a_kubeconfig(kube_server: Path) -> 
         )
         names = [event.object["metadata"]["name"] async for event in stream]
         assert names == ["o0", "o1", "o2"]
+
+
+async def test_an_unanswered_request_runs_out_of_time(kube_server: Path) -> None:
+    client = await Client.from_kubeconfig(
+        str(kube_server), request_timeout=0.3, retry=RetryPolicy(attempts=1)
+    )
+    async with client:
+        await client.get(GVK("v1", "ConfigMap"), "a", "default")
+        with pytest.raises(
+            TransportError, match=r"GET /api/v1/namespaces/default/configmaps/slow .*deadline"
+        ):
+            await client.get(GVK("v1", "ConfigMap"), "slow", "default")
+
+
+async def test_a_server_url_with_a_path_prefix_keeps_it(kube_server: Path, tmp_path: Path) -> None:
+    config = json.loads(await asyncio.to_thread(kube_server.read_text))
+    server = config["clusters"][0]["cluster"]["server"]
+    config["clusters"][0]["cluster"]["server"] = server + "/prefix/"
+    prefixed = tmp_path / "prefixed"
+    await asyncio.to_thread(prefixed.write_text, json.dumps(config))
+    async with await Client.from_kubeconfig(str(prefixed)) as client:
+        assert (await client.resource_for(GVK("v1", "ConfigMap"))).plural == "prefixedmaps"
+
+
+async def test_with_a_proxy_requests_go_through_it(kube_server: Path, tmp_path: Path) -> None:
+    config = json.loads(await asyncio.to_thread(kube_server.read_text))
+    cluster = config["clusters"][0]["cluster"]
+    cluster["proxy-url"], cluster["server"] = cluster["server"], "http://kube.invalid:8080"
+    proxied = tmp_path / "proxied"
+    await asyncio.to_thread(proxied.write_text, json.dumps(config))
+    async with await Client.from_kubeconfig(str(proxied)) as client:
+        got = await client.get(GVK("v1", "ConfigMap"), "a", "default")  # kube.invalid: only the proxy answers
+        assert got["metadata"]["name"] == "a"
+        stream = await client.watch(GVK("v1", "ConfigMap"), "default", resource_version="0")
+        assert [event.object["metadata"]["name"] async for event in stream] == ["o0", "o1", "o2"]
 
 
 async def test_missing_configuration_is_a_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -346,6 +346,10 @@ class Authorization:
     admin_token: str = field(default_factory=lambda: _ADMIN_PREFIX + secrets.token_urlsafe(32), repr=False)
     denials: list[Denial] = field(default_factory=list)
     _tokens: dict[str, _Token] = field(default_factory=dict, repr=False)
+    # (kind, namespace, name) of a role -> (its resourceVersion, its rules parsed): parsed once per version
+    _parsed: dict[tuple[str, str, str], tuple[str, tuple[PolicyRule, ...]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def tokens(self) -> int:
@@ -407,7 +411,13 @@ class Authorization:
                 return ()
         except NotFound:  # a binding to a role not (yet) created grants nothing, as in kube
             return ()
-        return [PolicyRule.from_dict(rule) for rule in role.get("rules") or ()]
+        key = (str(kind), namespace if kind == "Role" else "", name)
+        version = str((role.get("metadata") or {}).get("resourceVersion", ""))
+        parsed = self._parsed.get(key)
+        if parsed is None or parsed[0] != version or not version:
+            parsed = (version, tuple(PolicyRule.from_dict(rule) for rule in role.get("rules") or ()))
+            self._parsed[key] = parsed
+        return parsed[1]
 
     def allows(self, identity: Identity, attrs: RequestAttributes) -> bool:
         """Whether some rule bound to ``identity`` allows the request."""

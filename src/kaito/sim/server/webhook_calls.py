@@ -11,6 +11,8 @@ kube-apiserver shares its webhook client between them:
   127.0.0.1). The TLS server name is ``<name>.<namespace>.svc``, as kube-apiserver checks it.
 - The server certificate is verified against ``caBundle`` (base64 PEM); without one, the system roots.
 - ``timeout`` bounds the whole call; ``?timeout=<n>s`` is added to the URL, as kube does.
+- One TLS client context per ``caBundle`` is kept (building one loads the system roots, milliseconds of
+  CPU), which also lets the session reuse its connection to the webhook instead of a handshake per call.
 
 Every failure is a :class:`WebhookCallError` whose message is kube's wording after
 ``failed to call webhook: ``: ``Post "https://svc.ns.svc:443/path?timeout=10s": dial tcp 127.0.0.1:P:
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import ssl
 from collections.abc import Mapping
@@ -109,13 +112,19 @@ def resolve_client_config(store: Store, config: Mapping[str, Any], timeout_s: fl
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _tls_context(ca_pem: bytes | None) -> ssl.SSLContext:
+    """The client context verifying against ``ca_pem`` (the system roots when None); shared, never changed."""
+    if ca_pem is None:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cadata=ca_pem.decode(errors="replace"))
+
+
 async def call_webhook(
     session: aiohttp.ClientSession, target: ResolvedWebhook, body: Mapping[str, Any], timeout_s: float
 ) -> dict[str, Any]:
     """POST ``body`` as JSON and return the JSON answer; WebhookCallError with kube's text otherwise."""
-    context = ssl.create_default_context()
-    if target.ca_pem is not None:
-        context = ssl.create_default_context(cadata=target.ca_pem.decode(errors="replace"))
+    context = _tls_context(target.ca_pem)
     where = f'Post "{target.display_url}"'
     dial = target.dial_url.split("://", 1)[-1].split("/", 1)[0]
     try:

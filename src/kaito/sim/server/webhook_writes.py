@@ -47,6 +47,14 @@ def _carries_resource_version(patch: Any, patch_type: str) -> bool:
     return isinstance(patch, dict) and bool((patch.get("metadata") or {}).get("resourceVersion"))
 
 
+def _view(old: dict[str, Any] | None, srt: ResourceType, *, copy: bool = False) -> dict[str, Any] | None:
+    """The stored object as the storage version's kind; a deep copy only for a webhook that will be sent it
+    (most writes match none, and matching reads only the labels)."""
+    if old is None:
+        return None
+    return dict(clone(old) if copy else old, apiVersion=srt.api_version, kind=srt.kind)
+
+
 _ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
 _ADMISSION_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
@@ -187,9 +195,10 @@ class WebhookWrites:
         attrs = AdmissionAttributes(
             rt, "UPDATE" if old is not None else "CREATE", name, ns, subresource or "", dry_run
         )
-        old_view = dict(clone(old), apiVersion=srt.api_version, kind=srt.kind) if old is not None else None
+        old_view = _view(old, srt)
         hooks = self.admission.matching(attrs, body, old_view)
         if hooks[0] or hooks[1]:
+            old_view = _view(old, srt, copy=True)
             preview = self.store.update(
                 srt.api_version,
                 srt.kind,
@@ -248,9 +257,10 @@ class WebhookWrites:
         attrs = AdmissionAttributes(
             rt, "UPDATE" if old is not None else "CREATE", name, ns, subresource or "", dry_run
         )
-        old_view = dict(clone(old), apiVersion=srt.api_version, kind=srt.kind) if old is not None else None
+        old_view = _view(old, srt)
         hooks = self.admission.matching(attrs, patch if isinstance(patch, dict) else None, old_view)
         if hooks[0] or hooks[1]:
+            old_view = _view(old, srt, copy=True)
             preview = self.store.patch(
                 srt.api_version,
                 srt.kind,

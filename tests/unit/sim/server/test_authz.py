@@ -308,6 +308,46 @@ def test_bindings_grant_rules_where_kube_would(asked: RequestAttributes, allowed
     assert Authorization(_store_with_rbac()).allows(SA, asked) is allowed
 
 
+def test_a_changed_deleted_or_recreated_role_counts_from_the_next_request() -> None:
+    store = _store_with_rbac()
+    authz = Authorization(store)
+    get_cm = res("get", "", "configmaps", ns="team-a", name="c")
+    list_cm = res("list", "", "configmaps", ns="team-a")
+    assert (authz.allows(SA, get_cm), authz.allows(SA, list_cm)) == (True, False)
+    role = store.get(RBAC, "Role", "cm", "team-a")
+    role["rules"] = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]
+    store.update(RBAC, "Role", role)
+    assert (authz.allows(SA, get_cm), authz.allows(SA, list_cm)) == (False, True)
+    store.delete(RBAC, "Role", "cm", "team-a")
+    assert (authz.allows(SA, get_cm), authz.allows(SA, list_cm)) == (False, False)
+    store.create(
+        RBAC,
+        "Role",
+        {
+            "metadata": {"name": "cm", "namespace": "team-a"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        },
+    )
+    assert (authz.allows(SA, get_cm), authz.allows(SA, list_cm)) == (True, False)
+    # a Role of the same name in another namespace is another role
+    store.create(
+        RBAC,
+        "Role",
+        {
+            "metadata": {"name": "cm", "namespace": "team-b"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        },
+    )
+    binding = store.get(RBAC, "RoleBinding", "cm", "team-a")
+    store.create(RBAC, "RoleBinding", {**binding, "metadata": {"name": "cm", "namespace": "team-b"}})
+    list_b = res("list", "", "configmaps", ns="team-b")
+    assert (authz.allows(SA, list_b), authz.allows(SA, list_cm), authz.allows(SA, get_cm)) == (
+        True,
+        False,
+        True,
+    )
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
