@@ -3,7 +3,9 @@
 Invariants:
 * `_items[key]` is a frozen object (see `kaito.ctrl.frozen`); callers get it without copying and cannot
   mutate it.
-* For every indexer `n`, `_indices[n][v]` is exactly the set of keys whose object `fn(obj)` lists `v`
+* For every indexer `n`, `_indices[n][v]` is exactly the keys whose object `fn(obj)` lists `v`: the key
+  itself (a str) when there is one, a set of two or more otherwise (most values, an owner uid or a name
+  label, belong to one object, and an empty set costs 200 bytes); a value with no key has no entry
   for `fn = _indexers[n]`; `_index_values[n][key]` remembers those values so a replace or delete removes
   the key from the right buckets without calling `fn` on the old object again.
 
@@ -56,7 +58,7 @@ class Store:
             BY_OWNER_UID: index_by_owner_uid,
             BY_LABEL: self._index_asked_labels,
         }
-        self._indices: dict[str, dict[str, set[str]]] = {}
+        self._indices: dict[str, dict[str, str | set[str]]] = {}
         self._index_values: dict[str, dict[str, tuple[str, ...]]] = {}
         for name, fn in (indexers or {}).items():
             self.add_indexer(name, fn)
@@ -104,7 +106,7 @@ class Store:
         """How many objects `by_index(index, value)` would return, without building the list."""
         return len(self._bucket(index, value))
 
-    def _bucket(self, index: str, value: str) -> set[str] | tuple[()]:
+    def _bucket(self, index: str, value: str) -> set[str] | tuple[str] | tuple[()]:
         if index not in self._indexers:
             raise KeyError(f"no indexer named {index!r}; known: {', '.join(sorted(self._indexers))}")
         if index == BY_LABEL:
@@ -115,7 +117,8 @@ class Store:
                     self._unindex_one(BY_LABEL, key)
                 for key, obj in self._items.items():
                     self._index(BY_LABEL, key, obj)
-        return self._indices[index].get(value, ())
+        keys = self._indices[index].get(value, ())
+        return (keys,) if isinstance(keys, str) else keys
 
     def _index_asked_labels(self, obj: Obj) -> builtins.list[str]:
         if not self._label_keys:
@@ -153,7 +156,14 @@ class Store:
             self._index_values[name][key] = values
             bucket = self._indices[name]
             for value in values:
-                bucket.setdefault(value, set()).add(key)
+                keys = bucket.get(value)
+                if keys is None:
+                    bucket[value] = key
+                elif isinstance(keys, str):
+                    if keys != key:
+                        bucket[value] = {keys, key}
+                else:
+                    keys.add(key)
 
     def _unindex(self, key: str) -> None:
         for name in self._index_values:
@@ -163,7 +173,14 @@ class Store:
         bucket = self._indices[name]
         for value in self._index_values[name].pop(key, ()):
             keys = bucket.get(value)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
+            if keys is None:
+                continue
+            if isinstance(keys, str):
+                if keys == key:
                     del bucket[value]
+                continue
+            keys.discard(key)
+            if len(keys) == 1:
+                bucket[value] = next(iter(keys))
+            elif not keys:
+                del bucket[value]

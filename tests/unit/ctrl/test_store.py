@@ -106,3 +106,24 @@ def test_the_label_index_covers_the_keys_asked_for_and_follows_later_updates() -
     )
     store.delete("default/c")
     assert store.by_index(BY_LABEL, "app=web") == [] and store.by_index(BY_LABEL, "tier=x") == []
+
+
+def test_a_bucket_grows_and_shrinks_through_one_two_and_no_keys() -> None:
+    store = Store()
+    steps: list[tuple[str, str, list[str]]] = [
+        ("add", "a", ["a"]),
+        ("add", "b", ["a", "b"]),
+        ("add", "c", ["a", "b", "c"]),
+        ("del", "a", ["b", "c"]),
+        ("del", "c", ["b"]),
+        ("add", "b", ["b"]),  # the same key again: still one
+        ("del", "b", []),
+        ("add", "c", ["c"]),
+    ]
+    for action, name, expected in steps:
+        if action == "add":
+            store.upsert(obj(name, owner="u1"))
+        else:
+            store.delete(f"default/{name}")
+        assert names(store.by_index(BY_OWNER_UID, "u1")) == expected, (action, name)
+        assert store.count_in_index(BY_OWNER_UID, "u1") == len(expected)
