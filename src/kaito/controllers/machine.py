@@ -345,5 +345,8 @@ def add_machine_controller(
             if kind not in seen:
                 seen.add(kind)
                 builder = builder.watches(ctrl.GVK(*kind), machine_for_labelled_object)
+                transform = provisioner.cache_transform(kind)
+                if transform is not None:
+                    manager.informers.add_transform(ctrl.GVK(*kind), transform)
     builder.complete(reconciler)
     return reconciler

@@ -72,6 +72,7 @@ __all__ = [
     "node_lost_time_left",
     "plan_machine",
     "registration_time_left",
+    "trim_node",
 ]
 
 REASON_LAUNCHING: Final = "Launching"
@@ -174,6 +175,19 @@ def node_initialization(node: Mapping[str, Any]) -> tuple[bool, str, str]:
             "plugin to advertise the GPUs.",
         )
     return True, "Initialized", f"Node {name} is Ready with {gpus} {GPU_RESOURCE} allocatable."
+
+
+_NODE_STATUS_READ: Final = ("conditions", "capacity", "allocatable")
+
+
+def trim_node(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Node as the operator's cache keeps it: metadata, spec and the status fields the controllers read
+    (conditions, capacity, allocatable). The rest (images, nodeInfo, addresses, volumes) is never read, and
+    a real Node's image list alone is often most of its bytes."""
+    status = node.get("status")
+    if not isinstance(status, Mapping) or set(status) <= set(_NODE_STATUS_READ):
+        return node
+    return {**node, "status": {key: status[key] for key in _NODE_STATUS_READ if key in status}}
 
 
 def plan_machine(seen: MachineObservation, timeouts: MachineTimeouts) -> MachineDecision:

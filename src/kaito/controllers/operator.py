@@ -28,7 +28,8 @@ from typing import Any, Final, Literal
 from kaito import ctrl
 from kaito.api import all_crds
 from kaito.controllers.inferenceset import add_inferenceset_controller
-from kaito.controllers.machine import MachineControllerOptions, add_machine_controller
+from kaito.controllers.machine import NODE, MachineControllerOptions, add_machine_controller
+from kaito.controllers.machine_status import trim_node
 from kaito.controllers.multirole import add_multirole_controller
 from kaito.controllers.orphans import OrphanSweeper, OrphanSweepOptions, add_orphan_sweeper
 from kaito.controllers.webhook_server import WebhookOptions, WebhookServer
@@ -38,6 +39,7 @@ from kaito.controllers.workspace import (
     add_workspace_controller,
 )
 from kaito.ctrl.health import ProbeServer
+from kaito.ctrl.informer import intern_strings
 from kaito.provisioners.aks import AksConfig, AksProvisioner
 from kaito.provisioners.base import Provisioner, ProvisionerRegistry
 from kaito.provisioners.karpenter import KarpenterProvisioner
@@ -120,7 +122,9 @@ class MetricsServer:
             await self.server.stop()
 
 
-def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerRegistry:
+def _provisioners(
+    client: ctrl.Client, config: OperatorConfig, cache: ctrl.CachedClient | None = None
+) -> ProvisionerRegistry:
     provisioners: list[Provisioner] = []
     if config.aks is not None:
         if config.aks_credential is not None:
@@ -130,7 +134,7 @@ def _provisioners(client: ctrl.Client, config: OperatorConfig) -> ProvisionerReg
     if config.karpenter_node_class is not None:
         group, kind, name = config.karpenter_node_class
         node_class = KarpenterConfig(node_class_group=group, node_class_kind=kind, node_class_name=name)
-        provisioners.append(KarpenterProvisioner(client, node_class))
+        provisioners.append(KarpenterProvisioner(client, node_class, cache=cache))
     return ProvisionerRegistry(provisioners, default=config.provisioner)
 
 
@@ -175,14 +179,17 @@ def build_operator(
     )
     if config.metrics_port is not None and config.metrics_port != config.health_port:
         manager.add(MetricsServer(config.health_host, config.metrics_port, manager.registry))
-    provisioners = _provisioners(client, config)
+    provisioners = _provisioners(client, config, manager.cached_client)  # NodeClaims read from the cache
     add_machine_controller(manager, provisioners, config.machine)
+    manager.informers.add_transform(NODE, trim_node)  # both controllers read Nodes; neither their images
     workspace_options = config.workspace
     if workspace_options.provisioner is None:
         workspace_options = replace(workspace_options, provisioner=config.provisioner)
     workspace = add_workspace_controller(manager, workspace_options, sku_lookup=provisioners.gpu_config)
     add_inferenceset_controller(manager)
     add_multirole_controller(manager)
+    for informer in manager.informers.informers:  # values repeated across cached objects stored once each
+        informer.add_transform(intern_strings)
     orphans = add_orphan_sweeper(manager, provisioners, config.orphans)
     webhook = None
     if config.webhook is not None:

@@ -103,6 +103,9 @@ def decide_orphans(
     return orphans
 
 
+_MACHINE_PAGE: Final = 100  # Machines per LIST page of the sweep
+
+
 def _machines_by_provisioner(machines: Iterable[Mapping[str, Any]], default: str) -> dict[str, set[str]]:
     by: dict[str, set[str]] = {}
     for machine in machines:
@@ -136,6 +139,19 @@ class OrphanSweeper:
         self.first_seen: dict[tuple[str, str], datetime] = {}  # (provisioner, resource name) -> first seen
         self.collected: list[Orphan] = []  # every orphan this sweeper deleted, oldest first
 
+    async def _live_machines(self) -> dict[str, set[str]]:
+        """Machine names by provisioner, from a fresh paged LIST: one page of Machines in memory at a time,
+        not every Machine of the cluster at once every `interval` (a spike in the operator's memory)."""
+        by_provisioner: dict[str, set[str]] = {}
+        token: str | None = None
+        while True:
+            page = await self.client.list(MACHINE, limit=_MACHINE_PAGE, continue_token=token)
+            for name, names_ in _machines_by_provisioner(page.items, self.provisioners.default).items():
+                by_provisioner.setdefault(name, set()).update(names_)
+            if not page.continue_token:
+                return by_provisioner
+            token = page.continue_token
+
     async def sweep(self) -> list[Orphan]:
         """One pass over every provisioner; the orphans deleted in it."""
         listed: dict[str, Sequence[OwnedResource]] = {}
@@ -144,8 +160,7 @@ class OrphanSweeper:
                 listed[provisioner.name] = await provisioner.list()
             except ProvisionerError as exc:  # one cloud failing must not stop the sweep of another
                 log.warning("orphan sweep: cannot list %s resources: %s", provisioner.name, exc)
-        machines = (await self.client.list(MACHINE)).items  # after the cloud: see the module docstring
-        by_provisioner = _machines_by_provisioner(machines, self.provisioners.default)
+        by_provisioner = await self._live_machines()  # after the cloud: see the module docstring
         now = self.clock.now()
         collected: list[Orphan] = []
         seen: set[tuple[str, str]] = set()

@@ -10,6 +10,9 @@ writes it followed in a chain) replaced:
                                  ours replaced; otherwise `cached`, and the memory is dropped (the cache
                                  caught up, or someone else wrote since: their copy is the truth).
     remember(key, before, written, version)   after a write: `before` is the version it replaced.
+    seen(key, version)           the cache now holds `version`: drop the memory unless `version` is one our
+                                 write replaced (for objects whose own updates wake no reconcile, such as
+                                 a Workspace's status, so the last write is not kept for the process's life).
 
 Invariant: an entry is returned only for a cached copy older than our write, and a chain of writes in one
 reconcile (finalizer, then status) is one entry whose `replaced` holds every version along the chain.
@@ -54,6 +57,12 @@ class OwnWrites(Generic[T]):
         if earlier is not None and before is not None and earlier.version == before:
             replaced |= earlier.replaced  # a chain of our own writes: any link may still be cached
         self._entries[key] = _Written(frozenset(replaced), written, version)
+
+    def seen(self, key: str, version: str | None) -> None:
+        """The cache holds `key` at `version`: forget our copy unless the cache is still behind it."""
+        entry = self._entries.get(key)
+        if entry is not None and (version is None or version not in entry.replaced):
+            del self._entries[key]
 
     def forget(self, key: str) -> None:
         """Drop what we remember of `key` (the object is gone)."""

@@ -96,7 +96,7 @@ from kaito.controllers.workspace_machines import (
     machine_name,
     plan_machines,
 )
-from kaito.controllers.workspace_metrics import WorkspaceMetrics, workspace_metrics
+from kaito.controllers.workspace_metrics import WorkspaceMetrics, WorkspaceStates, workspace_metrics
 from kaito.controllers.workspace_plan import (
     CONFIG_KEY,
     PlanProblem,
@@ -120,9 +120,12 @@ from kaito.controllers.workspace_workload import (
     WorkloadProblem,
     default_config,
     inference_objects,
+    metadata_only,
     owned,
+    trim_workload,
     workload_readiness,
 )
+from kaito.ctrl.informer import HandlerFuncs
 from kaito.provisioners.base import ProvisionerError
 from kaito.runtimes import (
     HF_TOKEN_KEY,
@@ -305,14 +308,15 @@ class WorkspaceReconciler:
         self.clock = clock
         self.metrics = metrics
         self.options = options or WorkspaceControllerOptions()
-        self.states: dict[str, str | None] = {}  # namespace/name -> status.state, for the gauge
+        self.states = WorkspaceStates(metrics)  # namespace/name -> status.state, and the gauge
         self.known_presets = known_presets()
         self.tunable_presets = tunable_presets()
         self.model_hub = ModelHub(self.options.model_hub_url)
         # our last finalizer/status write of each Workspace, while the cache lags it (see own_writes)
         self.own_writes: OwnWrites[Workspace] = OwnWrites()
         # Workspace key -> {"Kind/namespace/name": the applied-hash we last applied}: when the cache has not
-        # caught up with one of our applies, the server is asked (a read) instead of applying again
+        # caught up with one of our applies, the server is asked (a read) instead of applying again; an entry
+        # goes once the cache shows that hash
         self.applied: dict[str, dict[str, str]] = {}
         self.default_configs_made: set[str] = set()  # namespaces whose default inference config we created
 
@@ -320,29 +324,25 @@ class WorkspaceReconciler:
 
     async def reconcile(self, request: ctrl.Request, workspace: Workspace | None) -> ctrl.Result:
         if workspace is None:
-            self.states.pop(str(request), None)
+            self.states.drop(str(request))
             self.own_writes.forget(str(request))
             self.applied.pop(str(request), None)
-            self.metrics.count_states(self.states.values())
             return ctrl.Result()
         workspace = self.own_writes.view(str(request), workspace, workspace.metadata.resource_version)
-        self.states[str(request)] = workspace.status.state if workspace.status else None
-        try:
-            if workspace.metadata.deletion_timestamp is not None:
-                return await self._finalize(workspace)
-            if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
-                try:
-                    workspace = await self._set_finalizers(
-                        workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
-                    )
-                except (ctrl.Conflict, ctrl.Invalid) as exc:
-                    # the patch tests the resourceVersion we read; a cache behind the server (our own
-                    # status write, the user's edit) fails it harmlessly: read again, no error, no backoff
-                    log.debug("workspace %s: finalizer not added yet (%s); reading again", request, exc)
-                    return ctrl.Result(requeue=True)
-            return await self._reconcile(workspace)
-        finally:
-            self.metrics.count_states(self.states.values())
+        self.states.set(str(request), workspace.status.state if workspace.status else None)
+        if workspace.metadata.deletion_timestamp is not None:
+            return await self._finalize(workspace)
+        if FINALIZER_WORKSPACE_CLEANUP not in (workspace.metadata.finalizers or []):
+            try:
+                workspace = await self._set_finalizers(
+                    workspace, [*(workspace.metadata.finalizers or []), FINALIZER_WORKSPACE_CLEANUP]
+                )
+            except (ctrl.Conflict, ctrl.Invalid) as exc:
+                # the patch tests the resourceVersion we read; a cache behind the server (our own
+                # status write, the user's edit) fails it harmlessly: read again, no error, no backoff
+                log.debug("workspace %s: finalizer not added yet (%s); reading again", request, exc)
+                return ctrl.Result(requeue=True)
+        return await self._reconcile(workspace)
 
     async def _reconcile(self, workspace: Workspace) -> ctrl.Result:
         generation = workspace.metadata.generation
@@ -627,7 +627,10 @@ class WorkspaceReconciler:
                 f"{obj['kind']}/{meta['namespace']}/{meta['name']}",
             )
             cached = await self._cached(kind, meta["name"], meta["namespace"])
-            if _applied_hash(cached) != wanted and mine.get(key) == wanted:
+            if _applied_hash(cached) == wanted:
+                mine.pop(key, None)  # the cache has caught up: nothing to remember
+                continue
+            if mine.get(key) == wanted:
                 # we applied exactly this and the cache has not seen it yet: read, do not write again
                 try:
                     cached = await self.client.direct.get(kind, meta["name"], meta["namespace"])
@@ -639,6 +642,8 @@ class WorkspaceReconciler:
             mine[key] = wanted
             applied.append(f"{obj['kind']} {meta['name']}")
             changed = changed or cached is not None
+        if not mine:
+            self.applied.pop(f"{workspace.metadata.namespace}/{workspace.metadata.name}", None)
         if changed:
             await self.recorder.normal(
                 _involved(workspace), "WorkloadApplied", f"applied {', '.join(applied)}"
@@ -666,10 +671,12 @@ class WorkspaceReconciler:
     async def _prune(self, workspace: Workspace, keep: list[dict[str, Any]]) -> None:
         """Delete objects this Workspace owns that the current rendering no longer has."""
         wanted = {(obj["kind"], obj["metadata"]["name"]) for obj in keep}
+        uid = workspace.metadata.uid
+        if not uid:
+            return  # nothing can carry an ownerReference to a Workspace without a uid
         for kind in _OWNED_KINDS:
-            for obj in (await self.client.list(kind, workspace.metadata.namespace)).items:
-                if not _owned_by(obj, workspace.metadata.uid):
-                    continue
+            # the cache's owner-uid index: only this Workspace's objects, not every one of the namespace
+            for obj in await self.client.list_owned(kind, uid, workspace.metadata.namespace):
                 name = obj["metadata"]["name"]
                 if (kind.kind, name) in wanted or obj["metadata"].get("deletionTimestamp"):
                     continue
@@ -825,7 +832,7 @@ class WorkspaceReconciler:
     async def _write_status(self, workspace: Workspace, observed: Observed) -> WorkspaceStatus:
         old = workspace.status
         new = desired_status(old, observed, self.clock.now())
-        self.states[f"{workspace.metadata.namespace}/{workspace.metadata.name}"] = new.state
+        self.states.set(f"{workspace.metadata.namespace}/{workspace.metadata.name}", new.state)
         old_wire = old.to_wire() if old is not None else {}
         if new.to_wire() == old_wire:
             return new
@@ -909,6 +916,11 @@ class WorkspaceReconciler:
                     uid, "workload_ready", _seconds(resource.last_transition_time, done.last_transition_time)
                 )
 
+    def forget_caught_up(self, _old: Any, new: Mapping[str, Any]) -> None:
+        """A Workspace event: the cache now holds this version, so our copy of an older write can go."""
+        meta = new.get("metadata") or {}
+        self.own_writes.seen(f"{meta.get('namespace')}/{meta.get('name')}", meta.get("resourceVersion"))
+
     # ---- finalizer ------------------------------------------------------------------------------------
 
     def _remember(self, before: Workspace, written: Mapping[str, Any]) -> Workspace:
@@ -970,11 +982,6 @@ class WorkspaceReconciler:
 _OWNED_BY_KIND: Final = {kind.kind: kind for kind in _OWNED_KINDS}
 
 
-def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return bool(uid) and any(ref.get("uid") == uid for ref in refs)
-
-
 def _applied_hash(obj: Mapping[str, Any] | None) -> str | None:
     annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
     value = annotations.get(APPLIED_HASH)
@@ -1023,9 +1030,15 @@ def add_workspace_controller(
         options=options,
         sku_lookup=sku_lookup,
     )
-    workspaces = manager.informers.informer_for(WORKSPACE).store  # for the map functions (synchronous)
+    workspace_informer = manager.informers.informer_for(WORKSPACE)
+    workspaces = workspace_informer.store  # for the map functions (synchronous)
+    # a status write wakes no reconcile (the predicate), so drop what own_writes keeps once the cache has it
+    workspace_informer.add_event_handler(HandlerFuncs(update=reconciler.forget_caught_up))
     for kind in (MACHINE, NODE, *_OWNED_KINDS):
         manager.cached_client.cache(kind)
+    for kind in (DEPLOYMENT, STATEFULSET):  # no pod template in the cache: never read, most of the bytes
+        manager.informers.add_transform(kind, trim_workload)
+    manager.informers.add_transform(SERVICE, metadata_only)  # only its applied hash and owners are read
     (
         ctrl.ControllerBuilder(manager)
         .named(name)

@@ -13,6 +13,11 @@ as KAITO does: `default_config(namespace)` is made once per namespace (created w
 one Workspace, left alone once it exists, not read for sizing: overrides go in `inference.config`), so a
 hundred Workspaces in a namespace do not write a hundred copies of the same defaults.
 
+`trim_workload(obj)` is the informer transform of the owned Deployments and StatefulSets: the reconciler
+reads their metadata (the applied hash, owners), `spec.replicas` and the replica counts of `status`, never
+the pod template (most of the bytes of each cached copy) or the conditions. Of a Service it reads only the
+metadata (`metadata_only`).
+
 `workload_readiness(obj, desired)` reads a Deployment or StatefulSet: ready when the controller has
 observed the current generation, every replica is updated and ready, and the object is the one we last
 rendered (a cached copy older than our apply is never taken as ready).
@@ -61,8 +66,10 @@ __all__ = [
     "default_config",
     "default_config_name",
     "inference_objects",
+    "metadata_only",
     "owned",
     "requested_runtime",
+    "trim_workload",
     "workload_readiness",
     "workload_request",
 ]
@@ -241,6 +248,25 @@ def inference_objects(workspace: Workspace, plan: WorkspacePlan, nodes: list[str
             raise WorkloadProblem("InvalidInferenceConfig", f"inference.config: {error}") from None
         objects += workload.objects()
     return [owned(workspace, obj) for obj in objects]
+
+
+_WORKLOAD_STATUS_READ = ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")
+
+
+def trim_workload(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What the cache keeps of a Deployment or StatefulSet: what `workload_readiness` and the prune read."""
+    trimmed = {key: obj[key] for key in ("apiVersion", "kind", "metadata") if key in obj}
+    spec, status = obj.get("spec"), obj.get("status")
+    if isinstance(spec, Mapping) and "replicas" in spec:
+        trimmed["spec"] = {"replicas": spec["replicas"]}
+    if isinstance(status, Mapping):
+        trimmed["status"] = {key: status[key] for key in _WORKLOAD_STATUS_READ if key in status}
+    return trimmed
+
+
+def metadata_only(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`obj` reduced to apiVersion, kind and metadata (what the cache keeps of an owned Service)."""
+    return {key: obj[key] for key in ("apiVersion", "kind", "metadata") if key in obj}
 
 
 def workload_readiness(obj: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> Readiness:

@@ -5,6 +5,7 @@ and write through it instead of wiring informer stores by hand:
 
     workspace = await manager.cached_client.get(Workspace, "phi", "team")        # cache: no request
     pods = await manager.cached_client.list(POD, "team", label_selector="app=x")  # cache if Pods are watched
+    mine = await manager.cached_client.list_owned(DEPLOYMENT, workspace_uid, "team")  # owner-uid index
     await manager.cached_client.apply(deployment)                                 # always the API server
 
 Rules:
@@ -29,6 +30,7 @@ Rules:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
@@ -39,12 +41,17 @@ from kaito.ctrl.errors import NotFound
 from kaito.ctrl.frozen import thaw
 from kaito.ctrl.informer import SharedInformer, SharedInformerFactory
 from kaito.ctrl.selectors import parse_label_selector
-from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE
+from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE, BY_OWNER_UID
 
 __all__ = ["CachedClient"]
 
 M = TypeVar("M", bound=BaseModel)
 Obj = dict[str, Any]
+
+
+def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("uid") == uid for ref in refs)
 
 
 class CachedClient:
@@ -147,7 +154,9 @@ class CachedClient:
                 resource_version=resource_version,
             )
         if selector.equalities:  # the label index narrows first: no scan of every cached object
-            candidates = informer.store.by_index(BY_LABEL, selector.equalities[0])
+            store = informer.store
+            narrowest = min(selector.equalities, key=lambda value: store.count_in_index(BY_LABEL, value))
+            candidates = store.by_index(BY_LABEL, narrowest)
             if namespace is not None:
                 candidates = [
                     o for o in candidates if (o.get("metadata") or {}).get("namespace") == namespace
@@ -162,6 +171,28 @@ class CachedClient:
             if selector.matches((obj.get("metadata") or {}).get("labels"))
         ]
         return ObjectList(items, informer.reflector.last_resource_version)
+
+    async def list_owned(
+        self, kind: KindRef, owner_uid: str, namespace: str | None = None
+    ) -> builtins.list[Any]:
+        """Objects of `kind` (in `namespace`; None: all) with an ownerReference to `owner_uid`.
+
+        From the cache's owner-uid index when the kind is cached, so a reconcile touches only its own
+        objects instead of filtering every object of the namespace; otherwise one list from the server,
+        filtered here. Sorted by namespace/name, like the cache's other reads."""
+        if not owner_uid:
+            raise ValueError("list_owned: owner_uid is empty; give the owner's metadata.uid")
+        informer = self.informer_serving(kind, namespace)
+        if informer is not None:
+            candidates = informer.store.by_index(BY_OWNER_UID, owner_uid)
+        else:
+            candidates = (await self.direct.list(kind, namespace)).items
+        return [
+            self._parse(kind, obj)
+            for obj in candidates
+            if _owned_by(obj, owner_uid)
+            and (namespace is None or (obj.get("metadata") or {}).get("namespace") == namespace)
+        ]
 
     # ---- writes: always the API server --------------------------------------------------------------
 

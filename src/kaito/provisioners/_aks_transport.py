@@ -13,6 +13,12 @@ CA file is the one it was read from (same device, inode, size and modification t
 (an endpoint restarted with a new CA at the same path) gets a fresh context, as azure-core's would. A CA
 path that cannot be read is left to azure-core, so its error reaches the caller exactly as before.
 
+With azure-core's default `use_env_settings=True`, aiohttp looks for a netrc entry and a proxy for every
+request, each in a worker thread (two thread hops, the netrc file read again): most of the ARM client's
+CPU, and the threads' malloc arenas grew the operator's memory. `SharedTlsTransport` keeps that default
+only when it can matter, a `*_proxy` variable or a netrc file being present when it is built
+(`environment_settings_apply`); otherwise the answer is known to be "none" and is not asked again.
+
 Private to kaito.provisioners (it loads the Azure SDK): `AksProvisioner` builds one for its client.
 """
 
@@ -20,13 +26,13 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # azure-core's own typed import path (its package __init__ resolves the name lazily, untyped)
 from azure.core.pipeline.transport._aiohttp import AioHttpTransport
 
-__all__ = ["SharedTlsTransport", "ca_file_signature"]
+__all__ = ["SharedTlsTransport", "ca_file_signature", "environment_settings_apply"]
 
 Signature = tuple[int, int, int, int]
 
@@ -40,10 +46,22 @@ def ca_file_signature(path: str) -> Signature | None:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+def environment_settings_apply(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether aiohttp's `trust_env` could find anything: a proxy variable (`HTTPS_PROXY`, `no_proxy`, ...
+    any `*_proxy`, as urllib's getproxies reads them) or a netrc file (`NETRC`, else ~/.netrc)."""
+    env = os.environ if environ is None else environ
+    if any(key.lower().endswith("_proxy") and value for key, value in env.items()):
+        return True
+    netrc = env.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    return os.path.exists(netrc)
+
+
 class SharedTlsTransport(AioHttpTransport):
-    """`AioHttpTransport` that reuses one TLS context (and so its pooled connections) across requests."""
+    """`AioHttpTransport` that reuses one TLS context (and so its pooled connections) across requests, and
+    reads proxy and netrc settings per request only when there are any (see the module)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("use_env_settings", environment_settings_apply())
         super().__init__(**kwargs)
         # (CA path, client cert) -> (the CA file's signature when it was read, the context built from it)
         self._contexts: dict[tuple[str, Any], tuple[Signature, ssl.SSLContext]] = {}

@@ -36,7 +36,7 @@ Errors a provisioner raises, one hierarchy::
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -234,6 +234,13 @@ class Provisioner(abc.ABC):
     def watched_kinds(self) -> Sequence[tuple[str, str]]:
         """Kinds (apiVersion, kind) whose objects carry `kaito.sh/machine` and should wake the Machine."""
         return ()
+
+    def cache_transform(
+        self, kind: tuple[str, str]
+    ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]] | None:
+        """What the operator's cache keeps of an object of one of `watched_kinds()` (None: all of it); the
+        Machine controller installs it, so fields the provisioner never reads cost no memory."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook: most provisioners hold nothing
         """Release clients and connections."""

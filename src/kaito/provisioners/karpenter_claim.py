@@ -19,6 +19,10 @@ Observation follows Karpenter's conditions: Launched True -> RUNNING (providerID
 (Karpenter then deletes the claim itself, e.g. InsufficientCapacity) -> FAILED with its reason and message;
 a claim being deleted for another reason -> DELETING; no claim -> GONE.
 
+`trim_nodeclaim` is what the operator's informer cache keeps of a claim: its metadata and the status fields
+`observe_nodeclaim` reads (conditions, providerID, nodeName); the spec and the status's capacity,
+allocatable and image id are never read from the cache.
+
 `owned_nodeclaim` recognises our claims for the orphan sweep: labelled with our node pool and
 `kaito.sh/machine`, aged by `metadata.creationTimestamp`.
 """
@@ -48,6 +52,7 @@ __all__ = [
     "nodeclaim_name",
     "observe_nodeclaim",
     "owned_nodeclaim",
+    "trim_nodeclaim",
 ]
 
 NODECLAIM_API_VERSION: Final = "karpenter.sh/v1"
@@ -169,6 +174,18 @@ def observe_nodeclaim(claim: Mapping[str, Any] | None, *, machine_name: str = ""
         return ObservedState.pending(resource, f"Karpenter has not picked up {resource} yet.")
     detail = launched.get("message") or "awaiting launch"
     return ObservedState.provisioning(resource, f"{resource} is launching ({detail}).")
+
+
+_CACHED_STATUS: Final = ("conditions", "providerID", "nodeName")
+
+
+def trim_nodeclaim(claim: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The claim as the cache keeps it: apiVersion, kind, metadata, the status `observe_nodeclaim` reads."""
+    trimmed = {key: claim[key] for key in ("apiVersion", "kind", "metadata") if key in claim}
+    status = claim.get("status")
+    if isinstance(status, Mapping):
+        trimmed["status"] = {key: status[key] for key in _CACHED_STATUS if key in status}
+    return trimmed
 
 
 def owned_nodeclaim(claim: Mapping[str, Any], node_pool: str) -> OwnedResource | None:

@@ -21,6 +21,7 @@ from kaito.controllers.machine_status import (
     node_initialization,
     plan_machine,
     registration_time_left,
+    trim_node,
 )
 from kaito.provisioners.base import ObservedState
 
@@ -78,6 +79,13 @@ def test_node_initialization(node: dict[str, Any], expected: tuple[bool, str]) -
     initialized, reason, message = node_initialization(node)
     assert (initialized, reason) == expected
     assert message.startswith("Node ")
+    # what the operator's cache keeps of a Node (no images, nodeInfo, addresses) reads the same
+    status = {**node.get("status", {}), "images": [{"names": ["big"]}], "nodeInfo": {"kubeletVersion": "v1"}}
+    kept = trim_node({**node, "status": status})
+    assert set(kept["status"]) <= {"conditions", "capacity", "allocatable"}
+    assert kept["metadata"] == node["metadata"] and kept.get("spec") == node.get("spec")
+    assert node_initialization(kept) == (initialized, reason, message)
+    assert trim_node(node) is node  # nothing to drop: kept as it is
 
 
 @pytest.mark.parametrize(

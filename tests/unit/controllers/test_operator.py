@@ -68,3 +68,33 @@ async def test_the_controllers_share_one_manager() -> None:
         assert any(isinstance(r, MetricsServer) for r in operator.manager._runnables)
     finally:
         await operator.provisioners.close()
+
+
+def _node(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/os": "".join(["lin", "ux"])}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "images": [{"names": ["x"]}]},
+    }
+
+
+async def test_the_caches_keep_what_the_controllers_read_and_each_repeated_value_once() -> None:
+    operator = build_operator(client(), OperatorConfig(aks=AKS, aks_credential=StaticTokenCredential()))
+    try:
+        nodes = operator.manager.informers.informer_for(("v1", "Node"))
+        nodes.replace([_node("a"), _node("b")], "1")  # as a first list would
+        a, b = nodes.store.get("a"), nodes.store.get("b")
+        assert "images" not in a["status"] and a["status"]["conditions"][0]["type"] == "Ready"
+        assert a["metadata"]["labels"]["kubernetes.io/os"] is b["metadata"]["labels"]["kubernetes.io/os"]
+        transforms = [informer.transform for informer in operator.manager.informers.informers]
+        assert all(t is not None for t in transforms)
+        deployment = {
+            "kind": "Deployment",
+            "metadata": {"name": "w"},
+            "spec": {"template": {}, "replicas": 1},
+        }
+        workloads = operator.manager.informers.informer_for(("apps/v1", "Deployment"))
+        assert workloads.transform is not None and workloads.transform(deployment)["spec"] == {"replicas": 1}
+    finally:
+        await operator.provisioners.close()

@@ -22,6 +22,7 @@ from kaito.provisioners.base import (
     ProvisionerRegistry,
     RetryableError,
 )
+from kaito.sim.server.apiserver import paginate
 from kaito.sim.server.discovery import api_resource_list
 from kaito.sim.server.errors import ApiError as SimApiError
 from kaito.sim.server.store import Store
@@ -113,7 +114,14 @@ def _handler(store: Store) -> MockTransport:
         try:
             if request.method == "GET":
                 items, rv = store.list(rt.api_version, rt.kind, namespace)
-                return MockResponse(200, json={"items": items, "metadata": {"resourceVersion": rv}})
+                page = paginate(
+                    items,
+                    rv,
+                    limit=int(request.param("limit") or 0),
+                    continue_token=request.param("continue"),
+                )
+                meta = {"resourceVersion": page.resource_version, "continue": page.continue_token or ""}
+                return MockResponse(200, json={"items": page.items, "metadata": meta})
             if request.method == "POST":
                 created = store.create(rt.api_version, rt.kind, request.body, namespace=namespace)
                 return MockResponse(201, json=created)
@@ -183,6 +191,17 @@ async def test_a_sweep_deletes_only_what_has_no_machine_of_its_provisioner_and_s
         "(orphaned for 1m0s, minimum age 30s)."
     )
     assert await sweeper.sweep() == []  # already deleting: not deleted twice
+
+
+async def test_the_machines_are_read_a_page_at_a_time_and_every_page_counts(
+    store: Store, clock: FakeClock
+) -> None:
+    for i in range(250):
+        _machine(store, f"m{i:03d}")
+    aks = Cloud("aks", [_owned(f"p{i}", f"m{i:03d}") for i in (0, 99, 100, 249)] + [_owned("x", "gone")])
+    sweeper = _sweeper(store, clock, aks)
+    assert [o.owned.name for o in await sweeper.sweep()] == ["x"]  # Machines on every page are live
+    assert aks.deleted == ["x"]
 
 
 async def test_a_resource_without_a_creation_time_is_aged_from_when_the_sweep_first_saw_it(

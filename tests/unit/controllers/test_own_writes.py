@@ -44,3 +44,15 @@ def test_keys_are_apart_and_forget_drops_one() -> None:
     assert own.view("ns/a", "a cached", "1") == "a cached"
     assert own.view("ns/b", "b cached", "1") == "b at 3"
     assert own.view("ns/c", "c cached", None) == "c cached"
+
+
+def test_seen_forgets_once_the_cache_holds_a_version_our_writes_did_not_replace() -> None:
+    own: OwnWrites[str] = OwnWrites()
+    own.remember("ns/a", "1", "finalizer at 2", "2")
+    own.remember("ns/a", "2", "status at 3", "3")
+    own.seen("ns/a", "2")  # a late event of a version we replaced: the cache is still behind
+    assert own.view("ns/a", "cached at 2", "2") == "status at 3"
+    own.seen("ns/a", "3")  # our last write arrived
+    assert len(own) == 0
+    own.seen("ns/b", "1")  # nothing remembered: nothing to do
+    assert len(own) == 0

@@ -16,6 +16,8 @@ from kaito.controllers.workspace_workload import (
     applied_hash,
     default_config,
     inference_objects,
+    metadata_only,
+    trim_workload,
     workload_readiness,
 )
 
@@ -171,6 +173,20 @@ def test_readiness(obj: dict[str, Any] | None, wanted: str, ready: bool, says: s
     readiness = workload_readiness(obj, desired)
     assert readiness.ready is ready
     assert says in readiness.message
+    if obj is not None:  # what the cache keeps (no pod template, no conditions) reads the same
+        rendered = {**obj, "spec": {**obj["spec"], "template": objects(workspace())[-1]["spec"]["template"]}}
+        rendered["status"] = {**obj["status"], "conditions": [{"type": "Available", "status": "True"}]}
+        kept = trim_workload(rendered)
+        assert kept["spec"] == {"replicas": 1} and "conditions" not in kept["status"]
+        assert kept["metadata"] == obj["metadata"]
+        assert workload_readiness(kept, desired) == workload_readiness(rendered, desired) == readiness
+
+
+def test_the_cache_keeps_a_services_metadata_which_holds_its_hash_and_owner() -> None:
+    service = objects(workspace())[0]
+    kept = metadata_only(service)
+    assert set(kept) == {"apiVersion", "kind", "metadata"} and kept["metadata"] == service["metadata"]
+    assert APPLIED_HASH in kept["metadata"]["annotations"] and kept["kind"] == "Service"
 
 
 def test_a_new_workload_reads_the_same_until_a_pod_is_ready() -> None:

@@ -76,3 +76,41 @@ async def test_writes_go_to_the_server(client: Client, fake_api: Any) -> None:
     await reader.delete(CM, "new", "default")
     methods = [r.method for r in fake_api.transport.requests if r.path != "/api/v1"]
     assert methods == ["POST", "PATCH", "DELETE"]
+
+
+def owned_cm(name: str, owner: str, namespace: str = "default") -> dict[str, Any]:
+    obj = cm(name, namespace)
+    obj["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": owner}]
+    return obj
+
+
+async def test_list_owned_reads_the_owner_index_of_the_cache(client: Client, fake_api: Any) -> None:
+    reader = cached(client, owned_cm("a", "u1"), owned_cm("b", "u2"), owned_cm("c", "u1", "other"), cm("d"))
+    before = len(fake_api.transport.requests)
+    mine = await reader.list_owned(CM, "u1", "default")
+    everywhere = await reader.list_owned(ConfigMap, "u1")
+    assert [o["metadata"]["name"] for o in mine] == ["a"]
+    assert [o.metadata["name"] for o in everywhere] == ["a", "c"]
+    assert await reader.list_owned(CM, "nobody") == []
+    assert [r for r in fake_api.transport.requests[before:] if r.path != "/api/v1"] == []
+    with pytest.raises(ValueError, match="owner_uid is empty"):
+        await reader.list_owned(CM, "")
+
+
+async def test_list_owned_of_an_unwatched_kind_lists_the_server_and_filters(
+    client: Client, fake_api: Any
+) -> None:
+    for obj in (owned_cm("a", "u1"), owned_cm("b", "u2"), cm("c")):
+        fake_api.put("configmaps", obj)
+    reader = CachedClient(client, SharedInformerFactory(client))
+    assert [o["metadata"]["name"] for o in await reader.list_owned(CM, "u1", "default")] == ["a"]
+    assert fake_api.count("GET", path_part="/configmaps") == 1
+
+
+async def test_a_selector_of_several_labels_is_answered_whichever_is_narrowest(client: Client) -> None:
+    everyone = [cm(f"w{i}", app="web", tier="front" if i == 3 else "back") for i in range(6)]
+    reader = cached(client, *everyone)
+    for selector in ("app=web,tier=front", "tier=front,app=web", {"app": "web", "tier": "front"}):
+        found = await reader.list(CM, "default", label_selector=selector)
+        assert [o["metadata"]["name"] for o in found.items] == ["w3"]
+    assert len((await reader.list(CM, label_selector="app=web,tier=back")).items) == 5

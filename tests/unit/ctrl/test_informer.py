@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kaito.ctrl.client import GVK, WATCH_GRACE_S, Client
-from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory
+from kaito.ctrl.informer import HandlerFuncs, SharedInformer, SharedInformerFactory, intern_strings
 from kaito.ctrl.reflector import Reflector
 from kaito.ctrl.testing import FakeClock, MockResponse
 
@@ -306,3 +306,39 @@ async def test_factory_shares_one_informer_per_kind(client: Client, clock: FakeC
     assert late.has_synced
     await factory.stop()
     assert fake_api.count("GET", watch=False, path_part="configmaps") == 2
+
+
+async def test_a_kind_transform_runs_after_the_default_in_every_informer_of_the_kind(
+    client: Client, clock: FakeClock, fake_api: Any, make_configmap: Any
+) -> None:
+    cm = make_configmap("a", k="v", big="x" * 100)
+    cm["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    fake_api.put("configmaps", cm)
+    factory = SharedInformerFactory(client, clock=clock)
+    before = factory.informer_for(CM)  # exists before the transform is added
+    factory.add_transform(CM, lambda o: {**o, "data": {k: v for k, v in o["data"].items() if k != "big"}})
+    after = factory.informer_for(CM, namespace="default")  # made after
+    factory.start()
+    try:
+        await eventually(clock, lambda: factory.has_synced)
+        for informer, key in ((before, "default/a"), (after, "default/a")):
+            kept = informer.store.get(key)
+            assert kept["data"] == {"k": "v"} and "managedFields" not in kept["metadata"]
+        assert factory.informer_for(GVK("apps/v1", "Deployment")).transform is factory.transform
+        with pytest.raises(RuntimeError, match="add its transforms before it starts"):
+            factory.add_transform(CM, lambda o: o)
+    finally:
+        await factory.stop()
+
+
+def test_intern_strings_stores_a_repeated_value_once_and_changes_nothing_else() -> None:
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # a new str object each call, as JSON decoding makes
+
+    first = {"metadata": {"name": fresh("a"), "labels": {"os": fresh("linux")}}, "n": [1, fresh("x"), None]}
+    second = {"metadata": {"name": fresh("b"), "labels": {"os": fresh("linux")}}, "n": [2, fresh("x"), True]}
+    assert first["metadata"]["labels"]["os"] is not second["metadata"]["labels"]["os"]
+    kept = [intern_strings(first), intern_strings(second)]
+    assert kept == [first, second]
+    assert kept[0]["metadata"]["labels"]["os"] is kept[1]["metadata"]["labels"]["os"]
+    assert kept[0]["n"][1] is kept[1]["n"][1]

@@ -79,3 +79,51 @@ def test_stored_objects_are_frozen_copies() -> None:
     assert stored["spec"]["zone"] == "1"
     with pytest.raises(TypeError):
         stored["spec"]["zone"] = "x"
+
+
+def test_count_in_index_is_the_length_of_by_index() -> None:
+    store = Store()
+    for name, app in (("a", "web"), ("b", "web"), ("c", "db")):
+        store.upsert(obj(name, labels={"app": app}))
+    for value in ("app=web", "app=db", "app=none"):
+        assert store.count_in_index(BY_LABEL, value) == len(store.by_index(BY_LABEL, value))
+    with pytest.raises(KeyError, match="no indexer named 'nope'"):
+        store.count_in_index("nope", "x")
+
+
+def test_the_label_index_covers_the_keys_asked_for_and_follows_later_updates() -> None:
+    store = Store()
+    store.upsert(obj("a", labels={"app": "web", "zone": "1"}))
+    store.upsert(obj("b", labels={"app": "db", "zone": "1"}))
+    assert names(store.by_index(BY_LABEL, "zone=1")) == ["a", "b"]  # first ask for "zone": indexed now
+    assert names(store.by_index(BY_LABEL, "app=web")) == ["a"]  # a second key: both stay indexed
+    assert names(store.by_index(BY_LABEL, "zone=1")) == ["a", "b"]
+    store.upsert(obj("a", labels={"app": "db", "zone": "2"}))
+    store.upsert(obj("c", labels={"app": "web"}))
+    assert names(store.by_index(BY_LABEL, "app=db")) == ["a", "b"]
+    assert (
+        names(store.by_index(BY_LABEL, "zone=2")) == ["a"] and store.count_in_index(BY_LABEL, "app=web") == 1
+    )
+    store.delete("default/c")
+    assert store.by_index(BY_LABEL, "app=web") == [] and store.by_index(BY_LABEL, "tier=x") == []
+
+
+def test_a_bucket_grows_and_shrinks_through_one_two_and_no_keys() -> None:
+    store = Store()
+    steps: list[tuple[str, str, list[str]]] = [
+        ("add", "a", ["a"]),
+        ("add", "b", ["a", "b"]),
+        ("add", "c", ["a", "b", "c"]),
+        ("del", "a", ["b", "c"]),
+        ("del", "c", ["b"]),
+        ("add", "b", ["b"]),  # the same key again: still one
+        ("del", "b", []),
+        ("add", "c", ["c"]),
+    ]
+    for action, name, expected in steps:
+        if action == "add":
+            store.upsert(obj(name, owner="u1"))
+        else:
+            store.delete(f"default/{name}")
+        assert names(store.by_index(BY_OWNER_UID, "u1")) == expected, (action, name)
+        assert store.count_in_index(BY_OWNER_UID, "u1") == len(expected)

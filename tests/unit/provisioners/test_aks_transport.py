@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from azure.core.pipeline.transport import AioHttpTransport
 
-from kaito.provisioners._aks_transport import SharedTlsTransport, ca_file_signature
+from kaito.provisioners._aks_transport import (
+    SharedTlsTransport,
+    ca_file_signature,
+    environment_settings_apply,
+)
 from kaito.sim.server.tls import TlsBundle
 
 
@@ -67,3 +71,28 @@ def test_a_missing_ca_file_raises_azure_cores_own_error(tmp_path: Path) -> None:
 def test_ca_file_signature_is_none_for_an_unreadable_path(tmp_path: Path) -> None:
     assert ca_file_signature(str(tmp_path / "absent")) is None
     assert ca_file_signature(ca_file(tmp_path)) is not None
+
+
+@pytest.mark.parametrize(
+    ("environ", "netrc_file", "applies"),
+    [
+        ({}, False, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, False, True),
+        ({"no_proxy": "localhost"}, False, True),
+        ({"HTTPS_PROXY": ""}, False, False),  # set but empty: urllib ignores it too
+        ({}, True, True),  # a netrc file aiohttp would read for credentials
+    ],
+)
+def test_proxy_and_netrc_settings_are_read_per_request_only_when_there_are_some(
+    tmp_path: Path, environ: dict[str, str], netrc_file: bool, applies: bool
+) -> None:
+    netrc = tmp_path / "netrc"
+    if netrc_file:
+        netrc.write_text("machine management.azure.com login x password y\n")
+    env = {**environ, "NETRC": str(netrc)}
+    assert environment_settings_apply(env) is applies
+
+
+def test_the_transport_keeps_an_explicit_use_env_settings() -> None:
+    assert SharedTlsTransport(use_env_settings=True)._use_env_settings is True
+    assert SharedTlsTransport()._use_env_settings is environment_settings_apply()

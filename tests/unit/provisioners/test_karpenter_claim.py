@@ -17,6 +17,7 @@ from kaito.provisioners.karpenter_claim import (
     nodeclaim_name,
     observe_nodeclaim,
     owned_nodeclaim,
+    trim_nodeclaim,
 )
 
 
@@ -121,6 +122,14 @@ def test_observe_nodeclaim(claim: dict[str, Any] | None, phase: Phase, reason: s
     observed = observe_nodeclaim(claim, machine_name="phi-3-0")
     assert observed.phase is phase and observed.reason == reason
     assert observed.resource.startswith("NodeClaim ws")
+    if claim is not None:  # what the operator's cache keeps of a claim tells the same
+        full = {**claim, "spec": build_nodeclaim(_machine(), KarpenterConfig())["spec"]}
+        full["status"] = {**claim["status"], "imageID": "/images/ubuntu", "capacity": {"cpu": "96"}}
+        trimmed = trim_nodeclaim(full)
+        assert "spec" not in trimmed and set(trimmed["status"]) <= {"conditions", "providerID", "nodeName"}
+        assert observe_nodeclaim(trimmed, machine_name="phi-3-0") == observe_nodeclaim(
+            full, machine_name="phi-3-0"
+        )
 
 
 def test_a_launched_claim_gives_its_provider_id_and_node_name() -> None:
