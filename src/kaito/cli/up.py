@@ -16,6 +16,14 @@ launched, nodes ready, workload created, inference ready). It then keeps the clu
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
 
+As in a real cluster, the API server runs apart from the controllers: the embedded cluster (everything
+:class:`kaito.sim.cluster.Cluster` serves) runs in a child Python process (:mod:`kaito.sim.child`, started
+and stopped by :mod:`kaito.cli.up_cluster`), while the operator, its webhook server, the applying and the
+following run here, so the two use two cores. Ctrl-C or SIGTERM stops the operator first, then tells the
+cluster's process to stop and waits for it (its durable data flushed); that process also stops by itself
+when this one dies in any way, so none outlives `up`. If it cannot start (a port or data dir in use), its
+reason is the error.
+
 The cluster is durable: its objects and its cloud's pools live in `--data-dir` (default
 :func:`default_data_dir`, `$XDG_DATA_HOME/kaito-py` or `~/.local/share/kaito-py`; see
 :mod:`kaito.sim.server.durable`), so a second `kaito up` - after Ctrl-C or a crash - finds the Workspaces,
