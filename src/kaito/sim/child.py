@@ -128,6 +128,8 @@ async def serve(config: ChildConfig, lifeline: int = 0, handshake_fd: int = 1) -
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # still ignored, but by a handler rather than SIG_IGN, which the processes it starts would inherit
+    loop.add_signal_handler(signal.SIGINT, lambda: None)
 
     def lifeline_readable() -> None:
         try:
@@ -168,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = ChildConfig.from_json(args[0])
-        asyncio.run(serve(config))
+        try:
+            asyncio.run(serve(config))
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the closed loop put Python's default back
     except DataDirInUse as error:
         print(f"{error}", file=sys.stderr, flush=True)
         return 1
