@@ -15,8 +15,9 @@ Workspace flat). A child that does not exit 0 within `--timeout` is a failure an
 printed.
 
 With `--profile DIR` each child runs under py-spy (the bench extra: `pip install -e '.[bench]'`), sampling
-50 times a second, and its raw stacks are written to `DIR/up-<provisioner>-<N>.txt` (one line per stack and
-its count, for flamegraph.pl or a few lines of Python). The figures printed then include py-spy's own CPU.
+50 times a second, `up` and its cluster process both (`--subprocesses`), and the raw stacks are written to
+`DIR/up-<provisioner>-<N>.txt` (one line per stack and its count, for flamegraph.pl or a few lines of
+Python). The figures printed then include py-spy's own CPU.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def profiler(profile_dir: Path | None, provisioner: str, n: int) -> list[str]:
         sys.exit("--profile needs py-spy (pip install -e '.[bench]'); it is not next to python nor on PATH")
     profile_dir.mkdir(parents=True, exist_ok=True)
     out = profile_dir / f"up-{provisioner}-{n}.txt"
-    return [spy, "record", "--output", str(out), "--format", "raw", "--rate", "50", "--"]
+    return [spy, "record", "--subprocesses", "--output", str(out), "--format", "raw", "--rate", "50", "--"]
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
