@@ -16,6 +16,14 @@ launched, nodes ready, workload created, inference ready). It then keeps the clu
 for kubectl until Ctrl-C, or with `--exit-when-ready` exits 0 once every applied Workspace succeeded
 (1 with the reason if one fails, or when `--timeout` passes first).
 
+As in a real cluster, the API server runs apart from the controllers: the embedded cluster (everything
+:class:`kaito.sim.cluster.Cluster` serves) runs in a child Python process (:mod:`kaito.sim.child`, started
+and stopped by :mod:`kaito.cli.up_cluster`), while the operator, its webhook server, the applying and the
+following run here, so the two use two cores. Ctrl-C or SIGTERM stops the operator first, then tells the
+cluster's process to stop and waits for it (its durable data flushed); that process also stops by itself
+when this one dies in any way, so none outlives `up`. If it cannot start (a port or data dir in use), its
+reason is the error.
+
 The cluster is durable: its objects and its cloud's pools live in `--data-dir` (default
 :func:`default_data_dir`, `$XDG_DATA_HOME/kaito-py` or `~/.local/share/kaito-py`; see
 :mod:`kaito.sim.server.durable`), so a second `kaito up` - after Ctrl-C or a crash - finds the Workspaces,
@@ -39,11 +47,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,19 +65,23 @@ import yaml
 from kaito import ctrl
 from kaito.api import API_VERSION, KIND_MACHINE, KIND_WORKSPACE, LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE
 from kaito.cli.install_manifests import DEFAULT_NAMESPACE, NAME, install_objects
+from kaito.cli.up_cluster import ClusterProcess
 from kaito.controllers.operator import FIELD_MANAGER, OperatorConfig, build_operator, install_crds
 from kaito.controllers.webhook_manifests import install_webhooks, route_webhook_service
 from kaito.controllers.webhook_server import WebhookOptions
 from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.runtimes import UnknownPresetError, get_preset
-from kaito.sim.cluster import Cluster
+from kaito.sim.child import ChildConfig, Handshake
+from kaito.sim.server.authz import write_token_kubeconfig
 from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
 __all__ = ["DEFAULT_KUBECONFIG", "UpOptions", "add_parser", "default_data_dir", "load_manifests", "run", "up"]
 
 DEFAULT_KUBECONFIG = Path("kaito-up.kubeconfig")
 _SIM_NODE_CLASS = ("karpenter.azure.com", "AKSNodeClass", "default")  # the fake Karpenter reads none
+# the operator's ServiceAccount token lives as long as `up` may (the API allows up to 2**32 s)
+_OPERATOR_TOKEN_S = 1 << 31
 _RBAC_KINDS = frozenset(
     {"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 )
@@ -367,74 +381,87 @@ async def up(options: UpOptions, out: TextIO, stop: asyncio.Event) -> int:
     manifests = load_manifests(options.apply) if options.apply is not None else []
     karpenter = options.provisioner == "karpenter"
     process_runtime = await _serving_runtime(manifests, out) if options.serve else None
-    async with Cluster(
+    config = ChildConfig(
         port=options.port,
-        kubeconfig_path=options.kubeconfig_out,
+        kubeconfig_path=str(options.kubeconfig_out),
         karpenter=karpenter,
-        data_dir=options.data_dir,
-        process_runtime=process_runtime,
+        data_dir=str(options.data_dir) if options.data_dir is not None else None,
+        process_runtime=process_runtime.model_dump(mode="json") if process_runtime is not None else None,
         insecure=options.insecure,
-    ) as cluster:
-        arm = cluster.arm
-        assert arm is not None, "Cluster() serves the ARM endpoint by default"
-        aks = AksConfig(
-            subscription_id=arm.ids.subscription_id,
-            resource_group=arm.ids.resource_group,
-            cluster_name=arm.ids.cluster_name,
-            base_url=arm.url,
-            connection_verify=arm.ca_path,
-        )
-        kubeconfig = str(cluster.kubeconfig)
-        async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
-            await install_crds(user)
-            if options.serve:
-                await _add_system_node(user)
-            await install_webhooks(user)
-            operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user)
-            async with await ctrl.Client.from_kubeconfig(
-                operator_kubeconfig, field_manager=FIELD_MANAGER
-            ) as client:
-                operator = build_operator(
-                    client,
-                    OperatorConfig(
-                        provisioner=options.provisioner,
-                        aks=aks,
-                        aks_credential=StaticTokenCredential(),
-                        karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
-                        health_port=options.health_port,
-                        webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
-                    ),
-                )
-                running = asyncio.create_task(operator.run(), name="kaito-operator")
-                try:
-                    webhook = operator.webhook
-                    assert webhook is not None
-                    ready = asyncio.create_task(webhook.ready.wait())
-                    await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
-                    if not ready.done():
-                        ready.cancel()
-                        print(
-                            "error: the operator stopped before its webhooks were ready: "
-                            f"{running.exception()}",
-                            file=out,
-                        )
-                        return 1
-                    await route_webhook_service(user, webhook.port)
-                    print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {arm.url}", file=out)
-                    print(f"provisioner: {options.provisioner}", file=out)
-                    print(f"data: {options.data_dir or 'in memory (nothing kept)'}", file=out)
+    )
+    with tempfile.TemporaryDirectory(prefix="kaito-up-") as private:
+        async with ClusterProcess(config, err=sys.stderr) as cluster:
+            return await _up_on(cluster, options, manifests, Path(private), out, started, stop)
+
+
+async def _up_on(
+    cluster: Handshake,
+    options: UpOptions,
+    manifests: list[dict[str, Any]],
+    private: Path,
+    out: TextIO,
+    started: float,
+    stop: asyncio.Event,
+) -> int:
+    """The operator, its webhooks, the applying and the following, on the running ``cluster``."""
+    karpenter = options.provisioner == "karpenter"
+    aks = AksConfig(
+        subscription_id=cluster.subscription_id,
+        resource_group=cluster.resource_group,
+        cluster_name=cluster.cluster_name,
+        base_url=cluster.arm_url,
+        connection_verify=cluster.arm_ca,
+    )
+    kubeconfig = cluster.kubeconfig
+    async with await ctrl.Client.from_kubeconfig(kubeconfig, field_manager="kaito-up") as user:
+        await install_crds(user)
+        if options.serve:
+            await _add_system_node(user)
+        await install_webhooks(user)
+        operator_kubeconfig = kubeconfig if options.insecure else await _install_rbac(cluster, user, private)
+        async with await ctrl.Client.from_kubeconfig(
+            operator_kubeconfig, field_manager=FIELD_MANAGER
+        ) as client:
+            operator = build_operator(
+                client,
+                OperatorConfig(
+                    provisioner=options.provisioner,
+                    aks=aks,
+                    aks_credential=StaticTokenCredential(),
+                    karpenter_node_class=_SIM_NODE_CLASS if karpenter else None,
+                    health_port=options.health_port,
+                    webhook=WebhookOptions(host="127.0.0.1", port=0, resync_s=10.0),
+                ),
+            )
+            running = asyncio.create_task(operator.run(), name="kaito-operator")
+            try:
+                webhook = operator.webhook
+                assert webhook is not None
+                ready = asyncio.create_task(webhook.ready.wait())
+                await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+                if not ready.done():
+                    ready.cancel()
                     print(
-                        f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
+                        f"error: the operator stopped before its webhooks were ready: {running.exception()}",
                         file=out,
                     )
-                    print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
-                    print(_security_line(options), file=out)
-                    print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
-                    return await _operate(running, user, manifests, options, out, started, stop)
-                finally:
-                    operator.stop()
-                    with contextlib.suppress(Exception, asyncio.CancelledError):
-                        await running
+                    return 1
+                await route_webhook_service(user, webhook.port)
+                print(f"kaito-sim API server: {cluster.url}; AKS endpoint: {cluster.arm_url}", file=out)
+                print(f"provisioner: {options.provisioner}", file=out)
+                print(f"data: {options.data_dir or 'in memory (nothing kept)'}", file=out)
+                print(
+                    f"webhooks: /validate-workspace and /convert on https://127.0.0.1:{webhook.port}",
+                    file=out,
+                )
+                print(f"kubeconfig written to {cluster.kubeconfig}", file=out)
+                print(_security_line(options), file=out)
+                print(f"  export KUBECONFIG={kubeconfig}", file=out, flush=True)
+                return await _operate(running, user, manifests, options, out, started, stop)
+            finally:
+                operator.stop()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await running
 
 
 async def _operate(
@@ -461,12 +488,32 @@ async def _operate(
     return 0
 
 
-async def _install_rbac(cluster: Cluster, admin: ctrl.Client) -> str:
-    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path) sending that account's token."""
+async def _install_rbac(cluster: Handshake, admin: ctrl.Client, private: Path) -> str:
+    """As admin, the install's ServiceAccount and RBAC; a kubeconfig (path, in ``private``) sending a token
+    of that account, asked for with the TokenRequest API (valid while the account exists)."""
     for obj in install_objects():
         if obj["kind"] in _RBAC_KINDS:
             await admin.apply(obj, force=True)
-    return str(cluster.service_account_token(DEFAULT_NAMESPACE, NAME).kubeconfig)
+    answer = await admin.request_json(
+        "POST",
+        f"/api/v1/namespaces/{DEFAULT_NAMESPACE}/serviceaccounts/{NAME}/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": _OPERATOR_TOKEN_S},
+        },
+    )
+    token = str(answer["status"]["token"])
+    path = private / f"{DEFAULT_NAMESPACE}.{NAME}.kubeconfig"
+    write_token_kubeconfig(path, cluster.url, token, namespace=DEFAULT_NAMESPACE, ca_pem=_ca_of(cluster))
+    return str(path)
+
+
+def _ca_of(cluster: Handshake) -> bytes | None:
+    """The CA the admin kubeconfig trusts (None on plain HTTP)."""
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text(encoding="utf-8"))
+    data = config["clusters"][0]["cluster"].get("certificate-authority-data")
+    return base64.b64decode(data) if data else None
 
 
 def _security_line(options: UpOptions) -> str:

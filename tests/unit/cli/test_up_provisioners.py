@@ -1,18 +1,19 @@
 """`kaito up --provisioner aks|karpenter`: the command line picks where the Workspace's GPU node comes from.
 
-The command runs as a user runs it (parsed arguments, `asyncio.run`); the embedded cluster it starts is
-recorded just before it stops, so the test can see what was provisioned for the Ready Workspace.
+The command runs as a user runs it (parsed arguments, `asyncio.run`); its embedded cluster (a child process)
+keeps everything in the data dir, which the test opens afterwards to see what was provisioned for the Ready
+Workspace.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kaito.cli import build_parser
-from kaito.cli import up as up_module
 from kaito.sim.cluster import Cluster
 from kaito.sim.server.errors import NotFound
 
@@ -27,6 +28,13 @@ def _nodeclaims(cluster: Cluster) -> list[dict[str, Any]]:
         return []
 
 
+async def _provisioned(data_dir: Path) -> dict[str, Any]:
+    """The pools and NodeClaims a stopped `kaito up` left in ``data_dir``."""
+    async with Cluster(data_dir=data_dir, workloads=False) as cluster:
+        assert cluster.arm is not None
+        return {"pools": cluster.arm.pools(), "claims": _nodeclaims(cluster)}
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(("provisioner", "claims", "pools"), [("karpenter", 1, 0), ("aks", 0, 1)])
 def test_kaito_up_provisions_the_workspace_node_with_the_chosen_provisioner(
@@ -34,24 +42,8 @@ def test_kaito_up_provisions_the_workspace_node_with_the_chosen_provisioner(
     claims: int,
     pools: int,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    at_stop: list[dict[str, Any]] = []
-
-    class RecordingCluster(Cluster):
-        async def stop(self) -> None:
-            if self.arm is not None and not at_stop:
-                at_stop.append(
-                    {
-                        "pools": self.arm.pools(),
-                        "claims": _nodeclaims(self),
-                        "karpenter": self.karpenter is not None,
-                    }
-                )
-            await super().stop()
-
-    monkeypatch.setattr(up_module, "Cluster", RecordingCluster)
     args = build_parser().parse_args(
         [
             "up",
@@ -73,10 +65,9 @@ def test_kaito_up_provisions_the_workspace_node_with_the_chosen_provisioner(
     assert code == 0, out
     assert f"provisioner: {provisioner}" in out
     assert "Workspace default/workspace-phi-3-mini is Ready" in out, out
-    (seen,) = at_stop
+    seen = asyncio.run(_provisioned(tmp_path / "data"))
     assert len(seen["claims"]) == claims, seen
     assert len(seen["pools"]) == pools, seen
-    assert seen["karpenter"] is (provisioner == "karpenter")
     if claims:
         (claim,) = seen["claims"]
         assert claim["metadata"]["labels"]["kaito.sh/workspace"] == "workspace-phi-3-mini"
