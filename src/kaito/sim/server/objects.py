@@ -21,10 +21,22 @@ def clone(value: T) -> T:
     """A deep copy of a JSON value (dicts, lists and scalars only)."""
     kind = type(value)
     if kind is dict:
-        return {k: clone(v) for k, v in value.items()}  # type: ignore[attr-defined, return-value]
+        return _clone_dict(value)  # type: ignore[arg-type, return-value]
     if kind is list:
-        return [clone(v) for v in value]  # type: ignore[attr-defined, return-value]
+        return _clone_list(value)  # type: ignore[arg-type, return-value]
     return value
+
+
+def _clone_dict(value: dict[str, Any]) -> dict[str, Any]:
+    # scalars are tested inline: most values of an object are strings, and a call per leaf is most of the cost
+    return {
+        k: _clone_dict(v) if type(v) is dict else _clone_list(v) if type(v) is list else v
+        for k, v in value.items()
+    }
+
+
+def _clone_list(value: list[Any]) -> list[Any]:
+    return [_clone_dict(v) if type(v) is dict else _clone_list(v) if type(v) is list else v for v in value]
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:

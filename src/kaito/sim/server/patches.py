@@ -406,9 +406,18 @@ def _tree_remove(tree: dict[str, Any], path: tuple[str, ...]) -> None:
     node.pop(path[-1], None)
 
 
-def _leaves(tree: dict[str, Any]) -> set[tuple[str, ...]]:
-    paths = _paths(tree)
-    return {p for p in paths if not any(len(q) > len(p) and q[: len(p)] == p for q in paths)}
+def _leaves(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """The paths of ``tree`` that no other path extends: those whose node has no child but ``"."``."""
+    out: set[tuple[str, ...]] = set()
+    for key, child in tree.items():
+        if key == ".":
+            continue
+        here = (*prefix, key)
+        if any(k != "." for k in child):
+            out |= _leaves(child, here)
+        else:
+            out.add(here)
+    return out
 
 
 def apply_patch(
