@@ -49,13 +49,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import gc
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -73,6 +72,7 @@ from kaito.controllers.workspace_progress import workspace_progress
 from kaito.provisioners.aks import AksConfig, StaticTokenCredential
 from kaito.runtimes import UnknownPresetError, get_preset
 from kaito.sim.child import ChildConfig, Handshake
+from kaito.sim.gc_tuning import collector_tuned
 from kaito.sim.server.authz import write_token_kubeconfig
 from kaito.sim.workloads.processes import ProcessRuntimeConfig
 
@@ -581,31 +581,6 @@ async def _apply_and_watch(
     return None
 
 
-# the collector's generation thresholds while `up` runs (Python's default is 700, 10, 10): a cluster and its
-# operator allocate many short-lived objects, and a young collection every 700 of them cost about a sixth of
-# `up`'s CPU with 200 Workspaces (bench/up_bench.py), most of it walking long-lived objects again
-_GC_THRESHOLDS = (10_000, 20, 10)
-
-
-@contextlib.contextmanager
-def _collector_tuned() -> Iterator[None]:
-    """Run with the cyclic garbage collector tuned for a long-lived process holding many objects.
-
-    What start-up allocated (modules, classes, schemas) is frozen out of the collector's sight, and young
-    collections are rarer (:data:`_GC_THRESHOLDS`). At the end the thresholds are restored and everything
-    is frozen again: `run` is the process's last act, and the interpreter's final collection would
-    otherwise walk the stopped cluster's objects (seconds with hundreds of Workspaces) just to free them.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.freeze()
-
-
 def run(args: argparse.Namespace) -> int:
     """Entry point of `kaito up` from parsed arguments."""
     if not 0 <= args.port <= 65535:
@@ -637,7 +612,7 @@ def run(args: argparse.Namespace) -> int:
         return await up(options, sys.stdout, stop)
 
     try:
-        with _collector_tuned():
+        with collector_tuned():
             return asyncio.run(main())
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

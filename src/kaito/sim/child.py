@@ -22,7 +22,6 @@ The protocol, one line each way:
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import signal
@@ -33,13 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from kaito.sim.cluster import Cluster
+from kaito.sim.gc_tuning import collector_tuned
 from kaito.sim.server.durable import DataDirInUse
 
 __all__ = ["ChildConfig", "Handshake", "main"]
-
-# the collector's generation thresholds in the cluster's process (Python's default is 700, 10, 10), as `kaito
-# up` runs with (kaito.cli.up): the cluster holds many long-lived objects and makes many short-lived ones
-_GC_THRESHOLDS = (10_000, 20, 10)
 
 
 def _fields_of(cls: type[Any], text: str | bytes, what: str) -> dict[str, Any]:
@@ -175,13 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = ChildConfig.from_json(args[0])
-        gc.freeze()  # what start-up allocated stays out of the collector's sight
-        gc.set_threshold(*_GC_THRESHOLDS)
-        try:
-            asyncio.run(serve(config))
-        finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the closed loop put Python's default back
-            gc.freeze()  # no final collection walking the stopped cluster's objects just to free them
+        with collector_tuned():
+            try:
+                asyncio.run(serve(config))
+            finally:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the closed loop put Python's default back
     except DataDirInUse as error:
         print(f"{error}", file=sys.stderr, flush=True)
         return 1

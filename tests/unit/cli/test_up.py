@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import io
 import time
 from pathlib import Path
@@ -201,18 +200,3 @@ def test_followed_machines_are_indexed_by_their_workspace_and_move_with_their_la
     assert set(followed.by_owner[("default", "b")]) == {("kaito", "m2")}
     followed.discard(machine("m1", "a"))
     assert not followed.by_owner[("default", "a")] and ("kaito", "m1") not in followed.objects
-
-
-def test_up_runs_with_rarer_collections_and_restores_the_thresholds_it_found() -> None:
-    from kaito.cli.up import _GC_THRESHOLDS, _collector_tuned
-
-    before = gc.get_threshold()
-    try:
-        with _collector_tuned():
-            assert gc.get_threshold() == _GC_THRESHOLDS
-            assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's sight
-        assert gc.get_threshold() == before
-        assert gc.get_freeze_count() > 0  # and, the process ending, so is everything else
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
