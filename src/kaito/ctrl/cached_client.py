@@ -41,17 +41,12 @@ from kaito.ctrl.errors import NotFound
 from kaito.ctrl.frozen import thaw
 from kaito.ctrl.informer import SharedInformer, SharedInformerFactory
 from kaito.ctrl.selectors import parse_label_selector
-from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE, BY_OWNER_UID
+from kaito.ctrl.store import BY_LABEL, BY_NAMESPACE, BY_OWNER_UID, index_by_owner_uid
 
 __all__ = ["CachedClient"]
 
 M = TypeVar("M", bound=BaseModel)
 Obj = dict[str, Any]
-
-
-def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return any(ref.get("uid") == uid for ref in refs)
 
 
 class CachedClient:
@@ -190,7 +185,7 @@ class CachedClient:
         return [
             self._parse(kind, obj)
             for obj in candidates
-            if _owned_by(obj, owner_uid)
+            if owner_uid in index_by_owner_uid(obj)
             and (namespace is None or (obj.get("metadata") or {}).get("namespace") == namespace)
         ]
 
